@@ -1,0 +1,1 @@
+"""Ingest, job queue and runners, and the video analysis pipeline."""

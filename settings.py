@@ -1,0 +1,113 @@
+"""One settings object for the whole app, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """A per-user data folder (XDG), never the source tree."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sentinel"
+
+
+class BehaviourThresholds(BaseSettings):
+    """Thresholds of the behaviour rules; override with SENTINEL_RULE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_RULE_", env_file=".env", extra="ignore")
+
+    # speeds are in body heights per second so they do not depend on camera distance
+    walking_speed: float = 0.25
+    standing_speed: float = 0.12
+    min_segment_s: float = 1.0
+    sitting_aspect: float = 1.15  # bbox height / width below this (with bent knees) reads as sitting
+    lying_aspect: float = 0.8  # bbox height / width below this reads as lying
+    collapse_persist_s: float = 2.0
+    collapse_drop_s: float = 1.5
+    loitering_s: float = 30.0
+    loitering_radius: float = 1.5  # in body heights
+    crowding_people: int = 5
+    crowding_persist_s: float = 2.0
+    violent_limb_speed: float = 2.5  # wrist speed in body heights per second
+    violent_distance: float = 0.8  # centre distance in body heights
+    violent_persist_s: float = 0.6
+    picking_dwell_s: float = 0.4
+    anomaly_speed: float = 1.6  # running in a store is unusual
+    anomaly_persist_s: float = 0.8
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with embedded, offline defaults."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir, alias="SENTINEL_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    s3_bucket: str | None = Field(default=None, alias="S3_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    s3_region: str = Field(default="us-east-1", alias="AWS_DEFAULT_REGION")
+    runner: Literal["local", "modal"] = Field(default="local", alias="SENTINEL_RUNNER")
+    llm: str | None = Field(default=None, alias="SENTINEL_LLM")
+    llm_base_url: str | None = Field(default=None, alias="SENTINEL_LLM_BASE_URL")
+    admin_password: SecretStr | None = Field(default=None, alias="SENTINEL_ADMIN_PASSWORD")
+    api_token: SecretStr | None = Field(default=None, alias="SENTINEL_API_TOKEN")
+    max_upload_mb: int = Field(default=2048, alias="SENTINEL_MAX_UPLOAD_MB")
+    max_duration_s: float = Field(default=4 * 3600, alias="SENTINEL_MAX_DURATION_S")
+    session_timeout_min: int = Field(default=60, alias="SENTINEL_SESSION_TIMEOUT_MIN")
+
+    # analysis
+    analysis_fps: float = Field(default=5.0, alias="SENTINEL_ANALYSIS_FPS")
+    detect_batch: int = Field(default=8, alias="SENTINEL_DETECT_BATCH")
+    detector: Literal["auto", "yolo", "ssd"] = Field(default="auto", alias="SENTINEL_DETECTOR")
+    yolo_weights: Path | None = Field(default=None, alias="SENTINEL_YOLO_WEIGHTS")
+    pose_weights: Path | None = Field(default=None, alias="SENTINEL_POSE_WEIGHTS")
+    detect_confidence: float = Field(default=0.3, alias="SENTINEL_DETECT_CONFIDENCE")
+    job_max_attempts: int = Field(default=3, alias="SENTINEL_JOB_MAX_ATTEMPTS")
+    job_lease_s: float = Field(default=60.0, alias="SENTINEL_JOB_LEASE_S")
+
+    # retrieval
+    embedding_model: str | None = Field(default=None, alias="SENTINEL_EMBEDDING_MODEL")
+    embedding_dim: int = Field(default=384, alias="SENTINEL_EMBEDDING_DIM")
+    reranker_model: str | None = Field(default=None, alias="SENTINEL_RERANKER_MODEL")
+    ef_search: int = Field(default=100, alias="SENTINEL_EF_SEARCH")
+    retrieve_k: int = Field(default=30, alias="SENTINEL_RETRIEVE_K")
+    rerank_k: int = Field(default=5, alias="SENTINEL_RERANK_K")
+    window_s: float = Field(default=10.0, alias="SENTINEL_WINDOW_S")
+
+    # storage tiers (days)
+    tier_warm_after_days: int = Field(default=30, alias="SENTINEL_TIER_WARM_DAYS")
+    tier_archive_after_days: int = Field(default=90, alias="SENTINEL_TIER_ARCHIVE_DAYS")
+    highlight_expire_days: int = Field(default=365, alias="SENTINEL_HIGHLIGHT_EXPIRE_DAYS")
+    restore_days: int = Field(default=7, alias="SENTINEL_RESTORE_DAYS")
+
+    rules: BehaviourThresholds = Field(default_factory=BehaviourThresholds)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call `get_settings.cache_clear()` after changing env)."""
+    return Settings()
