@@ -41,6 +41,21 @@ class BehaviourThresholds(BaseSettings):
     picking_dwell_s: float = 0.4
     anomaly_speed: float = 1.6  # running in a store is unusual
     anomaly_persist_s: float = 0.8
+    # shared by several rules
+    speed_window_s: float = 1.0  # speed is the displacement over this window, robust to box jitter
+    max_gap_s: float = 1.0  # a longer hole in a run of observations ends the run
+    keypoint_min_score: float = 0.3
+    sitting_thigh_ratio: float = 0.5  # hip-to-knee height below this share of the torso reads as bent knees
+    collapse_min_drop: float = 0.25  # hips must fall this far, in upright body heights
+    picking_item_move: float = 0.3  # an item moved this far (body heights) has left its place
+    picking_shelf_margin: float = 0.3  # an item this close (body heights) to a shelf starts "on" it
+    theft_conceal_grace_s: float = 1.0  # the person stays visible this long after the item vanishes
+    violent_gap_s: float = 0.6  # fast-limb moments closer than this belong to one episode
+    crowding_region_people: int = 4  # this many in one third of the frame is a crowd too
+    flow_min_tracks: int = 3  # other walking tracks needed before a "typical flow" exists
+    flow_consistency: float = 0.6  # length of their mean unit direction (1 = all the same way)
+    against_flow_cos: float = -0.5  # cosine to the flow at or below this is "against" it
+    against_flow_s: float = 2.0
 
 
 class Settings(BaseSettings):

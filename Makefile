@@ -1,0 +1,15 @@
+.PHONY: setup run test bench
+
+# Set up everything, then serve the app on http://127.0.0.1:8501
+run: setup
+	.venv/bin/sentinel serve
+
+# Set up everything, then run the whole test suite
+test: setup
+	.venv/bin/python -m pytest
+
+setup:
+	bash scripts/setup.sh
+
+bench: setup
+	.venv/bin/python bench/run_all.py

@@ -1,0 +1,1 @@
+"""Repositories: parameterized SQL only, one module per resource, functions take a connection."""

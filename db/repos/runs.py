@@ -1,0 +1,96 @@
+"""Writing one analysis run (tracks, events, frame stats) atomically, replacing the previous run."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+from uuid import UUID
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks: Iterable[dict],
+              events: Iterable[dict], frame_stats: Iterable[dict]) -> dict[str, int]:
+    """Insert the run's rows, make it current and drop older runs, all in one transaction.
+
+    Track dicts: track_number, class_name, t_first, t_last, attributes, path.
+    Event dicts: track_number, type, t_start, t_end, frame, bbox, zone, confidence, attributes,
+    description, keywords, highlight_key, embedding (sequence of floats or None).
+    Frame-stat dicts: t, frame, counts, region_counts, detections.
+    """
+    with conn.transaction():
+        # serialise writers of the same video so two runs cannot interleave their swap
+        conn.execute("SELECT id FROM videos WHERE id = %s FOR UPDATE", (video_id,))
+        track_ids: dict[int, int] = {}
+        with conn.cursor() as cur:
+            for t in tracks:
+                cur.execute(
+                    """INSERT INTO tracks (video_id, run_id, track_number, class_name, t_first, t_last, attributes, path)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                    (video_id, run_id, t["track_number"], t["class_name"], t["t_first"], t["t_last"],
+                     Jsonb(t.get("attributes") or {}), Jsonb(t.get("path") or [])),
+                )
+                track_ids[t["track_number"]] = cur.fetchone()["id"]
+            event_rows = [
+                (video_id, run_id, track_ids.get(e.get("track_number")), e.get("track_number"), e["type"],
+                 e["t_start"], e["t_end"], e.get("frame"), list(e["bbox"]) if e.get("bbox") is not None else None,
+                 e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
+                 e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
+                 np.asarray(e["embedding"], dtype=np.float32) if e.get("embedding") is not None else None)
+                for e in events
+            ]
+            cur.executemany(
+                """INSERT INTO events (video_id, run_id, track_id, track_number, type, t_start, t_end, frame, bbox,
+                                       zone, confidence, attributes, description, keywords, highlight_key, embedding)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT DO NOTHING""",
+                event_rows,
+            )
+            stat_rows = [
+                (video_id, run_id, s["t"], s["frame"], Jsonb(s.get("counts") or {}),
+                 Jsonb(s.get("region_counts") or {}), Jsonb(s.get("detections") or []))
+                for s in frame_stats
+            ]
+            cur.executemany(
+                """INSERT INTO frame_stats (video_id, run_id, t, frame, counts, region_counts, detections)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                stat_rows,
+            )
+        conn.execute("UPDATE videos SET current_run_id = %s, updated_at = now() WHERE id = %s", (run_id, video_id))
+        for table in ("events", "frame_stats", "tracks"):
+            conn.execute(f"DELETE FROM {table} WHERE video_id = %s AND run_id <> %s", (video_id, run_id))
+    return {"tracks": len(track_ids), "events": len(event_rows), "frame_stats": len(stat_rows)}
+
+
+def highlight_keys(conn: psycopg.Connection, video_id: UUID) -> list[str]:
+    """Every highlight key of the video, for deleting its objects."""
+    rows = conn.execute(
+        "SELECT highlight_key FROM events WHERE video_id = %s AND highlight_key IS NOT NULL", (video_id,)
+    ).fetchall()
+    return [r["highlight_key"] for r in rows]
+
+
+def tracks_for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict[str, Any]]:
+    return conn.execute(
+        """SELECT t.* FROM tracks t JOIN videos v ON v.id = t.video_id AND v.current_run_id = t.run_id
+           WHERE t.video_id = %s ORDER BY t.track_number""",
+        (video_id,),
+    ).fetchall()
+
+
+def frame_stats_between(conn: psycopg.Connection, video_id: UUID, t_from: float, t_to: float) -> list[dict]:
+    return conn.execute(
+        """SELECT s.* FROM frame_stats s JOIN videos v ON v.id = s.video_id AND v.current_run_id = s.run_id
+           WHERE s.video_id = %s AND s.t BETWEEN %s AND %s ORDER BY s.t""",
+        (video_id, t_from, t_to),
+    ).fetchall()
+
+
+def frame_stat_at(conn: psycopg.Connection, video_id: UUID, t: float) -> dict | None:
+    """The stored frame nearest to time t."""
+    return conn.execute(
+        """SELECT s.* FROM frame_stats s JOIN videos v ON v.id = s.video_id AND v.current_run_id = s.run_id
+           WHERE s.video_id = %s ORDER BY abs(s.t - %s) LIMIT 1""",
+        (video_id, t),
+    ).fetchone()

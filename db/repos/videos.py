@@ -1,0 +1,124 @@
+"""The videos table."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from db.repos.common import one_or_none
+
+_UPDATABLE = {
+    "name", "storage_key", "thumbnail_key", "size_bytes", "duration_s", "fps", "width", "height",
+    "codec", "frame_count", "status", "progress", "error", "storage_tier", "restore_state",
+    "restore_expires_at", "current_run_id",
+}
+
+
+def insert(conn: psycopg.Connection, *, name: str, original_filename: str, sha256: str | None,
+           storage_key: str | None, size_bytes: int, source: str = "upload",
+           meta: dict[str, Any] | None = None, video_id: UUID | None = None) -> dict:
+    """Insert a video row; `meta` holds duration_s, fps, width, height, codec, frame_count."""
+    meta = meta or {}
+    return conn.execute(
+        """INSERT INTO videos (id, name, original_filename, sha256, storage_key, size_bytes, source,
+                               duration_s, fps, width, height, codec, frame_count)
+           VALUES (COALESCE(%(id)s, gen_random_uuid()), %(name)s, %(orig)s, %(sha)s, %(key)s, %(size)s,
+                   %(source)s, %(duration_s)s, %(fps)s, %(width)s, %(height)s, %(codec)s, %(frame_count)s)
+           RETURNING *""",
+        {"id": video_id, "name": name, "orig": original_filename, "sha": sha256, "key": storage_key,
+         "size": size_bytes, "source": source, "duration_s": meta.get("duration_s"), "fps": meta.get("fps"),
+         "width": meta.get("width"), "height": meta.get("height"), "codec": meta.get("codec"),
+         "frame_count": meta.get("frame_count")},
+    ).fetchone()
+
+
+def get(conn: psycopg.Connection, video_id: UUID | str) -> dict | None:
+    """A video by id (None for an unknown or malformed id)."""
+    try:
+        video_id = UUID(str(video_id))
+    except ValueError:
+        return None
+    return conn.execute("SELECT * FROM videos WHERE id = %s", (video_id,)).fetchone()
+
+
+def get_by_sha(conn: psycopg.Connection, sha256: str) -> dict | None:
+    return conn.execute("SELECT * FROM videos WHERE sha256 = %s", (sha256,)).fetchone()
+
+
+def find(conn: psycopg.Connection, id_or_name: str) -> dict | None:
+    """A video by id, or else by exact name, or else by a unique name prefix."""
+    found = get(conn, id_or_name)
+    if found:
+        return found
+    rows = conn.execute(
+        "SELECT * FROM videos WHERE name = %s OR original_filename = %s ORDER BY created_at DESC",
+        (id_or_name, id_or_name),
+    ).fetchall()
+    if rows:
+        return rows[0]
+    return one_or_none(conn.execute(
+        "SELECT * FROM videos WHERE name LIKE %s ORDER BY created_at DESC LIMIT 2",
+        (id_or_name.replace("%", r"\%").replace("_", r"\_") + "%",),
+    ).fetchall())
+
+
+def list_videos(conn: psycopg.Connection, *, status: str | None = None, name_like: str | None = None,
+                limit: int = 500, offset: int = 0) -> list[dict]:
+    return conn.execute(
+        """SELECT v.*, (SELECT count(*) FROM events e WHERE e.video_id = v.id
+                        AND e.run_id = v.current_run_id) AS event_count
+           FROM videos v
+           WHERE (%(status)s::text IS NULL OR v.status = %(status)s)
+             AND (%(name)s::text IS NULL OR v.name ILIKE '%%' || %(name)s || '%%')
+           ORDER BY v.created_at DESC LIMIT %(limit)s OFFSET %(offset)s""",
+        {"status": status, "name": name_like, "limit": limit, "offset": offset},
+    ).fetchall()
+
+
+def update(conn: psycopg.Connection, video_id: UUID, **fields: Any) -> dict | None:
+    """Update whitelisted columns; column names never come from user input."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    if not fields:
+        return get(conn, video_id)
+    sets = ", ".join(f"{name} = %({name})s" for name in fields)
+    return conn.execute(
+        f"UPDATE videos SET {sets}, updated_at = now() WHERE id = %(id)s RETURNING *",
+        {**fields, "id": video_id},
+    ).fetchone()
+
+
+def set_progress(conn: psycopg.Connection, video_id: UUID, progress: float) -> None:
+    conn.execute(
+        "UPDATE videos SET progress = %s, updated_at = now() WHERE id = %s",
+        (max(0.0, min(100.0, float(progress))), video_id),
+    )
+
+
+def delete(conn: psycopg.Connection, video_id: UUID) -> dict | None:
+    """Delete the row (events, tracks, jobs, stats and summary cascade); return it."""
+    return conn.execute("DELETE FROM videos WHERE id = %s RETURNING *", (video_id,)).fetchone()
+
+
+def counts_by_status(conn: psycopg.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT status, count(*) AS n FROM videos GROUP BY status").fetchall()
+    return {r["status"]: r["n"] for r in rows}
+
+
+def tier_stats(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(
+        """SELECT storage_tier AS tier, count(*) AS videos, COALESCE(sum(size_bytes), 0)::bigint AS bytes
+           FROM videos GROUP BY storage_tier ORDER BY storage_tier"""
+    ).fetchall()
+
+
+def older_than(conn: psycopg.Connection, *, days: float, tier: str | None = None) -> list[dict]:
+    return conn.execute(
+        """SELECT * FROM videos WHERE created_at < now() - make_interval(secs => %(secs)s)
+             AND storage_key IS NOT NULL AND (%(tier)s::text IS NULL OR storage_tier = %(tier)s)
+           ORDER BY created_at""",
+        {"secs": days * 86400.0, "tier": tier},
+    ).fetchall()

@@ -1,0 +1,336 @@
+"""Write the answer to a question from the events found, citing them as [E<id>].
+
+Two adapters of the `AnswerGenerator` port:
+- `GroundedComposer` (offline default): deterministic sentences built from the events
+  alone: yes/no, counts, times as mm:ss, who (attributes) and where (zone).
+- `LLMAnswerGenerator`: an LCEL chain `prompt | chat model | StrOutputParser()` with a
+  grounded prompt; citations of events that were not retrieved are dropped in code.
+
+`hits` are the reranked events that answer the question; `context` are the neighbours
+in time the windowing step added (the LLM may read and cite them; the composer cites
+hits only).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+from rag.query import QueryFilters, contradicts, format_mmss
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_EVENTS = 10  # longer lists are cut with "... and N more"
+
+
+class Answer(BaseModel):
+    """The answer text and the ids of the events it cites, in order of first citation."""
+
+    text: str
+    cited_event_ids: list[int] = Field(default_factory=list)
+
+
+@runtime_checkable
+class AnswerGenerator(Protocol):
+    """Writes a grounded answer from retrieved events."""
+
+    def answer(
+        self, question: str, filters: QueryFilters, hits: list[Document], context: list[Document]
+    ) -> Answer:
+        """An answer citing only events among `hits` (and, for some adapters, `context`)."""
+        ...
+
+
+def event_id(doc: Document) -> int | None:
+    """The event's database id from `metadata['event_id']` (or the document id)."""
+    value = doc.metadata.get("event_id", doc.id)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _unique_events(docs: Iterable[Document]) -> list[Document]:
+    seen: set[int] = set()
+    out: list[Document] = []
+    for doc in docs:
+        eid = event_id(doc)
+        if eid is None or eid in seen:
+            continue  # an event without an id cannot be cited
+        seen.add(eid)
+        out.append(doc)
+    return out
+
+
+def _attributes(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    attributes = meta.get("attributes") or {}
+    return attributes if isinstance(attributes, Mapping) else {}
+
+
+def _known(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip() and value.strip().lower() not in {"unknown", "none"}:
+        return value.strip().lower()
+    return None
+
+
+def describe_who(attributes: Mapping[str, Any]) -> str:
+    """'young male in red' from age_group, gender and clothing_colour ('' if unknown)."""
+    age = _known(attributes.get("age_group"))
+    gender = _known(attributes.get("gender"))
+    colour = attributes.get("clothing_colour") or attributes.get("colour")
+    if isinstance(colour, Mapping):  # e.g. {"upper": "red", "lower": "blue"}
+        colour = " and ".join(c for c in (_known(v) for v in colour.values()) if c)
+    elif isinstance(colour, list | tuple):
+        colour = " and ".join(c for c in (_known(v) for v in colour) if c)
+    else:
+        colour = _known(colour)
+    words = [w for w in (age, gender) if w]
+    who = " ".join(words)
+    if colour:
+        who = f"{who} in {colour}" if who else f"person in {colour}"
+    return who
+
+
+def describe_where(zone: Any) -> str:
+    """' at the checkout', ' on the left', ' in the centre' ('' without a zone)."""
+    if not isinstance(zone, str) or not zone.strip():
+        return ""
+    zone = zone.strip().lower()
+    if zone in {"left", "right"}:
+        return f" on the {zone}"
+    if zone in {"centre", "center", "middle"}:
+        return " in the centre"
+    return f" at the {zone}"
+
+
+def _span(meta: Mapping[str, Any]) -> str:
+    start, end = meta.get("t_start"), meta.get("t_end")
+    if end is None or start is None or format_mmss(end) == format_mmss(start):
+        return format_mmss(start)
+    return f"{format_mmss(start)}–{format_mmss(end)}"
+
+
+def _event_line(doc: Document) -> str:
+    meta = doc.metadata
+    who = describe_who(_attributes(meta))
+    head = f"{_span(meta)} {meta.get('type') or 'event'}{describe_where(meta.get('zone'))}"
+    if who:
+        head += f", {who}"
+    description = doc.page_content.strip().rstrip(".")
+    body = f": {description}" if description else ""
+    return f"- {head}{body} [E{event_id(doc)}]"
+
+
+# past tense for counting people: (one person, several people)
+_DID = {
+    "walking": ("walked by", "walked by"),
+    "standing": ("stood still", "stood still"),
+    "sitting": ("sat down", "sat down"),
+    "picking": ("picked up an item", "picked up items"),
+    "theft": ("was flagged for theft", "were flagged for theft"),
+    "collapse": ("collapsed", "collapsed"),
+    "violent": ("was involved in violence", "were involved in violence"),
+    "loitering": ("loitered", "loitered"),
+    "anomaly": ("moved unusually", "moved unusually"),
+}
+
+
+def _people(docs: Sequence[Document]) -> int:
+    """Distinct people: one per track number, one per event whose track is unknown."""
+    tracks = {(d.metadata.get("video_id"), d.metadata.get("track_number")) for d in docs
+              if d.metadata.get("track_number") is not None}
+    untracked = sum(1 for d in docs if d.metadata.get("track_number") is None)
+    return len(tracks) + untracked
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class GroundedComposer:
+    """Deterministic answers from the events alone; cites hits as [E<id>].
+
+    An event counts as matching unless it is known to contradict a filter (an unknown
+    gender is no contradiction). Counts cover the hits the pipeline passed in, so the
+    caller sets how many candidates a count question keeps.
+
+    Example:
+        >>> GroundedComposer().answer("any theft between minute 3 and 5?", filters, [], []).text
+        'No theft events match between 03:00 and 05:00.'
+    """
+
+    def answer(
+        self, question: str, filters: QueryFilters, hits: list[Document], context: list[Document]
+    ) -> Answer:
+        """Yes/no, a count or a list of the matching hits, with citations."""
+        matching = sorted(
+            (d for d in _unique_events(hits) if not contradicts(filters, d.metadata)),
+            key=lambda d: (float(d.metadata.get("t_start") or 0.0), event_id(d) or 0),
+        )
+        window = filters.window_label()
+        suffix = f" {window}" if window else ""
+        if not matching:
+            return Answer(text=self._nothing(filters, suffix))
+
+        listed = matching[:MAX_LISTED_EVENTS]
+        lines = [_event_line(d) for d in listed]
+        if len(matching) > len(listed):
+            lines.append(f"... and {len(matching) - len(listed)} more.")
+        kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
+        what = _plural(len(matching), f"{kinds[0]} event") if len(kinds) == 1 else _plural(len(matching), "matching event")
+
+        if filters.is_count:
+            head = self._count(filters, matching, what, suffix)
+        elif filters.is_yes_no:
+            head = f"Yes. {what[0].upper()}{what[1:]}{suffix}:"
+        else:
+            head = f"Found {what}{suffix}:"
+        ids = [event_id(d) for d in listed]
+        return Answer(text="\n".join([head, *lines]), cited_event_ids=[i for i in ids if i is not None])
+
+    @staticmethod
+    def _nothing(filters: QueryFilters, suffix: str) -> str:
+        kinds = " or ".join(filters.event_types)
+        who = describe_who({
+            "age_group": filters.age_groups[0] if len(filters.age_groups) == 1 else None,
+            "gender": filters.genders[0] if len(filters.genders) == 1 else None,
+            "clothing_colour": filters.colours or None,
+        })
+        where = describe_where(filters.zones[0]) if len(filters.zones) == 1 else ""
+        involving = f" involving a {who}" if who else ""
+        subject = f"No {kinds} events" if kinds else "No events"
+        return f"{subject}{involving}{where} match{suffix}."
+
+    @staticmethod
+    def _count(filters: QueryFilters, matching: Sequence[Document], what: str, suffix: str) -> str:
+        kinds = {d.metadata.get("type") for d in matching}
+        kind = next(iter(kinds)) if len(kinds) == 1 else None
+        if kind in _DID:
+            people = _people(matching)
+            one, many = _DID[kind]
+            verb = one if people == 1 else many
+            noun = "person" if people == 1 else "people"
+            extra = f" ({what})" if people != len(matching) else ""
+            return f"{people} {noun} {verb}{suffix}{extra}:"
+        people = _people(matching)
+        return f"{what[0].upper()}{what[1:]}{suffix} ({people} {'person' if people == 1 else 'people'} involved):"
+
+
+# ---------------------------------------------------------------------------
+# LLM answers
+# ---------------------------------------------------------------------------
+
+_SYSTEM = """You answer questions about CCTV footage of a staffless store.
+Use ONLY the events listed below; do not guess beyond them.
+Each event has an id such as E12. Cite every event you rely on right after the claim, as [E12].
+Never cite an id that is not listed.
+If no listed event answers the question, say plainly that no matching events were found
+(and name the time window if the question asked for one).
+Times are mm:ss from the start of the video. Answer in one to four sentences."""
+
+_HUMAN = """Question: {question}
+Time window asked: {window}
+Filters: {filters}
+
+Events that best match (best first):
+{events}
+
+Neighbouring events, for context:
+{context}"""
+
+# "[E1]", "[E1, E2]", "(E3; E4)"
+_CITATION = re.compile(r"\s?[\[(]\s*(E\d+(?:\s*[,;]\s*E?\d+)*)\s*[\])]", re.IGNORECASE)
+
+
+def keep_valid_citations(text: str, valid_ids: Iterable[int]) -> tuple[str, list[int]]:
+    """Drop citations of ids not in `valid_ids` from `text`; return it and the kept ids.
+
+    Kept citations are rewritten as [E1][E2]; a citation with no valid id left is
+    removed with its leading space.
+    """
+    valid = set(valid_ids)
+    kept: list[int] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        ids = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        good = [i for i in ids if i in valid]
+        dropped = [i for i in ids if i not in valid]
+        if dropped:
+            log.warning("dropped citations of events that were not retrieved: %s", dropped)
+        for i in good:
+            if i not in kept:
+                kept.append(i)
+        if not good:
+            return ""
+        lead = " " if match.group(0)[:1].isspace() else ""
+        return lead + "".join(f"[E{i}]" for i in good)
+
+    cleaned = _CITATION.sub(rewrite, text)
+    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned).strip()
+    return cleaned, kept
+
+
+def _prompt_line(doc: Document) -> str:
+    meta = doc.metadata
+    parts = [f"[E{event_id(doc)}] {_span(meta)} {meta.get('type') or 'event'}"]
+    if meta.get("zone"):
+        parts.append(f"zone {meta['zone']}")
+    if meta.get("confidence") is not None:
+        parts.append(f"confidence {float(meta['confidence']):.2f}")
+    who = describe_who(_attributes(meta))
+    if who:
+        parts.append(who)
+    return ", ".join(parts) + f": {doc.page_content.strip()}"
+
+
+class LLMAnswerGenerator:
+    """Grounded answers from a LangChain chat model: `prompt | llm | StrOutputParser()`.
+
+    The model sees the events with their ids and is told to cite them as [E<id>]; any
+    cited id that is not among the retrieved events (hits and context) is removed from
+    the text and from `cited_event_ids`. With no events at all, or when the model call
+    fails, the `fallback` (the grounded composer) answers instead.
+
+    Args:
+        chat_model: any LangChain chat model (or a fake one in tests).
+        fallback: the generator used when the model cannot be.
+    """
+
+    def __init__(self, chat_model: Any, *, fallback: AnswerGenerator | None = None) -> None:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+
+        prompt = ChatPromptTemplate.from_messages([("system", _SYSTEM), ("human", _HUMAN)])
+        self.chain = prompt | chat_model | StrOutputParser()
+        self.fallback = fallback or GroundedComposer()
+
+    def answer(
+        self, question: str, filters: QueryFilters, hits: list[Document], context: list[Document]
+    ) -> Answer:
+        """The model's answer with only valid citations."""
+        hits = _unique_events(hits)
+        hit_ids = {event_id(d) for d in hits}
+        context = [d for d in _unique_events(context) if event_id(d) not in hit_ids]
+        if not hits and not context:
+            # nothing to ground on: the composer's plain "No ... events match" is exact
+            return self.fallback.answer(question, filters, hits, context)
+        inputs = {
+            "question": question,
+            "window": filters.window_label() or "none",
+            "filters": filters.model_dump_json(exclude_defaults=True, exclude={"text"}),
+            "events": "\n".join(_prompt_line(d) for d in hits) or "(none)",
+            "context": "\n".join(_prompt_line(d) for d in context) or "(none)",
+        }
+        try:
+            raw = self.chain.invoke(inputs)
+        except Exception:  # noqa: BLE001 - a remote model fails in many ways; the question still gets answered
+            log.warning("LLM answer failed; using the grounded composer", exc_info=True)
+            return self.fallback.answer(question, filters, hits, context)
+        valid = [i for i in (event_id(d) for d in [*hits, *context]) if i is not None]
+        text, cited = keep_valid_citations(raw, valid)
+        return Answer(text=text, cited_event_ids=cited)

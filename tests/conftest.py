@@ -1,0 +1,167 @@
+"""Shared fixtures: one real embedded PostgreSQL + pgvector, a moto S3 server over HTTP, sample clips."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+# every test process (and its children) works in a throwaway data folder, never the user's
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="sentinel-tests-"))
+os.environ["SENTINEL_DATA_DIR"] = str(_SESSION_DIR / "data")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("S3_BUCKET", None)
+os.environ.pop("SENTINEL_ADMIN_PASSWORD", None)
+os.environ.pop("SENTINEL_API_TOKEN", None)
+os.environ.pop("SENTINEL_LLM", None)
+os.environ.setdefault("SENTINEL_RUNNER", "local")
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from settings import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    """The process-wide App on the session's embedded server."""
+    import bootstrap
+
+    bootstrap.reset_app()
+    application = bootstrap.get_app()
+    yield application
+    bootstrap.reset_app()
+
+
+@pytest.fixture(scope="session")
+def database(app):
+    return app.db
+
+
+@pytest.fixture()
+def clean_db(database):
+    """An empty schema for this test (tables truncated, migrations kept)."""
+    with database.connection() as conn:
+        conn.execute(
+            "TRUNCATE videos, analysis_jobs, tracks, events, frame_stats, zones, summaries, "
+            "chat_sessions, chat_turns RESTART IDENTITY CASCADE"
+        )
+    return database
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's ThreadedMotoServer in its own process on a free port, spoken to over real HTTP.
+
+    A separate process keeps the server's in-memory objects out of the test's memory measurements.
+    """
+    import time
+    import urllib.request
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    code = ("import time; from moto.server import ThreadedMotoServer; "
+            f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); s.start(); "
+            "time.sleep(10**9)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
+            break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("moto server did not start")
+            time.sleep(0.2)
+    yield endpoint
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture()
+def s3_bucket(moto_s3):
+    """A fresh bucket on the moto server; yields (endpoint, bucket name)."""
+    import uuid
+
+    import boto3
+
+    name = f"sentinel-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
+    return moto_s3, name
+
+
+@pytest.fixture(scope="session")
+def vtest_path() -> Path:
+    """OpenCV's real pedestrian CCTV sample (Debian opencv-doc, installed by the README set-up)."""
+    if not VTEST.exists():
+        pytest.fail(f"{VTEST} is missing: run the README set-up (it installs the opencv-doc package).")
+    return VTEST
+
+
+def write_clip(path: Path, *, seconds: float = 3.0, fps: int = 10, size=(320, 240), moving_box=True) -> Path:
+    """A small synthetic H.264/MPEG-4 clip written with PyAV (a grey scene with a moving block)."""
+    import av
+    import numpy as np
+
+    w, h = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = np.full((h, w, 3), 90, np.uint8)
+            if moving_box:
+                x = int((w - 40) * i / max(1, seconds * fps - 1))
+                img[h // 3: h // 3 + 80, x: x + 40] = (30, 30, 200)
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture()
+def synthetic_clip(tmp_path) -> Path:
+    return write_clip(tmp_path / "clip.mp4")
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 600):
+    """Run `sentinel` in a child process with the test environment."""
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "sentinel") if (ROOT / ".venv/bin/sentinel").exists() else "sentinel", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, input=input, timeout=timeout,
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from db.embedded import stop_embedded
+    import bootstrap
+
+    bootstrap.reset_app()
+    stop_embedded(_SESSION_DIR / "data" / "pg")
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)

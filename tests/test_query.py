@@ -1,0 +1,258 @@
+"""Question parsing: the rule parser on many phrasings, and the LLM parser with fake models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from pydantic import ValidationError
+
+from rag.query import (
+    LLMQueryParser,
+    QueryFilters,
+    contradicts,
+    format_mmss,
+    match_filters,
+    parse_question,
+)
+
+UUID = "3f1c2b9e-0d4a-4c55-9b7e-2a1f0e6d8c11"
+
+# question -> every non-default field the parse must have (text included when listed)
+PHRASINGS: list[tuple[str, dict]] = [
+    # time ranges
+    ("any theft between minute 3 and 5?",
+     {"t_from": 180.0, "t_to": 300.0, "event_types": ["theft"], "is_yes_no": True, "text": "any theft"}),
+    ("Between 3 and 5 minutes, did anyone steal?",
+     {"t_from": 180.0, "t_to": 300.0, "event_types": ["theft"], "is_yes_no": True, "text": "did anyone steal"}),
+    ("between 3 and 5 minutes", {"t_from": 180.0, "t_to": 300.0}),
+    ("between minutes 3 and 5", {"t_from": 180.0, "t_to": 300.0}),
+    ("between 00:30 and 01:00", {"t_from": 30.0, "t_to": 60.0}),
+    ("from 2:30 to 4:00", {"t_from": 150.0, "t_to": 240.0}),
+    ("from minute 2 to minute 4", {"t_from": 120.0, "t_to": 240.0}),
+    ("between 30 seconds and 2 minutes", {"t_from": 30.0, "t_to": 120.0}),
+    ("between 1:30 and 2", {"t_from": 90.0, "t_to": 120.0}),
+    ("any fight between 5 and 3 minutes",
+     {"t_from": 180.0, "t_to": 300.0, "event_types": ["violent"], "is_yes_no": True, "text": "any fight"}),
+    ("minutes 3-5", {"t_from": 180.0, "t_to": 300.0}),
+    ("3 to 5 minutes", {"t_from": 180.0, "t_to": 300.0}),
+    ("after 90 seconds", {"t_from": 90.0}),
+    ("after 1:30", {"t_from": 90.0}),
+    ("since minute 2", {"t_from": 120.0}),
+    ("before 1 minute", {"t_to": 60.0}),
+    ("until 4:00", {"t_to": 240.0}),
+    ("who left the store after 1 minute and before 2:30",
+     {"t_from": 60.0, "t_to": 150.0, "zones": ["exit"], "text": "who left the store"}),
+    ("in the first minute", {"t_from": 0.0, "t_to": 60.0}),
+    ("in the first 30 seconds", {"t_from": 0.0, "t_to": 30.0}),
+    ("first two minutes", {"t_from": 0.0, "t_to": 120.0}),
+    ("a person passed out in the first half a minute",
+     {"t_from": 0.0, "t_to": 30.0, "event_types": ["collapse"], "text": "a person passed out"}),
+    ("last 30 seconds", {"last_s": 30.0}),
+    ("in the last minute", {"last_s": 60.0}),
+    ("during the final 2 minutes", {"last_s": 120.0}),
+    ("at 01:12", {"t_from": 67.0, "t_to": 77.0}),
+    ("at minute 2", {"t_from": 115.0, "t_to": 125.0}),
+    ("what happened 2 minutes in?", {"t_from": 115.0, "t_to": 125.0, "text": "what happened"}),
+    ("what happened 1:12?", {"t_from": 67.0, "t_to": 77.0, "text": "what happened"}),
+    ("around 2 minutes", {"t_from": 105.0, "t_to": 135.0}),
+    ("at about 1:30", {"t_from": 75.0, "t_to": 105.0}),
+    ("during minute 3", {"t_from": 180.0, "t_to": 240.0}),
+    # events
+    ("did anyone collapse?", {"event_types": ["collapse"], "is_yes_no": True, "text": "did anyone collapse"}),
+    ("did someone faint near the exit?", {"event_types": ["collapse"], "zones": ["exit"], "is_yes_no": True}),
+    ("someone fell?", {"event_types": ["collapse"], "is_yes_no": True}),
+    ("any shoplifting?", {"event_types": ["theft"], "is_yes_no": True}),
+    ("did anyone conceal an item on the left side",
+     {"event_types": ["theft"], "zones": ["left"], "is_yes_no": True}),
+    ("who stole a bottle", {"event_types": ["theft"], "text": "who stole a bottle"}),
+    ("did anyone take something without paying?", {"event_types": ["theft"], "is_yes_no": True}),
+    ("was there a fight at the checkout", {"event_types": ["violent"], "zones": ["checkout"], "is_yes_no": True}),
+    ("a customer punched another customer", {"event_types": ["violent"]}),
+    ("find young men picking up items",
+     {"event_types": ["picking"], "age_groups": ["young"], "genders": ["male"],
+      "text": "find young men picking up items"}),
+    ("a man grabbed a bottle from the shelf", {"event_types": ["picking"], "genders": ["male"], "zones": ["shelf"]}),
+    ("how many people walked by?", {"event_types": ["walking"], "is_count": True, "text": "how many people walked by"}),
+    ("how many people walked by in the last minute?",
+     {"last_s": 60.0, "event_types": ["walking"], "is_count": True, "text": "how many people walked by"}),
+    ("people passing by in the centre", {"event_types": ["walking"], "zones": ["centre"]}),
+    ("who sat down", {"event_types": ["sitting"]}),
+    ("is anyone loitering or hanging around the door",
+     {"event_types": ["loitering"], "zones": ["exit"], "is_yes_no": True}),
+    ("was there a crowd at the checkout", {"event_types": ["crowding"], "zones": ["checkout"], "is_yes_no": True}),
+    ("anything unusual in the last 30 seconds",
+     {"last_s": 30.0, "event_types": ["anomaly"], "is_yes_no": True, "text": "anything unusual"}),
+    ("someone running", {"event_types": ["anomaly"], "text": "someone running"}),
+    # people and places
+    ("a woman in red", {"genders": ["female"], "colours": ["red"]}),
+    ("elderly woman in a grey coat", {"age_groups": ["old"], "genders": ["female"], "colours": ["grey"]}),
+    ("man in a gray hoodie", {"genders": ["male"], "colours": ["grey"]}),
+    ("teenage girls", {"age_groups": ["young"], "genders": ["female"]}),
+    ("a boy", {"age_groups": ["child"], "genders": ["male"]}),
+    ("middle-aged man in black and white",
+     {"age_groups": ["middle-aged"], "genders": ["male"], "colours": ["black", "white"]}),
+    ("how old was the man at the exit", {"genders": ["male"], "zones": ["exit"]}),
+    ("the left shelf", {"zones": ["shelf", "left"]}),
+    # videos
+    ("how many thefts in video cam1",
+     {"event_types": ["theft"], "video": "cam1", "is_count": True, "text": "how many thefts"}),
+    ("show events in store_a.mp4 at about 1:30",
+     {"t_from": 75.0, "t_to": 105.0, "video": "store_a.mp4", "text": "show events"}),
+    ('in video "front door" did anyone fall', {"event_types": ["collapse"], "video": "front door", "is_yes_no": True}),
+    (f"what happened in {UUID}", {"video": UUID, "text": "what happened"}),
+    # no filters, nonsense
+    ("what happened?", {"text": "what happened"}),
+    ("show me everything", {"text": "show me everything"}),
+    ("asdfgh qwerty", {"text": "asdfgh qwerty"}),
+    ("2 to 3 people", {"text": "2 to 3 people"}),
+    ("!!!", {}),
+    ("", {}),
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), PHRASINGS, ids=[q or "<empty>" for q, _ in PHRASINGS])
+def test_parse_question_phrasings(question: str, expected: dict) -> None:
+    got = parse_question(question).model_dump(exclude_defaults=True)
+    if "text" not in expected:
+        got.pop("text", None)  # the listed fields are the point; text is checked where listed
+    assert got == expected
+
+
+def test_table_is_large_enough() -> None:
+    assert len(PHRASINGS) >= 40
+
+
+def test_resolve_last_seconds_against_duration() -> None:
+    filters = parse_question("anything unusual in the last 30 seconds")
+    resolved = filters.resolve(200.0)
+    assert (resolved.t_from, resolved.t_to, resolved.last_s) == (170.0, 200.0, None)
+    assert resolved.event_types == ["anomaly"]
+    # a short video: the window starts at 0, not before
+    assert parse_question("last 2 minutes").resolve(45.0).t_from == 0.0
+    # no duration known: unchanged
+    assert parse_question("last 2 minutes").resolve(None).last_s == 120.0
+
+
+def test_resolve_intersects_an_explicit_bound() -> None:
+    filters = QueryFilters(t_to=100.0, last_s=60.0)
+    resolved = filters.resolve(120.0)
+    assert (resolved.t_from, resolved.t_to) == (60.0, 100.0)
+
+
+def test_window_labels_and_mmss() -> None:
+    assert parse_question("between minute 3 and 5").window_label() == "between 03:00 and 05:00"
+    assert parse_question("after 90 seconds").window_label() == "after 01:30"
+    assert parse_question("before 1 minute").window_label() == "before 01:00"
+    assert parse_question("last 30 seconds").window_label() == "in the last 30 seconds"
+    assert parse_question("what happened").window_label() == ""
+    assert format_mmss(72.9) == "01:12"
+    assert format_mmss(3725) == "1:02:05"
+    assert format_mmss(-3) == "00:00"
+
+
+def test_filters_reject_unknown_values_and_normalise_aliases() -> None:
+    assert QueryFilters(colours=["Gray"], zones="center", genders=["Women"]).model_dump(
+        include={"colours", "zones", "genders"}
+    ) == {"colours": ["grey"], "zones": ["centre"], "genders": ["female"]}
+    with pytest.raises(ValidationError):
+        QueryFilters(event_types=["DROP TABLE events"])
+    with pytest.raises(ValidationError):
+        QueryFilters(t_from=-5)
+
+
+def test_match_filters_reports_met_missed_and_unknown() -> None:
+    filters = parse_question("young men stealing at the shelf between minute 3 and 5")
+    event = {"type": "theft", "zone": "shelf", "t_start": 190.0, "t_end": 200.0,
+             "attributes": {"age_group": "young", "gender": "unknown"}}
+    assert match_filters(filters, event) == {
+        "type": True, "age_group": True, "gender": None, "zone": True, "time": True,
+    }
+    assert not contradicts(filters, event)
+    assert contradicts(filters, {**event, "t_start": 20.0, "t_end": 30.0})
+    assert contradicts(filters, {**event, "type": "walking"})
+
+
+# ---------------------------------------------------------------------------
+# LLM parser
+# ---------------------------------------------------------------------------
+
+def _fake(reply: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+
+
+def test_llm_parser_uses_valid_json() -> None:
+    reply = json.dumps({
+        "t_from": 180, "t_to": 300, "event_types": ["theft"], "genders": ["male"],
+        "text": "man stealing", "is_yes_no": True,
+    })
+    filters = LLMQueryParser(_fake(reply)).parse("did a man steal between minute 3 and 5?")
+    assert filters.model_dump(exclude_defaults=True) == {
+        "t_from": 180.0, "t_to": 300.0, "event_types": ["theft"], "genders": ["male"],
+        "text": "man stealing", "is_yes_no": True,
+    }
+
+
+def test_llm_parser_reads_json_in_a_code_fence_from_a_list_model() -> None:
+    reply = '```json\n{"event_types": ["collapse"], "last_s": 60, "text": "fell"}\n```'
+    filters = LLMQueryParser(FakeListChatModel(responses=[reply])).parse("did anyone fall in the last minute?")
+    assert (filters.event_types, filters.last_s, filters.text) == (["collapse"], 60.0, "fell")
+
+
+def test_llm_parser_fills_missing_text_from_rules() -> None:
+    filters = LLMQueryParser(_fake('{"event_types": ["theft"]}')).parse("any theft after 90 seconds?")
+    assert filters.event_types == ["theft"] and filters.text == "any theft"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Sure! The user wants thefts between minutes three and five.",  # not JSON
+        '{"event_types": ["theft"], "t_from": 180',  # truncated JSON
+        '{"event_types": ["burglary"]}',  # not an allowed value
+        '{"t_from": -10}',  # invalid time
+        '["theft"]',  # wrong shape
+    ],
+)
+def test_llm_parser_falls_back_on_bad_output(reply: str) -> None:
+    question = "any theft between minute 3 and 5?"
+    assert LLMQueryParser(_fake(reply)).parse(question) == parse_question(question)
+
+
+def test_llm_parser_falls_back_when_the_model_fails() -> None:
+    class Broken(FakeListChatModel):
+        def _call(self, *args, **kwargs):  # noqa: ANN002, ANN003
+            raise ConnectionError("model endpoint unreachable")
+
+    question = "did anyone collapse?"
+    assert LLMQueryParser(Broken(responses=["unused"])).parse(question) == parse_question(question)
+
+
+def test_llm_parser_keeps_sql_injection_as_inert_text() -> None:
+    injected = "x'; DROP TABLE events; --"
+    reply = json.dumps({"event_types": ["theft"], "text": injected, "video": "cam1' OR '1'='1"})
+    filters = LLMQueryParser(_fake(reply)).parse("any theft?")
+    # stays plain data for parameterised queries: nothing here builds or runs SQL
+    assert filters.text == injected
+    assert filters.video == "cam1' OR '1'='1"
+    assert filters.event_types == ["theft"]
+
+
+def test_llm_parser_rejects_sql_in_a_closed_field() -> None:
+    reply = json.dumps({"event_types": ["theft'; DELETE FROM events; --"], "text": "x"})
+    question = "any theft?"
+    assert LLMQueryParser(_fake(reply)).parse(question) == parse_question(question)
+
+
+def test_llm_parser_uses_structured_output_when_the_model_offers_it() -> None:
+    class Structured(FakeListChatModel):
+        def with_structured_output(self, schema, **kwargs):  # noqa: ANN001, ANN003
+            from langchain_core.runnables import RunnableLambda
+
+            assert schema is QueryFilters
+            return RunnableLambda(lambda _: {"event_types": ["sitting"], "text": "sat"})
+
+    filters = LLMQueryParser(Structured(responses=["unused"])).parse("who sat down?")
+    assert (filters.event_types, filters.text) == (["sitting"], "sat")
