@@ -1,10 +1,15 @@
-"""Sub-commands of `sentinel`, one module per area; each module has `register(subparsers)`."""
+"""Sub-commands of `sentinel`, one module per area; each module has `register(subparsers)`.
+
+A module's commands print with `cli.emit`-style output and raise exceptions for errors;
+`cli.main` turns any exception into one line on stderr (and `{"error": ...}` with --json).
+"""
 
 from __future__ import annotations
 
 import importlib
 
-MODULES = ()
+# add a module name here when its file lands
+MODULES: tuple[str, ...] = ()
 
 
 def register_all(registry: list) -> None:
