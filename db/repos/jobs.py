@@ -47,6 +47,20 @@ def claim(conn: psycopg.Connection, *, owner: str, lease_s: float, runner: str =
     ).fetchone()
 
 
+def claim_video(conn: psycopg.Connection, *, video_id: UUID, owner: str, lease_s: float) -> dict | None:
+    """Take this video's queued job (for synchronous analysis from the CLI)."""
+    return conn.execute(
+        """UPDATE analysis_jobs j
+           SET status = 'running', lease_owner = %(owner)s,
+               lease_expires_at = now() + make_interval(secs => %(lease)s),
+               attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), updated_at = now()
+           WHERE j.id = (SELECT id FROM analysis_jobs WHERE video_id = %(video)s AND status = 'queued'
+                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1)
+           RETURNING j.*""",
+        {"owner": owner, "lease": lease_s, "video": video_id},
+    ).fetchone()
+
+
 def renew(conn: psycopg.Connection, *, job_id: UUID, owner: str, lease_s: float, progress: float | None = None) -> bool:
     """Extend the lease; False when the job is no longer ours (cancelled or taken over)."""
     row = conn.execute(
@@ -136,3 +150,12 @@ def active_by_runner(conn: psycopg.Connection, runner: str) -> list[dict]:
         "SELECT * FROM analysis_jobs WHERE runner = %s AND status IN ('queued', 'running') ORDER BY created_at",
         (runner,),
     ).fetchall()
+
+
+def mark_failed(conn: psycopg.Connection, *, job_id: UUID, error: str) -> None:
+    """Fail a job outright (its remote call raised); no retry from here."""
+    conn.execute(
+        """UPDATE analysis_jobs SET status = 'failed', error = %s, finished_at = now(), lease_expires_at = NULL,
+               updated_at = now() WHERE id = %s AND status IN ('queued', 'running')""",
+        (error[:2000], job_id),
+    )

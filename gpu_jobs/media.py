@@ -1,0 +1,198 @@
+"""Probing and decoding video with PyAV: metadata, poster frames and sampled frames on a background thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from gpu_jobs.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+class InvalidVideo(ValueError):
+    """The input is not a decodable video; the message says why in one sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    container: str
+    codec: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+
+    def as_meta(self) -> dict:
+        return {"duration_s": self.duration_s, "fps": self.fps, "width": self.width, "height": self.height,
+                "codec": self.codec, "frame_count": self.frame_count}
+
+
+def probe(path: Path | str) -> VideoInfo:
+    """Read the container and decode the first frame; raise InvalidVideo for anything unusable."""
+    import av
+
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        raise InvalidVideo("The file is empty.")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InvalidVideo("The file is not a video (no known container format).") from exc
+    with container:
+        streams = container.streams.video
+        if not streams:
+            raise InvalidVideo("The file has no video stream.")
+        stream = streams[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        first = None
+        try:
+            for frame in container.decode(stream):
+                first = frame
+                break
+        except av.error.FFmpegError as exc:
+            raise InvalidVideo("The video stream cannot be decoded (corrupt or truncated).") from exc
+        if first is None:
+            raise InvalidVideo("The video has no decodable frames (header only or truncated).")
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        frames = stream.frames or (int(round(duration * fps)) if fps else 0)
+        if not duration and fps and frames:
+            duration = frames / fps
+        if fps <= 0 or fps > 1000:
+            raise InvalidVideo("The video has no usable frame rate.")
+        if frames == 0 or duration == 0:
+            frames, duration = _count_frames(path, fps)
+        return VideoInfo(container.format.name, stream.codec_context.name, round(duration, 3), round(fps, 3),
+                         first.width, first.height, frames)
+
+
+def _count_frames(path: Path, fps: float) -> tuple[int, float]:
+    """Decode-count frames for containers that do not record their length."""
+    import av
+
+    n = 0
+    with av.open(str(path)) as c:
+        for _ in c.decode(video=0):
+            n += 1
+    if n == 0:
+        raise InvalidVideo("The video has no decodable frames (header only or truncated).")
+    return n, n / fps
+
+
+def poster(path: Path | str, at_s: float = 1.0, max_width: int = 640) -> bytes:
+    """A JPEG of the frame nearest `at_s` (or the first frame of short clips)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        chosen = None
+        for frame in container.decode(stream):
+            chosen = frame
+            if frame.time is not None and frame.time >= at_s:
+                break
+        if chosen is None:
+            raise InvalidVideo("The video has no decodable frames.")
+        return encode_jpeg(chosen.to_ndarray(format="bgr24"), max_width=max_width)
+
+
+def encode_jpeg(image: np.ndarray, *, max_width: int = 640, quality: int = 85) -> bytes:
+    import cv2
+
+    h, w = image.shape[:2]
+    if w > max_width:
+        image = cv2.resize(image, (max_width, int(h * max_width / w)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def read_frame_at(path: Path | str, t: float) -> np.ndarray:
+    """The BGR frame nearest time t (seeks to the preceding keyframe, then decodes forward)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.time_base:
+            container.seek(int(max(0.0, t - 1.0) / stream.time_base), stream=stream, backward=True)
+        best = None
+        for frame in container.decode(stream):
+            best = frame
+            if frame.time is not None and frame.time >= t - 1e-3:
+                break
+        if best is None:
+            raise InvalidVideo("No frame at that time.")
+        return best.to_ndarray(format="bgr24")
+
+
+def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: float | None = None,
+                  queue_size: int = 16) -> Iterator[Frame]:
+    """Yield frames at about `fps` per second, decoded by a background thread.
+
+    Frame indices count every decoded frame from the start, so they match the source video
+    (and MOTChallenge frame numbers minus one).
+    """
+    import av
+
+    out: queue.Queue = queue.Queue(maxsize=queue_size)
+    stop = threading.Event()
+    done = object()
+
+    def decode() -> None:
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                src_fps = float(stream.average_rate or stream.guessed_rate or fps)
+                step = max(1, int(round(src_fps / fps))) if fps > 0 else 1
+                if start_s > 0 and stream.time_base:
+                    container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+                index = None
+                for frame in container.decode(stream):
+                    if stop.is_set():
+                        return
+                    t = float(frame.time) if frame.time is not None else 0.0
+                    if index is None:
+                        index = int(round(t * src_fps))
+                    else:
+                        index += 1
+                    if t < start_s - 1e-6:
+                        continue
+                    if end_s is not None and t > end_s:
+                        break
+                    if index % step == 0:
+                        out.put(Frame(index, round(index / src_fps, 4), frame.to_ndarray(format="bgr24")))
+        except Exception as exc:  # surfaced to the consumer below
+            out.put(exc)
+        finally:
+            out.put(done)
+
+    worker = threading.Thread(target=decode, name="decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is done:
+                break
+            if isinstance(item, Exception):
+                raise InvalidVideo(f"Decoding failed part-way: {item}") from item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                out.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)

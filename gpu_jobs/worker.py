@@ -1,0 +1,111 @@
+"""The local worker: claims jobs from the Postgres queue, renews their lease, runs the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from db.repos import jobs, videos
+from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
+
+log = logging.getLogger(__name__)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:500]
+
+
+class Heartbeat(threading.Thread):
+    """Renews a job's lease; notices when the job was cancelled or taken over."""
+
+    def __init__(self, app, job_id, owner: str, lease_s: float) -> None:
+        super().__init__(name="lease", daemon=True)
+        self.app, self.job_id, self.owner, self.lease_s = app, job_id, owner, lease_s
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(max(0.5, self.lease_s / 3)):
+            try:
+                with self.app.db.connection() as conn:
+                    if not jobs.renew(conn, job_id=self.job_id, owner=self.owner, lease_s=self.lease_s):
+                        self.lost.set()
+                        return
+            except Exception:  # a missed renewal is retried; the lease has slack for it
+                log.warning("lease renewal failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Worker:
+    """Processes queued analysis jobs one at a time."""
+
+    def __init__(self, app, *, owner: str | None = None, poll_s: float = 1.0) -> None:
+        self.app = app
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.poll_s = poll_s
+        self.lease_s = app.settings.job_lease_s
+
+    def claim(self) -> dict | None:
+        with self.app.db.connection() as conn:
+            return jobs.claim(conn, owner=self.owner, lease_s=self.lease_s, runner="local")
+
+    def process(self, job: dict) -> dict | None:
+        """Run one claimed job to completion or failure; return the analysis summary on success."""
+        heartbeat = Heartbeat(self.app, job["id"], self.owner, self.lease_s)
+        heartbeat.start()
+        try:
+            summary = run_analysis(self.app, job["video_id"], get_analyzer(self.app.settings),
+                                   should_stop=heartbeat.lost.is_set)
+        except JobCancelled:
+            log.info("job %s was cancelled or taken over", job["id"])
+            return None
+        except Exception as exc:
+            log.exception("job %s failed", job["id"])
+            self._record_failure(job, _one_line(exc))
+            raise
+        finally:
+            heartbeat.stop()
+        with self.app.db.connection() as conn:
+            jobs.complete(conn, job_id=job["id"], owner=self.owner)
+        return summary
+
+    def _record_failure(self, job: dict, message: str) -> None:
+        with self.app.db.connection() as conn:
+            updated = jobs.fail(conn, job_id=job["id"], error=message, owner=self.owner)
+            if updated is None:
+                return
+            if updated["status"] == "failed":
+                videos.update(conn, job["video_id"], status="failed", error=message)
+            else:
+                videos.update(conn, job["video_id"], status="pending",
+                              error=f"Attempt {updated['attempts']} failed ({message}); retrying.")
+
+    def run_once(self) -> bool:
+        """Claim and process one job; False when the queue is empty."""
+        job = self.claim()
+        if job is None:
+            return False
+        log.info("claimed job %s for video %s (attempt %d)", job["id"], job["video_id"], job["attempts"])
+        try:
+            self.process(job)
+        except Exception:
+            pass  # recorded on the job and video; the worker lives on
+        return True
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        log.info("worker %s polling for jobs", self.owner)
+        while not stop.is_set():
+            try:
+                if not self.run_once():
+                    stop.wait(self.poll_s)
+            except Exception:  # the database may be restarting; keep polling
+                log.warning("worker loop error", exc_info=True)
+                stop.wait(5 * self.poll_s)
