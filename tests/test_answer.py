@@ -1,0 +1,156 @@
+"""Answers: the deterministic grounded composer and the LLM chain with a fake chat model."""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.documents import Document
+from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from rag.answer import AnswerGenerator, GroundedComposer, LLMAnswerGenerator, keep_valid_citations
+from rag.query import parse_question
+
+
+def _event(event_id: int, kind: str, t_start: float, t_end: float, *, track: int | None = None,
+           zone: str | None = "shelf", attributes: dict | None = None, description: str = "") -> Document:
+    return Document(
+        page_content=description or f"A person {kind} at the {zone}.",
+        metadata={
+            "event_id": event_id, "video_id": "v1", "t_start": t_start, "t_end": t_end, "type": kind,
+            "zone": zone, "confidence": 0.8, "attributes": attributes or {}, "track_number": track,
+            "highlight_key": f"highlights/{event_id}.jpg",
+        },
+    )
+
+
+THEFT = _event(12, "theft", 192.4, 200.0, track=3, attributes={
+    "age_group": "young", "gender": "male", "clothing_colour": "red",
+}, description="A young man put a bottle inside his jacket.")
+WALKS = [
+    _event(21, "walking", 10.0, 18.0, track=1, zone="centre"),
+    _event(22, "walking", 40.0, 47.0, track=2, zone="left"),
+    _event(23, "walking", 95.0, 99.0, track=2, zone="right"),  # the same person again
+    _event(24, "walking", 130.0, 136.0, track=4, zone="exit"),
+]
+
+
+def _cited_in_text(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[E(\d+)\]", text)]
+
+
+def test_composer_says_yes_with_time_who_where_and_citation() -> None:
+    question = "any theft between minute 3 and 5?"
+    answer = GroundedComposer().answer(question, parse_question(question), [THEFT, *WALKS], [])
+    assert answer.text.splitlines()[0] == "Yes. 1 theft event between 03:00 and 05:00:"
+    assert "03:12–03:20 theft at the shelf, young male in red" in answer.text
+    assert answer.cited_event_ids == [12] == _cited_in_text(answer.text)
+
+
+def test_composer_says_plainly_when_nothing_matches_the_window() -> None:
+    question = "any theft between minute 3 and 5?"
+    moved = _event(13, "theft", 20.0, 25.0)
+    answer = GroundedComposer().answer(question, parse_question(question), [moved, *WALKS], [])
+    assert answer.text == "No theft events match between 03:00 and 05:00."
+    assert answer.cited_event_ids == []
+    empty = GroundedComposer().answer("did anyone collapse?", parse_question("did anyone collapse?"), [], [])
+    assert empty.text == "No collapse events match."
+
+
+def test_composer_counts_distinct_people() -> None:
+    question = "how many people walked by?"
+    answer = GroundedComposer().answer(question, parse_question(question), WALKS, [])
+    assert answer.text.splitlines()[0] == "3 people walked by (4 walking events):"
+    assert answer.cited_event_ids == [21, 22, 23, 24]
+
+
+def test_composer_count_in_window_and_times_as_mmss() -> None:
+    question = "how many people walked by in the first 2 minutes?"
+    answer = GroundedComposer().answer(question, parse_question(question), WALKS, [])
+    assert answer.text.splitlines()[0] == "2 people walked by between 00:00 and 02:00 (3 walking events):"
+    assert "- 01:35–01:39 walking on the right: A person walking at the right [E23]" in answer.text.splitlines()
+    assert 24 not in answer.cited_event_ids  # 02:10 is outside the window
+
+
+def test_composer_cites_only_hits_never_context() -> None:
+    question = "what happened at the exit?"
+    context = [_event(99, "standing", 131.0, 140.0, zone="exit")]
+    answer = GroundedComposer().answer(question, parse_question(question), WALKS, context)
+    assert answer.cited_event_ids == [24]
+    assert set(_cited_in_text(answer.text)) == {24}
+
+
+def test_composer_attribute_contradiction_is_excluded_unknown_is_kept() -> None:
+    question = "did a woman pick up anything?"
+    picks = [
+        _event(31, "picking", 60.0, 62.0, track=5, attributes={"gender": "male"}),
+        _event(32, "picking", 70.0, 72.0, track=6, attributes={"gender": "unknown"}),
+    ]
+    answer = GroundedComposer().answer(question, parse_question(question), picks, [])
+    assert answer.text.startswith("Yes. 1 picking event:")
+    assert answer.cited_event_ids == [32]
+
+
+def test_composer_is_an_answer_generator() -> None:
+    assert isinstance(GroundedComposer(), AnswerGenerator)
+
+
+# ---------------------------------------------------------------------------
+# LLM answers
+# ---------------------------------------------------------------------------
+
+def _fake(reply: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+
+
+def test_llm_answer_drops_ids_that_were_not_retrieved() -> None:
+    hits = [_event(1, "theft", 192.0, 200.0, description="A man hid a bottle in his jacket.")]
+    reply = "Yes: a man hid a bottle at 03:12 [E1], and another person ran off [E999]."
+    generator = LLMAnswerGenerator(_fake(reply))
+    question = "any theft between minute 3 and 5?"
+    answer = generator.answer(question, parse_question(question), hits, [])
+    assert answer.cited_event_ids == [1]
+    assert "E999" not in answer.text
+    assert answer.text == "Yes: a man hid a bottle at 03:12 [E1], and another person ran off."
+    assert isinstance(generator, AnswerGenerator)
+
+
+def test_llm_prompt_lists_events_with_ids_and_allows_context_citations() -> None:
+    seen: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            seen.append("\n".join(str(m.content) for m in messages))
+            return super()._call(messages, *args, **kwargs)
+
+    hits = [THEFT]
+    context = [_event(40, "walking", 185.0, 190.0, track=3)]
+    model = Recording(responses=["He walked in [E40] then hid a bottle [E12, E7]."])
+    question = "any theft between minute 3 and 5?"
+    answer = LLMAnswerGenerator(model).answer(question, parse_question(question), hits, context)
+
+    assert "[E12] 03:12–03:20 theft, zone shelf, confidence 0.80, young male in red" in seen[0]
+    assert "[E40] 03:05–03:10 walking" in seen[0]
+    assert "between 03:00 and 05:00" in seen[0]
+    assert answer.cited_event_ids == [40, 12]
+    assert answer.text == "He walked in [E40] then hid a bottle [E12]."
+
+
+def test_llm_answer_without_events_or_with_a_failing_model_uses_the_composer() -> None:
+    question = "any theft between minute 3 and 5?"
+    filters = parse_question(question)
+    answer = LLMAnswerGenerator(_fake("There were 4 thefts [E5].")).answer(question, filters, [], [])
+    assert answer.text == "No theft events match between 03:00 and 05:00."
+    assert answer.cited_event_ids == []
+
+    class Broken(FakeListChatModel):
+        def _call(self, *args, **kwargs):  # noqa: ANN002, ANN003
+            raise TimeoutError("model timed out")
+
+    fallback = LLMAnswerGenerator(Broken(responses=["unused"])).answer(question, filters, [THEFT], [])
+    assert fallback.cited_event_ids == [12] and fallback.text.startswith("Yes.")
+
+
+def test_keep_valid_citations_handles_groups_and_parentheses() -> None:
+    text, ids = keep_valid_citations("A [E3; E4] then B (E5) and C [E8] .", [3, 5])
+    assert (text, ids) == ("A [E3] then B [E5] and C.", [3, 5])

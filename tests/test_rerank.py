@@ -1,0 +1,144 @@
+"""Reranking: the offline reranker on real MiniLM embeddings, the cross-encoder adapter
+on a tiny cross-encoder built here (no downloads), and the model loaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from rag.models import embed_texts, get_embeddings, get_reranker
+from rag.query import QueryFilters, parse_question
+from rag.rerank import CrossEncoderReranker, OfflineReranker, Reranker, filter_score
+from settings import Settings
+
+
+def _event(event_id: int, kind: str, t_start: float, description: str, **meta) -> Document:
+    metadata = {
+        "event_id": event_id, "video_id": "v1", "t_start": t_start, "t_end": t_start + 6.0,
+        "type": kind, "zone": meta.pop("zone", "shelf"), "confidence": meta.pop("confidence", 0.8),
+        "attributes": meta.pop("attributes", {}), "highlight_key": f"highlights/{event_id}.jpg", **meta,
+    }
+    return Document(page_content=description, metadata=metadata)
+
+
+@pytest.fixture(scope="module")
+def embeddings():
+    return get_embeddings(Settings(embedding_model=None))
+
+
+@pytest.fixture(scope="module")
+def store_events(embeddings) -> list[Document]:
+    docs = [
+        _event(1, "walking", 200.0, "A woman walked past the checkout towards the exit.", zone="checkout"),
+        _event(2, "theft", 190.0, "A young man concealed a bottle inside his jacket at the shelf and did not pay.",
+               attributes={"age_group": "young", "gender": "male", "clothing_colour": "black"}),
+        _event(3, "sitting", 230.0, "A person sat down on a bench near the exit.", zone="exit"),
+        _event(4, "standing", 250.0, "Two people stood talking near the entrance.", zone="exit"),
+        _event(5, "theft", 20.0, "A man hid a chocolate bar in his pocket at the shelf.", confidence=0.9),
+    ]
+    # stored embeddings for some events, none for others: both paths are exercised
+    vectors = embeddings.embed_documents([d.page_content for d in docs[:3]])
+    for doc, vector in zip(docs[:3], vectors):
+        doc.metadata["embedding"] = vector
+    return docs
+
+
+def test_offline_reranker_puts_the_theft_in_the_window_first(embeddings, store_events) -> None:
+    question = "did anyone steal something between minute 3 and 5?"
+    filters = parse_question(question)
+    reranker = OfflineReranker(embeddings=embeddings)
+    top = reranker.rerank(question, store_events, filters, k=5)
+
+    ids = [d.metadata["event_id"] for d in top]
+    assert ids[0] == 2
+    # the other theft misses the asked window, so it ranks below the one inside it
+    assert ids.index(5) > ids.index(2)
+    scores = [d.metadata["rerank_score"] for d in top]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert "rerank_score" not in store_events[0].metadata  # inputs untouched
+
+
+def test_filter_mismatch_is_penalised(embeddings) -> None:
+    doc = _event(7, "theft", 190.0, "A man put a bottle in his bag at the shelf.")
+    reranker = OfflineReranker(embeddings=embeddings)
+    question = "theft between minute 3 and 5"
+    in_window = reranker.rerank(question, [doc], parse_question(question), k=1)[0]
+    moved = Document(page_content=doc.page_content, metadata={**doc.metadata, "t_start": 20.0, "t_end": 26.0})
+    out_of_window = reranker.rerank(question, [moved], parse_question(question), k=1)[0]
+    assert out_of_window.metadata["rerank_score"] < in_window.metadata["rerank_score"]
+    assert out_of_window.metadata["rerank_parts"]["filters"] < in_window.metadata["rerank_parts"]["filters"]
+
+    # unknown attributes cost less than contradicting ones
+    filters = QueryFilters(genders=["female"])
+    assert filter_score(filters, {"attributes": {"gender": "female"}}) == 1.0
+    assert filter_score(filters, {"attributes": {"gender": "unknown"}}) == 0.5
+    assert filter_score(filters, {"attributes": {"gender": "male"}}) == 0.0
+    assert filter_score(QueryFilters(), {"type": "walking"}) == 1.0
+
+
+def test_semantic_signal_finds_the_meaning_without_filters(embeddings, store_events) -> None:
+    question = "someone putting merchandise under their coat"
+    filters = parse_question(question)
+    assert not filters.has_filters  # only the embedding and word overlap can decide
+    top = OfflineReranker(embeddings=embeddings).rerank(question, store_events, filters, k=2)
+    assert {d.metadata["event_id"] for d in top} <= {2, 5}
+
+
+def test_offline_reranker_without_embeddings_still_ranks(store_events) -> None:
+    question = "any theft between minute 3 and 5?"
+    top = OfflineReranker(embeddings=None).rerank(question, store_events, parse_question(question), k=3)
+    assert len(top) == 3 and top[0].metadata["event_id"] == 2
+    assert OfflineReranker().rerank(question, [], parse_question(question)) == []
+
+
+def test_embed_texts_are_normalised_minilm_vectors() -> None:
+    vectors = embed_texts(["a man picks up a bottle", "a woman falls near the exit"])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert embed_texts([]).shape == (0, 384)
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> str:
+    """A randomly initialised two-layer BERT cross-encoder written to disk (no download)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    root = tmp_path_factory.mktemp("cross_encoder")
+    words = "a the man woman person put bottle in his jacket walked past checkout did anyone steal sat".split()
+    (root / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
+    tokenizer = BertTokenizer(vocab_file=str(root / "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, num_labels=1,
+    )
+    raw = root / "hf"
+    BertForSequenceClassification(config).save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    model_dir = root / "model"
+    CrossEncoder(str(raw)).save_pretrained(str(model_dir))  # a proper sentence-transformers folder
+    return str(model_dir)
+
+
+def test_cross_encoder_reranker_orders_by_model_scores(tiny_cross_encoder, store_events) -> None:
+    reranker = CrossEncoderReranker(tiny_cross_encoder)
+    assert isinstance(reranker, Reranker)
+    question = "did anyone steal?"
+    filters = parse_question(question)
+    top = reranker.rerank(question, store_events, filters, k=3)
+
+    expected = reranker.model.predict([(filters.text, d.page_content) for d in store_events])
+    best = np.argsort(-expected, kind="stable")[:3]
+    assert [d.metadata["event_id"] for d in top] == [store_events[i].metadata["event_id"] for i in best]
+    assert [d.metadata["rerank_score"] for d in top] == pytest.approx([float(expected[i]) for i in best])
+    assert reranker.rerank(question, [], filters) == []
+
+
+def test_get_reranker_follows_settings(tiny_cross_encoder) -> None:
+    assert isinstance(get_reranker(Settings(reranker_model=None)), OfflineReranker)
+    chosen = get_reranker(Settings(reranker_model=tiny_cross_encoder))
+    assert isinstance(chosen, CrossEncoderReranker) and chosen.model_path == tiny_cross_encoder
