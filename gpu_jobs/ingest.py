@@ -51,7 +51,7 @@ def safe_name(filename: str, *, max_len: int = 80) -> str:
     if not dot:
         stem, ext = base, ""
     ext = ext[:10].lower()
-    stem = stem[: max_len - len(ext) - 1] or "video"
+    stem = stem[: max_len - len(ext) - 1].strip("._-") or "video"
     return f"{stem}.{ext}" if ext else stem
 
 

@@ -109,3 +109,22 @@ class Worker:
             except Exception:  # the database may be restarting; keep polling
                 log.warning("worker loop error", exc_info=True)
                 stop.wait(5 * self.poll_s)
+
+
+def run_claimed_job(app, *, video_id, job_id=None, owner: str) -> dict:
+    """Claim this video's queued job (creating one if needed) and run it here: the Modal entry point."""
+    import uuid as _uuid
+
+    video_id = _uuid.UUID(str(video_id))
+    worker = Worker(app, owner=owner)
+    with app.db.connection() as conn:
+        if job_id is None:
+            jobs.submit(conn, video_id=video_id, runner=app.settings.runner,
+                        max_attempts=app.settings.job_max_attempts)
+        job = jobs.claim_video(conn, video_id=video_id, owner=worker.owner, lease_s=worker.lease_s)
+    if job is None:
+        raise RuntimeError(f"No queued analysis job for video {video_id}.")
+    summary = worker.process(job)
+    if summary is None:
+        raise JobCancelled("The analysis was cancelled.")
+    return summary

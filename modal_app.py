@@ -1,0 +1,73 @@
+"""Modal deployment: the GPU analysis function and the shareable HTTP endpoints.
+
+Deploy with `modal deploy modal_app.py` (see README, "Deploying on Modal"). The file imports on a
+laptop with no Modal token and no GPU: heavy imports happen inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import modal
+
+MINUTES = 60
+ROOT = Path(__file__).resolve().parent
+YOLO_WEIGHTS = "/models/yolo11n.pt"
+YOLO_POSE_WEIGHTS = "/models/yolo11n-pose.pt"
+
+app = modal.App("sentinel")
+
+
+def _bake_weights() -> None:
+    """Build step: download the YOLO11 checkpoints into the image once, so run time never downloads."""
+    import shutil
+
+    from ultralytics import YOLO
+
+    Path("/models").mkdir(exist_ok=True)
+    for name, dest in (("yolo11n.pt", YOLO_WEIGHTS), ("yolo11n-pose.pt", YOLO_POSE_WEIGHTS)):
+        model = YOLO(name)
+        shutil.copy(model.ckpt_path, dest)
+
+
+image = (
+    modal.Image.debian_slim(python_version="3.11")
+    .apt_install("libgl1", "libglib2.0-0", "ffmpeg")
+    .pip_install("torch==2.14.1", "torchvision==0.29.1")
+    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"))
+    .pip_install_from_requirements(str(ROOT / "requirements-nodeps.txt"), extra_options="--no-deps")
+    .run_function(_bake_weights)
+    .env({
+        "SENTINEL_DETECTOR": "yolo",
+        "SENTINEL_YOLO_WEIGHTS": YOLO_WEIGHTS,
+        "SENTINEL_POSE_WEIGHTS": YOLO_POSE_WEIGHTS,
+        "SENTINEL_RUNNER": "modal",
+        "HF_HUB_OFFLINE": "1",
+    })
+    .add_local_python_source("api", "bootstrap", "cli", "cli_commands", "db", "gpu_jobs", "health", "rag",
+                             "settings")
+)
+
+# DATABASE_URL points at a reachable Postgres with pgvector; S3_BUCKET and AWS keys at the store
+secrets = [
+    modal.Secret.from_name("sentinel-db", required_keys=["DATABASE_URL"]),
+    modal.Secret.from_name("sentinel-s3", required_keys=["S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]),
+]
+
+
+@app.function(
+    image=image,
+    gpu="L4",
+    secrets=secrets,
+    timeout=60 * MINUTES,
+    retries=modal.Retries(max_retries=2, backoff_coefficient=2.0, initial_delay=10.0),
+    max_containers=20,
+    scaledown_window=2 * MINUTES,
+)
+def analyze_video(video_id: str, job_id: str | None = None) -> dict:
+    """Analyse one stored video with the same pipeline as the local worker; progress goes to the database."""
+    from bootstrap import get_app
+    from gpu_jobs.worker import run_claimed_job
+
+    return run_claimed_job(get_app(), video_id=video_id, job_id=job_id,
+                           owner=f"modal:{modal.current_function_call_id() or 'local'}")
