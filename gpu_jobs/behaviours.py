@@ -41,6 +41,8 @@ _WRISTS = (_KP["left_wrist"], _KP["right_wrist"])
 _HOLD_MARGIN = 0.15  # an item this close (body sizes) outside a person's box is still in their hands
 _WRIST_REACH = 0.3  # an item this close (body sizes) to a wrist is in that hand
 _REACH_HEIGHT = 0.3  # without keypoints, hands are looked for at this height of the box (shoulders)
+_REACH_EXTENSION = 0.25  # a hand this far (body sizes) from the box centre is held out; hanging arms are ~0.15
+_EPS = 1e-6
 _GRAB_WINDOW_S = 2.0  # a picking event starts at most this long before the item moves
 
 
@@ -65,6 +67,19 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     ab = b - a
     u = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0))
     return float(np.linalg.norm(p - (a + u * ab)))
+
+
+def points_in_polygon(points: np.ndarray, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Even-odd test of many points against one polygon; the same rule as Zone.contains."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), bool)
+    pts = list(polygon)
+    for i in range(len(pts)):
+        (xi, yi), (xj, yj) = pts[i], pts[i - 1]
+        crosses = (yi > y) != (yj > y)
+        x_at = (xj - xi) * (y - yi) / ((yj - yi) or 1e-9) + xi
+        inside ^= crosses & (x < x_at)
+    return inside
 
 
 class ZoneMap:
@@ -92,6 +107,16 @@ class ZoneMap:
         names = tuple(dict.fromkeys([*obs.zones, *self.at_point(*obs.foot)]))
         self._foot[id(obs)] = (obs, names)
         return names
+
+    def prefetch(self, observations: Sequence[Observation]) -> None:
+        """Compute the foot zones of many observations at once (one array test per zone)."""
+        if not observations:
+            return
+        feet = np.array([o.foot for o in observations], float)
+        inside = {z.name: points_in_polygon(feet, z.polygon) for z in self.zones}
+        for k, obs in enumerate(observations):
+            names = tuple(dict.fromkeys([*obs.zones, *(name for name, mask in inside.items() if mask[k])]))
+            self._foot[id(obs)] = (obs, names)
 
     def foot_in(self, obs: Observation, kind: str) -> str | None:
         """The first zone of a kind the foot point is in, if any."""
@@ -130,33 +155,35 @@ class ZoneMap:
 # --------------------------------------------------------------------------- per-track measurements
 
 
-def _knees_bent(kp: np.ndarray | None, min_score: float, ratio: float) -> bool | None:
-    """True when the thighs are near horizontal relative to the torso; None when not measurable."""
-    if kp is None:
-        return None
+def _thigh_shares(keypoints: np.ndarray, min_score: float) -> np.ndarray:
+    """Per observation: hip-to-knee height as a share of the torso (mean of visible sides), NaN if not measurable."""
     shares = []
     for side in ("left", "right"):
-        s, h, k = (_KP[f"{side}_{part}"] for part in ("shoulder", "hip", "knee"))
-        if min(kp[s, 2], kp[h, 2], kp[k, 2]) < min_score:
-            continue
-        torso = kp[h, 1] - kp[s, 1]
-        if torso <= 1.0:  # torso not upright: the thigh test means nothing
-            continue
-        shares.append((kp[k, 1] - kp[h, 1]) / torso)
-    if not shares:
-        return None
-    return float(np.mean(shares)) < ratio
+        s, h, k = (keypoints[:, _KP[f"{side}_{part}"]] for part in ("shoulder", "hip", "knee"))
+        torso = h[:, 1] - s[:, 1]
+        # a torso that is not upright (or unseen joints) makes the thigh test meaningless
+        ok = (np.minimum(np.minimum(s[:, 2], h[:, 2]), k[:, 2]) >= min_score) & (torso > 1.0)
+        shares.append(np.where(ok, (k[:, 1] - h[:, 1]) / np.where(ok, torso, 1.0), np.nan))
+    both = np.stack(shares, axis=1)
+    counts = np.isfinite(both).sum(axis=1)
+    return np.where(counts > 0, np.nansum(both, axis=1) / np.maximum(counts, 1), np.nan)
+
+
+def postures(aspect: np.ndarray, keypoints: np.ndarray, fall_flag: np.ndarray, th: BehaviourThresholds) -> list[str]:
+    """upright, sitting or lying per observation, from the box aspect (h / w) and, when visible, hips and knees.
+
+    keypoints is (n, 17, 3) with zero scores where there is no pose.
+    """
+    thigh = _thigh_shares(keypoints, th.keypoint_min_score)
+    sitting = np.where(np.isfinite(thigh), thigh < th.sitting_thigh_ratio, aspect < th.sitting_aspect)
+    lying = fall_flag | (aspect < th.lying_aspect)
+    return np.where(lying, "lying", np.where(sitting, "sitting", "upright")).tolist()
 
 
 def classify_posture(obs: Observation, th: BehaviourThresholds, fall_flag: bool = False) -> str:
-    """upright, sitting or lying, from the box aspect and, when visible, hips and knees."""
-    aspect = obs.height / obs.width
-    if fall_flag or aspect < th.lying_aspect:
-        return "lying"
-    bent = _knees_bent(obs.keypoints, th.keypoint_min_score, th.sitting_thigh_ratio)
-    if bent is None:
-        return "sitting" if aspect < th.sitting_aspect else "upright"
-    return "sitting" if bent else "upright"
+    """upright, sitting or lying for one observation (see postures)."""
+    kp = obs.keypoints if obs.keypoints is not None else np.zeros((len(KEYPOINTS), 3))
+    return postures(np.array([obs.height / obs.width]), kp[None], np.array([fall_flag]), th)[0]
 
 
 def hand_points(obs: Observation, min_score: float) -> tuple[list[tuple[float, float]], str]:
@@ -177,9 +204,12 @@ class TrackProfile:
 
     track: Track
     t: np.ndarray
+    frames: np.ndarray
+    boxes: np.ndarray  # (n, 4) pixels
     foot: np.ndarray  # (n, 2) pixels
     centre: np.ndarray  # (n, 2) pixels
     body: np.ndarray  # body size in pixels: max(h, w)
+    wrists: np.ndarray  # (n, 2, 3) left and right wrist x, y, score; score 0 without keypoints
     velocity: np.ndarray  # (n, 2) foot velocity in body sizes per second, over speed_window_s
     speed: np.ndarray
     posture: list[str]  # upright | sitting | lying
@@ -198,12 +228,38 @@ class TrackProfile:
         return float(np.median(self.body))
 
 
-def _wrists_relative(obs: Observation, min_score: float, body: float) -> list[np.ndarray | None]:
-    kp = obs.keypoints
-    if kp is None:
-        return [None, None]
-    c = np.array(obs.centre)
-    return [(kp[i, :2] - c) / body if kp[i, 2] >= min_score else None for i in _WRISTS]
+def _windowed_velocity(t: np.ndarray, foot: np.ndarray, body: np.ndarray, half: int) -> np.ndarray:
+    """Foot displacement across +-half samples, per second and body size."""
+    n = len(t)
+    idx = np.arange(n)
+    a, b = np.maximum(0, idx - half), np.minimum(n - 1, idx + half)
+    cum = np.concatenate(([0.0], np.cumsum(body)))
+    mean_body = (cum[b + 1] - cum[a]) / (b - a + 1)
+    dt = t[b] - t[a]
+    safe = np.where(dt > 0, dt, 1.0)
+    return np.where((dt > 0)[:, None], (foot[b] - foot[a]) / safe[:, None] / mean_body[:, None], 0.0)
+
+
+def _limb_speeds(t, centre, body, widths, wrists, has_pose, th) -> tuple[np.ndarray, np.ndarray]:
+    """Wrist speed relative to the body centre; without any pose, how fast the box changes width."""
+    n = len(t)
+    limb, from_wrists = np.zeros(n), np.zeros(n, bool)
+    if n < 2:
+        return limb, from_wrists
+    dt = np.diff(t)
+    step_ok = (dt > 0) & (dt <= th.max_gap_s)
+    safe = np.where(dt > 0, dt, 1.0)
+    rel = (wrists[:, :, :2] - centre[:, None, :]) / body[:, None, None]
+    seen = wrists[:, :, 2] >= th.keypoint_min_score
+    both = seen[1:] & seen[:-1] & step_ok[:, None]
+    moves = np.linalg.norm(rel[1:] - rel[:-1], axis=2) / safe[:, None]
+    from_wrists[1:] = both.any(axis=1)
+    wrist_speed = np.where(both, moves, 0.0).max(axis=1)
+    # no pose: a limb flung out shows as the box suddenly widening or narrowing
+    no_pose = ~has_pose[1:] & ~has_pose[:-1] & step_ok
+    box_speed = np.abs(np.diff(widths)) / safe / body[1:]
+    limb[1:] = np.where(from_wrists[1:], wrist_speed, np.where(no_pose, box_speed, 0.0))
+    return limb, from_wrists
 
 
 def profile_track(track: Track, th: BehaviourThresholds, fps: float) -> TrackProfile:
@@ -219,67 +275,58 @@ def profile_track(track: Track, th: BehaviourThresholds, fps: float) -> TrackPro
     centre = np.column_stack(((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2))
 
     # displacement across a window, not frame-to-frame steps, so box jitter does not read as motion
-    half = max(1, int(fps * th.speed_window_s / 2 + 0.5))
-    velocity = np.zeros((n, 2))
-    for i in range(n):
-        a, b = max(0, i - half), min(n - 1, i + half)
-        if t[b] > t[a]:
-            velocity[i] = (foot[b] - foot[a]) / (t[b] - t[a]) / body[a:b + 1].mean()
-    speed = np.linalg.norm(velocity, axis=1)
+    velocity = _windowed_velocity(t, foot, body, max(1, int(fps * th.speed_window_s / 2 + 0.5)))
 
-    flagged = set(track.attributes.get(FALL_FRAMES_KEY) or ())
-    fall_flag = np.array([o.frame in flagged for o in obs], bool)
-    posture = [classify_posture(o, th, bool(f)) for o, f in zip(obs, fall_flag)]
-
-    hip_y = centre[:, 1].copy()
-    hips = (_KP["left_hip"], _KP["right_hip"])
+    has_pose = np.array([o.keypoints is not None for o in obs], bool)
+    keypoints = np.zeros((n, len(KEYPOINTS), 3))
     for i, o in enumerate(obs):
         if o.keypoints is not None:
-            ys = [o.keypoints[k, 1] for k in hips if o.keypoints[k, 2] >= th.keypoint_min_score]
-            if ys:
-                hip_y[i] = float(np.mean(ys))
+            keypoints[i] = o.keypoints
+    flagged = set(track.attributes.get(FALL_FRAMES_KEY) or ())
+    fall_flag = np.array([o.frame in flagged for o in obs], bool)
+    posture = postures(h / w, keypoints, fall_flag, th)
+    hips = keypoints[:, [_KP["left_hip"], _KP["right_hip"]]]
+    hip_seen = hips[:, :, 2] >= th.keypoint_min_score
+    hip_count = hip_seen.sum(axis=1)
+    hip_y = np.where(hip_count > 0, (hips[:, :, 1] * hip_seen).sum(axis=1) / np.maximum(hip_count, 1), centre[:, 1])
 
-    limb = np.zeros(n)
-    from_wrists = np.zeros(n, bool)
-    rel = [_wrists_relative(o, th.keypoint_min_score, body[i]) for i, o in enumerate(obs)]
-    for i in range(1, n):
-        dt = t[i] - t[i - 1]
-        if dt <= 0 or dt > th.max_gap_s:
-            continue
-        moves = [float(np.linalg.norm(b - a)) / dt for a, b in zip(rel[i - 1], rel[i]) if a is not None and b is not None]
-        if moves:
-            limb[i], from_wrists[i] = max(moves), True
-        elif obs[i].keypoints is None and obs[i - 1].keypoints is None:
-            # no pose: a limb flung out shows as the box suddenly widening or narrowing
-            limb[i] = abs(w[i] - w[i - 1]) / dt / body[i]
+    wrists = keypoints[:, list(_WRISTS)]
+    limb, from_wrists = _limb_speeds(t, centre, body, w, wrists, has_pose, th)
     return TrackProfile(
-        track=track, t=t, foot=foot, centre=centre, body=body, velocity=velocity, speed=speed,
-        posture=posture, hip_y=hip_y, limb_speed=limb, limb_from_wrists=from_wrists,
-        fall_flag=fall_flag, by_frame={o.frame: i for i, o in enumerate(obs)},
+        track=track, t=t, frames=np.array([o.frame for o in obs], int), boxes=boxes, foot=foot, centre=centre,
+        body=body, wrists=wrists, velocity=velocity, speed=np.linalg.norm(velocity, axis=1), posture=posture,
+        hip_y=hip_y, limb_speed=limb, limb_from_wrists=from_wrists, fall_flag=fall_flag,
+        by_frame={o.frame: i for i, o in enumerate(obs)},
     )
 
 
 @dataclass
 class Scene:
-    """What every rule needs besides the tracks: zones, frame size and sampling rate."""
+    """What every rule needs besides the tracks: zones, frame size and sampling rate; caches per run."""
 
     zones: ZoneMap
     frame_size: tuple[int, int]
     fps: float
-    _profiles: dict[tuple[int, int], tuple[Track, TrackProfile]] = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, zones: Iterable[Zone] = (), frame_size: tuple[int, int] = (1280, 720), fps: float = 5.0) -> Scene:
         return cls(ZoneMap(zones), (int(frame_size[0]), int(frame_size[1])), float(fps) if fps > 0 else 5.0)
 
+    def cached(self, key: tuple, keep: object, compute):
+        """compute() once per key; keep is held so the ids in key stay unique while cached."""
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = (keep, compute())
+        return entry[1]
+
     def profile(self, track: Track, th: BehaviourThresholds) -> TrackProfile:
         """The track's measurements, computed once per run."""
-        key = (id(track), id(th))
-        cached = self._profiles.get(key)
-        if cached is None or cached[0] is not track:
-            cached = (track, profile_track(track, th, self.fps))
-            self._profiles[key] = cached
-        return cached[1]
+        def compute() -> TrackProfile:
+            self.zones.prefetch(track.observations)
+            return profile_track(track, th, self.fps)
+
+        return self.cached(("profile", id(track), id(th)), (track, th), compute)
 
 
 # --------------------------------------------------------------------------- small shared pieces
@@ -290,7 +337,7 @@ def runs_where(mask: Sequence[bool], t: np.ndarray, max_gap_s: float) -> list[tu
     runs: list[tuple[int, int]] = []
     start = None
     for i, on in enumerate(mask):
-        if on and start is not None and t[i] - t[i - 1] > max_gap_s:
+        if on and start is not None and t[i] - t[i - 1] > max_gap_s + _EPS:
             runs.append((start, i - 1))
             start = None
         if on and start is None:
@@ -301,6 +348,11 @@ def runs_where(mask: Sequence[bool], t: np.ndarray, max_gap_s: float) -> list[tu
     if start is not None:
         runs.append((start, len(mask) - 1))
     return runs
+
+
+def lasts(duration: float, threshold: float) -> bool:
+    """duration >= threshold, forgiving float noise (2.4 - 2.0 is just under 0.4)."""
+    return duration >= threshold - _EPS
 
 
 def confidence(evidence: float, detection: float) -> float:
@@ -410,7 +462,7 @@ def segment_track(profile: TrackProfile, th: BehaviourThresholds) -> list[Segmen
     for k, (label, first, last) in enumerate(runs):
         if pending is not None:
             first, pending = pending, None
-        short = t[last] - t[first] < th.min_segment_s
+        short = not lasts(t[last] - t[first], th.min_segment_s)
         if short and merged:
             merged[-1][2] = last  # a blip belongs to what came before it
         elif short and k < len(runs) - 1:
@@ -439,7 +491,7 @@ class PostureSegments:
             profile = scene.profile(track, self.th)
             for seg in segment_track(profile, self.th):
                 duration = profile.t[seg.last] - profile.t[seg.first]
-                if seg.label not in self.types or duration < self.th.min_segment_s:
+                if seg.label not in self.types or not lasts(duration, self.th.min_segment_s):
                     continue
                 span = track.observations[seg.first:seg.last + 1]
                 facts = {"duration_s": duration, "speed": float(profile.speed[seg.first:seg.last + 1].mean())}
@@ -470,13 +522,13 @@ class CollapseRule:
     def _fall(self, p: TrackProfile, first: int) -> tuple[int | None, float]:
         """The upright observation the fall started from and how far the hips dropped (body heights)."""
         th = self.th
-        before = [j for j in range(first) if p.t[first] - p.t[j] <= th.collapse_drop_s and p.posture[j] == "upright"]
+        before = [j for j in range(first) if p.t[first] - p.t[j] <= th.collapse_drop_s + _EPS and p.posture[j] == "upright"]
         if not before:
             return None, 0.0
-        start = min(before, key=lambda j: p.hip_y[j])  # the highest hips just before the fall
+        highest = min(before, key=lambda j: p.hip_y[j])  # hips before the fall, robust to a half-fallen frame
         after = [i for i in range(first, len(p.t)) if p.t[i] - p.t[first] <= th.collapse_drop_s and p.posture[i] == "lying"]
-        upright_height = p.observations[start].height
-        return start, float((max(p.hip_y[i] for i in after) - p.hip_y[start]) / upright_height)
+        drop = (max(p.hip_y[i] for i in after) - p.hip_y[highest]) / p.observations[highest].height
+        return before[-1], float(drop)
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         th = self.th
@@ -485,7 +537,7 @@ class CollapseRule:
             p = scene.profile(track, th)
             for first, last in runs_where([s == "lying" for s in p.posture], p.t, th.max_gap_s):
                 lying_s = p.t[last] - p.t[first]
-                if lying_s < th.collapse_persist_s:
+                if not lasts(lying_s, th.collapse_persist_s):
                     continue
                 flagged = bool(p.fall_flag[first:last + 1].any())
                 start, drop = self._fall(p, first)
@@ -515,6 +567,7 @@ class ItemTake:
     item: Track
     person: Track
     shelf: str
+    held: np.ndarray  # per item observation: in this person's hands
     grab: int  # item observation index when the person took hold of it
     moved: int  # first item observation index off its place, in the person's hands
     carry_end: int  # last item observation index of the carry
@@ -522,50 +575,60 @@ class ItemTake:
     put_back: bool  # the item was last seen at a shelf again
 
 
-def holds(profile: TrackProfile, item_obs: Observation, min_score: float) -> bool:
-    """Whether the person has the item in hand in that frame: inside their box or next to a wrist."""
-    j = profile.by_frame.get(item_obs.frame)
-    if j is None:
-        return False
-    person = profile.observations[j]
-    body = profile.body[j]
-    x, y = item_obs.centre
-    x1, y1, x2, y2 = person.bbox
+def held_mask(profile: TrackProfile, item: Track, min_score: float) -> np.ndarray:
+    """Per item observation: is it in the person's hands (inside their box, or next to a wrist)?"""
+    j = np.array([profile.by_frame.get(o.frame, -1) for o in item.observations])
+    seen = j >= 0
+    j = np.where(seen, j, 0)
+    centres = np.array([o.centre for o in item.observations], float).reshape(-1, 2)
+    box, body = profile.boxes[j], profile.body[j]
     m = _HOLD_MARGIN * body
-    if x1 - m <= x <= x2 + m and y1 - m <= y <= y2 + m:
-        return True
-    kp = person.keypoints
-    return kp is not None and any(
-        kp[i, 2] >= min_score and np.hypot(kp[i, 0] - x, kp[i, 1] - y) <= _WRIST_REACH * body for i in _WRISTS
+    inside = (
+        (centres[:, 0] >= box[:, 0] - m) & (centres[:, 0] <= box[:, 2] + m)
+        & (centres[:, 1] >= box[:, 1] - m) & (centres[:, 1] <= box[:, 3] + m)
     )
+    wrists = profile.wrists[j]
+    reach = np.linalg.norm(wrists[:, :, :2] - centres[:, None, :], axis=2) <= _WRIST_REACH * body[:, None]
+    by_wrist = ((wrists[:, :, 2] >= min_score) & reach).any(axis=1)
+    return seen & (inside | by_wrist)
 
 
 def find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
-    """Items that start at a shelf and then move with one person for at least picking_dwell_s."""
+    """Items that start at a shelf and then move with one person for at least picking_dwell_s (cached per run)."""
+    key = ("takes", id(th), tuple(id(tr) for tr in tracks))
+    return scene.cached(key, (list(tracks), th), lambda: _find_item_takes(tracks, scene, th))
+
+
+def _find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
     persons = [(tr, scene.profile(tr, th)) for tr in _persons(tracks)]
     takes = []
     for item in tracks:
         if item.class_name not in CARRYABLE or not item.observations:
             continue
-        in_hands = {p.number: [holds(prof, o, th.keypoint_min_score) for o in item.observations] for p, prof in persons}
-        if not any(any(v) for v in in_hands.values()):
-            continue
-        person, prof = max(persons, key=lambda pp: sum(in_hands[pp[0].number]))
-        take = _take_by(item, person, prof, in_hands[person.number], scene, th)
-        if take is not None:
-            takes.append(take)
+        # the carrier is whoever has the item in hand most often
+        best = None
+        for person, prof in persons:
+            held = held_mask(prof, item, th.keypoint_min_score)
+            if held.any() and (best is None or held.sum() > best[2].sum()):
+                best = (person, prof, held)
+        if best is not None:
+            take = _take_by(item, *best, scene, th)
+            if take is not None:
+                takes.append(take)
     return takes
 
 
-def _take_by(item: Track, person: Track, prof: TrackProfile, held: list[bool], scene: Scene, th: BehaviourThresholds) -> ItemTake | None:
+def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, scene: Scene, th: BehaviourThresholds) -> ItemTake | None:
     obs = item.observations
-    start = np.array(obs[0].centre)
+    centres = np.array([o.centre for o in obs], float)
     body = prof.median_body
-    moved = next((i for i, o in enumerate(obs) if held[i] and np.linalg.norm(np.array(o.centre) - start) >= th.picking_item_move * body), None)
-    if moved is None:
+    away = np.linalg.norm(centres - centres[0], axis=1) >= th.picking_item_move * body
+    candidates = np.flatnonzero(held & away)
+    if candidates.size == 0:
         return None
+    moved = int(candidates[0])
     margin = th.picking_shelf_margin * body
-    shelf = scene.zones.near(*start, "shelf", margin)
+    shelf = scene.zones.near(*centres[0], "shelf", margin)
     if shelf is None:
         return None  # the person's own bag or phone: it never sat on a shelf
     grab = moved - 1 if moved > 0 and held[moved - 1] else moved
@@ -575,17 +638,33 @@ def _take_by(item: Track, person: Track, prof: TrackProfile, held: list[bool], s
             carry_end = k
         elif obs[k].t - obs[carry_end].t > th.max_gap_s:
             break
-    if obs[carry_end].t - obs[grab].t < th.picking_dwell_s:
+    if not lasts(obs[carry_end].t - obs[grab].t, th.picking_dwell_s):
         return None
-    put_back = scene.zones.near(*obs[-1].centre, "shelf", margin) is not None
     return ItemTake(
-        item=item, person=person, shelf=shelf, grab=grab, moved=moved, carry_end=carry_end,
-        carried_share=float(np.mean(held[moved:carry_end + 1])), put_back=put_back,
+        item=item, person=person, shelf=shelf, held=held, grab=grab, moved=moved, carry_end=carry_end,
+        carried_share=float(held[moved:carry_end + 1].mean()),
+        put_back=scene.zones.near(*centres[-1], "shelf", margin) is not None,
     )
 
 
+def reaching_shelf(obs: Observation, scene: Scene, min_score: float) -> tuple[str | None, str]:
+    """The shelf an outstretched hand is in, if any, and where the hand came from (wrist or box)."""
+    points, source = hand_points(obs, min_score)
+    cx, cy = obs.centre
+    body = max(obs.height, obs.width)
+    for x, y in points:
+        # box points sit at a fixed height, so only a widened box (arm out sideways) shows a reach
+        offset = np.hypot(x - cx, y - cy) if source == "wrist" else abs(x - cx)
+        if offset < _REACH_EXTENSION * body:
+            continue  # a hand by the body: standing in front of the shelf, not reaching into it
+        names = scene.zones.at_point(x, y, "shelf")
+        if names:
+            return names[0], source
+    return None, source
+
+
 class PickingRule:
-    """picking: an item track taken from a shelf by a person, or a hand dwelling in a shelf zone."""
+    """picking: an item track taken from a shelf by a person, or an outstretched hand dwelling in a shelf zone."""
 
     def __init__(self, thresholds: BehaviourThresholds):
         self.th = thresholds
@@ -618,23 +697,18 @@ class PickingRule:
     def _hand_events(self, track: Track, scene: Scene) -> list[Event]:
         th = self.th
         obs = track.observations
-        shelves: list[str | None] = []
-        sources = []
-        for o in obs:
-            points, source = hand_points(o, th.keypoint_min_score)
-            hits = [name for x, y in points for name in scene.zones.at_point(x, y, "shelf")]
-            shelves.append(hits[0] if hits else None)
-            sources.append(source)
+        reaches = [reaching_shelf(o, scene, th.keypoint_min_score) for o in obs]
         t = np.array([o.t for o in obs])
         events = []
-        for first, last in runs_where([s is not None for s in shelves], t, th.max_gap_s):
+        for first, last in runs_where([shelf is not None for shelf, _ in reaches], t, th.max_gap_s):
             if first == 0:
                 continue  # the hand must enter the shelf, not be there when the track starts
             dwell = t[last] - t[first]
-            if dwell < th.picking_dwell_s:
+            if not lasts(dwell, th.picking_dwell_s):
                 continue
-            shelf = Counter(s for s in shelves[first:last + 1] if s).most_common(1)[0][0]
-            by_wrist = sources[first:last + 1].count("wrist") > (last - first + 1) / 2
+            span = reaches[first:last + 1]
+            shelf = Counter(s for s, _ in span if s).most_common(1)[0][0]
+            by_wrist = sum(source == "wrist" for _, source in span) > len(span) / 2
             # no object seen: weaker evidence than an item track, and weaker still without a wrist
             evidence = (0.4 + 0.3 * _saturate(dwell, 3 * th.picking_dwell_s)) * (1.0 if by_wrist else 0.85)
             events.append(make_event(
@@ -674,16 +748,16 @@ class TheftRule:
         vanished = item_obs[-1]
 
         j = prof.by_frame.get(vanished.frame)
-        concealed = (
+        concealed = bool(
             j is not None
-            and take.person.t_end - vanished.t >= th.theft_conceal_grace_s
-            and holds(prof, vanished, th.keypoint_min_score)
+            and lasts(take.person.t_end - vanished.t, th.theft_conceal_grace_s)
+            and take.held[-1]
             and not self._at_shelf(person_obs[j], scene)
         )
         exit_j = next((k for k, o in enumerate(person_obs) if o.t >= t_taken and scene.zones.foot_in(o, "exit")), None)
         t_until = person_obs[exit_j].t if exit_j is not None else take.person.t_end
         paid = any(t_taken <= o.t <= t_until and scene.zones.foot_in(o, "checkout") for o in person_obs)
-        carried_out = exit_j is not None and (concealed or self._held_near(take, prof, person_obs[exit_j].t))
+        carried_out = exit_j is not None and (concealed or self._held_near(take, person_obs[exit_j].t))
         if paid or not (concealed or carried_out):
             return None
 
@@ -703,10 +777,9 @@ class TheftRule:
         points, _ = hand_points(obs, self.th.keypoint_min_score)
         return scene.zones.foot_in(obs, "shelf") is not None or any(scene.zones.at_point(x, y, "shelf") for x, y in points)
 
-    def _held_near(self, take: ItemTake, prof: TrackProfile, t: float) -> bool:
+    def _held_near(self, take: ItemTake, t: float) -> bool:
         """Whether the item is seen in the person's hands around time t."""
-        near = [o for o in take.item.observations if abs(o.t - t) <= self.th.max_gap_s]
-        return any(holds(prof, o, self.th.keypoint_min_score) for o in near)
+        return any(held and abs(o.t - t) <= self.th.max_gap_s for o, held in zip(take.item.observations, take.held))
 
 
 # --------------------------------------------------------------------------- violence
@@ -727,22 +800,23 @@ class ViolenceRule:
 
     def _pair(self, a: TrackProfile, b: TrackProfile, scene: Scene) -> list[Event]:
         th = self.th
-        hits = []  # (t, ia, ib, distance)
-        for frame in sorted(a.by_frame.keys() & b.by_frame.keys()):
-            ia, ib = a.by_frame[frame], b.by_frame[frame]
-            distance = np.linalg.norm(a.centre[ia] - b.centre[ib]) / ((a.body[ia] + b.body[ib]) / 2)
-            if distance <= th.violent_distance and max(a.limb_speed[ia], b.limb_speed[ib]) >= th.violent_limb_speed:
-                hits.append((a.t[ia], ia, ib, float(distance)))
+        _, ia, ib = np.intersect1d(a.frames, b.frames, return_indices=True)
+        if ia.size == 0:
+            return []
+        distance = np.linalg.norm(a.centre[ia] - b.centre[ib], axis=1) / ((a.body[ia] + b.body[ib]) / 2)
+        fast = np.maximum(a.limb_speed[ia], b.limb_speed[ib]) >= th.violent_limb_speed
+        close_and_fast = np.flatnonzero((distance <= th.violent_distance) & fast)
+        hits = [(a.t[ia[k]], int(ia[k]), int(ib[k]), float(distance[k])) for k in close_and_fast]  # time order
         episodes: list[list] = []
         for hit in hits:
-            if episodes and hit[0] - episodes[-1][-1][0] <= th.violent_gap_s:
+            if episodes and hit[0] - episodes[-1][-1][0] <= th.violent_gap_s + _EPS:
                 episodes[-1].append(hit)
             else:
                 episodes.append([hit])
         events = []
         for ep in episodes:
             span = ep[-1][0] - ep[0][0]
-            if span < th.violent_persist_s:
+            if not lasts(span, th.violent_persist_s):
                 continue  # one fast swing is not a fight
             # the one whose limbs moved most is the main actor
             if sum(a.limb_speed[h[1]] for h in ep) >= sum(b.limb_speed[h[2]] for h in ep):
@@ -752,7 +826,8 @@ class ViolenceRule:
             peak = max(ep, key=lambda h: actor.limb_speed[h[idx]])
             peak_speed = float(actor.limb_speed[peak[idx]])
             wrists = float(np.mean([actor.limb_from_wrists[h[idx]] for h in ep]))
-            evidence = (0.4 + 0.3 * _saturate(span, 2 * th.violent_persist_s) + 0.3 * _saturate(peak_speed, 2 * th.violent_limb_speed)) * (0.7 + 0.3 * wrists)
+            evidence = 0.4 + 0.3 * _saturate(span, 2 * th.violent_persist_s) + 0.3 * _saturate(peak_speed, 2 * th.violent_limb_speed)
+            evidence *= 0.7 + 0.3 * wrists  # box-shape motion is a weaker sign than seen wrists
             actor_obs = actor.observations[peak[idx]]
             other_obs = other.observations[peak[3 - idx]]
             events.append(make_event(
@@ -769,6 +844,19 @@ class ViolenceRule:
 # --------------------------------------------------------------------------- loitering
 
 
+def _stay_end(foot: np.ndarray, i: int, radius: float, chunk: int = 256) -> int:
+    """Last index from i on with every foot point within radius of foot[i]; looks ahead chunk by chunk."""
+    n = len(foot)
+    j = i
+    while j + 1 < n:
+        stop = min(n, j + 1 + chunk)
+        outside = np.flatnonzero(np.linalg.norm(foot[j + 1:stop] - foot[i], axis=1) > radius)
+        if outside.size:
+            return j + int(outside[0])
+        j = stop - 1
+    return j
+
+
 class LoiteringRule:
     """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer."""
 
@@ -783,11 +871,9 @@ class LoiteringRule:
             radius = th.loitering_radius * p.median_body
             n, i = len(p.t), 0
             while i < n:
-                j = i
-                while j + 1 < n and np.linalg.norm(p.foot[j + 1] - p.foot[i]) <= radius:
-                    j += 1
+                j = _stay_end(p.foot, i, radius)
                 dwell = p.t[j] - p.t[i]
-                if dwell < th.loitering_s:
+                if not lasts(dwell, th.loitering_s):
                     i += 1
                     continue
                 span = track.observations[i:j + 1]
@@ -828,7 +914,7 @@ class CrowdingRule:
         for first, last in runs_where(crowded, t, th.max_gap_s):
             members = [f for k, f in enumerate(frames[first:last + 1], first) if crowded[k]]
             duration = t[last] - t[first]
-            if duration < th.crowding_persist_s:
+            if not lasts(duration, th.crowding_persist_s):
                 continue
             peak = max(members, key=lambda f: len(by_frame[f]))
             people = by_frame[peak]
@@ -879,7 +965,7 @@ class AnomalyRule:
     def _heading(self, p: TrackProfile) -> np.ndarray | None:
         """The track's mean walking direction as a unit vector, if it walked long enough."""
         walking = self._walking(p)
-        if not walking.any() or p.t[walking][-1] - p.t[walking][0] < self.th.min_segment_s:
+        if not walking.any() or not lasts(p.t[walking][-1] - p.t[walking][0], self.th.min_segment_s):
             return None
         v = p.velocity[walking].mean(axis=0)
         norm = np.linalg.norm(v)
@@ -891,7 +977,7 @@ class AnomalyRule:
         events = []
         for first, last in runs_where(fast, p.t, th.max_gap_s):
             duration = p.t[last] - p.t[first]
-            if duration < th.anomaly_persist_s:
+            if not lasts(duration, th.anomaly_persist_s):
                 continue
             span = p.observations[first:last + 1]
             peak = first + int(np.argmax(p.speed[first:last + 1]))
@@ -899,7 +985,8 @@ class AnomalyRule:
             dx, dy = p.foot[last] - p.foot[first]
             events.append(make_event(
                 "anomaly", track=p.track, obs=p.observations[peak], t_start=p.t[first], t_end=p.t[last],
-                evidence=0.5 + 0.25 * _saturate(duration, 2 * th.anomaly_persist_s) + 0.25 * _saturate(mean_speed - th.anomaly_speed, th.anomaly_speed),
+                evidence=0.5 + 0.25 * _saturate(duration, 2 * th.anomaly_persist_s)
+                + 0.25 * _saturate(mean_speed - th.anomaly_speed, th.anomaly_speed),
                 detection=_mean_conf(span), place=scene.zones.dominant_label(span),
                 facts={"kind": "running", "speed": mean_speed, "peak_speed": float(p.speed[peak]),
                        "duration_s": duration, "direction": _direction(dx, dy)},
@@ -913,7 +1000,7 @@ class AnomalyRule:
         events = []
         for first, last in runs_where(against, p.t, th.max_gap_s):
             duration = p.t[last] - p.t[first]
-            if duration < th.against_flow_s:
+            if not lasts(duration, th.against_flow_s):
                 continue
             span = p.observations[first:last + 1]
             dx, dy = p.foot[last] - p.foot[first]

@@ -37,7 +37,10 @@ REGION_PHRASES = {
     "right": "on the right side of the frame",
 }
 DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera", "towards": "towards the camera"}
-ORIENTATION_PHRASES = {"back": "seen from behind", "front": "facing the camera", "left": "seen from the side", "right": "seen from the side", "side": "seen from the side"}
+ORIENTATION_PHRASES = {
+    "back": "seen from behind", "front": "facing the camera",
+    "left": "seen from the side", "right": "seen from the side", "side": "seen from the side",
+}
 _MALE = {"male", "man", "m", "boy"}
 _FEMALE = {"female", "woman", "f", "girl"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
@@ -66,7 +69,10 @@ def _age_word(age_group: str | None) -> str | None:
     numbers = [int(n) for n in re.findall(r"\d+", text)]
     if numbers:
         age = sum(numbers) / len(numbers)
-        return "child" if age < 13 else "teenage" if age < 20 else "young" if age < 35 else None if age < 45 else "middle-aged" if age < 60 else "elderly"
+        for limit, adjective in ((13, "child"), (20, "teenage"), (35, "young"), (45, None), (60, "middle-aged")):
+            if age < limit:
+                return adjective
+        return "elderly"
     for word, adjective in (("child", "child"), ("kid", "child"), ("teen", "teenage"), ("young", "young"),
                             ("youth", "young"), ("middle", "middle-aged"), ("senior", "elderly"), ("elder", "elderly"), ("old", "elderly")):
         if word in text:
