@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -39,6 +40,36 @@ class BlobInfo:
     storage_class: str = "STANDARD"
     restore: str | None = None  # None, 'ongoing' or 'restored'
     last_modified: datetime | None = None
+    restore_expires_at: datetime | None = None  # when a restored copy goes away (S3 tells; the folder does not)
+
+
+_RESTORE_ONGOING = re.compile(r'ongoing-request\s*=\s*"(true|false)"', re.IGNORECASE)
+_RESTORE_EXPIRY = re.compile(r'expiry-date\s*=\s*"([^"]+)"', re.IGNORECASE)
+
+
+def parse_restore_header(header: str | None) -> tuple[str | None, datetime | None]:
+    """Parse S3's `Restore` (x-amz-restore) header into (state, expiry).
+
+    Example:
+        >>> parse_restore_header('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')
+        ('restored', datetime.datetime(2012, 12, 21, 0, 0, tzinfo=datetime.timezone.utc))
+        >>> parse_restore_header('ongoing-request="true"')
+        ('ongoing', None)
+    """
+    from email.utils import parsedate_to_datetime
+
+    if not header:
+        return None, None
+    ongoing = _RESTORE_ONGOING.search(header)
+    if ongoing and ongoing.group(1).lower() == "true":
+        return "ongoing", None
+    expiry = None
+    if found := _RESTORE_EXPIRY.search(header):
+        try:
+            expiry = parsedate_to_datetime(found.group(1)).astimezone(timezone.utc)
+        except (TypeError, ValueError):
+            expiry = None  # an unreadable date must not hide that the copy is readable
+    return "restored", expiry
 
 
 def check_key(key: str) -> str:
@@ -307,11 +338,9 @@ class S3Store(BlobStore):
             if self._not_found(exc):
                 raise BlobNotFound(key) from exc
             raise
-        restore_header = r.get("Restore")
-        restore = None
-        if restore_header:
-            restore = "ongoing" if 'ongoing-request="true"' in restore_header else "restored"
-        return BlobInfo(key, r["ContentLength"], r.get("StorageClass", "STANDARD"), restore, r.get("LastModified"))
+        restore, expires_at = parse_restore_header(r.get("Restore"))
+        return BlobInfo(key, r["ContentLength"], r.get("StorageClass", "STANDARD"), restore, r.get("LastModified"),
+                        expires_at)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
@@ -335,11 +364,21 @@ class S3Store(BlobStore):
         return download()
 
     def set_storage_class(self, key: str, storage_class: str) -> None:
+        from botocore.exceptions import ClientError
+
         # S3 changes a class only by copying the object onto itself
-        self.client.copy_object(
-            Bucket=self.bucket, Key=check_key(key), CopySource={"Bucket": self.bucket, "Key": key},
-            StorageClass=storage_class, MetadataDirective="COPY",
-        )
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=check_key(key), CopySource={"Bucket": self.bucket, "Key": key},
+                StorageClass=storage_class, MetadataDirective="COPY",
+            )
+        except ClientError as exc:
+            if self._not_found(exc):
+                raise BlobNotFound(key) from exc
+            # S3 cannot copy an archived object that has no restored copy: same error as the folder's
+            if exc.response.get("Error", {}).get("Code") in ("ObjectNotInActiveTierError", "InvalidObjectState"):
+                raise ObjectArchived(f"{key} is archived; restore it before changing its class.") from exc
+            raise
 
     def request_restore(self, key: str, *, days: int) -> None:
         from botocore.exceptions import ClientError
