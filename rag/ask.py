@@ -1,0 +1,385 @@
+"""The ask path: question -> filters -> hybrid retrieval -> rerank -> window -> answer -> saved turn.
+
+Built as one LCEL chain:
+
+    parse
+    | RunnableParallel(evidence=retrieve | rerank | window, listing=count_listing)
+    | answer
+    | save
+
+- parse: `LLMQueryParser` when SENTINEL_LLM is set, else `parse_question`; a video scope
+  (`--video`, or a video the question names) is resolved to its id and "the last N
+  seconds" to a window of that video.
+- retrieve: `HybridRetriever`, top `settings.retrieve_k` (30); rerank: top
+  `settings.rerank_k` (5); window: each hit's video events within +-`settings.window_s`.
+- count_listing: count questions ("how many people walked by in the first minute?")
+  need every matching event, not the top 5, so they are answered from a direct filtered
+  listing of the events table.
+- answer: `GroundedComposer` offline, `LLMAnswerGenerator` with a chat model; any
+  citation of an event that was not retrieved is dropped in code.
+- save: the turn (question, answer, filters, search method, cited ids, result count,
+  latency) in a chat session.
+
+Example:
+    >>> result = get_ask_service(app).ask("any theft between minute 3 and 5?")
+    >>> result.answer.splitlines()[0], result.citations[0]["event_id"]
+    ('Yes. 1 theft event between 03:00 and 05:00:', 42)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableLambda, RunnableParallel
+
+from rag.answer import AnswerGenerator, event_id, keep_valid_citations
+from rag.query import QueryFilters, contradicts, parse_question
+
+log = logging.getLogger(__name__)
+
+LISTING_LIMIT = 5000  # events a count question may count; far beyond one store's busy hour
+SESSION_TITLE_CHARS = 80
+CITATION_KEYS = ("event_id", "video_id", "video_name", "t_start", "t_end", "type", "description", "zone", "score",
+                 "highlight_key")
+
+
+class VideoNotFound(LookupError):
+    """The --video scope names no video; the message says how to list them."""
+
+
+@dataclass
+class AskResult:
+    """One answered question, with everything the UI, API and CLI show.
+
+    `citations` are the cited events (event_id, video_id, video_name, t_start, t_end,
+    type, description, zone, score, highlight_key), in citation order; `score` is the
+    reranker's, None for an event that was cited without being reranked (a count
+    question's listing, a neighbour from the window). `context` holds the windowed
+    events around the top hits, by video and time, each with `is_hit`.
+    """
+
+    answer: str
+    citations: list[dict] = field(default_factory=list)
+    context: list[dict] = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
+    search_method: str = ""
+    timings_ms: dict = field(default_factory=dict)
+    session_id: str | None = None
+    turn_id: int | None = None
+    result_count: int = 0
+
+    def as_json(self) -> dict:
+        """The CLI / API contract: {answer, citations, filters, search_method, timings_ms, ...}."""
+        return {
+            "answer": self.answer,
+            "citations": self.citations,
+            "filters": self.filters,
+            "search_method": self.search_method,
+            "timings_ms": self.timings_ms,
+            "result_count": self.result_count,
+            "session_id": self.session_id,
+            "turn_id": self.turn_id,
+        }
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _timed(name: str, fn: Callable[[dict], Any], *,
+           timings_of: Callable[[dict], dict] = lambda state: state["timings"]) -> RunnableLambda:
+    """A chain step that records its wall time (ms) in the call's timings dict."""
+
+    def run(state: dict) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(state)
+        finally:
+            timings_of(state)[name] = round((time.perf_counter() - start) * 1000, 1)
+
+    return RunnableLambda(run, name=name)
+
+
+def _doc_summary(doc: Document) -> dict:
+    meta = doc.metadata
+    return {
+        "event_id": event_id(doc), "video_id": str(meta.get("video_id")) if meta.get("video_id") else None,
+        "video_name": meta.get("video_name"), "t_start": meta.get("t_start"), "t_end": meta.get("t_end"),
+        "type": meta.get("type"), "description": doc.page_content, "zone": meta.get("zone"),
+        "highlight_key": meta.get("highlight_key"), "track_number": meta.get("track_number"),
+        "confidence": meta.get("confidence"),
+    }
+
+
+def _score(doc: Document) -> float | None:
+    """The reranker's score; None for events cited from the count listing or the window (not reranked)."""
+    score = doc.metadata.get("rerank_score")
+    return round(float(score), 4) if score is not None else None
+
+
+class AskService:
+    """Answers questions about the stored events; build once per App (`get_ask_service`).
+
+    Models (embeddings, reranker, chat model) load on first use and stay loaded.
+
+    Args:
+        app: the `bootstrap.App`.
+        chat_model: a LangChain chat model for parsing and answering; default: the one
+            named by SENTINEL_LLM (None: rule parser and grounded composer).
+        query_parser: replaces the question parser (a callable question -> QueryFilters).
+        reranker: replaces the reranker (`rag.rerank.Reranker`).
+        generator: replaces the answer generator (`rag.answer.AnswerGenerator`).
+    """
+
+    def __init__(self, app, *, chat_model: Any = None, query_parser: Callable[[str], QueryFilters] | None = None,
+                 reranker: Any = None, generator: AnswerGenerator | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self._chat_model = chat_model
+        self._query_parser = query_parser
+        self._reranker = reranker
+        self._generator = generator
+        self._lock = threading.Lock()  # the UI's threads may ask at once: build the chain once
+
+    # -- models, loaded once -------------------------------------------------
+
+    @cached_property
+    def chat_model(self) -> Any:
+        from rag.models import get_chat_model
+
+        return self._chat_model if self._chat_model is not None else get_chat_model(self.settings)
+
+    @cached_property
+    def query_parser(self) -> Callable[[str], QueryFilters]:
+        if self._query_parser is not None:
+            return self._query_parser
+        if self.chat_model is not None:
+            from rag.query import LLMQueryParser
+
+            return LLMQueryParser(self.chat_model)
+        return parse_question
+
+    @cached_property
+    def retriever(self):
+        from rag.models import get_embeddings
+        from rag.retriever import HybridRetriever
+
+        return HybridRetriever(db=self.app.db, embeddings=get_embeddings(self.settings), k=self.settings.retrieve_k,
+                               ef_search=self.settings.ef_search)
+
+    @cached_property
+    def reranker(self):
+        from rag.models import get_reranker
+
+        return self._reranker if self._reranker is not None else get_reranker(self.settings)
+
+    @cached_property
+    def generator(self) -> AnswerGenerator:
+        from rag.answer import GroundedComposer, LLMAnswerGenerator
+
+        if self._generator is not None:
+            return self._generator
+        return LLMAnswerGenerator(self.chat_model) if self.chat_model is not None else GroundedComposer()
+
+    def warm_up(self) -> None:
+        """Load every model now (the CLI's `ask -` and the UI call it once)."""
+        with self._lock:
+            self.query_parser, self.retriever, self.reranker, self.generator  # noqa: B018 - loads them
+            self.retriever.embeddings.embed_query("warm up")
+
+    @cached_property
+    def chain(self):
+        """The LCEL chain: parse | (retrieve | rerank | window, count listing) | answer | save.
+
+        Every step takes the call's state dict and returns it with its own keys added;
+        the count listing runs beside retrieval since it needs only the filters.
+        """
+        evidence = (_timed("retrieve", self._retrieve) | _timed("rerank", self._rerank)
+                    | _timed("window", self._window))
+        return (
+            _timed("parse", self._parse)
+            | RunnableParallel(evidence=evidence, listing=_timed("listing", self._count_listing))
+            | _timed("answer", self._answer, timings_of=lambda joined: joined["evidence"]["timings"])
+            | RunnableLambda(self._save, name="save")
+        )
+
+    # -- public --------------------------------------------------------------
+
+    def ask(self, question: str, *, video: str | None = None, session_id: UUID | str | None = None) -> AskResult:
+        """Answer one question, cite the events it rests on, and save the turn.
+
+        Args:
+            question: plain language, e.g. "any theft between minute 3 and 5?".
+            video: a video id or name to search in (default: every video, or the one the
+                question names).
+            session_id: the chat session to add the turn to; None starts a new session.
+
+        Raises:
+            ValueError: empty question.
+            VideoNotFound: `video` names no video.
+            LookupError: `session_id` names no session.
+        """
+        question = (question or "").strip()
+        if not question:
+            raise ValueError("Ask a question, e.g. \"any theft between minute 3 and 5?\".")
+        if session_id is not None:
+            self._check_session(session_id)  # fail before the search, not after it
+        with self._lock:
+            chain = self.chain
+        return chain.invoke({"question": question, "video": video, "session_id": session_id,
+                             "timings": {}, "started": time.perf_counter()})
+
+    def _check_session(self, session_id: UUID | str) -> None:
+        from db.repos import chat
+
+        with self.app.db.connection() as conn:
+            if chat.get_session(conn, session_id) is None:
+                raise LookupError(f"No chat session {session_id}; start a new one.")
+
+    # -- steps ---------------------------------------------------------------
+
+    def _parse(self, state: dict) -> dict:
+        """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
+        from db.repos import videos
+
+        filters = self.query_parser(state["question"])
+        wanted = state["video"] or filters.video
+        video = None
+        if wanted:
+            with self.app.db.connection() as conn:
+                video = videos.find(conn, str(wanted))
+            if video is None and state["video"]:
+                raise VideoNotFound(f"No video matches {state['video']!r}; `sentinel videos` lists them.")
+            if video is not None:
+                # "the last minute" becomes a window of this video
+                filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
+        return {**state, "filters": filters, "video_row": video,
+                "missing_video": str(wanted) if wanted and video is None else None}
+
+    def _retrieve(self, state: dict) -> dict:
+        filters: QueryFilters = state["filters"]
+        if state["missing_video"]:
+            return {**state, "candidates": [], "method": "none"}
+        video = str(state["video_row"]["id"]) if state["video_row"] else None
+        docs = self.retriever.invoke(state["question"], filters=filters, video=video)
+        method = docs[0].metadata.get("search_method") if docs else self._planned_method(filters, state["video_row"])
+        return {**state, "candidates": docs, "method": method or "hybrid"}
+
+    def _planned_method(self, filters: QueryFilters, video: dict | None) -> str:
+        """The ranking path the search took when it found nothing (there is no row to say)."""
+        from db.repos.search import choose_path
+        from rag.retriever import search_filters
+
+        with self.app.db.connection() as conn:
+            plan = choose_path(conn, search_filters(filters, [video["id"]] if video else None),
+                               candidates=self.settings.retrieve_k, ef_search=self.settings.ef_search)
+        return plan.method
+
+    def _rerank(self, state: dict) -> dict:
+        filters: QueryFilters = state["filters"]
+        hits = (self.reranker.rerank(filters.text or state["question"], state["candidates"], filters,
+                                     k=self.settings.rerank_k) if state["candidates"] else [])
+        return {**state, "hits": hits}
+
+    def _window(self, state: dict) -> dict:
+        from rag.retriever import window_context
+
+        if not state["hits"]:
+            return {**state, "context": []}
+        with self.app.db.connection() as conn:
+            context = window_context(conn, state["hits"], self.settings.window_s)
+        return {**state, "context": context}
+
+    def _count_listing(self, state: dict) -> list[Document] | None:
+        """Every event meeting the filters, for count questions (None for other questions)."""
+        from db.repos import events
+        from rag.retriever import row_to_document
+
+        filters: QueryFilters = state["filters"]
+        if not filters.is_count or state["missing_video"]:
+            return None
+        if filters.last_s is not None:
+            return None  # "the last minute" of every video: only the retriever resolves that per video
+        with self.app.db.connection() as conn:
+            rows = events.list_events(conn, video_id=state["video_row"]["id"] if state["video_row"] else None,
+                                      types=filters.event_types or None, t_from=filters.t_from,
+                                      t_to=filters.t_to, limit=LISTING_LIMIT)
+        # zones and person facets in code: an event that does not say is kept, as in the retriever
+        return [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)]
+
+    def _answer(self, joined: dict) -> dict:
+        state, listing = joined["evidence"], joined["listing"]
+        filters: QueryFilters = state["filters"]
+        if state["missing_video"]:
+            text = f"No video named {state['missing_video']!r} was found, so nothing was searched."
+            return {**state, "listing": None, "text": text, "cited": []}
+        if listing is None and filters.is_count:
+            # counted from all the retrieved candidates, not only the reranked few
+            listing = [d for d in state["candidates"] if not contradicts(filters, d.metadata)]
+        hits = listing if listing is not None else state["hits"]
+        answer = self.generator.answer(state["question"], filters, hits, state["context"])
+        # every citation must be an event this question retrieved; anything else is dropped here
+        known = {event_id(d) for d in [*state["candidates"], *hits, *state["context"]]} - {None}
+        text, cited_in_text = keep_valid_citations(answer.text, known)
+        cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
+        return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _save(self, done: dict) -> AskResult:
+        from db.repos import chat
+
+        filters: QueryFilters = done["filters"]
+        by_id: dict[int, Document] = {}
+        # later wins: the reranked copy carries the rerank score
+        for doc in [*(done["listing"] or []), *done["context"], *done["candidates"], *done["hits"]]:
+            by_id[event_id(doc)] = doc
+        citations = []
+        for i in done["cited"]:
+            summary = _doc_summary(by_id[i])
+            citations.append({**{key: summary.get(key) for key in CITATION_KEYS}, "score": _score(by_id[i])})
+        hit_ids = {event_id(d) for d in done["hits"]}
+        context = [{**_doc_summary(d), "is_hit": event_id(d) in hit_ids} for d in done["context"]]
+        method = done["method"] if done["listing"] is None else f"{done['method']}+listing"
+        result_count = len(done["listing"]) if done["listing"] is not None else len(done["candidates"])
+        filters_json = filters.model_dump(mode="json")
+        latency = round((time.perf_counter() - done["started"]) * 1000, 1)
+
+        start = time.perf_counter()
+        with self.app.db.connection() as conn:
+            if done["session_id"] is None:
+                video = done["video_row"]
+                session = chat.create_session(conn, title=done["question"][:SESSION_TITLE_CHARS],
+                                              video_id=video["id"] if video else None)
+            else:
+                session = chat.get_session(conn, done["session_id"])
+                if session is None:
+                    raise LookupError(f"No chat session {done['session_id']}; start a new one.")
+            turn = chat.add_turn(conn, session_id=session["id"], question=done["question"], answer=done["text"],
+                                 filters=filters_json, search_method=method, cited_event_ids=done["cited"],
+                                 result_count=result_count, latency_ms=latency)
+        timings = done["timings"]
+        timings["save"] = round((time.perf_counter() - start) * 1000, 1)
+        timings["total"] = round((time.perf_counter() - done["started"]) * 1000, 1)
+        return AskResult(answer=done["text"], citations=citations, context=context, filters=filters_json,
+                         search_method=method, timings_ms=dict(timings), session_id=str(session["id"]),
+                         turn_id=turn["id"], result_count=result_count)
+
+
+_services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_services_lock = threading.Lock()
+
+
+def get_ask_service(app) -> AskService:
+    """The App's AskService (one per App, so models and the chain are built once)."""
+    with _services_lock:
+        service = _services.get(app)
+        if service is None:
+            service = _services[app] = AskService(app)
+        return service

@@ -1,0 +1,243 @@
+"""The ask chain end to end: real Postgres, real MiniLM embeddings, the real reranker and composer.
+
+Two seeded videos: `store-a.mp4` (five minutes: people walking by in the first minute,
+a picking then a theft near 03:10, standing and sitting later) and `store-b.mp4` (a
+theft at 00:30). The LLM path uses LangChain's `GenericFakeChatModel`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from tests.conftest import run_cli
+
+A_EVENTS = [
+    # (track, type, t_start, t_end, zone, attributes, description)
+    (1, "walking", 2.0, 8.0, "centre", {"gender": "male", "age_group": "old"}, "An old man walks through the centre of the store."),
+    (2, "walking", 10.0, 15.0, "left", {"gender": "female", "clothing_colour": "green"}, "A woman in green walks along the left aisle."),
+    (4, "walking", 20.0, 26.0, "right", {"gender": "male", "clothing_colour": "black"}, "A man in black walks past the right shelves."),
+    (5, "walking", 30.0, 35.0, "centre", {"gender": "female"}, "A woman walks by in the centre."),
+    (2, "walking", 40.0, 46.0, "left", {"gender": "female", "clothing_colour": "green"}, "The woman in green walks back along the left aisle."),
+    (6, "walking", 48.0, 55.0, "exit", {"age_group": "child"}, "A child walks towards the exit."),
+    (7, "walking", 50.0, 58.0, "centre", {"gender": "male", "clothing_colour": "white"}, "A man in white walks through the centre."),
+    (8, "walking", 70.0, 75.0, "right", {"gender": "male"}, "A man walks past the right side."),
+    (9, "standing", 100.0, 110.0, "centre", {"gender": "female"}, "A woman stands still in the centre, looking at her phone."),
+    (3, "picking", 185.0, 188.0, "shelf", {"gender": "male", "age_group": "young", "clothing_colour": "red"},
+     "A young man in a red jacket picks up a bottle from the left shelf."),
+    (3, "theft", 192.4, 200.0, "shelf", {"gender": "male", "age_group": "young", "clothing_colour": "red"},
+     "A young man in a red jacket hides a bottle inside his jacket and walks away without paying."),
+    (10, "sitting", 250.0, 262.0, "right", {"gender": "male", "age_group": "old"}, "An old man sits down on the bench on the right."),
+]
+B_EVENTS = [
+    (1, "walking", 5.0, 10.0, "centre", {"gender": "female", "clothing_colour": "black"}, "A woman in black walks in."),
+    (1, "theft", 30.0, 36.0, "checkout", {"gender": "female", "clothing_colour": "black"},
+     "A woman in black slips a phone into her bag at the checkout without paying."),
+]
+
+
+def _seed_video(app, name: str, duration_s: float, rows: list[tuple]) -> dict:
+    from db.repos import runs, videos
+    from rag.models import embed_texts
+
+    vectors = embed_texts([r[6] for r in rows], app.settings)
+    with app.db.connection() as conn:
+        video = videos.insert(conn, name=name, original_filename=name, sha256=None, storage_key=None, size_bytes=0,
+                              meta={"duration_s": duration_s, "fps": 10.0, "width": 900, "height": 600})
+        videos.update(conn, video["id"], status="completed", progress=100.0)
+        tracks = {r[0]: (r[2], r[3], r[5]) for r in rows}
+        runs.write_run(
+            conn, video_id=video["id"], run_id=uuid.uuid4(),
+            tracks=[{"track_number": n, "class_name": "person", "t_first": a, "t_last": b, "attributes": attrs}
+                    for n, (a, b, attrs) in tracks.items()],
+            events=[{"track_number": r[0], "type": r[1], "t_start": r[2], "t_end": r[3], "frame": int(r[2] * 10),
+                     "bbox": [100.0, 100.0, 200.0, 400.0], "zone": r[4], "confidence": 0.8, "attributes": r[5],
+                     "description": r[6], "keywords": [r[1]], "embedding": v} for r, v in zip(rows, vectors)],
+            frame_stats=[],
+        )
+        ids = {(e["type"], e["t_start"]): e["id"] for e in conn.execute(
+            "SELECT id, type, t_start FROM events WHERE video_id = %s", (video["id"],)).fetchall()}
+    return {"video": video, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def store(app):
+    """Both videos, seeded once for the module (the tests only add chat turns)."""
+    with app.db.connection() as conn:
+        conn.execute("TRUNCATE videos, analysis_jobs, tracks, events, frame_stats, zones, summaries, "
+                     "chat_sessions, chat_turns RESTART IDENTITY CASCADE")
+    a = _seed_video(app, "store-a.mp4", 300.0, A_EVENTS)
+    b = _seed_video(app, "store-b.mp4", 120.0, B_EVENTS)
+    return {"a": a, "b": b, "theft": a["ids"][("theft", 192.4)], "picking": a["ids"][("picking", 185.0)],
+            "theft_b": b["ids"][("theft", 30.0)]}
+
+
+@pytest.fixture(scope="module")
+def service(app, store):
+    from rag.ask import AskService
+
+    return AskService(app)
+
+
+def _assert_citations_are_events(app, result) -> None:
+    """Every citation is a stored event of the current run and says what the row says."""
+    from db.repos import events
+
+    ids = [c["event_id"] for c in result.citations]
+    with app.db.connection() as conn:
+        rows = {r["id"]: r for r in events.get_many(conn, ids)}
+    assert set(rows) == set(ids)
+    for c in result.citations:
+        row = rows[c["event_id"]]
+        assert (c["type"], c["t_start"], c["t_end"], c["video_id"]) == (row["type"], row["t_start"], row["t_end"],
+                                                                          str(row["video_id"]))
+        assert c["description"] == row["description"] and c["video_name"] == row["video_name"]
+        assert f"[E{c['event_id']}]" in result.answer
+
+
+def test_theft_in_window_is_found_cited_and_windowed(app, store, service):
+    result = service.ask("any theft between minute 3 and 5?", video="store-a.mp4")
+
+    assert result.answer.splitlines()[0] == "Yes. 1 theft event between 03:00 and 05:00:"
+    assert [c["event_id"] for c in result.citations] == [store["theft"]]
+    citation = result.citations[0]
+    assert citation["type"] == "theft" and citation["video_name"] == "store-a.mp4"
+    assert citation["score"] is not None and citation["zone"] == "shelf"
+    assert result.filters["event_types"] == ["theft"]
+    assert (result.filters["t_from"], result.filters["t_to"]) == (180.0, 300.0)
+    assert result.search_method == "exact"  # one video in scope: filtered rows ranked exactly
+    # the window adds the picking 4 s before the theft, in time order, and nothing far away
+    context_ids = [c["event_id"] for c in result.context]
+    assert context_ids == [store["picking"], store["theft"]]
+    assert [c["is_hit"] for c in result.context] == [False, True]
+    assert set(result.timings_ms) >= {"parse", "retrieve", "rerank", "window", "answer", "save", "total"}
+    _assert_citations_are_events(app, result)
+
+
+def test_nothing_in_window_says_so_plainly(app, store, service):
+    result = service.ask("any theft between minute 1 and 2?", video="store-a.mp4")
+
+    assert result.answer == "No theft events match between 01:00 and 02:00."
+    assert result.citations == []
+
+
+def test_count_question_counts_distinct_people_over_more_than_five_events(app, store, service):
+    result = service.ask("how many people walked by in the first minute?", video="store-a.mp4")
+
+    # 7 walking events in 00:00-01:00 by 6 people (the woman in green passes twice); the one at 01:10 is out
+    assert result.answer.splitlines()[0] == "6 people walked by between 00:00 and 01:00 (7 walking events):"
+    assert result.result_count == 7
+    assert result.search_method.endswith("+listing")
+    assert len(result.citations) == 7 and {c["type"] for c in result.citations} == {"walking"}
+    assert all(c["t_start"] <= 60 for c in result.citations)
+    _assert_citations_are_events(app, result)
+
+
+def test_video_scope_by_question_and_by_argument(app, store, service):
+    everywhere = service.ask("did anyone steal something in the first minute?")
+    assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]
+    assert everywhere.citations[0]["video_name"] == "store-b.mp4"
+
+    scoped = service.ask("did anyone steal something in the first minute?", video="store-a.mp4")
+    assert scoped.citations == [] and scoped.answer.startswith("No theft events match")
+
+    named = service.ask("any theft in video store-b.mp4?")
+    assert [c["event_id"] for c in named.citations] == [store["theft_b"]]
+
+    missing = service.ask("any theft in video cam9.mp4?")
+    assert missing.citations == [] and "cam9.mp4" in missing.answer
+
+    from rag.ask import VideoNotFound
+
+    with pytest.raises(VideoNotFound, match="No video matches 'nope.mp4'"):
+        service.ask("any theft?", video="nope.mp4")
+    with pytest.raises(ValueError, match="Ask a question"):
+        service.ask("   ")
+
+
+def test_llm_path_keeps_only_retrieved_citations(app, store):
+    from rag.ask import AskService
+
+    theft = store["theft"]
+    fake = GenericFakeChatModel(messages=iter([
+        # the query parser's reply, then the answer's
+        AIMessage('{"event_types": ["theft"], "t_from": 180, "t_to": 300, "text": "theft", "is_yes_no": true}'),
+        AIMessage(f"Yes: a young man in red hid a bottle in his jacket at 03:12 [E{theft}], "
+                  "and another shopper did the same [E999]."),
+    ]))
+    result = AskService(app, chat_model=fake).ask("did anybody shoplift between 3 and 5 minutes?",
+                                                  video="store-a.mp4")
+
+    assert f"[E{theft}]" in result.answer
+    assert "E999" not in result.answer
+    assert [c["event_id"] for c in result.citations] == [theft]
+    assert result.filters["event_types"] == ["theft"] and result.filters["t_from"] == 180.0
+    _assert_citations_are_events(app, result)
+
+
+def test_turns_are_saved_with_filters_method_ids_and_latency(app, store, service):
+    from db.repos import chat
+
+    first = service.ask("any theft between minute 3 and 5?", video="store-a.mp4")
+    second = service.ask("how many people walked by in the first minute?", video="store-a.mp4",
+                         session_id=first.session_id)
+    assert second.session_id == first.session_id
+
+    with app.db.connection() as conn:
+        session = chat.get_session(conn, first.session_id)
+        turns = chat.turns(conn, session["id"])
+    assert session["title"] == "any theft between minute 3 and 5?"
+    assert str(session["video_id"]) == str(store["a"]["video"]["id"])
+    assert [t["id"] for t in turns] == [first.turn_id, second.turn_id]
+    theft_turn, count_turn = turns
+    assert theft_turn["question"] == "any theft between minute 3 and 5?"
+    assert theft_turn["answer"] == first.answer
+    assert theft_turn["filters"]["event_types"] == ["theft"] and theft_turn["filters"]["t_to"] == 300.0
+    assert theft_turn["search_method"] == "exact"
+    assert list(theft_turn["cited_event_ids"]) == [store["theft"]]
+    assert theft_turn["result_count"] == first.result_count >= 1
+    assert theft_turn["latency_ms"] > 0
+    assert count_turn["search_method"] == second.search_method and count_turn["result_count"] == 7
+    assert list(count_turn["cited_event_ids"]) == [c["event_id"] for c in second.citations]
+
+    with pytest.raises(LookupError, match="No chat session"):
+        service.ask("any theft?", session_id=str(uuid.uuid4()))
+
+
+def test_get_ask_service_is_one_per_app(app):
+    from rag.ask import get_ask_service
+
+    assert get_ask_service(app) is get_ask_service(app)
+
+
+def test_cli_ask_json(store):
+    result = run_cli("ask", "any theft between minute 3 and 5?", "--video", "store-a.mp4", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert {"answer", "citations", "filters", "search_method", "timings_ms"} <= set(payload)
+    assert payload["answer"].startswith("Yes. 1 theft event")
+    citation = payload["citations"][0]
+    assert {"event_id", "video_id", "t_start", "t_end", "type", "description", "score"} <= set(citation)
+    assert citation["event_id"] == store["theft"] and citation["type"] == "theft"
+    assert payload["filters"]["event_types"] == ["theft"]
+
+    missing = run_cli("ask", "any theft?", "--video", "nope.mp4", "--json")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout) == {"error": "No video matches 'nope.mp4'; `sentinel videos` lists them."}
+    assert missing.stderr.strip().count("\n") == 0 and "Traceback" not in missing.stderr
+
+
+def test_cli_ask_reads_questions_from_stdin(store):
+    questions = "any theft between minute 3 and 5?\n\nhow many people walked by in the first minute?\n"
+    result = run_cli("ask", "-", "--video", "store-a.mp4", input=questions)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["question"] for line in lines] == ["any theft between minute 3 and 5?",
+                                                    "how many people walked by in the first minute?"]
+    assert lines[0]["citations"][0]["event_id"] == store["theft"]
+    assert lines[1]["answer"].startswith("6 people walked by")
+    assert lines[0]["session_id"] == lines[1]["session_id"]  # one session for the batch

@@ -1,0 +1,167 @@
+"""Per-video summaries: structured text, background status transitions, cache, regenerate, failure."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
+
+from tests.conftest import run_cli
+
+PEOPLE = {
+    1: {"gender": "male", "age_group": "young", "clothing_colour": "red"},
+    2: {"gender": "female", "age_group": "young", "clothing_colour": "unknown"},
+    3: {"gender": "male", "age_group": "old"},
+}
+EVENTS = [
+    (1, "walking", 2.0, 9.0, "left", "A young man in red walks in on the left."),
+    (2, "walking", 5.0, 12.0, "centre", "A young woman walks through the centre."),
+    (3, "standing", 20.0, 31.0, "right", "An old man stands still on the right."),
+    (1, "picking", 40.0, 42.0, "shelf", "A young man in red picks up a bottle from the shelf."),
+    (1, "theft", 44.5, 50.0, "shelf", "A young man in red hides a bottle in his jacket."),
+    (2, "walking", 70.0, 80.0, "exit", "A young woman walks to the exit."),
+]
+
+
+def _seed(app, name: str = "shop.mp4", *, analysed: bool = True) -> str:
+    from db.repos import runs, videos
+
+    with app.db.connection() as conn:
+        video = videos.insert(conn, name=name, original_filename=name, sha256=None, storage_key=None, size_bytes=0,
+                              meta={"duration_s": 95.0, "fps": 25.0, "width": 768, "height": 576})
+        if analysed:
+            runs.write_run(
+                conn, video_id=video["id"], run_id=uuid.uuid4(),
+                tracks=[{"track_number": n, "class_name": "person", "t_first": 0.0, "t_last": 90.0, "attributes": a}
+                        for n, a in PEOPLE.items()] + [
+                       {"track_number": 9, "class_name": "bottle", "t_first": 0.0, "t_last": 44.0, "attributes": {}}],
+                events=[{"track_number": n, "type": k, "t_start": a, "t_end": b, "zone": z, "confidence": 0.8,
+                         "description": d} for n, k, a, b, z, d in EVENTS],
+                # two people on screen, three at 00:21
+                frame_stats=[{"t": float(t), "frame": t * 25, "counts": {"person": 3 if t == 21 else 2}}
+                             for t in range(0, 95)],
+            )
+    return str(video["id"])
+
+
+def _wait_for(app, video_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
+    from rag.summaries import get_summary
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        row = get_summary(app, video_id)
+        if row and row["status"] in statuses:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"summary never reached {statuses}: {get_summary(app, video_id)}")
+
+
+def test_structured_summary_has_duration_people_events_and_timeline(app, clean_db):
+    from rag.summaries import generate_summary, get_summary
+
+    video_id = _seed(app)
+    assert get_summary(app, video_id) is None
+
+    row = generate_summary(app, video_id)
+
+    assert row["status"] == "completed" and row["model"] == "structured" and row["error"] is None
+    assert row["text"].splitlines() == [
+        "shop.mp4: 01:35 of video (768x576, 25 fps).",
+        "People: 3 people tracked (2 male, 1 female; 2 young, 1 old; 1 in red); at most 3 on screen at once (00:21).",
+        "Objects: 1 bottle.",
+        "Events: 3 walking, 1 picking, 1 standing, 1 theft.",
+        "Timeline:",
+        "- 00:02–00:09 first walking: A young man in red walks in on the left",
+        "- 00:20–00:31 first standing: An old man stands still on the right",
+        "- 00:21 busiest moment: 3 people on screen",
+        "- 00:40–00:42 first picking: A young man in red picks up a bottle from the shelf",
+        "- 00:44–00:50 theft: A young man in red hides a bottle in his jacket",
+    ]
+    assert get_summary(app, video_id) == row  # cached
+
+
+def test_background_summary_goes_pending_processing_completed(app, clean_db):
+    from rag.summaries import request_summary, summary_thread
+
+    video_id = _seed(app)
+    release = threading.Event()
+
+    def slow_model(prompt):
+        release.wait(30)  # hold the writer so the test can see 'processing'
+        return AIMessage("An LLM summary: a young man hid a bottle at 00:44.")
+
+    row = request_summary(app, video_id, chat_model=RunnableLambda(slow_model))
+    assert row["status"] == "pending"
+    processing = _wait_for(app, video_id, {"processing"})
+    assert processing["text"] is None
+    # a second request while one is being written starts no second writer
+    thread = summary_thread(video_id)
+    assert thread is not None
+    assert request_summary(app, video_id)["status"] == "processing"
+    assert summary_thread(video_id) is thread
+
+    release.set()
+    thread.join(30)
+    done = _wait_for(app, video_id, {"completed"})
+    assert done["text"] == "An LLM summary: a young man hid a bottle at 00:44."
+    assert done["model"] not in (None, "structured")
+    assert summary_thread(video_id) is None
+
+
+def test_regenerate_replaces_the_text_and_a_failing_model_falls_back(app, clean_db):
+    from rag.summaries import generate_summary
+
+    video_id = _seed(app)
+    first = generate_summary(app, video_id, chat_model=RunnableLambda(lambda p: AIMessage("First version.")))
+    assert first["text"] == "First version."
+
+    def broken(prompt):
+        raise ConnectionError("model unreachable")
+
+    again = generate_summary(app, video_id, chat_model=RunnableLambda(broken))
+    assert again["status"] == "completed" and again["model"] == "structured"
+    assert again["text"].startswith("shop.mp4: 01:35 of video")
+    assert again["updated_at"] > first["updated_at"]
+
+
+def test_failure_is_recorded_as_failed(app, clean_db):
+    from rag.summaries import SummaryUnavailable, generate_summary, request_summary
+
+    video_id = _seed(app, "not-yet.mp4", analysed=False)
+    assert request_summary(app, video_id)["status"] == "pending"
+    failed = _wait_for(app, video_id, {"failed"})
+    assert failed["error"] == "Video not-yet.mp4 has not been analysed yet; analyse it before asking for a summary."
+
+    with pytest.raises(SummaryUnavailable, match="has not been analysed yet"):
+        generate_summary(app, video_id)
+    with pytest.raises(LookupError, match="No video"):
+        request_summary(app, str(uuid.uuid4()))
+
+
+def test_cli_summary_caches_and_regenerates(app, clean_db):
+    video_id = _seed(app)
+
+    first = run_cli("summary", video_id, "--json")
+    assert first.returncode == 0, first.stderr
+    payload = json.loads(first.stdout)
+    assert payload["status"] == "completed" and payload["video_name"] == "shop.mp4"
+    assert "Events: 3 walking" in payload["text"]
+
+    cached = json.loads(run_cli("summary", "shop.mp4", "--json").stdout)
+    assert cached["updated_at"] == payload["updated_at"]
+    fresh = json.loads(run_cli("summary", video_id, "--regenerate", "--json").stdout)
+    assert fresh["updated_at"] > payload["updated_at"]
+
+    text = run_cli("summary", video_id)
+    assert text.stdout.startswith("shop.mp4: 01:35 of video")
+
+    _seed(app, "not-yet.mp4", analysed=False)
+    failed = run_cli("summary", "not-yet.mp4")
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == ("sentinel: Video not-yet.mp4 has not been analysed yet; "
+                                     "analyse it before asking for a summary.")
