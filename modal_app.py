@@ -71,3 +71,41 @@ def analyze_video(video_id: str, job_id: str | None = None) -> dict:
 
     return run_claimed_job(get_app(), video_id=video_id, job_id=job_id,
                            owner=f"modal:{modal.current_function_call_id() or 'local'}")
+
+
+# ---- shareable HTTP endpoints -------------------------------------------------------------------
+# The FastAPI app of api.py at a stable URL: https://<workspace>--sentinel-api.modal.run
+# (docs/deploy-modal.md). It runs on CPU; uploads queue `analyze_video` calls on GPUs.
+
+API_MIN_CONTAINERS = 0  # 1 keeps a container warm (no cold start) but bills around the clock
+API_SCALEDOWN_WINDOW = 5 * MINUTES  # idle time before a container stops; longer means fewer cold starts
+API_MAX_INPUTS = 16  # requests one container serves at once (uploads and questions are I/O-bound)
+
+# the bearer token every route but /health requires; SENTINEL_LLM (and its provider key) may sit here too
+api_secrets = [*secrets, modal.Secret.from_name("sentinel-api", required_keys=["SENTINEL_API_TOKEN"])]
+
+with image.imports():
+    # imported at container start, so the memory snapshot already holds FastAPI, pydantic, psycopg, boto3...
+    import api as sentinel_api
+
+
+@app.function(
+    image=image,
+    secrets=api_secrets,
+    cpu=2.0,
+    memory=4096,
+    timeout=10 * MINUTES,  # a request may outlive Modal's 150 s HTTP limit (the client follows a 303)
+    min_containers=API_MIN_CONTAINERS,
+    scaledown_window=API_SCALEDOWN_WINDOW,
+    enable_memory_snapshot=True,
+)
+@modal.concurrent(max_inputs=API_MAX_INPUTS)
+@modal.asgi_app(label="sentinel-api")
+def web():
+    """The HTTP API (api.py); refuses to start without SENTINEL_API_TOKEN, since a Modal URL is public."""
+    from bootstrap import get_app
+
+    sentinel = get_app()
+    token = sentinel.settings.api_token.get_secret_value() if sentinel.settings.api_token else None
+    sentinel_api.check_bind("0.0.0.0", token)
+    return sentinel_api.create_app(sentinel, token=token)
