@@ -724,10 +724,10 @@ def ask(body: AskRequest, sentinel: Sentinel) -> AskResponse:
         # one service per App: models and the chain load on the first question only
         result = get_ask_service(sentinel).ask(
             body.question, video=str(body.video_id) if body.video_id else None, session_id=body.session_id)
+    except (KeyError, IndexError):
+        raise  # lookup errors of the code itself are bugs (500), not unknown ids
     except LookupError as exc:  # an unknown session, or a video deleted meanwhile
         raise ApiError(404, "not_found", str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(422, "invalid_request", str(exc)) from None
     return AskResponse(answer=result.answer, citations=[_citation(sentinel, c) for c in result.citations],
                        filters=result.filters, search_method=result.search_method,
                        timings_ms=result.timings_ms, session_id=result.session_id)
