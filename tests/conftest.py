@@ -145,6 +145,29 @@ def write_clip(path: Path, *, seconds: float = 3.0, fps: int = 10, size=(320, 24
     return path
 
 
+def vtest_excerpt(path: Path, *, start_s: float = 0.0, seconds: float = 10.0) -> Path:
+    """A short re-encoded excerpt of vtest.avi: real people walking, small enough for unit tests."""
+    import av
+
+    with av.open(str(VTEST)) as src, av.open(str(path), "w") as dst:
+        s_in = src.streams.video[0]
+        out = dst.add_stream("mpeg4", rate=int(round(float(s_in.average_rate))))
+        out.width, out.height, out.pix_fmt = s_in.width, s_in.height, "yuv420p"
+        out.bit_rate = 2_000_000
+        for frame in src.decode(s_in):
+            t = float(frame.time)
+            if t < start_s:
+                continue
+            if t >= start_s + seconds:
+                break
+            img = frame.to_ndarray(format="bgr24")
+            for packet in out.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                dst.mux(packet)
+        for packet in out.encode():
+            dst.mux(packet)
+    return path
+
+
 @pytest.fixture()
 def synthetic_clip(tmp_path) -> Path:
     return write_clip(tmp_path / "clip.mp4")
