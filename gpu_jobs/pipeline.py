@@ -63,7 +63,7 @@ class Analyzer:
     def analyze_file(self, path: Path, *, zones: list[Zone] | None = None, progress: ProgressFn | None = None,
                      should_stop: Callable[[], bool] | None = None) -> AnalysisOutput:
         """Run every stage over the file and return tracks, events (described) and frame stats."""
-        from gpu_jobs.behaviours import BehaviourRules, default_regions, region_of
+        from gpu_jobs.behaviours import BehaviourRules, classify_posture, default_regions, region_of
         from gpu_jobs.describe import describe
         from gpu_jobs.vision.attributes import aggregate
 
@@ -111,8 +111,11 @@ class Analyzer:
                         attr_samples[key].append(self.attributes.estimate(frame.image, bbox, kp_of.get(i)))
                     counts[name] += 1
                     by_region[region][name] += 1
-                    detections.append({"track": track.number, "class": name, "bbox": [round(v, 1) for v in bbox],
-                                       "region": region, "confidence": round(float(conf), 3)})
+                    detection = {"track": track.number, "class": name, "bbox": [round(v, 1) for v in bbox],
+                                 "region": region, "confidence": round(float(conf), 3)}
+                    if name == PERSON:  # frame chat reports who stands, sits or lies at a moment
+                        detection["posture"] = classify_posture(obs, self.settings.rules)
+                    detections.append(detection)
                 stats.append({"t": frame.t, "frame": frame.index, "counts": dict(counts),
                               "region_counts": {r: dict(c) for r, c in by_region.items()},
                               "detections": detections})
