@@ -1,0 +1,1 @@
+"""Vision adapters: detection, tracking, pose and person attributes. Heavy libraries load lazily."""
