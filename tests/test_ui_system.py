@@ -1,4 +1,4 @@
-"""AppTest renders the System page."""
+"""AppTest renders the System page (health, models, job queue) through the router."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from tests.conftest import ROOT
 
 
 def test_system_page_renders_health(database):
-    at = AppTest.from_file(str(ROOT / "pages" / "system.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("pages/system.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "System"
     table = at.dataframe[0].value

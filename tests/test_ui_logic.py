@@ -1,0 +1,65 @@
+"""The UI's plain logic, without Streamlit: progress polling, time parsing, formatting, preview copies."""
+
+from __future__ import annotations
+
+import av
+import pytest
+
+from db.repos import videos
+from gpu_jobs.ingest import ingest_path
+from tests.conftest import write_clip
+from ui import data
+from ui.format import human_bytes, mmss, span
+from ui.preview import browser_playable, transcode
+from ui.video_panels import parse_time
+
+
+def test_polling_keeps_going_while_a_video_is_pending_or_processing_and_stops_when_done(app, clean_db, tmp_path):
+    video = ingest_path(app, write_clip(tmp_path / "a.mp4", seconds=1.0), submit=False).video
+    snap = data.poll_progress(app, [video["id"]])
+    assert snap.active and not snap.done and snap.rows[0]["job"] is None
+    data.analyze(app, video["id"])
+    assert data.poll_progress(app, [video["id"]]).rows[0]["job"] == "queued"
+    with app.db.connection() as conn:
+        videos.update(conn, video["id"], status="processing", progress=42)
+    snap = data.poll_progress(app, [video["id"]])
+    assert snap.active and snap.rows[0]["progress"] == 42
+    with app.db.connection() as conn:
+        videos.update(conn, video["id"], status="completed", progress=100)
+    snap = data.poll_progress(app, [video["id"]])
+    assert snap.done and not snap.active
+    # the list form filters by name and status
+    assert data.poll_progress(app, name="a.mp4", statuses=["completed"]).rows
+    assert not data.poll_progress(app, name="a.mp4", statuses=["failed"]).rows
+    # nothing to watch: nothing active, nothing to poll for
+    assert not data.poll_progress(app, []).active
+
+
+@pytest.mark.parametrize("text, seconds", [("83", 83.0), ("1:23", 83.0), ("01:02:03", 3723.0), ("2.5", 2.5),
+                                           ("", None), ("soon", None), ("1:2:3:4", None)])
+def test_parse_time(text, seconds):
+    assert parse_time(text) == seconds
+
+
+def test_formatting():
+    assert mmss(83.9) == "01:23" and mmss(3723) == "1:02:03" and mmss(None) == "--:--"
+    assert span(1.0, 1.4) == "00:01" and span(1, 12) == "00:01–00:12"
+    assert human_bytes(1536) == "1.5 KB" and human_bytes(10) == "10 B"
+
+
+def test_browser_playable():
+    assert browser_playable("videos/a.mp4", "h264")
+    assert browser_playable("videos/a.webm", "vp9")
+    assert not browser_playable("videos/a.avi", "msmpeg4")
+    assert not browser_playable("videos/a.mp4", "mpeg4")
+
+
+def test_transcode_keeps_every_frame_at_its_time(tmp_path):
+    src = write_clip(tmp_path / "in.mp4", seconds=2.0, fps=10)
+    out = transcode(src, tmp_path / "out.mp4")
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = list(c.decode(stream))
+    assert len(frames) == 20
+    assert abs(float(frames[10].time) - 1.0) < 0.05

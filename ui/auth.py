@@ -1,0 +1,172 @@
+"""Sign-in for the admin app when SENTINEL_ADMIN_PASSWORD is set.
+
+The password is hashed once per process (scrypt with a random salt) and only the hash is kept
+here; a sign-in attempt is hashed the same way and compared in constant time. A signed-in
+session ends after `settings.session_timeout_min` minutes without activity. Without a
+password the app is bound to 127.0.0.1 (see `sentinel serve`) and the sidebar says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+log = logging.getLogger(__name__)
+
+_STATE = "sentinel_auth"
+_FAILED_SIGN_IN_DELAY_S = 0.5  # slows guessing down without bothering a person who mistyped
+
+
+def _now() -> float:
+    """The idle clock (monotonic, so a changed wall clock neither ends nor extends a session)."""
+    return time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordHash:
+    """An scrypt hash of the admin password with its salt; the plain text is not kept."""
+
+    salt: bytes
+    digest: bytes
+
+    N = 2 ** 14
+    R = 8
+    P = 1
+
+    @classmethod
+    def of(cls, password: str, salt: bytes | None = None) -> "PasswordHash":
+        salt = salt or os.urandom(16)
+        return cls(salt, cls._derive(password, salt))
+
+    @classmethod
+    def _derive(cls, password: str, salt: bytes) -> bytes:
+        return hashlib.scrypt(password.encode(), salt=salt, n=cls.N, r=cls.R, p=cls.P, dklen=32)
+
+    def matches(self, attempt: str) -> bool:
+        """Constant-time comparison of the attempt's hash with ours."""
+        return hmac.compare_digest(self._derive(attempt, self.salt), self.digest)
+
+
+_hashes: dict[int, PasswordHash] = {}
+_hashes_lock = threading.Lock()
+
+
+def password_hash(settings) -> PasswordHash | None:
+    """The process's hash of settings.admin_password (None when no password is set)."""
+    secret = settings.admin_password
+    if secret is None or not secret.get_secret_value():
+        return None
+    with _hashes_lock:
+        # keyed by the secret object, so changed settings (tests) get their own hash
+        found = _hashes.get(id(secret))
+        if found is None:
+            found = _hashes[id(secret)] = PasswordHash.of(secret.get_secret_value())
+        return found
+
+
+def _timeout_s(settings) -> float:
+    return max(1, settings.session_timeout_min) * 60.0
+
+
+def signed_in(settings) -> bool:
+    """True when no password is required, or this session signed in and has not been idle too long."""
+    if password_hash(settings) is None:
+        return True
+    state = st.session_state.get(_STATE)
+    if not state:
+        return False
+    if _now() - state["last_seen"] > _timeout_s(settings):
+        st.session_state.pop(_STATE, None)
+        st.session_state["sentinel_auth_notice"] = "Your session timed out; sign in again."
+        return False
+    state["last_seen"] = _now()
+    return True
+
+
+def expired() -> bool:
+    """For fragments that poll: whether the session has passed its idle timeout (checked without touching it)."""
+    from ui.bootstrap import get_app
+
+    settings = get_app().settings
+    if password_hash(settings) is None:
+        return False
+    state = st.session_state.get(_STATE)
+    return not state or _now() - state["last_seen"] > _timeout_s(settings)
+
+
+def sign_in(settings, attempt: str) -> bool:
+    """Check a password attempt; on success the session is signed in."""
+    expected = password_hash(settings)
+    if expected is None:
+        return True
+    if attempt and expected.matches(attempt):
+        st.session_state[_STATE] = {"last_seen": _now(), "since": time.time()}
+        st.session_state.pop("sentinel_auth_notice", None)
+        log.info("admin signed in")
+        return True
+    log.warning("failed admin sign-in attempt")
+    time.sleep(_FAILED_SIGN_IN_DELAY_S)
+    return False
+
+
+def sign_out() -> None:
+    st.session_state.pop(_STATE, None)
+
+
+def require_sign_in() -> None:
+    """Stop this page with the sign-in form unless the session is signed in; else draw the sidebar notice.
+
+    Every page calls this first. The router checks too, but Streamlit runs a file of the
+    `pages/` folder directly (without the router) until some session has called
+    st.navigation, e.g. for the first request after the server starts; this closes that gap.
+    """
+    from ui.bootstrap import get_app
+    from ui.notify import show_flash
+
+    settings = get_app().settings
+    if not signed_in(settings):
+        login_page()
+        st.stop()
+    sidebar(settings)
+    show_flash()
+
+
+def login_page() -> None:
+    """The only page of a session that has not signed in."""
+    from ui.bootstrap import get_app
+
+    settings = get_app().settings
+    st.title("Sentinel")
+    st.subheader("Sign in")
+    notice = st.session_state.get("sentinel_auth_notice")
+    if notice:
+        st.info(notice)
+    # a form with clear_on_submit keeps the typed password out of the session after the attempt
+    with st.form("sign-in", clear_on_submit=True):
+        attempt = st.text_input("Admin password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        if sign_in(settings, attempt):
+            st.rerun()
+        st.error("Wrong password.")
+
+
+def sidebar(settings) -> None:
+    """Who is signed in and a sign-out button, or the notice that the app is open on this machine only."""
+    with st.sidebar:
+        if password_hash(settings) is None:
+            host = os.environ.get("SENTINEL_SERVE_HOST", "127.0.0.1")
+            st.caption(f":material/lock_open: No SENTINEL_ADMIN_PASSWORD is set: Sentinel is served on "
+                       f"{host} only, for this machine. Set a password to serve it to others.")
+        else:
+            st.caption(f":material/lock: Signed in · session ends after {settings.session_timeout_min} min idle")
+            if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+                sign_out()
+                st.rerun()

@@ -1,0 +1,122 @@
+"""The Ask chat: turns with their cited events as cards, the filters understood, the time taken; sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from ui import data
+from ui.cards import event_grid
+from ui.format import mmss
+
+SESSION = "ask_session_id"
+DETAILS = "ask_details"  # turn id -> timings of turns asked in this browser session
+
+
+@dataclass(slots=True)
+class TurnView:
+    """One question and its answer, as shown: from a fresh AskResult or from a saved turn."""
+
+    turn_id: int | None
+    question: str
+    answer: str
+    citations: list[dict] = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
+    search_method: str = ""
+    took_ms: float | None = None
+    timings_ms: dict = field(default_factory=dict)
+    result_count: int = 0
+
+
+def from_result(question: str, result: Any) -> TurnView:
+    """A fresh `rag.ask.AskResult`."""
+    return TurnView(result.turn_id, question, result.answer, list(result.citations), dict(result.filters),
+                    result.search_method, (result.timings_ms or {}).get("total"), dict(result.timings_ms or {}),
+                    result.result_count)
+
+
+def saved_turns(app, session_id: str) -> list[TurnView]:
+    """A session's saved turns, their cited events looked up again (in citation order)."""
+    rows = data.chat_turns(app, session_id)
+    ids = [i for r in rows for i in (r["cited_event_ids"] or [])]
+    events = data.events_by_id(app, ids)
+    details = st.session_state.get(DETAILS, {})
+    views = []
+    for r in rows:
+        cited = [{**events[i], "event_id": i} for i in (r["cited_event_ids"] or []) if i in events]
+        views.append(TurnView(r["id"], r["question"], r["answer"], cited, dict(r["filters"] or {}),
+                              r["search_method"], r["latency_ms"], details.get(r["id"], {}), r["result_count"]))
+    return views
+
+
+def filters_text(filters: dict) -> str:
+    """The filters a question was understood as, in a few words ('' when none)."""
+    parts = []
+    if filters.get("event_types"):
+        parts.append("types: " + ", ".join(filters["event_types"]))
+    t_from, t_to, last = filters.get("t_from"), filters.get("t_to"), filters.get("last_s")
+    if t_from is not None or t_to is not None:
+        parts.append(f"time: {mmss(t_from or 0)}–{mmss(t_to) if t_to is not None else 'end'}")
+    elif last:
+        parts.append(f"time: last {mmss(last)}")
+    for key, label in (("age_groups", "age"), ("genders", "gender"), ("colours", "colour"), ("zones", "zone")):
+        if filters.get(key):
+            parts.append(f"{label}: " + ", ".join(filters[key]))
+    if filters.get("video"):
+        parts.append("one video")
+    if filters.get("is_count"):
+        parts.append("count")
+    if filters.get("text"):
+        parts.append(f"text: “{filters['text']}”")
+    return " · ".join(parts)
+
+
+def render_turn(app, turn: TurnView, *, key: str) -> None:
+    with st.chat_message("user"):
+        st.markdown(turn.question)
+    with st.chat_message("assistant"):
+        st.markdown(turn.answer)
+        meta = [f"filters: {filters_text(turn.filters) or 'none'}"]
+        if turn.search_method:
+            meta.append(f"search: {turn.search_method}")
+        if turn.took_ms is not None:
+            meta.append(f"took {float(turn.took_ms) / 1000:.2f} s")
+        st.caption(" · ".join(meta), help=_timings_help(turn.timings_ms))
+        if turn.citations:
+            event_grid(app, turn.citations, key=f"{key}-{turn.turn_id}", columns=4, show_score=True)
+
+
+def _timings_help(timings: dict) -> str | None:
+    if not timings:
+        return None
+    return "  \n".join(f"{k}: {v:.0f} ms" for k, v in timings.items())
+
+
+def remember_timings(turn: TurnView) -> None:
+    if turn.turn_id is not None:
+        st.session_state.setdefault(DETAILS, {})[turn.turn_id] = turn.timings_ms
+
+
+def sessions_sidebar(app) -> None:
+    """New chat, the saved sessions to reopen, and renaming the open one."""
+    with st.sidebar:
+        st.subheader("Chats")
+        if st.button("New chat", icon=":material/add_comment:", key="ask_new", width="stretch"):
+            st.session_state.pop(SESSION, None)
+            st.rerun()
+        current = st.session_state.get(SESSION)
+        session = data.get_chat_session(app, current)
+        if session:
+            with st.form("ask-rename", border=False):
+                title = st.text_input("Rename this chat", value=session["title"], key=f"ask_title_{current}")
+                if st.form_submit_button("Rename", icon=":material/edit:"):
+                    data.rename_chat(app, current, title)
+                    st.rerun()
+        for s in data.chat_sessions(app, limit=30):
+            sid = str(s["id"])
+            if st.button(s["title"], key=f"ask_open_{sid}", width="stretch",
+                         type="primary" if sid == current else "tertiary", icon=":material/chat:"):
+                st.session_state[SESSION] = sid
+                st.rerun()

@@ -1,0 +1,119 @@
+"""Formatting shared by every page: times, sizes, statuses and the colour of each event type."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+# one colour per event type, used by the timeline, the charts and the cards alike
+EVENT_COLOURS: dict[str, str] = {
+    "theft": "#d62728",
+    "collapse": "#9467bd",
+    "violent": "#ff7f0e",
+    "anomaly": "#e6b800",
+    "picking": "#1f77b4",
+    "loitering": "#8c564b",
+    "crowding": "#e377c2",
+    "walking": "#2ca02c",
+    "standing": "#7f7f7f",
+    "sitting": "#17becf",
+}
+OTHER_COLOUR = "#bcbd22"
+NOTABLE_TYPES = ("theft", "collapse", "violent")
+
+STATUS_ICONS = {
+    "pending": ":material/schedule:",
+    "queued": ":material/schedule:",
+    "processing": ":material/autorenew:",
+    "running": ":material/autorenew:",
+    "completed": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+}
+ACTIVE_STATUSES = ("pending", "processing")
+VIDEO_STATUSES = ("pending", "processing", "completed", "failed")
+
+
+def mmss(seconds: float | None) -> str:
+    """Seconds as `mm:ss` (or `h:mm:ss` from one hour on), rounded down like a player clock."""
+    if seconds is None:
+        return "--:--"
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def span(t_start: float | None, t_end: float | None) -> str:
+    """`mm:ss–mm:ss`, or one time when the span is under a second."""
+    if t_start is None:
+        return "--:--"
+    if t_end is None or int(t_end) <= int(t_start):
+        return mmss(t_start)
+    return f"{mmss(t_start)}–{mmss(t_end)}"
+
+
+def human_bytes(n: float | None) -> str:
+    """1536 -> '1.5 KB'."""
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def duration(seconds: float | None) -> str:
+    """A video length: '12:34', or '—' when unknown."""
+    return "—" if not seconds else mmss(seconds)
+
+
+def ago(when: datetime | None) -> str:
+    """'3 min ago' for a timestamp; absolute dates beyond a week."""
+    if when is None:
+        return "—"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    secs = (datetime.now(timezone.utc) - when).total_seconds()
+    if secs < 60:
+        return "just now"
+    if secs < 3600:
+        return f"{int(secs // 60)} min ago"
+    if secs < 86400:
+        return f"{int(secs // 3600)} h ago"
+    if secs < 7 * 86400:
+        return f"{int(secs // 86400)} d ago"
+    return f"{when:%Y-%m-%d}"
+
+
+def colour(event_type: str) -> str:
+    return EVENT_COLOURS.get(event_type, OTHER_COLOUR)
+
+
+def type_badge(event_type: str) -> str:
+    """The event type as a coloured Markdown badge (Streamlit's `:color-badge[...]` has fixed colours)."""
+    named = {"theft": "red", "collapse": "violet", "violent": "orange", "anomaly": "yellow", "picking": "blue",
+             "crowding": "violet", "walking": "green", "standing": "gray", "sitting": "blue"}
+    return f":{named.get(event_type, 'gray')}-badge[{event_type}]"
+
+
+def status_label(status: str, progress: float | None = None) -> str:
+    """'processing 42%' / 'completed' with its icon."""
+    icon = STATUS_ICONS.get(status, "")
+    pct = f" {progress:.0f}%" if status == "processing" and progress is not None else ""
+    return f"{icon} {status}{pct}".strip()
+
+
+def attributes_text(attributes: dict | None) -> str:
+    """Known attributes as 'age: adult · gender: male', skipping unknowns and internal lists."""
+    if not attributes:
+        return ""
+    parts = []
+    for key, value in attributes.items():
+        if key == "related_tracks" or value in (None, "", "unknown", [], {}):
+            continue
+        if isinstance(value, float):
+            value = f"{value:.2f}"
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return " · ".join(parts)

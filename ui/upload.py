@@ -1,0 +1,80 @@
+"""Storing uploads and imports with visible progress, and one clear outcome per file."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import BinaryIO
+
+import streamlit as st
+
+from gpu_jobs.ingest import IngestError, ingest_s3_uri, ingest_stream
+from ui.format import human_bytes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UploadOutcome:
+    """What happened to one file: stored, duplicate (an earlier upload of the same bytes) or error."""
+
+    name: str
+    state: str
+    message: str
+    video_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _outcome(name: str, result) -> UploadOutcome:
+    video = result.video
+    if result.duplicate:
+        return UploadOutcome(name, "duplicate", f"Already uploaded as “{video['name']}” ({video['status']}); "
+                             "it is not analysed twice.", str(video["id"]))
+    queued = " and queued for analysis" if result.job else ""
+    return UploadOutcome(name, "stored", f"Stored{queued}.", str(video["id"]))
+
+
+def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: bool) -> UploadOutcome:
+    """Ingest one uploaded file, showing a progress bar while its bytes are stored."""
+    bar = st.progress(0, text=f"Storing {name}...")
+
+    def on_bytes(done: int) -> None:
+        if size:
+            bar.progress(min(1.0, done / size), text=f"Storing {name}: {human_bytes(done)} of {human_bytes(size)}")
+
+    try:
+        result = ingest_stream(app, stream, name, submit=submit, on_bytes=on_bytes)
+        outcome = _outcome(name, result)
+    except IngestError as exc:
+        outcome = UploadOutcome(name, "error", str(exc))
+    except Exception as exc:  # a store or database failure: one line for the user, details in the log
+        log.exception("storing the upload %s failed", name)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        outcome = UploadOutcome(name, "error", f"Could not store the file ({first}); try again.")
+    bar.empty()
+    return outcome
+
+
+def import_s3(app, uri: str, *, submit: bool) -> UploadOutcome:
+    """Copy an s3:// object in through the store, as an upload."""
+    name = uri.strip().rsplit("/", 1)[-1] or uri
+    with st.spinner(f"Importing {uri}..."):
+        try:
+            return _outcome(name, ingest_s3_uri(app, uri, submit=submit))
+        except IngestError as exc:
+            return UploadOutcome(name, "error", str(exc))
+        except Exception as exc:
+            log.exception("importing %s failed", uri)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return UploadOutcome(name, "error", f"Could not import {uri} ({first}).")
+
+
+def show_outcome(outcome: UploadOutcome) -> None:
+    if outcome.state == "error":
+        st.error(f"**{outcome.name}**: {outcome.message}", icon=":material/error:")
+    elif outcome.state == "duplicate":
+        st.info(f"**{outcome.name}**: {outcome.message}", icon=":material/content_copy:")
+    else:
+        st.success(f"**{outcome.name}**: {outcome.message}", icon=":material/check_circle:")

@@ -1,0 +1,167 @@
+"""The panels of the video page: summary, frame chat, download, delete (with confirmation), restore."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import streamlit as st
+
+from db.objects import FolderStore
+from ui import data
+from ui.format import ago, mmss
+from ui.nav import VIDEOS
+from ui.notify import flash
+
+log = logging.getLogger(__name__)
+
+def parse_time(text: str | None) -> float | None:
+    """'1:23', '01:02:03' or '83' (seconds) -> seconds; None when it is not a time."""
+    text = (text or "").strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if re.fullmatch(r"\d+(:\d{1,2}){1,2}", text):
+        seconds = 0.0
+        for part in text.split(":"):
+            seconds = seconds * 60 + int(part)
+        return seconds
+    return None
+
+
+def restore(app, video: dict) -> None:
+    """Ask for an archived video back and say what happened."""
+    from db.lifecycle import restore_video
+
+    result = restore_video(app, video_id=video["id"])
+    flash(result.message)
+    st.rerun()
+
+
+# ---- summary ------------------------------------------------------------------------------------
+
+def summary_panel(app, video: dict) -> None:
+    """The cached summary with its status; generate or regenerate it in the background."""
+    from rag.summaries import get_summary, request_summary
+    from ui.progress import fragment_rerun
+
+    st.subheader("Summary")
+    if video["status"] != "completed":
+        st.caption("The summary can be written once the analysis has completed.")
+        return
+
+    def generate() -> None:
+        request_summary(app, video["id"])
+
+    row = get_summary(app, video["id"])
+    if row is None:
+        st.button("Generate summary", icon=":material/summarize:", key="summary_generate", on_click=generate)
+        return
+
+    @st.fragment(run_every=2.0 if row["status"] in ("pending", "processing") else None)
+    def show() -> None:
+        current = get_summary(app, video["id"]) or row
+        if current["status"] in ("pending", "processing"):
+            st.info(f":material/hourglass_top: The summary is being written ({current['status']})...")
+            if current.get("text"):
+                st.caption("Previous summary:")
+                st.markdown(current["text"])
+            return
+        if row["status"] in ("pending", "processing") and fragment_rerun():
+            st.rerun(scope="app")  # it just finished: show it with its buttons
+        if current["status"] == "failed":
+            st.error(f"The summary could not be written: {current.get('error') or 'unknown error'}")
+        if current.get("text"):
+            with st.container(border=True):
+                st.markdown(current["text"])
+            st.caption(f"{current.get('model') or 'structured'} · {ago(current.get('updated_at'))}")
+        st.button("Regenerate", icon=":material/refresh:", key="summary_regenerate", on_click=generate)
+
+    show()
+
+
+# ---- frame chat ---------------------------------------------------------------------------------
+
+def frame_chat(app, video: dict, t: float) -> None:
+    """Questions about the moment the player was sent to (adjustable), answered from the stored analysis."""
+    st.subheader("Ask about this moment")
+    if video["status"] != "completed":
+        st.caption("Available once the analysis has completed.")
+        return
+    top = float(video["duration_s"] or 0) or None
+    # keyed by t, so seeking elsewhere resets the field to the new position
+    at = st.number_input("At (seconds)", min_value=0.0, max_value=top, value=min(float(t), top or float(t)),
+                         step=1.0, key=f"frame-t-{video['id']}-{int(t)}")
+    history = st.session_state.setdefault(f"frame-chat-{video['id']}", [])
+    with st.form(f"frame-chat-form-{video['id']}", clear_on_submit=True, border=False):
+        question = st.text_input("Question", placeholder="who is on screen? what are they doing?",
+                                 key=f"frame-q-{video['id']}")
+        asked = st.form_submit_button("Ask", icon=":material/send:")
+    if asked and question.strip():
+        from rag.frame_chat import FrameChat
+
+        try:
+            with st.spinner("Looking at the frame..."):
+                answer = FrameChat(app).ask(video["id"], at, question)
+            history.append({"t": answer.t, "question": question, "answer": answer.text})
+        except (ValueError, LookupError) as exc:
+            st.warning(str(exc))
+    for turn in reversed(history[-5:]):
+        with st.chat_message("user"):
+            st.markdown(f"**{mmss(turn['t'])}** · {turn['question']}")
+        with st.chat_message("assistant"):
+            st.markdown(turn["answer"])
+
+
+# ---- download and delete ------------------------------------------------------------------------
+
+def download_button(app, video: dict) -> None:
+    """The original file: a presigned link on S3; from the server on the folder store (read on click)."""
+    from db.lifecycle import playable
+
+    ok, reason = playable(video)
+    if not ok:
+        st.button("Download original", icon=":material/download:", disabled=True, help=reason, key="download")
+        return
+    key = video["storage_key"]
+    if isinstance(app.store, FolderStore):
+        st.download_button("Download original", data=lambda: app.store.get_bytes(key),
+                           file_name=video["original_filename"] or video["name"], icon=":material/download:",
+                           mime="application/octet-stream", key="download", on_click="ignore")
+    else:
+        st.link_button("Download original", app.store.url(key), icon=":material/download:")
+
+
+_CONFIRM = "confirm_delete_video"  # the id of the video whose delete dialog is open
+
+
+def _close_confirmation() -> None:
+    st.session_state.pop(_CONFIRM, None)
+
+
+# the dialog stays open from session state, so a click inside it finds it again on any rerun
+@st.dialog("Delete this video?", on_dismiss=_close_confirmation)
+def _confirm_delete(app, video: dict) -> None:
+    st.write(f"**{video['name']}** will be deleted for good: the stored file, its thumbnail and highlights, "
+             "its events, tracks, jobs and summary.")
+    a, b = st.columns(2)
+    if a.button("Delete for good", type="primary", icon=":material/delete_forever:", key="confirm_delete"):
+        _close_confirmation()
+        try:
+            result = data.delete_video(app, video["id"])
+        except Exception as exc:  # objects go first: a failure leaves the rows, so it can be retried
+            log.exception("deleting video %s failed", video["id"])
+            st.error(f"Could not delete the video: {exc}")
+            return
+        flash(f"Deleted {result.name}: {len(result.deleted_keys)} stored objects and {result.events} events.")
+        st.switch_page(VIDEOS)
+    if b.button("Cancel", key="cancel_delete"):
+        _close_confirmation()
+        st.rerun()
+
+
+def delete_button(app, video: dict) -> None:
+    """Delete, after a confirmation dialog."""
+    if st.button("Delete video", icon=":material/delete:", key="delete"):
+        st.session_state[_CONFIRM] = str(video["id"])
+    if st.session_state.get(_CONFIRM) == str(video["id"]):
+        _confirm_delete(app, video)
