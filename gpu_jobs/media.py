@@ -51,6 +51,8 @@ def probe(path: Path | str) -> VideoInfo:
         if not streams:
             raise InvalidVideo("The file has no video stream.")
         stream = streams[0]
+        if container.format.name.endswith("_pipe") or container.format.name in ("image2", "gif", "apng", "webp"):
+            raise InvalidVideo("The file is a still image, not a video.")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         first = None
@@ -74,6 +76,8 @@ def probe(path: Path | str) -> VideoInfo:
             raise InvalidVideo("The video has no usable frame rate.")
         if frames == 0 or duration == 0:
             frames, duration = _count_frames(path, fps)
+        if frames < 2:
+            raise InvalidVideo("The file has a single frame: it is a still image, not a video.")
         return VideoInfo(container.format.name, stream.codec_context.name, round(duration, 3), round(fps, 3),
                          first.width, first.height, frames)
 

@@ -67,6 +67,16 @@ def test_image_without_frames_or_audio_only_is_rejected(empty, tmp_path):
     _reject(empty, path.read_bytes(), "tone.mp4", "no video stream")
 
 
+@pytest.mark.parametrize("fmt", ["png", "gif", "jpeg"])
+def test_still_image_is_rejected(empty, fmt):
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(buf, format=fmt.upper())
+    _reject(empty, buf.getvalue(), f"photo.{fmt}", "still image|not a video")
+
+
 def test_truncated_header_only_video_is_rejected(empty, tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", seconds=2)
     data = clip.read_bytes()
