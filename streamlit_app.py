@@ -36,5 +36,7 @@ pages = {
         st.Page("pages/system.py", title="System", icon=":material/monitor_heart:"),
     ],
 }
+page = st.navigation(pages)
+auth.return_to_deep_link()
 # each page starts with auth.require_sign_in(): it draws the sidebar notice and pending messages
-st.navigation(pages).run()
+page.run()

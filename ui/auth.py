@@ -12,9 +12,11 @@ import hashlib
 import hmac
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
@@ -130,12 +132,42 @@ def require_sign_in() -> None:
     from ui.bootstrap import get_app
     from ui.notify import show_flash
 
+    if _outside_router():
+        _through_router(sys._getframe(1).f_globals.get("__file__"))
     settings = get_app().settings
     if not signed_in(settings):
         login_page()
         st.stop()
     sidebar(settings)
     show_flash()
+
+
+_DEEP_LINK = "sentinel_deep_link"
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _outside_router() -> bool:
+    """True when Streamlit ran a pages/ file directly, in its legacy pages-folder mode (not under AppTest)."""
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # the flag stays True until some session calls st.navigation; AppTest sets it on every run
+    return bool(PagesManager.uses_pages_directory) and not config.get_option("global.appTest")
+
+
+def _through_router(page_file: str | None) -> None:
+    """Run the router once (it switches Streamlit to st.navigation for good), then come back to this page."""
+    if page_file:
+        st.session_state[_DEEP_LINK] = (Path(page_file).resolve().relative_to(_ROOT).as_posix(),
+                                        st.query_params.to_dict())
+    st.switch_page(str(_ROOT / "streamlit_app.py"))
+
+
+def return_to_deep_link() -> None:
+    """In the router: go on to the page a first request asked for before the router had run."""
+    target = st.session_state.pop(_DEEP_LINK, None)
+    if target:
+        st.switch_page(target[0], query_params=target[1])
 
 
 def login_page() -> None:

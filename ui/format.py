@@ -105,15 +105,18 @@ def status_label(status: str, progress: float | None = None) -> str:
     return f"{icon} {status}{pct}".strip()
 
 
+# the attributes people search by, in the order they read them; the rest (speeds, internals) stay in exports
+SHOWN_ATTRIBUTES = ("age_group", "gender", "clothing_colour", "orientation", "emotion", "object")
+
+
 def attributes_text(attributes: dict | None) -> str:
-    """Known attributes as 'age: adult · gender: male', skipping unknowns and internal lists."""
+    """Known person attributes as 'age group: adult · gender: male', skipping unknowns."""
     if not attributes:
         return ""
     parts = []
-    for key, value in attributes.items():
-        if key == "related_tracks" or value in (None, "", "unknown", [], {}):
+    for key in SHOWN_ATTRIBUTES:
+        value = attributes.get(key)
+        if value in (None, "", "unknown", [], {}):
             continue
-        if isinstance(value, float):
-            value = f"{value:.2f}"
         parts.append(f"{key.replace('_', ' ')}: {value}")
     return " · ".join(parts)

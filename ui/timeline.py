@@ -39,7 +39,7 @@ def timeline_chart(events: Sequence[dict], duration_s: float | None, *, cursor: 
     bars = alt.Chart(data).mark_bar(cornerRadius=2, height={"band": 0.8}).encode(
         x=alt.X("start:Q", title="time (s)", scale=alt.Scale(domain=[0, top], nice=False)),
         x2="end:Q",
-        y=alt.Y("type:N", title=None, sort=sorted(set(data["type"]))),
+        y=alt.Y("type:N", title=None, sort=sorted(set(data["type"])), axis=alt.Axis(labelOverlap=False)),
         color=alt.Color("type:N", scale=_colour_scale(list(data["type"])), legend=None),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.55)),
         tooltip=[alt.Tooltip("type:N"), alt.Tooltip("at:N", title="at"), alt.Tooltip("description:N")],
@@ -48,7 +48,7 @@ def timeline_chart(events: Sequence[dict], duration_s: float | None, *, cursor: 
     if cursor is not None:
         layers.append(alt.Chart(pd.DataFrame({"t": [float(cursor)]})).mark_rule(color="#333", strokeDash=[4, 3])
                       .encode(x="t:Q"))
-    height = 28 * max(1, data["type"].nunique()) + 40
+    height = 30 * max(1, data["type"].nunique()) + 40
     return alt.layer(*layers).properties(height=height)
 
 

@@ -36,6 +36,16 @@ def _outcome(name: str, result) -> UploadOutcome:
     return UploadOutcome(name, "stored", f"Stored{queued}.", str(video["id"]))
 
 
+def _start_preview(app, video: dict) -> None:
+    """Begin the browser-playable copy now, so the player is ready when someone opens the video."""
+    from ui.data import preview_key
+    from ui.media import preview_maker
+    from ui.preview import browser_playable
+
+    if video.get("storage_key") and not browser_playable(video["storage_key"], video.get("codec")):
+        preview_maker().status(app, video, preview_key(video["id"]))
+
+
 def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: bool) -> UploadOutcome:
     """Ingest one uploaded file, showing a progress bar while its bytes are stored."""
     bar = st.progress(0, text=f"Storing {name}...")
@@ -47,6 +57,8 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
     try:
         result = ingest_stream(app, stream, name, submit=submit, on_bytes=on_bytes)
         outcome = _outcome(name, result)
+        if not result.duplicate:
+            _start_preview(app, result.video)
     except IngestError as exc:
         outcome = UploadOutcome(name, "error", str(exc))
     except Exception as exc:  # a store or database failure: one line for the user, details in the log
@@ -62,7 +74,10 @@ def import_s3(app, uri: str, *, submit: bool) -> UploadOutcome:
     name = uri.strip().rsplit("/", 1)[-1] or uri
     with st.spinner(f"Importing {uri}..."):
         try:
-            return _outcome(name, ingest_s3_uri(app, uri, submit=submit))
+            result = ingest_s3_uri(app, uri, submit=submit)
+            if not result.duplicate:
+                _start_preview(app, result.video)
+            return _outcome(name, result)
         except IngestError as exc:
             return UploadOutcome(name, "error", str(exc))
         except Exception as exc:

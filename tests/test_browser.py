@@ -1,0 +1,183 @@
+"""The whole app in a real browser: `sentinel serve`, then Debian's chromium driven by Playwright.
+
+Upload vtest.avi through the page, click Analyze, wait for completion through the page's own
+progress display, ask a question, see a citation card, click it and check that the video
+player inside the Streamlit page seeks to the cited time. A screenshot of each step is saved
+under test-artifacts/browser/ (printed at the end).
+
+Slow by nature (the analysis of vtest.avi takes a minute or two here), so it has a generous
+timeout; it runs in the default test command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+QUESTION = "how many people walked by in the first minute?"
+ANALYSIS_TIMEOUT_S = 15 * 60
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"`sentinel serve` exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"`sentinel serve` did not come up in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture()
+def served(tmp_path_factory):
+    """`sentinel serve` (database, store, worker, UI) on a free port with its own data folder."""
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    log = ARTIFACTS / "serve.log"
+    port = free_port()
+    env = {**os.environ, "SENTINEL_DATA_DIR": str(data_dir)}
+    env.pop("SENTINEL_ADMIN_PASSWORD", None)
+    sentinel = ROOT / ".venv" / "bin" / "sentinel"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(sentinel) if sentinel.exists() else "sentinel", "serve", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(data_dir),
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url, log
+    finally:
+        proc.send_signal(signal.SIGTERM)  # serve stops its worker and Streamlit
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture()
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def _seconds(mmss: str) -> int:
+    total = 0
+    for part in mmss.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(ANALYSIS_TIMEOUT_S + 10 * 60)
+def test_upload_analyze_ask_and_seek_in_a_real_browser(served, browser_page, vtest_path):
+    from playwright.sync_api import expect
+
+    url, log = served
+    page = browser_page
+    shots: list[Path] = []
+
+    def shot(name: str) -> None:
+        path = ARTIFACTS / f"{len(shots) + 1}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
+
+    try:
+        # 1. upload vtest.avi through the page, then click Analyze
+        page.goto(url + "/upload")
+        expect(page.get_by_role("heading", name="Upload")).to_be_visible(timeout=120_000)
+        page.locator('input[type="file"]').set_input_files(str(vtest_path))
+        expect(page.get_by_text("vtest.avi: Stored.")).to_be_visible(timeout=180_000)
+        shot("uploaded")
+        page.get_by_role("button", name=re.compile(r"Analyze 1 video")).click()
+
+        # 2. wait for completion through the page's own live progress (a polling fragment)
+        row = page.locator('[class*="st-key-uploads-row-"]').filter(has_text="vtest.avi")
+        expect(row).to_contain_text(re.compile(r"queued|processing"), timeout=60_000)
+        shot("analysing")
+        deadline = time.monotonic() + ANALYSIS_TIMEOUT_S
+        seen_progress = False
+        while True:
+            text = row.inner_text(timeout=30_000)
+            seen_progress |= "processing" in text
+            if "completed" in text:
+                break
+            assert "failed" not in text, f"the analysis failed: {text}\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"no completion in {ANALYSIS_TIMEOUT_S} s: {text}"
+            page.wait_for_timeout(2000)
+        shot("completed")
+
+        # 3. ask, and see an answer with at least one citation card
+        page.get_by_role("link", name="Ask").click()
+        expect(page.get_by_role("heading", name="Ask")).to_be_visible(timeout=60_000)
+        chat = page.get_by_test_id("stChatInputTextArea")
+        chat.fill(QUESTION)
+        chat.press("Enter")
+        cards = page.get_by_role("button", name=re.compile(r"Play at \d+:\d\d"))
+        expect(cards.first).to_be_visible(timeout=300_000)
+        expect(page.get_by_text(re.compile(r"took \d+\.\d\d s"))).to_be_visible()
+        shot("answer")
+
+        # 4. click the card cited latest (0 would prove nothing): the video page opens, the player seeks there
+        times = [_seconds(re.search(r"\d+:\d\d(?::\d\d)?", label).group(0)) for label in cards.all_inner_texts()]
+        cited = max(times)
+        assert cited > 0, times
+        card = cards.nth(times.index(cited))
+        card.scroll_into_view_if_needed()
+        shot("answer-card")
+        card.click()
+        expect(page.get_by_role("heading", name="vtest.avi")).to_be_visible(timeout=60_000)
+        player = page.locator("video")
+        expect(player).to_be_attached(timeout=300_000)  # the browser-playable copy is made first
+        page.wait_for_function(
+            """t => { const v = document.querySelector('video');
+                      return v && v.readyState >= 1 && Math.abs(v.currentTime - t) < 1.5; }""",
+            arg=cited, timeout=120_000)
+        current = page.evaluate("() => document.querySelector('video').currentTime")
+        assert abs(current - cited) < 1.5, (current, cited)
+        assert f"t={cited}" in page.url
+        player.scroll_into_view_if_needed()
+        shot("seeked")
+
+        # 5. a typed timestamp seeks the same player again
+        target = cited + 20
+        page.get_by_label("Jump to (mm:ss or seconds)").fill(f"{target // 60}:{target % 60:02d}")
+        page.get_by_role("button", name="Seek").click()
+        page.wait_for_function(
+            """t => { const v = document.querySelector('video');
+                      return v && v.readyState >= 1 && Math.abs(v.currentTime - t) < 1.5; }""",
+            arg=target, timeout=60_000)
+        shot("seeked-again")
+    except BaseException:
+        shot("failure")
+        raise
+    finally:
+        print(f"\nbrowser screenshots: {ARTIFACTS}")
+        for path in shots:
+            print(f"  {path}")
