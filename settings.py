@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     detector: Literal["auto", "yolo", "ssd"] = Field(default="auto", alias="SENTINEL_DETECTOR")
     yolo_weights: Path | None = Field(default=None, alias="SENTINEL_YOLO_WEIGHTS")
     pose_weights: Path | None = Field(default=None, alias="SENTINEL_POSE_WEIGHTS")
-    detect_confidence: float = Field(default=0.3, alias="SENTINEL_DETECT_CONFIDENCE")
+    # tuned on PETS09-S2L1 (bench/bench_pipeline.py): higher cuts false people more than it loses real ones
+    detect_confidence: float = Field(default=0.45, alias="SENTINEL_DETECT_CONFIDENCE")
     job_max_attempts: int = Field(default=3, alias="SENTINEL_JOB_MAX_ATTEMPTS")
     job_lease_s: float = Field(default=60.0, alias="SENTINEL_JOB_LEASE_S")
 

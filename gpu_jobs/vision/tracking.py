@@ -14,9 +14,11 @@ class ObjectTracker:
 
     ITEM_ID_OFFSET = 100_000
 
-    def __init__(self, *, frame_rate: float = 5.0, lost_track_s: float = 3.0, activation: float = 0.35,
-                 high_confidence: float = 0.5, min_iou: float = 0.1, consecutive: int = 2) -> None:
+    def __init__(self, *, frame_rate: float = 5.0, lost_track_s: float = 2.0, activation: float = 0.35,
+                 high_confidence: float = 0.5, min_iou: float = 0.05, consecutive: int = 2,
+                 buffer_ratio: float = 0.3) -> None:
         from trackers import ByteTrackTracker
+        from trackers.utils.iou import BIoU
 
         # lost_track_buffer counts 30 fps frames in this package, whatever the real rate
         buffer = int(round(lost_track_s * 30))
@@ -24,7 +26,9 @@ class ObjectTracker:
         def make():
             return ByteTrackTracker(lost_track_buffer=buffer, frame_rate=frame_rate,
                                     track_activation_threshold=activation, minimum_consecutive_frames=consecutive,
-                                    minimum_iou_threshold=min_iou, high_conf_det_threshold=high_confidence)
+                                    minimum_iou_threshold=min_iou, high_conf_det_threshold=high_confidence,
+                                    # buffered IoU: at 5 fps a walker's boxes barely overlap between samples
+                                    iou=BIoU(buffer_ratio=buffer_ratio))
 
         self.people, self.items = make(), make()
 
