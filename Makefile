@@ -11,5 +11,7 @@ test: setup
 setup:
 	bash scripts/setup.sh
 
+# Measure speed and quality (needs ../shared/datasets); results land in bench/results/
 bench: setup
-	.venv/bin/python bench/run_all.py
+	.venv/bin/python bench/bench_pipeline.py
+	.venv/bin/python bench/bench_retrieval.py
