@@ -5,11 +5,12 @@ import streamlit as st
 from ui import data
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
-from ui.chat import SESSION, from_result, remember_timings, render_turn, saved_turns, sessions_sidebar
+from ui.chat import SESSION, from_result, remember_timings, render_turn, saved_turns, sessions_sidebar, warm_up
 
 require_sign_in()
 
 app = get_app()
+warm_up(app)
 st.title("Ask")
 sessions_sidebar(app)
 

@@ -290,7 +290,10 @@ def test_delete_asks_for_confirmation_then_removes_objects_and_rows(populated, a
     with app.db.connection() as conn:
         keys = [populated["storage_key"], populated["thumbnail_key"], *runs.highlight_keys(conn, populated["id"])]
     assert all(app.store.exists(k) for k in keys)
-    at = open_page("pages/video.py", video=populated["id"])
+    from ui.data import preview_key
+
+    at = wait_for_player(open_page("pages/video.py", video=populated["id"]), app, populated)
+    keys.append(preview_key(populated["id"]))  # the browser copy the page made goes too
     at.button(key="delete").click().run()
     assert not at.exception
     assert any(b.key == "confirm_delete" for b in at.button), "a confirmation is asked first"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +12,8 @@ import streamlit as st
 from ui import data
 from ui.cards import event_grid
 from ui.format import mmss
+
+log = logging.getLogger(__name__)
 
 SESSION = "ask_session_id"
 DETAILS = "ask_details"  # turn id -> timings of turns asked in this browser session
@@ -28,6 +32,22 @@ class TurnView:
     took_ms: float | None = None
     timings_ms: dict = field(default_factory=dict)
     result_count: int = 0
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up(_app) -> threading.Thread:
+    """Load the ask models once per server in the background, while the first question is being typed."""
+    from rag.ask import get_ask_service
+
+    def run() -> None:
+        try:
+            get_ask_service(_app).warm_up()
+        except Exception:  # the question itself will report what is wrong
+            log.warning("warming up the ask models failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="ask-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def from_result(question: str, result: Any) -> TurnView:

@@ -82,7 +82,9 @@ def poll_progress(app, video_ids: Sequence[UUID | str] | None = None, *, name: s
         with app.db.connection() as conn:
             found = {str(r["id"]): r for r in (videos.get(conn, v) for v in wanted) if r}
             active = _active_jobs(conn)
-        return ProgressSnapshot([{**found[v], "job": active.get(found[v]["id"])} for v in wanted if v in found])
+            counts = {v: sum(events.counts_by_type(conn, found[v]["id"]).values()) for v in found}
+        return ProgressSnapshot([{**found[v], "job": active.get(found[v]["id"]), "event_count": counts[v]}
+                                 for v in wanted if v in found])
     return ProgressSnapshot(list_videos(app, name=name, statuses=statuses))
 
 

@@ -52,7 +52,7 @@ def video_rows(app, snap: ProgressSnapshot, *, key: str, empty: str = "No videos
     if not snap.rows:
         st.caption(empty)
         return
-    widths = [1.2, 3, 1, 1, 2.4, 1, 1.2]
+    widths = [1.2, 2.6, 1, 1, 2.4, 0.8, 1.8]
     head = st.columns(widths)
     for col, title in zip(head, ["", "video", "duration", "size", "status", "events", ""]):
         col.caption(title)
