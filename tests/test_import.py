@@ -1,0 +1,190 @@
+"""UCA import (library and `sentinel import-events`), and the `events` / `videos` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from db.repos import events, videos
+from rag.importers import UcaFormatError, import_uca, load_uca, retime_uca
+from tests.conftest import run_cli
+
+TINY_UCA = {
+    "Shoplifting901_x264": {
+        "duration": 40.0,
+        "timestamps": [[0.0, 4.5], [5.0, 9.0], [5.0, 12.0], [12.2, 20.0], [21.0, 21.0]],
+        "sentences": [
+            "A man in a black jacket walked into the store",
+            "The man put the goods in his pocket",
+            "He hid a bottle under his coat without paying",
+            "A woman picked up a box from the shelf",
+            "The man ran out of the door",
+        ],
+    },
+    "Normal_Videos_901_x264": {
+        "duration": 15.0,
+        "timestamps": [[1.0, 3.0], [1.0, 3.0]],
+        "sentences": ["A car drove along the road", "A bus drove along the road"],
+    },
+}
+
+
+@pytest.fixture()
+def uca_file(tmp_path):
+    path = tmp_path / "tiny_uca.json"
+    path.write_text(json.dumps(TINY_UCA))
+    return path
+
+
+@pytest.fixture(scope="session")
+def embeddings():
+    from rag.models import get_embeddings
+
+    return get_embeddings()
+
+
+def _imported(db) -> dict[str, list[dict]]:
+    with db.connection() as conn:
+        rows = events.list_events(conn, limit=100)
+    by_video: dict[str, list[dict]] = {}
+    for row in rows:
+        by_video.setdefault(row["video_name"], []).append(row)
+    return by_video
+
+
+def test_import_makes_media_less_videos_and_typed_events(clean_db, uca_file, embeddings):
+    seen: list[tuple[int, int]] = []
+    summary = import_uca(clean_db, uca_file, embeddings=embeddings, batch=3,
+                         progress=lambda done, total: seen.append((done, total)))
+    assert summary["videos"] == 2 and summary["events"] == 7
+    assert summary["events_per_s"] > 0 and summary["elapsed_s"] > 0
+    assert seen[0] == (0, 7) and seen[-1] == (7, 7)
+
+    with clean_db.connection() as conn:
+        shop = videos.find(conn, "Shoplifting901_x264")
+        assert shop["sha256"] is None and shop["storage_key"] is None
+        assert shop["status"] == "completed" and shop["source"] == "import:uca"
+        assert shop["duration_s"] == 40.0
+        embedded = conn.execute("SELECT count(*) AS n FROM events WHERE embedding IS NOT NULL").fetchone()["n"]
+    assert embedded == 7
+
+    by_video = _imported(clean_db)
+    shop_events = sorted(by_video["Shoplifting901_x264"], key=lambda r: r["attributes"]["sentence_index"])
+    assert [r["type"] for r in shop_events] == [
+        "walking",  # "walked"
+        "theft",  # no behaviour named: the Shoplifting category's type
+        "theft",  # "hid ... without paying"
+        "picking",  # "picked up"
+        "anomaly",  # "ran"
+    ]
+    assert [r["description"] for r in shop_events] == TINY_UCA["Shoplifting901_x264"]["sentences"]
+    first = shop_events[0]
+    assert first["attributes"]["gender"] == "male" and first["attributes"]["clothing_colour"] == "black"
+    assert first["attributes"]["category"] == "Shoplifting" and first["confidence"] == 1.0
+    assert "shoplifting" in first["keywords"]
+    assert shop_events[3]["zone"] == "shelf"
+    # two theft sentences start together: both kept, the second a millisecond later
+    assert [round(r["t_start"], 3) for r in shop_events[1:3]] == [5.0, 5.001]
+    assert shop_events[4]["t_end"] >= shop_events[4]["t_start"]
+    # a normal video's sentences naming no behaviour, at the same time, both kept
+    assert sorted(r["type"] for r in by_video["Normal_Videos_901_x264"]) == ["other", "other"]
+
+
+def test_reimport_replaces_instead_of_adding(clean_db, uca_file, embeddings):
+    import_uca(clean_db, uca_file, embeddings=embeddings)
+    first_ids = {r["id"] for rows in _imported(clean_db).values() for r in rows}
+    again = import_uca(clean_db, [uca_file, uca_file], embeddings=embeddings)  # a key seen twice counts once
+    assert again["videos"] == 2 and again["events"] == 7
+    rows = [r for rows in _imported(clean_db).values() for r in rows]
+    assert len(rows) == 7 and not first_ids & {r["id"] for r in rows}
+    with clean_db.connection() as conn:
+        assert len(videos.list_videos(conn)) == 2
+        assert conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 7  # old runs gone
+
+
+def test_imported_events_are_searchable(clean_db, uca_file, embeddings):
+    from rag.retriever import HybridRetriever
+
+    import_uca(clean_db, uca_file, embeddings=embeddings)
+    docs = HybridRetriever(db=clean_db, embeddings=embeddings, k=3).invoke("someone concealed a bottle in a coat")
+    assert docs[0].page_content == "He hid a bottle under his coat without paying"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "is not valid JSON"),
+    ("[1, 2]", "expected an object of videos"),
+    ('{"v1": {"timestamps": [[0, 1]], "sentences": []}}', "has 1 timestamps for 0 sentences"),
+    ('{"v1": {"timestamps": [[0]], "sentences": ["a"]}}', r"is not \[start, end\]"),
+    ('{"v1": {"duration": 3}}', "expected duration, timestamps and sentences"),
+])
+def test_malformed_files_fail_clearly(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(UcaFormatError, match=message):
+        load_uca(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_uca(tmp_path / "missing.json")
+
+
+def test_retime_reuses_sentences_at_new_times(uca_file):
+    items = load_uca(uca_file)
+    flat = [s for video in items for s in video.sentences]
+    made = list(retime_uca(items, copies=6, seed=3, min_duration=30.0, max_duration=90.0))
+    assert made == list(retime_uca(items, copies=6, seed=3, min_duration=30.0, max_duration=90.0))
+    assert len({video.key for video, _ in made}) == 6
+    for video, rows in made:
+        assert video.key.split("~")[0] in {v.key for v in items}
+        assert [flat[i] for i in rows] == list(video.sentences)
+        assert 30.0 <= video.duration <= 90.0
+        assert all(0.0 <= start <= end <= video.duration + 0.1 for start, end in video.spans)
+        assert list(video.spans) == sorted(video.spans)
+
+
+# ---------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------
+
+def test_import_events_cli_is_idempotent_and_lists(clean_db, uca_file):
+    first = run_cli("import-events", str(uca_file), "--format", "uca", "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) == {"videos", "events", "elapsed_s", "events_per_s"}
+    assert (summary["videos"], summary["events"]) == (2, 7)
+    assert "imported 7/7 events" in first.stderr
+
+    again = run_cli("import-events", str(uca_file), "--json")
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["videos"], json.loads(again.stdout)["events"]) == (2, 7)
+
+    listed = json.loads(run_cli("videos", "--json").stdout)
+    assert sorted((v["name"], v["event_count"], v["source"]) for v in listed) == [
+        ("Normal_Videos_901_x264", 2, "import:uca"), ("Shoplifting901_x264", 5, "import:uca")]
+
+    shop = json.loads(run_cli("events", "--video", "Shoplifting901_x264", "--json").stdout)
+    assert len(shop) == 5 and {e["video_name"] for e in shop} == {"Shoplifting901_x264"}
+    assert "embedding" not in shop[0]
+    theft = json.loads(run_cli("events", "--type", "theft", "--from", "6", "--to", "0:10", "--json").stdout)
+    assert [e["description"] for e in theft] == ["The man put the goods in his pocket",
+                                                 "He hid a bottle under his coat without paying"]
+    assert json.loads(run_cli("events", "--type", "collapse", "--json").stdout) == []
+
+    table = run_cli("events", "--video", "Normal_Videos_901_x264")
+    assert table.returncode == 0 and "A car drove along the road" in table.stdout
+    assert "Shoplifting901_x264" in run_cli("videos").stdout
+
+
+def test_cli_errors_are_one_clear_line(clean_db, tmp_path):
+    missing = run_cli("events", "--video", "no-such-video")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "sentinel: No video matches 'no-such-video'; list them with `sentinel videos`."
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"v1": {"timestamps": [[0, 1]], "sentences": []}}')
+    result = run_cli("import-events", str(bad), "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "has 1 timestamps for 0 sentences" in json.loads(result.stdout)["error"]
+    assert len([line for line in result.stderr.splitlines() if line.startswith("sentinel:")]) == 1
+
+    result = run_cli("import-events", str(tmp_path / "nope.json"))
+    assert result.returncode == 1 and "does not exist" in result.stderr
