@@ -29,12 +29,13 @@ zone = a.selectbox("Zone", ["", *zones], format_func=lambda z: z or "Any zone", 
 min_conf = b.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="ev_conf")
 attributes = {}
 with c.popover("Attributes", icon=":material/person_search:", width="stretch"):
-    for name, values in data.attribute_values(scope).items():
-        chosen = st.selectbox(name.replace("_", " "), ["", *values], format_func=lambda v: v or "Any",
-                              key=f"ev_attr_{name}")
-        if chosen:
+    known = data.attribute_values(scope)
+    for name, values in known.items():
+        chosen = st.selectbox(name.replace("_", " "), [None, *values],
+                              format_func=lambda v: "Any" if v is None else str(v), key=f"ev_attr_{name}")
+        if chosen is not None:
             attributes[name] = chosen
-    if not data.attribute_values(scope):
+    if not known:
         st.caption("No attributes on these events.")
 
 rows = data.list_events(app, video_id=video_id, types=types or None, t_from=t_from, t_to=t_to, zone=zone,

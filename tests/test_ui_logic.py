@@ -63,3 +63,9 @@ def test_transcode_keeps_every_frame_at_its_time(tmp_path):
         frames = list(c.decode(stream))
     assert len(frames) == 20
     assert abs(float(frames[10].time) - 1.0) < 0.05
+
+
+def test_attribute_values_keep_their_json_type_for_containment_filters():
+    rows = [{"attributes": {"gender": "male", "people": 7, "related_tracks": [1, 2], "speed": 0.4}},
+            {"attributes": {"gender": "unknown", "people": 5, "carrying": True}}]
+    assert data.attribute_values(rows) == {"carrying": [True], "gender": ["male"], "people": [5, 7]}

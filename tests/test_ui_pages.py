@@ -64,6 +64,10 @@ def empty(app, clean_db):
 @pytest.fixture()
 def populated(app, clean_db, tmp_path):
     """One analysed clip with a walking and a theft event (real embeddings, highlight pictures, frame stats)."""
+    return populate(app, tmp_path)
+
+
+def populate(app, tmp_path) -> dict:
     from rag.models import embed_texts
 
     clip = write_clip(tmp_path / f"aisle-{uuid.uuid4().hex[:6]}.mp4", seconds=4.0)
@@ -170,6 +174,19 @@ def test_archived_video_shows_restore_instead_of_a_player(populated, app):
     assert not at.exception
     with app.db.connection() as conn:
         assert videos.get(conn, populated["id"])["restore_state"] in ("restoring", "restored")
+
+
+def test_on_s3_the_player_plays_a_presigned_url(app, clean_db, s3_bucket, tmp_path, monkeypatch):
+    from db.objects import S3Store
+
+    endpoint, bucket = s3_bucket
+    monkeypatch.setitem(app.__dict__, "store", S3Store(bucket, endpoint_url=endpoint))
+    video = populate(app, tmp_path)
+    at = wait_for_player(open_page("pages/video.py", video=video["id"], t=1), app, video)
+    url = at.get("video")[0].proto.url
+    assert url.startswith(f"{endpoint}/{bucket}/previews/") and "Signature" in url
+    assert at.image, "highlights come from the bucket"
+    assert any(b.proto.url.startswith(endpoint) for b in at.get("link_button")), "download is a presigned link"
 
 
 # ---- upload ------------------------------------------------------------------------------------

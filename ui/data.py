@@ -152,14 +152,17 @@ def zone_names(app, video_id: UUID | str | None = None) -> list[str]:
     return sorted(names)
 
 
-def attribute_values(rows: Sequence[dict]) -> dict[str, list[str]]:
-    """The scalar attribute values present in some events, per attribute, for filter widgets."""
-    found: dict[str, set[str]] = {}
+def attribute_values(rows: Sequence[dict]) -> dict[str, list]:
+    """The text, whole-number and yes/no attribute values present in some events, per attribute.
+
+    Values keep their JSON type, so a chosen value matches the stored one (`attributes @> {...}`).
+    """
+    found: dict[str, set] = {}
     for row in rows:
         for key, value in (row.get("attributes") or {}).items():
-            if isinstance(value, (str, int, bool)) and not isinstance(value, float) and key != "related_tracks":
-                found.setdefault(key, set()).add(str(value) if not isinstance(value, str) else value)
-    return {k: sorted(v) for k, v in sorted(found.items())}
+            if isinstance(value, (str, int, bool)) and value not in ("", "unknown"):
+                found.setdefault(key, set()).add(value)
+    return {k: sorted(v, key=str) for k, v in sorted(found.items())}
 
 
 def frame_at(app, video_id: UUID | str, t: float) -> dict | None:
