@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from rag.query import format_mmss
+
 # one colour per event type, used by the timeline, the charts and the cards alike
 EVENT_COLOURS: dict[str, str] = {
     "theft": "#d62728",
@@ -33,14 +35,7 @@ ACTIVE_STATUSES = ("pending", "processing")
 VIDEO_STATUSES = ("pending", "processing", "completed", "failed")
 
 
-def mmss(seconds: float | None) -> str:
-    """Seconds as `mm:ss` (or `h:mm:ss` from one hour on), rounded down like a player clock."""
-    if seconds is None:
-        return "--:--"
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+mmss = format_mmss  # one clock format everywhere: the answers and the UI must agree
 
 
 def span(t_start: float | None, t_end: float | None) -> str:
