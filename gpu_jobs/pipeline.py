@@ -66,6 +66,7 @@ class Analyzer:
         from gpu_jobs.behaviours import BehaviourRules, classify_posture, default_regions, region_of
         from gpu_jobs.describe import describe
         from gpu_jobs.vision.attributes import aggregate
+        from gpu_jobs.vision.tracking import link_tracklets
 
         info = probe(path)
         fps = min(self.settings.analysis_fps, info.fps)
@@ -111,7 +112,8 @@ class Analyzer:
                         attr_samples[key].append(self.attributes.estimate(frame.image, bbox, kp_of.get(i)))
                     counts[name] += 1
                     by_region[region][name] += 1
-                    detection = {"track": track.number, "class": name, "bbox": [round(v, 1) for v in bbox],
+                    # "track" holds the observation until tracklets are linked and numbered
+                    detection = {"track": obs, "class": name, "bbox": [round(v, 1) for v in bbox],
                                  "region": region, "confidence": round(float(conf), 3)}
                     if name == PERSON:  # frame chat reports who stands, sits or lies at a moment
                         detection["posture"] = classify_posture(obs, self.settings.rules)
@@ -133,11 +135,15 @@ class Analyzer:
         if batch:
             process(batch)
 
-        # one or two sightings are detector noise, not a track
-        kept = [t for t in tracks.values() if len(t.observations) >= 3]
         for key, track in tracks.items():
             if track.class_name == PERSON:
                 track.attributes = aggregate(attr_samples.get(key, []))
+        # one or two sightings are detector noise, not a track; split tracklets of one person are joined
+        kept = link_tracklets([t for t in tracks.values() if len(t.observations) >= 3])
+        numbers = {id(o): t.number for t in kept for o in t.observations}
+        for stat in stats:
+            for det in stat["detections"]:
+                det["track"] = numbers.get(id(det["track"]))
         events = BehaviourRules(self.settings.rules).run(kept, zones + regions, (w, h), fps)
         attrs_by_number = {t.number: t.attributes for t in kept}
         for event in events:

@@ -51,3 +51,68 @@ class ObjectTracker:
             empty.tracker_id = np.zeros(0, int)
             return empty
         return sv.Detections.merge(parts) if len(parts) > 1 else parts[0]
+
+
+def link_tracklets(tracks: list, *, max_gap_s: float = 2.0, max_jump: float = 1.0, min_iou_size: float = 0.6) -> list:
+    """Join person tracklets that the tracker split: one ends, another starts soon after where it was heading.
+
+    A sampled-rate tracker loses people behind others or in missed detections and starts a new id
+    when they reappear; counting people and IDF1 both suffer. A later tracklet is appended to an
+    earlier one when it starts within `max_gap_s`, near the earlier one's extrapolated foot point
+    (within `max_jump` body heights per second of gap, plus one), at a similar size, and the two
+    never overlap in time. Greedy by cost, so each tracklet joins at most one other.
+
+    Args:
+        tracks: `gpu_jobs.types.Track` objects with observations in time order.
+
+    Returns:
+        The tracks after linking, renumbered 1..n in order of first appearance.
+    """
+    people = sorted((t for t in tracks if t.class_name == "person" and t.observations), key=lambda t: t.t_start)
+    others = [t for t in tracks if t.class_name != "person" or not t.observations]
+
+    def velocity(track) -> tuple[float, float]:
+        obs = track.observations[-min(len(track.observations), 6):]
+        dt = obs[-1].t - obs[0].t
+        if dt <= 0:
+            return 0.0, 0.0
+        (x0, y0), (x1, y1) = obs[0].foot, obs[-1].foot
+        return (x1 - x0) / dt, (y1 - y0) / dt
+
+    candidates = []
+    for a in people:
+        last = a.observations[-1]
+        vx, vy = velocity(a)
+        for b in people:
+            first = b.observations[0]
+            gap = first.t - last.t
+            if b is a or gap <= 0 or gap > max_gap_s:
+                continue
+            px, py = last.foot[0] + vx * gap, last.foot[1] + vy * gap
+            dist = ((first.foot[0] - px) ** 2 + (first.foot[1] - py) ** 2) ** 0.5 / last.height
+            size = min(first.height, last.height) / max(first.height, last.height)
+            if dist <= max_jump * (1 + gap) and size >= min_iou_size:
+                candidates.append((dist + 0.2 * gap, a, b))
+    candidates.sort(key=lambda c: c[0])
+    head = {id(t): t for t in people}  # tracklet -> the chain it now belongs to
+    has_next, has_prev = set(), set()
+    for _, a, b in candidates:
+        if id(a) in has_next or id(b) in has_prev:
+            continue
+        chain = head[id(a)]
+        if chain is b or chain.observations[-1].t >= b.observations[0].t:
+            continue
+        chain.observations.extend(b.observations)
+        for key, value in b.attributes.items():
+            if chain.attributes.get(key) in (None, "unknown"):
+                chain.attributes[key] = value
+        has_next.add(id(a))
+        has_prev.add(id(b))
+        for k, v in list(head.items()):
+            if v is b:
+                head[k] = chain
+    merged = [t for t in people if id(t) not in has_prev]
+    out = sorted(merged + others, key=lambda t: t.t_start if t.observations else 0.0)
+    for n, track in enumerate(out, start=1):
+        track.number = n
+    return out
