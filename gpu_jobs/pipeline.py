@@ -199,22 +199,45 @@ def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: f
 
 
 class ProgressWriter:
-    """Writes progress (0-100) to the video row at most once a second and at least every 2 s while called."""
+    """Writes progress (0-100) to the video row: on change at most once a second, and every second
+    from a background thread while running, so slow stages (model loading, highlights) still show life."""
 
-    def __init__(self, app, video_id: UUID, *, min_interval_s: float = 1.0) -> None:
-        self.app, self.video_id, self.min_interval_s = app, video_id, min_interval_s
+    def __init__(self, app, video_id: UUID, *, min_interval_s: float = 1.0, heartbeat_s: float = 1.0) -> None:
+        self.app, self.video_id = app, video_id
+        self.min_interval_s, self.heartbeat_s = min_interval_s, heartbeat_s
         self._last = 0.0
         self.value = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def __call__(self, progress: float, *, force: bool = False) -> None:
+        self.value = progress
+        if force or time.monotonic() - self._last >= self.min_interval_s:
+            self._write()
+
+    def _write(self) -> None:
         from db.repos import videos
 
-        self.value = progress
-        now = time.monotonic()
-        if force or now - self._last >= self.min_interval_s:
-            self._last = now
-            with self.app.db.connection() as conn:
-                videos.set_progress(conn, self.video_id, progress)
+        self._last = time.monotonic()
+        with self.app.db.connection() as conn:
+            videos.set_progress(conn, self.video_id, self.value)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self._write()
+            except Exception:  # a missed beat is harmless; the next one retries
+                log.debug("progress write failed", exc_info=True)
+
+    def __enter__(self) -> "ProgressWriter":
+        self._thread = threading.Thread(target=self._beat, name="progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
 
 
 def load_zones(app, video_id: UUID, frame_size: tuple[int, int]) -> list[Zone]:
@@ -240,37 +263,38 @@ def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callab
         if not video["storage_key"]:
             raise ValueError("This video has no media to analyse (imported events only).")
         videos.update(conn, video_id, status="processing", progress=0, error=None)
-    progress = ProgressWriter(app, video_id)
-    run_id = uuid.uuid4()
-    with app.store.local_path(video["storage_key"]) as path:
-        zones = load_zones(app, video_id, (video["width"] or 0, video["height"] or 0))
-        output = analyzer.analyze_file(path, zones=zones, progress=progress, should_stop=should_stop)
-    if should_stop and should_stop():
-        raise JobCancelled("The analysis was cancelled.")
-    embeddings = embed_texts([e.description for e in output.events], app.settings) if output.events else []
-    progress(96.0)
-    highlight_keys: list[str] = []
-    event_rows = []
-    for i, event in enumerate(output.events):
-        key = None
-        if i in output.highlights:
-            key = f"highlights/{video_id}/{run_id}/{i:05d}_{event.type}.jpg"
-            app.store.put_bytes(key, output.highlights[i], content_type="image/jpeg")
-            highlight_keys.append(key)
-        event_rows.append({
-            "track_number": event.track_number, "type": event.type, "t_start": event.t_start,
-            "t_end": event.t_end, "frame": event.frame, "bbox": [float(v) for v in event.bbox], "zone": event.zone,
-            "confidence": event.confidence,
-            "attributes": _jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
-                                     **({"object": event.object_class} if event.object_class else {})}),
-            "description": event.description, "keywords": event.keywords, "highlight_key": key,
-            "embedding": embeddings[i],
-        })
-    track_rows = [{
-        "track_number": t.number, "class_name": t.class_name, "t_first": t.t_start, "t_last": t.t_end,
-        "attributes": _jsonable(t.attributes),
-        "path": [[o.frame, *[round(v, 1) for v in o.bbox], round(o.confidence, 3)] for o in t.observations],
-    } for t in output.tracks]
+    with ProgressWriter(app, video_id) as progress:
+        run_id = uuid.uuid4()
+        with app.store.local_path(video["storage_key"]) as path:
+            zones = load_zones(app, video_id, (video["width"] or 0, video["height"] or 0))
+            output = analyzer.analyze_file(path, zones=zones, progress=progress, should_stop=should_stop)
+        if should_stop and should_stop():
+            raise JobCancelled("The analysis was cancelled.")
+        embeddings = embed_texts([e.description for e in output.events], app.settings) if output.events else []
+        progress(96.0)
+        highlight_keys: list[str] = []
+        event_rows = []
+        for i, event in enumerate(output.events):
+            key = None
+            if i in output.highlights:
+                key = f"highlights/{video_id}/{run_id}/{i:05d}_{event.type}.jpg"
+                app.store.put_bytes(key, output.highlights[i], content_type="image/jpeg")
+                highlight_keys.append(key)
+            event_rows.append({
+                "track_number": event.track_number, "type": event.type, "t_start": event.t_start,
+                "t_end": event.t_end, "frame": event.frame, "bbox": [float(v) for v in event.bbox], "zone": event.zone,
+                "confidence": event.confidence,
+                "attributes": _jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
+                                         **({"object": event.object_class} if event.object_class else {})}),
+                "description": event.description, "keywords": event.keywords, "highlight_key": key,
+                "embedding": embeddings[i],
+            })
+        track_rows = [{
+            "track_number": t.number, "class_name": t.class_name, "t_first": t.t_start, "t_last": t.t_end,
+            "attributes": _jsonable(t.attributes),
+            "path": [[o.frame, *[round(v, 1) for v in o.bbox], round(o.confidence, 3)] for o in t.observations],
+        } for t in output.tracks]
+
     with app.db.connection() as conn:
         old_keys = runs.highlight_keys(conn, video_id)
     try:

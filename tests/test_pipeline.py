@@ -188,3 +188,28 @@ def test_modal_runner_records_the_call_id_and_failures(app, clean_db, tmp_path):
     with app.db.connection() as conn:
         assert jobs.get(conn, job["id"])["status"] == "failed"
         assert "CUDA out of memory" in videos.get(conn, video["id"])["error"]
+
+
+def test_progress_is_written_at_least_every_two_seconds(app, clean_db, tmp_path):
+    import threading
+
+    from gpu_jobs.pipeline import get_analyzer, run_analysis
+
+    clip = vtest_excerpt(tmp_path / "progress.mp4", seconds=8)
+    video = ingest_path(app, clip, submit=False).video
+    get_analyzer(app.settings)  # models load before the clock starts, as in a warm worker
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (run_analysis(app, video["id"], get_analyzer(app.settings)), done.set()))
+    thread.start()
+    stamps, progress = [], []
+    while not done.is_set():
+        with app.db.connection() as conn:
+            row = videos.get(conn, video["id"])
+        if row["status"] == "processing" and (not stamps or row["updated_at"] != stamps[-1]):
+            stamps.append(row["updated_at"])
+            progress.append(row["progress"])
+        time.sleep(0.2)
+    thread.join()
+    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+    assert len(stamps) >= 3 and max(gaps) <= 2.0, [(i, g) for i, g in enumerate(gaps) if g > 1.5]
+    assert progress == sorted(progress) and progress[-1] > progress[0]
