@@ -340,6 +340,9 @@ def delete_video(app, *, video_id: UUID | str) -> DeleteResult:
         highlight_keys = runs.highlight_keys(conn, row["id"])
         event_count = sum(events.counts_by_type(conn, row["id"]).values())
     keys = list(dict.fromkeys(k for k in (row["storage_key"], row["thumbnail_key"], *highlight_keys) if k))
+    preview = f"previews/{row['id']}.mp4"  # the optional browser copy (gpu_jobs.preview.preview_key)
+    if app.store.exists(preview):
+        keys.append(preview)
     deleted, missing = [], []
     for key in keys:
         # FolderStore.delete clears the archive copy and its class too; S3 deletes any class

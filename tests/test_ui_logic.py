@@ -10,7 +10,7 @@ from gpu_jobs.ingest import ingest_path
 from tests.conftest import write_clip
 from ui import data
 from ui.format import human_bytes, mmss, span
-from ui.preview import browser_playable, transcode
+from gpu_jobs.preview import browser_playable, transcode
 from ui.video_panels import parse_time
 
 

@@ -39,7 +39,7 @@ def wait_for_player(at: AppTest, app, video: dict, timeout: float = 120) -> AppT
     """
     import time
 
-    from ui.data import preview_key
+    from gpu_jobs.preview import preview_key
 
     deadline = time.monotonic() + timeout
     while not app.store.exists(preview_key(video["id"])):
@@ -307,7 +307,7 @@ def test_delete_asks_for_confirmation_then_removes_objects_and_rows(populated, a
     with app.db.connection() as conn:
         keys = [populated["storage_key"], populated["thumbnail_key"], *runs.highlight_keys(conn, populated["id"])]
     assert all(app.store.exists(k) for k in keys)
-    from ui.data import preview_key
+    from gpu_jobs.preview import preview_key
 
     at = wait_for_player(open_page("pages/video.py", video=populated["id"]), app, populated)
     keys.append(preview_key(populated["id"]))  # the browser copy the page made goes too

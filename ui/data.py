@@ -13,7 +13,6 @@ from uuid import UUID
 from db.repos import chat, events, jobs, runs, summaries, videos, zones
 from ui.format import ACTIVE_STATUSES
 
-PREVIEW_PREFIX = "previews/"
 
 
 # ---- videos -------------------------------------------------------------------------------------
@@ -97,13 +96,7 @@ def delete_video(app, video_id: UUID | str):
     """Delete a video's objects (original, thumbnail, highlights, browser preview) and rows."""
     from db.lifecycle import delete_video as delete
 
-    # the preview copy is made by the UI, so the UI removes it; the lifecycle removes the rest
-    app.store.delete(preview_key(video_id))
     return delete(app, video_id=video_id)
-
-
-def preview_key(video_id: UUID | str) -> str:
-    return f"{PREVIEW_PREFIX}{video_id}.mp4"
 
 
 # ---- events -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Pictures and the video player: thumbnails from the object store, and a player that seeks.
 
 The player plays a presigned URL (S3) or the local file (folder store). Originals a browser
-cannot decode are played from a preview copy (see ui/preview.py), made once in the background.
+cannot decode are played from a preview copy (see gpu_jobs/preview.py), made once in the background.
 An archived original shows "archived — restore" and a restore button instead of a broken player.
 """
 
@@ -15,8 +15,7 @@ from typing import Callable
 import streamlit as st
 
 from db.objects import BlobNotFound, FolderStore, ObjectArchived
-from ui.data import preview_key
-from ui.preview import PreviewMaker, browser_playable
+from gpu_jobs.preview import PreviewMaker, browser_playable, preview_key
 
 log = logging.getLogger(__name__)
 

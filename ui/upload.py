@@ -38,9 +38,8 @@ def _outcome(name: str, result) -> UploadOutcome:
 
 def _start_preview(app, video: dict) -> None:
     """Begin the browser-playable copy now, so the player is ready when someone opens the video."""
-    from ui.data import preview_key
+    from gpu_jobs.preview import browser_playable, preview_key
     from ui.media import preview_maker
-    from ui.preview import browser_playable
 
     if video.get("storage_key") and not browser_playable(video["storage_key"], video.get("codec")):
         preview_maker().status(app, video, preview_key(video["id"]))

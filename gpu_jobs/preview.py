@@ -23,6 +23,12 @@ PLAYABLE = {
     ".webm": {"vp8", "vp9", "av1"},
 }
 MAX_WIDTH = 1280
+PREVIEW_PREFIX = "previews/"
+
+
+def preview_key(video_id) -> str:
+    """Where a video's browser copy is stored."""
+    return f"{PREVIEW_PREFIX}{video_id}.mp4"
 
 
 def browser_playable(storage_key: str | None, codec: str | None) -> bool:
