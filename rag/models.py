@@ -18,11 +18,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
     from rag.rerank import Reranker
@@ -53,7 +53,22 @@ def _load_embeddings(model_name: str) -> Embeddings:
 
     log.info("loading embedding model %s", model_name)
     # normalised vectors make cosine distance in pgvector equal to 1 - dot product
-    return HuggingFaceEmbeddings(model_name=model_name, encode_kwargs={"normalize_embeddings": True})
+    return QueryCachedEmbeddings(
+        HuggingFaceEmbeddings(model_name=model_name, encode_kwargs={"normalize_embeddings": True}))
+
+
+class QueryCachedEmbeddings(Embeddings):
+    """Embeddings that remember recent query vectors: the retriever and the reranker embed the same question."""
+
+    def __init__(self, inner: Embeddings, *, size: int = 256) -> None:
+        self.inner = inner
+        self._query = lru_cache(maxsize=size)(lambda text: tuple(inner.embed_query(text)))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self._query(text))
 
 
 def get_embeddings(settings: Settings | None = None) -> Embeddings:
