@@ -13,5 +13,6 @@ setup:
 
 # Measure speed and quality (needs ../shared/datasets); results land in bench/results/
 bench: setup
+	.venv/bin/python bench/bench_tracking.py
 	.venv/bin/python bench/bench_pipeline.py
 	.venv/bin/python bench/bench_retrieval.py
