@@ -262,7 +262,7 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
             "embed_s": round(timings["embed_s"], 3), "write_s": round(timings["write_s"], 3)}
 
 
-def retime_uca(items: Sequence[UcaVideo], *, copies: int, seed: int = 0,
+def retime_uca(items: Sequence[UcaVideo], *, copies: int, seed: int = 0, start: int = 0,
                min_duration: float = 60.0, max_duration: float = 1800.0) -> Iterator[tuple[UcaVideo, list[int]]]:
     """Synthetic videos made of the UCA sentences at new times, for benchmarks at scale.
 
@@ -274,10 +274,11 @@ def retime_uca(items: Sequence[UcaVideo], *, copies: int, seed: int = 0,
         items: the source videos (e.g. `load_uca(...)`).
         copies: how many synthetic videos to make.
         seed: for repeatable output.
+        start: number of the first copy (names stay unique across several calls).
         min_duration, max_duration: bounds of the synthetic videos' lengths (seconds).
 
     Yields:
-        (synthetic video named '<key>~<n>', source rows): source_rows[i] is the index of
+        (synthetic video named '<key>~<start + n>', source rows): source_rows[i] is the index of
         sentence i in the flat list of all sentences of `items`, in order, so a caller
         holding one embedding per source sentence looks its vector up without re-embedding.
     """
@@ -297,6 +298,6 @@ def retime_uca(items: Sequence[UcaVideo], *, copies: int, seed: int = 0,
             begin = rng.uniform(0.0, duration - length)
             spans.append((round(begin, 1), round(begin + length, 1)))
         order = sorted(range(len(spans)), key=lambda i: spans[i])
-        video = UcaVideo(f"{source.key}~{n}", round(duration, 1), tuple(spans[i] for i in order),
+        video = UcaVideo(f"{source.key}~{start + n}", round(duration, 1), tuple(spans[i] for i in order),
                          tuple(source.sentences[i] for i in order))
         yield video, [offsets[source_index] + i for i in order]

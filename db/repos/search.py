@@ -250,10 +250,11 @@ def _statement(filters: SearchFilters, method: str) -> tuple[str, dict]:
         hard_where = " AND ".join(hard_conds) or "TRUE"
         # MATERIALIZED keeps the planner from turning the ORDER BY into an HNSW scan: the
         # rows of the hard filters come from the btree indexes, each gets its distance
+        # (the current-run check waits for the next step, which reads only the nearest)
         candidates = f"""
     candidates AS MATERIALIZED (
         SELECT e.id, e.embedding <=> %(q)s AS distance
-        FROM events e {_CURRENT_RUN}
+        FROM events e
         WHERE e.embedding IS NOT NULL AND {hard_where}
     ),"""
     else:
