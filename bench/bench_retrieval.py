@@ -240,7 +240,7 @@ def scale_up(app, target: int, *, splits: list[str] = UCA_FILES, seed: int = 0, 
         log(f"already {have} events; nothing to add")
         return {"added": 0, "copy_s": 0.0, "index_s": {}, "copy_rows_per_s": 0.0}
     mean_len = len(flat) / len(items)
-    copies = int(needed / mean_len * 1.05) + 1
+    copies = int(needed / mean_len * 1.5) + 10  # the loop below stops once enough rows are planned
     log(f"adding about {needed} events over {copies} synthetic videos")
 
     started = time.perf_counter()
@@ -327,6 +327,7 @@ def report(runs: list[dict], imported: dict | None, scaled: dict | None, machine
         lines.append(f"| {name} | " + " | ".join(values) + f" | {target} |")
 
     row("events in the table", [f"{r['events']:,}" for r in runs])
+    row("load average while measuring (start/end mean)", [fmt(r["load"]) for r in runs])
     if imported:
         row("UCA import, events/s (embeddings included)",
             [fmt(imported["events_per_s"]) if i == 0 and not r.get("scaled") else "—" for i, r in enumerate(runs)],
@@ -404,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--append", action="store_true", help="add this run's table to --out instead of replacing it")
     args = parser.parse_args(argv)
+    if args.scale_only and not args.scale:
+        parser.error("--scale-only needs --scale N")
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
     os.environ["SENTINEL_DATA_DIR"] = str(data_dir)
@@ -440,11 +443,13 @@ def main(argv: list[str] | None = None) -> int:
             with app.db.connection() as conn:
                 events = conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"]
             log(f"measuring at {events} events")
+            load = os.getloadavg()[0]  # other jobs on the machine move every latency below
             ask = measure_ask(app, questions, repeat=args.repeat)
             log(f"  ask: p50 {ask['p50_ms']:.0f} ms, p95 {ask['p95_ms']:.0f} ms, hit@5 {ask['hit5']:.3f}")
             recall = measure_recall(app, questions, samples=recall_queries, ef_values=ef_values)
             log(f"  recall@10: " + ", ".join(f"ef {ef}: {v['recall']:.3f}" for ef, v in recall["by_ef"].items()))
-            return {"label": label, "events": events, "ask": ask, "recall": recall}
+            return {"label": label, "events": events, "ask": ask, "recall": recall,
+                    "load": (load + os.getloadavg()[0]) / 2}
 
         runs = [] if args.scale_only else [measure("", args.recall_queries)]
         scaled = None
@@ -457,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.append and args.out.exists():
-            args.out.write_text(args.out.read_text() + f"\n## {time.strftime('%Y-%m-%d %H:%M')}\n\n" + text)
+            args.out.write_text(args.out.read_text() + f"\n### {time.strftime('%Y-%m-%d %H:%M')}\n\n" + text)
         else:
             args.out.write_text("# Retrieval benchmark\n\n" + f"## {time.strftime('%Y-%m-%d %H:%M')}\n\n" + text)
         log(f"wrote {args.out}")
