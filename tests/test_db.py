@@ -144,6 +144,7 @@ def test_event_filters_and_other_repositories(clean_db):
         assert [e["type"] for e in events.list_events(conn, attributes={"gender": "female"})] == ["walking"]
         assert events.counts_by_type(conn) == {"theft": 1, "walking": 1}
         assert videos.find(conn, "shop.mp4")["id"] == v["id"]
+        assert videos.find(conn, "SHOP.MP4")["id"] == v["id"]  # names match in any case
         assert videos.find(conn, str(v["id"]))["id"] == v["id"]
         assert videos.get(conn, "not-a-uuid") is None
         zones.upsert(conn, name="till", kind="checkout", polygon=[[0, 0], [1, 0], [1, 1]], video_id=v["id"])

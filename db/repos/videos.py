@@ -58,6 +58,11 @@ def find(conn: psycopg.Connection, id_or_name: str) -> dict | None:
     ).fetchall()
     if rows:
         return rows[0]
+    # people type names in any case ("cam07_front" for Cam07_Front); unique matches only
+    found = one_or_none(conn.execute(
+        "SELECT * FROM videos WHERE lower(name) = lower(%s) LIMIT 2", (id_or_name,)).fetchall())
+    if found:
+        return found
     return one_or_none(conn.execute(
         "SELECT * FROM videos WHERE name LIKE %s ORDER BY created_at DESC LIMIT 2",
         (id_or_name.replace("%", r"\%").replace("_", r"\_") + "%",),
