@@ -40,6 +40,19 @@ _TF_COCO = {
 }
 
 
+def load_yolo(weights: Path | str, *, setting: str, threads: int | None = None):
+    """An ultralytics model from a local checkpoint, offline, with torch using every core."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # never look for updates or downloads
+    import torch
+    from ultralytics import YOLO
+
+    if not Path(weights).is_file():
+        raise RuntimeError(f"The checkpoint {weights} does not exist: set {setting} to a .pt file.")
+    # importing ultralytics drops torch to one thread; set it back
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    return YOLO(str(weights))
+
+
 class Detector(Protocol):
     """Finds people and carried items in frames."""
 
@@ -221,15 +234,7 @@ class YoloDetector:
     def __init__(self, weights: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, imgsz: int = 640,
                  device: str | None = None, class_map: dict[str, str] | None = None,
                  threads: int | None = None) -> None:
-        os.environ.setdefault("YOLO_OFFLINE", "1")  # never look for updates or downloads
-        import torch
-        from ultralytics import YOLO
-
-        if not Path(weights).is_file():
-            raise RuntimeError(f"The YOLO checkpoint {weights} does not exist: "
-                               "set SENTINEL_YOLO_WEIGHTS to a .pt file.")
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-        self.model = YOLO(str(weights))
+        self.model = load_yolo(weights, setting="SENTINEL_YOLO_WEIGHTS", threads=threads)
         self.weights = str(weights)
         self.confidence, self.imgsz, self.device = confidence, imgsz, device
         raw = {int(k): str(v) for k, v in self.model.names.items()}

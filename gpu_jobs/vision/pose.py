@@ -87,15 +87,9 @@ class YoloPose:
 
     def __init__(self, weights: Path | str, *, imgsz: int = 640, device: str | None = None,
                  threads: int | None = None) -> None:
-        os.environ.setdefault("YOLO_OFFLINE", "1")  # never look for updates or downloads
-        import torch
-        from ultralytics import YOLO
+        from gpu_jobs.vision.detectors import load_yolo
 
-        if not Path(weights).is_file():
-            raise RuntimeError(f"The pose checkpoint {weights} does not exist: "
-                               "set SENTINEL_POSE_WEIGHTS to a .pt file.")
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-        self.model = YOLO(str(weights))
+        self.model = load_yolo(weights, setting="SENTINEL_POSE_WEIGHTS", threads=threads)
         if self.model.task != "pose":
             raise RuntimeError(f"{weights} is a {self.model.task} checkpoint, not a pose one (e.g. yolo11n-pose.pt).")
         self.imgsz, self.device = imgsz, device
