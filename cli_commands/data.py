@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 
@@ -22,15 +21,13 @@ def _seconds(text: str) -> float:
     """Seconds from '75', '75.5', '1:15' or '1:02:03' (argparse type)."""
     import argparse
 
-    value = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    if re.fullmatch(r"\d+(?::\d{1,2}){1,2}(?:\.\d+)?", value):
-        seconds = 0.0
-        for part in value.split(":"):
-            seconds = seconds * 60 + float(part)
-        return seconds
-    raise argparse.ArgumentTypeError(f"{text!r} is not a time: give seconds (75) or mm:ss (1:15)")
+    from rag.query import parse_mmss
+
+    try:
+        return parse_mmss(text)
+    except ValueError as exc:
+        # argparse shows an ArgumentTypeError's own message, a ValueError only as "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _clock(seconds: float | None) -> str:

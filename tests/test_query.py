@@ -15,6 +15,7 @@ from rag.query import (
     contradicts,
     format_mmss,
     match_filters,
+    parse_mmss,
     parse_question,
 )
 
@@ -151,6 +152,34 @@ def test_window_labels_and_mmss() -> None:
     assert format_mmss(72.9) == "01:12"
     assert format_mmss(3725) == "1:02:05"
     assert format_mmss(-3) == "00:00"
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("0", 0.0), ("75", 75.0), ("75.5", 75.5), (" 42 ", 42.0),
+    ("1:15", 75.0), ("01:15", 75.0), ("1:5", 65.0), ("1:02.5", 62.5), ("12:59.25", 779.25),
+    ("1:59.75", 119.75), ("75:00", 4500.0), ("1:02:03", 3723.0), ("01:00:05.5", 3605.5), ("0:00", 0.0),
+])
+def test_parse_mmss_reads_player_times(text, seconds) -> None:
+    assert parse_mmss(text) == seconds
+    assert isinstance(parse_mmss(text), float)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("", "not a time"), ("soon", "not a time"), ("1:2:3:4", "not a time"), ("1:", "not a time"),
+    (":30", "not a time"), ("1.5:00", "not a time"), ("1:30pm", "not a time"), ("1,5", "not a time"),
+    ("-5", "negative"), ("-1:00", "negative"),
+    ("1:60", "seconds after a colon must be below 60"), ("0:75", "below 60"),
+    ("1:60:00", "minutes in h:mm:ss must be below 60"), ("2:00:60", "seconds after a colon"),
+])
+def test_parse_mmss_rejects_anything_else_with_a_clear_message(text, says) -> None:
+    with pytest.raises(ValueError, match=says) as raised:
+        parse_mmss(text)
+    assert repr(text) in str(raised.value)
+
+
+def test_parse_mmss_reads_what_format_mmss_writes() -> None:
+    for seconds in (0, 59, 60, 72, 599, 3599, 3600, 3725, 86399):
+        assert parse_mmss(format_mmss(seconds)) == seconds
 
 
 def test_filters_reject_unknown_values_and_normalise_aliases() -> None:

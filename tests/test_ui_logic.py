@@ -36,7 +36,8 @@ def test_polling_keeps_going_while_a_video_is_pending_or_processing_and_stops_wh
 
 
 @pytest.mark.parametrize("text, seconds", [("83", 83.0), ("1:23", 83.0), ("01:02:03", 3723.0), ("2.5", 2.5),
-                                           ("", None), ("soon", None), ("1:2:3:4", None)])
+                                           ("1:02.5", 62.5), ("", None), ("soon", None), ("1:2:3:4", None),
+                                           ("1:75", None), ("-5", None), (None, None)])
 def test_parse_time(text, seconds):
     assert parse_time(text) == seconds
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import streamlit as st
 
 from db.objects import FolderStore
+from rag.query import parse_mmss
 from ui import data
 from ui.format import ago, mmss
 from ui.nav import VIDEOS
@@ -16,16 +16,11 @@ from ui.notify import flash
 log = logging.getLogger(__name__)
 
 def parse_time(text: str | None) -> float | None:
-    """'1:23', '01:02:03' or '83' (seconds) -> seconds; None when it is not a time."""
-    text = (text or "").strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if re.fullmatch(r"\d+(:\d{1,2}){1,2}", text):
-        seconds = 0.0
-        for part in text.split(":"):
-            seconds = seconds * 60 + int(part)
-        return seconds
-    return None
+    """'1:23', '01:02:03' or '83' (seconds) -> seconds; None when the box is empty or not a time."""
+    try:
+        return parse_mmss(text or "")
+    except ValueError:
+        return None
 
 
 def restore(app, video: dict) -> None:
