@@ -206,6 +206,8 @@ class SummaryOut(BaseModel):
     error: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    stale: bool = Field(False, description="the text describes an earlier analysis run than the video's current "
+                                           "one; POST to this path to write it again")
 
 
 class DeleteResponse(BaseModel):
@@ -741,7 +743,7 @@ summaries_router = APIRouter(prefix="/v1/videos/{video_id}/summary", tags=["summ
 
 @summaries_router.get("", response_model=SummaryOut, summary="Read a video's summary")
 def read_summary(video_id: UUID, sentinel: Sentinel) -> SummaryOut:
-    """The cached summary with its status; 404 until one was requested (POST to this path)."""
+    """The cached summary with its status (`stale` after a re-analysis); 404 until one was requested."""
     from rag.summaries import get_summary
 
     _video_or_404(sentinel, video_id)

@@ -13,7 +13,7 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print JSON (always on with '-')")
     s.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("summary", help="a video's summary (written now if missing)")
+    s = sub.add_parser("summary", help="a video's summary (written now if missing or older than the latest analysis)")
     s.add_argument("video", help="video id or name")
     s.add_argument("--regenerate", action="store_true", help="write it again even if one is stored")
     s.add_argument("--json", action="store_true")
@@ -83,7 +83,7 @@ def cmd_summary(args) -> int:
     if video is None:
         raise LookupError(f"No video matches {args.video!r}; `sentinel videos` lists them.")
     row = get_summary(app, video["id"])
-    if row is None or row["status"] != "completed" or args.regenerate:
+    if row is None or row["status"] != "completed" or row["stale"] or args.regenerate:
         row = generate_summary(app, video["id"])
     payload = {"video_id": str(video["id"]), "video_name": video["name"], "status": row["status"],
                "text": row["text"], "model": row["model"], "updated_at": row["updated_at"]}

@@ -52,7 +52,11 @@ def _video(conn, video_id: UUID | str) -> dict:
 
 
 def get_summary(app, video_id: UUID | str) -> dict | None:
-    """The stored summary row (status, text, model, error...), or None if never requested."""
+    """The stored summary row (status, text, model, error, run_id...), or None if never requested.
+
+    `stale` on the row is true when its text was written from an earlier analysis run than
+    the video's current one; `request_summary` or `generate_summary` writes it afresh.
+    """
     from db.repos import summaries
 
     with app.db.connection() as conn:
@@ -118,7 +122,8 @@ def generate_summary(app, video_id: UUID | str, *, chat_model: Any = None) -> di
     """Write the summary now (synchronously) and return the completed row.
 
     The row goes to `processing`, then `completed`; on any error it is recorded as
-    `failed` with a one-line error and the error is raised again.
+    `failed` with a one-line error and the error is raised again. The row records the
+    analysis run the text describes, so a later run of the video marks it stale.
 
     Raises:
         LookupError: no such video.
@@ -142,7 +147,8 @@ def generate_summary(app, video_id: UUID | str, *, chat_model: Any = None) -> di
             if written:
                 text, model = written, _model_name(chat_model, app)
         with app.db.connection() as conn:
-            return summaries.set_status(conn, video["id"], "completed", text=text, model=model)
+            return summaries.set_status(conn, video["id"], "completed", text=text, model=model,
+                                        run_id=video["current_run_id"])
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         with app.db.connection() as conn:

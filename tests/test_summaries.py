@@ -129,6 +129,66 @@ def test_regenerate_replaces_the_text_and_a_failing_model_falls_back(app, clean_
     assert again["updated_at"] > first["updated_at"]
 
 
+def test_a_new_analysis_run_makes_the_summary_stale_until_it_is_rewritten(app, clean_db):
+    from api import SummaryOut
+    from db.repos import runs, videos
+    from rag.summaries import generate_summary, get_summary, request_summary
+
+    video_id = _seed(app)
+    first = generate_summary(app, video_id)
+    with app.db.connection() as conn:
+        first_run = videos.get(conn, video_id)["current_run_id"]
+    assert first["run_id"] == first_run and first["stale"] is False
+    assert "1 theft" in first["text"]
+
+    new_run = uuid.uuid4()
+    with app.db.connection() as conn:
+        runs.write_run(conn, video_id=uuid.UUID(video_id), run_id=new_run,
+                       tracks=[{"track_number": 1, "class_name": "person", "t_first": 0.0, "t_last": 60.0,
+                                "attributes": {"gender": "female"}}],
+                       events=[{"track_number": 1, "type": "collapse", "t_start": 30.0, "t_end": 41.0,
+                                "zone": "centre", "confidence": 0.9, "description": "A woman collapses."}],
+                       frame_stats=[])
+
+    stale = get_summary(app, video_id)
+    assert stale["stale"] is True and stale["run_id"] == first_run
+    assert stale["text"] == first["text"]  # still readable, but flagged
+    assert SummaryOut.model_validate(stale).stale is True  # what GET /v1/videos/{id}/summary answers
+
+    # what the video page does on seeing a stale summary
+    request_summary(app, video_id)
+    fresh = _wait_for(app, video_id, {"completed", "failed"})
+    assert fresh["status"] == "completed" and fresh["stale"] is False and fresh["run_id"] == new_run
+    assert "Events: 1 collapse." in fresh["text"] and "theft" not in fresh["text"]
+    assert "People: 1 person tracked (1 female)" in fresh["text"]
+    assert SummaryOut.model_validate(fresh).stale is False
+
+
+def test_a_summary_from_before_run_ids_were_recorded_reads_as_stale(app, clean_db):
+    from db.repos import summaries
+    from rag.summaries import get_summary
+
+    video_id = _seed(app)
+    with app.db.connection() as conn:
+        summaries.set_status(conn, uuid.UUID(video_id), "completed", text="Old text.", model="structured")
+    assert get_summary(app, video_id)["stale"] is True
+
+
+def test_cli_summary_rewrites_a_stale_summary(app, clean_db):
+    from db.repos import runs
+
+    video_id = _seed(app)
+    first = json.loads(run_cli("summary", video_id, "--json").stdout)
+    assert "1 theft" in first["text"]
+    with app.db.connection() as conn:
+        runs.write_run(conn, video_id=uuid.UUID(video_id), run_id=uuid.uuid4(), tracks=[], frame_stats=[],
+                       events=[{"type": "crowding", "t_start": 5.0, "t_end": 9.0, "confidence": 0.7,
+                                "description": "Five people crowd the till."}])
+    again = json.loads(run_cli("summary", video_id, "--json").stdout)
+    assert again["updated_at"] > first["updated_at"]
+    assert "Events: 1 crowding." in again["text"] and "theft" not in again["text"]
+
+
 def test_failure_is_recorded_as_failed(app, clean_db):
     from rag.summaries import SummaryUnavailable, generate_summary, request_summary
 

@@ -163,6 +163,29 @@ def test_video_page_frame_chat_and_summary(populated):
     assert any("Regenerate" == b.label for b in at.button)
 
 
+def test_video_page_rewrites_a_summary_left_stale_by_a_new_analysis(populated, app):
+    from rag.summaries import generate_summary, get_summary, summary_thread
+
+    assert "1 theft" in generate_summary(app, populated["id"])["text"]
+    with app.db.connection() as conn:
+        runs.write_run(conn, video_id=populated["id"], run_id=uuid.uuid4(), tracks=[], frame_stats=[],
+                       events=[{"type": "collapse", "t_start": 2.0, "t_end": 3.5, "confidence": 0.9,
+                                "description": "A man collapses by the shelf."}])
+    assert get_summary(app, populated["id"])["stale"]
+
+    at = open_page("pages/video.py", video=populated["id"])
+    thread = summary_thread(populated["id"])
+    if thread:
+        thread.join(60)
+    fresh = get_summary(app, populated["id"])
+    assert fresh["status"] == "completed" and not fresh["stale"]
+    assert "Events: 1 collapse." in fresh["text"] and "theft" not in fresh["text"]
+    at.run()
+    assert not at.exception
+    assert any("Events: 1 collapse." in m.value for m in at.markdown)
+    assert not any("earlier analysis" in w.value for w in at.warning)
+
+
 def test_archived_video_shows_restore_instead_of_a_player(populated, app):
     from db.lifecycle import archive_video
 

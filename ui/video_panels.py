@@ -51,6 +51,9 @@ def summary_panel(app, video: dict) -> None:
     if row is None:
         st.button("Generate summary", icon=":material/summarize:", key="summary_generate", on_click=generate)
         return
+    if row["stale"] and row["status"] == "completed":
+        # re-analysed since it was written; a failed rewrite is not retried on every rerun
+        row = request_summary(app, video["id"])
 
     @st.fragment(run_every=2.0 if row["status"] in ("pending", "processing") else None)
     def show() -> None:
@@ -58,7 +61,7 @@ def summary_panel(app, video: dict) -> None:
         if current["status"] in ("pending", "processing"):
             st.info(f":material/hourglass_top: The summary is being written ({current['status']})...")
             if current.get("text"):
-                st.caption("Previous summary:")
+                st.caption("Previous summary (of an earlier analysis):" if current.get("stale") else "Previous summary:")
                 st.markdown(current["text"])
             return
         if row["status"] in ("pending", "processing") and fragment_rerun():
@@ -69,6 +72,8 @@ def summary_panel(app, video: dict) -> None:
             with st.container(border=True):
                 st.markdown(current["text"])
             st.caption(f"{current.get('model') or 'structured'} · {ago(current.get('updated_at'))}")
+            if current.get("stale"):
+                st.warning("This summary describes an earlier analysis of the video; regenerate it for the latest.")
         st.button("Regenerate", icon=":material/refresh:", key="summary_regenerate", on_click=generate)
 
     show()
