@@ -65,23 +65,27 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def _one_video(args, action) -> int:
+    """Run a lifecycle `action(app, video_id=...)` on the VIDEO_ID argument and print its result."""
+    app = _app()
+    return _results(args, [action(app, video_id=_video_id(app, args.video))], "")
+
+
 def cmd_archive(args) -> int:
     from db.lifecycle import archive_older_than, archive_video
 
     if (args.video is None) == (args.older_than is None):
         raise ValueError("Give either a VIDEO_ID or --older-than DAYS.")
-    app = _app()
     if args.video is not None:
-        return _results(args, [archive_video(app, video_id=_video_id(app, args.video))], "")
-    return _results(args, archive_older_than(app, days=args.older_than),
+        return _one_video(args, archive_video)
+    return _results(args, archive_older_than(_app(), days=args.older_than),
                     f"No hot or warm videos older than {args.older_than:g} days.")
 
 
 def cmd_restore(args) -> int:
     from db.lifecycle import restore_video
 
-    app = _app()
-    return _results(args, [restore_video(app, video_id=_video_id(app, args.video))], "")
+    return _one_video(args, restore_video)
 
 
 def cmd_poll(args) -> int:

@@ -372,3 +372,23 @@ def test_cli_lifecycle_on_s3(s3_bucket, database):
     assert out.returncode == 0, out.stderr
     assert {r["ID"] for r in json.loads(out.stdout)["Rules"]} == {"sentinel-videos-tiering",
                                                                   "sentinel-highlights-expiry"}
+
+
+def test_cli_archive_and_restore_of_one_video_print_its_result_line(app, clean_db):
+    vid = str(add_video(app, name="one-clip.mp4")["id"])
+    busy = str(add_video(app, name="busy.mp4", status="processing")["id"])
+
+    out = run_cli("tier", "archive", vid)
+    assert (out.returncode, out.stdout, out.stderr) == (0, f"{vid}  one-clip.mp4  archive  Archived.\n", "")
+    [again] = json.loads(run_cli("tier", "archive", "one-clip.mp4", "--json").stdout)["results"]
+    assert (again["video_id"], again["changed"], again["message"]) == (vid, False, "Already archived.")
+
+    out = run_cli("tier", "restore", vid)
+    assert (out.returncode, out.stdout) == (0, f"{vid}  one-clip.mp4  archive (restoring)  Restore requested; it "
+                                               "becomes playable when the restore completes (`sentinel tier poll`).\n")
+
+    out = run_cli("tier", "archive", busy)
+    assert out.returncode == 1
+    assert out.stdout == f"{busy}  busy.mp4  hot  Not archived: the video is still waiting for or under analysis.\n"
+    assert out.stderr.strip() == ("sentinel: 1 of 1 videos failed: "
+                                  "Not archived: the video is still waiting for or under analysis.")
