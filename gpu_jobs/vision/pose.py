@@ -81,25 +81,29 @@ class YoloPose:
         imgsz: inference size.
         device: torch device; None lets ultralytics choose.
         threads: torch CPU threads (importing ultralytics first leaves torch with one).
+        precision: auto, fp32 or bf16 for CPU inference (see `precision.py`).
     """
 
     name = "yolo-pose"
 
     def __init__(self, weights: Path | str, *, imgsz: int = 640, device: str | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, precision: str = "auto") -> None:
         from gpu_jobs.vision.detectors import load_yolo
 
         self.model = load_yolo(weights, setting="SENTINEL_POSE_WEIGHTS", threads=threads)
         if self.model.task != "pose":
             raise RuntimeError(f"{weights} is a {self.model.task} checkpoint, not a pose one (e.g. yolo11n-pose.pt).")
-        self.imgsz, self.device = imgsz, device
+        self.imgsz, self.device, self.precision = imgsz, device, precision
 
     def estimate(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         out = np.zeros((len(boxes), 17, 3), np.float32)
         if not len(boxes):
             return out
-        r = self.model.predict(image, imgsz=self.imgsz, device=self.device, verbose=False)[0]
+        from precision import cpu_autocast
+
+        with cpu_autocast(self.precision):
+            r = self.model.predict(image, imgsz=self.imgsz, device=self.device, verbose=False)[0]
         if r.keypoints is None or not len(r.boxes):
             return out
         found = r.boxes.xyxy.cpu().numpy()
@@ -126,5 +130,5 @@ def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
 def make_pose(settings) -> PoseEstimator:
     """YOLO-pose when a pose checkpoint is configured, otherwise MoveNet."""
     if settings.pose_weights:
-        return YoloPose(settings.pose_weights)
+        return YoloPose(settings.pose_weights, precision=settings.precision)
     return MoveNetPose()
