@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from db.embedded import start_embedded
+from db import vector_index
 from db.migrate import migrate
 from settings import Settings
 
@@ -58,6 +59,8 @@ class Database:
             open=True,
             name="sentinel",
         )
+        with self.pool.connection() as conn:
+            vector_index.ensure(conn)
         # close before pgserver's own exit hook stops the server (atexit runs last-in first-out)
         atexit.register(self.close)
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from db import vector_index
 from db.repos import runs, videos
 from rag.query import parse_question
 
@@ -167,16 +168,19 @@ def uca_events(video: UcaVideo, vectors: np.ndarray | Sequence[Sequence[float]] 
     return events
 
 
-def _media_less_video(conn, key: str, duration: float) -> dict:
+def _media_less_videos(conn) -> dict[str, Any]:
+    """Name -> id of every media-less (imported) video: one query instead of a lookup per video."""
+    rows = conn.execute("SELECT id, name FROM videos WHERE sha256 IS NULL").fetchall()
+    return {row["name"]: row["id"] for row in rows}
+
+
+def _media_less_video(conn, key: str, duration: float, known: dict[str, Any]) -> dict:
     """The imported video row named `key` (created on first import), marked completed."""
     # names of uploaded videos may repeat; media-less names are unique (partial unique index)
-    row = videos.find(conn, key)
-    if not row or row["name"] != key or row["sha256"] is not None:
-        row = next((r for r in videos.list_videos(conn, name_like=key, limit=500)
-                    if r["name"] == key and r["sha256"] is None), None)
-    row = row or videos.insert(conn, name=key, original_filename=key, sha256=None, storage_key=None,
-                                             size_bytes=0, source=SOURCE, meta={"duration_s": duration})
-    return videos.update(conn, row["id"], duration_s=duration, status="completed", progress=100.0, error=None)
+    if key not in known:
+        known[key] = videos.insert(conn, name=key, original_filename=key, sha256=None, storage_key=None,
+                                   size_bytes=0, source=SOURCE, meta={"duration_s": duration})["id"]
+    return videos.update(conn, known[key], duration_s=duration, status="completed", progress=100.0, error=None)
 
 
 def _chunks(items: Sequence[UcaVideo], min_sentences: int) -> Iterator[list[UcaVideo]]:
@@ -209,8 +213,9 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
         progress: called as progress(events_done, events_total) after each batch.
 
     Returns:
-        {videos, events, elapsed_s, events_per_s, embed_s, write_s}: the speed includes
-        embedding; embed_s and write_s are the time spent in each (they overlap).
+        {videos, events, elapsed_s, events_per_s, embed_s, write_s, index_deferred, index_s}: the
+        speed includes embedding and any index rebuild (see `db.vector_index`); embed_s and
+        write_s are the time spent in each (they overlap).
     """
     started = time.perf_counter()
     items = load_uca(path_or_paths)
@@ -234,24 +239,30 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
         return [known[t] for t in texts]
 
     done = 0
+    with db.connection() as conn:
+        known = _media_less_videos(conn)
     if progress:
         progress(0, total)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uca-embed") as pool:
+    # a load that at least doubles the table builds the HNSW graph once at the end instead of row by row
+    with vector_index.deferred_vector_index(db, adding=total) as index_report, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="uca-embed") as pool:
         pending = pool.submit(embed, groups[0]) if groups else None
         for i, group in enumerate(groups):
             vectors = pending.result()
             pending = pool.submit(embed, groups[i + 1]) if i + 1 < len(groups) else None
             began = time.perf_counter()
             offset = 0
-            for video in group:
-                count = len(video.sentences)
-                own = vectors[offset:offset + count]
-                offset += count
-                with db.connection() as conn:  # one transaction per video: a crash leaves whole videos
-                    row = _media_less_video(conn, video.key, video.duration)
+            with db.connection() as conn:  # one transaction per group: a crash leaves whole videos
+                # a crash may lose the last commits but never half a video; re-importing redoes them
+                conn.execute("SET LOCAL synchronous_commit TO off")
+                for video in group:
+                    count = len(video.sentences)
+                    own = vectors[offset:offset + count]
+                    offset += count
+                    row = _media_less_video(conn, video.key, video.duration, known)
                     runs.write_run(conn, video_id=row["id"], run_id=uuid.uuid4(), tracks=[],
                                    events=uca_events(video, own), frame_stats=[])
-                done += count
+                    done += count
             timings["write_s"] += time.perf_counter() - began
             if progress:
                 progress(done, total)
@@ -259,7 +270,8 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
     log.info("imported %d UCA videos, %d events in %.1f s", len(items), done, elapsed)
     return {"videos": len(items), "events": done, "elapsed_s": round(elapsed, 3),
             "events_per_s": round(done / elapsed, 1) if elapsed > 0 else 0.0,
-            "embed_s": round(timings["embed_s"], 3), "write_s": round(timings["write_s"], 3)}
+            "embed_s": round(timings["embed_s"], 3), "write_s": round(timings["write_s"], 3),
+            "index_deferred": index_report["deferred"], "index_s": index_report["index_s"]}
 
 
 def retime_uca(items: Sequence[UcaVideo], *, copies: int, seed: int = 0, start: int = 0,

@@ -340,12 +340,17 @@ class _Scan:
         # keep the original casing for the residual text unless lowercasing changed lengths
         self.original = question if len(question) == len(self.text) else self.text
         self.mask = [False] * len(self.text)
+        self.consumed = False
 
     def find(self, pattern: str) -> list[re.Match[str]]:
         """Matches of `pattern` in the text not yet consumed."""
-        return [m for m in re.finditer(pattern, self.text) if not any(self.mask[m.start():m.end()])]
+        matches = re.finditer(pattern, self.text)
+        if not self.consumed:  # most patterns run before anything is consumed (the importer parses 20k+)
+            return list(matches)
+        return [m for m in matches if not any(self.mask[m.start():m.end()])]
 
     def consume(self, match: re.Match[str]) -> None:
+        self.consumed = True
         for i in range(match.start(), match.end()):
             self.mask[i] = True
 

@@ -103,6 +103,92 @@ def test_reimport_replaces_instead_of_adding(clean_db, uca_file, embeddings):
         assert conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 7  # old runs gone
 
 
+def test_a_failure_midway_keeps_whole_videos_only(clean_db, uca_file, embeddings):
+    from langchain_core.embeddings import Embeddings
+
+    class FailingSecondBatch(Embeddings):
+        calls = 0
+
+        def embed_documents(self, texts):
+            FailingSecondBatch.calls += 1
+            if FailingSecondBatch.calls > 1:
+                raise RuntimeError("embedding server went away")
+            return embeddings.embed_documents(texts)
+
+        def embed_query(self, text):
+            return embeddings.embed_query(text)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        import_uca(clean_db, uca_file, embeddings=FailingSecondBatch(), batch=5)  # one video per batch
+    by_video = _imported(clean_db)
+    assert set(by_video) == {"Shoplifting901_x264"} and len(by_video["Shoplifting901_x264"]) == 5
+    with clean_db.connection() as conn:
+        assert [v["name"] for v in videos.list_videos(conn)] == ["Shoplifting901_x264"]
+
+
+def _index_definition(db) -> str | None:
+    from db import vector_index
+
+    with db.connection() as conn:
+        return vector_index.current_definition(conn)
+
+
+def test_a_bulk_load_rebuilds_the_vector_index_once_at_the_end(clean_db, uca_file, embeddings, monkeypatch):
+    from db import vector_index
+
+    before = _index_definition(clean_db)
+    assert before and "hnsw" in before
+    monkeypatch.setattr(vector_index, "MIN_DEFERRED_ROWS", 1)
+    seen: list[str | None] = []
+    summary = import_uca(clean_db, uca_file, embeddings=embeddings, batch=3,
+                         progress=lambda done, total: seen.append(_index_definition(clean_db)))
+    assert summary["index_deferred"] is True and summary["index_s"] > 0
+    assert seen[-1] is None  # absent while the rows went in
+    assert _index_definition(clean_db) == before  # the same index, built after the load
+    with clean_db.connection() as conn:
+        conn.execute("SET LOCAL enable_seqscan = off")  # 7 rows: make the planner show it can use the index
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN SELECT id FROM events ORDER BY embedding <=> (SELECT embedding FROM events LIMIT 1) LIMIT 5"))
+    assert vector_index.NAME in plan
+    # re-importing the same 7 rows into a table of 7 is a bulk load too; an 8th row table would not be
+    again = import_uca(clean_db, uca_file, embeddings=embeddings)
+    assert again["index_deferred"] is True and _index_definition(clean_db) == before
+
+
+def test_a_failed_bulk_load_still_rebuilds_the_index(clean_db, uca_file, embeddings, monkeypatch):
+    from langchain_core.embeddings import Embeddings
+
+    from db import vector_index
+
+    class Broken(Embeddings):
+        def embed_documents(self, texts):
+            raise RuntimeError("out of memory")
+
+        def embed_query(self, text):
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(vector_index, "MIN_DEFERRED_ROWS", 1)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        import_uca(clean_db, uca_file, embeddings=Broken())
+    assert _index_definition(clean_db) is not None
+
+
+def test_startup_repairs_an_index_a_dead_load_left_dropped(clean_db):
+    from db import vector_index
+
+    with clean_db.connection() as conn:
+        conn.execute(f"DROP INDEX {vector_index.NAME}")
+    with clean_db.connection() as holder:  # a live bulk load holds the lock: leave its index alone
+        holder.execute("SELECT pg_advisory_lock(%s)", (vector_index.BULK_LOAD_LOCK,))
+        with clean_db.connection() as conn:
+            assert vector_index.ensure(conn) is False
+        holder.execute("SELECT pg_advisory_unlock(%s)", (vector_index.BULK_LOAD_LOCK,))
+    with clean_db.connection() as conn:
+        assert vector_index.ensure(conn) is True
+        assert vector_index.ensure(conn) is False
+    assert "hnsw" in _index_definition(clean_db)
+
+
 def test_imported_events_are_searchable(clean_db, uca_file, embeddings):
     from rag.retriever import HybridRetriever
 

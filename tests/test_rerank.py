@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from rag.models import embed_texts, get_embeddings, get_reranker
+from precision import resolve
+from rag.models import CpuAutocastEmbeddings, embed_texts, get_embeddings, get_reranker
 from rag.query import QueryFilters, parse_question
 from rag.rerank import CrossEncoderReranker, OfflineReranker, Reranker, filter_score
 from settings import Settings
@@ -98,6 +99,59 @@ def test_embed_texts_are_normalised_minilm_vectors() -> None:
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert embed_texts([]).shape == (0, 384)
+
+
+def test_bf16_embeddings_stay_comparable_with_float32_rows() -> None:
+    texts = ["a man picks up a bottle", "a woman falls near the exit", "Two cars collided at the crossroads."]
+    fp32 = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch")).embed_documents(texts))
+    bf16_embeddings = get_embeddings(Settings(precision="bf16", embedding_backend="torch"))
+    assert isinstance(bf16_embeddings.inner, CpuAutocastEmbeddings)
+    bf16 = np.asarray(bf16_embeddings.embed_documents(texts))
+    assert np.all((fp32 * bf16).sum(axis=1) > 0.999)
+    query = np.asarray(bf16_embeddings.embed_query(texts[1]))
+    assert int(np.argmax(fp32 @ query)) == 1  # a bf16 question still finds its float32 row
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_openvino_embeddings_match_the_pytorch_ones(precision) -> None:
+    from rag.embedders import OpenVinoEmbeddings
+
+    texts = ["a man picks up a bottle", "A woman in a red coat fell down near the exit and lay there.",
+             "Two cars collided at the crossroads.", "ok"]  # mixed lengths: padding and pooling
+    torch_vectors = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch"))
+                               .embed_documents(texts))
+    default = get_embeddings(Settings(precision=precision))  # auto backend on a CPU-only machine
+    assert isinstance(default.inner, OpenVinoEmbeddings)
+    ov_vectors = np.asarray(default.embed_documents(texts))
+    assert ov_vectors.shape == (4, 384) and np.allclose(np.linalg.norm(ov_vectors, axis=1), 1.0, atol=1e-4)
+    assert np.all((torch_vectors * ov_vectors).sum(axis=1) > 0.999)
+    assert np.allclose(default.embed_query(texts[2]), ov_vectors[2], atol=1e-3)
+    assert default.embed_documents([]) == []
+
+
+def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
+    from rag.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
+
+    with pytest.raises(UnsupportedCheckpoint):
+        OpenVinoEmbeddings(tmp_path, cache_dir=tmp_path)  # not a sentence-transformers folder at all
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
+    import torch
+
+    from precision import cpu_has_native_bf16
+
+    assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve("fp8")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    cpu_has_native_bf16.cache_clear()
+    assert resolve("auto") == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    cpu_has_native_bf16.cache_clear()
+    assert resolve("auto") == "bf16"
+    cpu_has_native_bf16.cache_clear()  # the next test sees this machine's real answer
 
 
 @pytest.fixture(scope="module")
