@@ -579,7 +579,7 @@ def parse_question(question: str) -> QueryFilters:
     # The remaining facets only read the text: they mark their spans in a private copy
     # so that `text` keeps the words while one phrase still yields one value.
     words = _Scan(question)
-    words.mask = list(scan.mask)
+    words.mask, words.consumed = list(scan.mask), scan.consumed
     types: list[str] = []
     for kind, pattern in _EVENT_PATTERNS:
         for m in words.find(pattern):

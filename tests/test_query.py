@@ -285,3 +285,14 @@ def test_llm_parser_uses_structured_output_when_the_model_offers_it() -> None:
 
     filters = LLMQueryParser(Structured(responses=["unused"])).parse("who sat down?")
     assert (filters.event_types, filters.text) == (["sitting"], "sat")
+
+
+@pytest.mark.parametrize("question, video", [
+    ('did anyone fall in video "exit camera"?', "exit camera"),
+    ("any theft in exit_cam2.mp4", "exit_cam2.mp4"),
+    ("who ran in the red_door.avi", "red_door.avi"),
+])
+def test_words_of_a_video_name_are_not_filters(question, video):
+    parsed = parse_question(question)
+    assert parsed.video == video
+    assert parsed.zones == [] and parsed.colours == []  # "exit" and "red" belong to the name
