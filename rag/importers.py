@@ -5,8 +5,8 @@ A UCA file is `{"<video>": {"duration": s, "timestamps": [[start, end], ...],
 hash, status completed, source 'import:uca') named after its key, and each sentence one
 event: its time span, the sentence as description, an event type read from the sentence
 with the question parser's synonyms (else from the UCF-Crime category in the key), and
-an embedding. Each video is written as one run through `db.repos.runs.write_run`, so
-re-importing a file replaces its events instead of adding to them.
+an embedding. Each video is written as one run (`db.repos.runs.write_event_runs`, COPY for a
+batch of videos at a time), so re-importing a file replaces its events instead of adding to them.
 
 Example:
     >>> import_uca(app.db, "UCFCrime_Test.json", embeddings=get_embeddings())
@@ -147,7 +147,7 @@ def describe_sentence(sentence: str, category: str = "") -> dict[str, Any]:
 
 
 def uca_events(video: UcaVideo, vectors: np.ndarray | Sequence[Sequence[float]] | None) -> list[dict]:
-    """Event dicts of one video for `write_run` (vectors[i] is the embedding of sentence i)."""
+    """Event dicts of one video for `write_event_runs` (vectors[i] is the embedding of sentence i)."""
     events: list[dict] = []
     used: set[tuple[str, float]] = set()
     for index, ((start, end), sentence) in enumerate(zip(video.spans, video.sentences)):
@@ -255,14 +255,14 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
             with db.connection() as conn:  # one transaction per group: a crash leaves whole videos
                 # a crash may lose the last commits but never half a video; re-importing redoes them
                 conn.execute("SET LOCAL synchronous_commit TO off")
+                batch_runs = []
                 for video in group:
                     count = len(video.sentences)
                     own = vectors[offset:offset + count]
                     offset += count
                     row = _media_less_video(conn, video.key, video.duration, known)
-                    runs.write_run(conn, video_id=row["id"], run_id=uuid.uuid4(), tracks=[],
-                                   events=uca_events(video, own), frame_stats=[])
-                    done += count
+                    batch_runs.append((row["id"], uuid.uuid4(), uca_events(video, own)))
+                done += runs.write_event_runs(conn, batch_runs)
             timings["write_s"] += time.perf_counter() - began
             if progress:
                 progress(done, total)

@@ -131,6 +131,45 @@ def test_write_run_replaces_the_previous_run_atomically(clean_db, settings):
         assert conn.execute("SELECT count(*) AS n FROM tracks").fetchone()["n"] == 1
 
 
+def test_bulk_event_runs_replace_each_videos_run_and_nothing_else(clean_db, settings):
+    dim = settings.embedding_dim
+    with clean_db.connection() as conn:
+        a, b, untouched = _video(conn, "a.mp4"), _video(conn, "b.mp4"), _video(conn, "c.mp4")
+        for v in (a, untouched):  # an analysed run with a track and frame stats
+            runs.write_run(conn, video_id=v["id"], run_id=uuid.uuid4(),
+                           tracks=[{"track_number": 1, "class_name": "person", "t_first": 0, "t_last": 1}],
+                           events=[{"track_number": 1, "type": "walking", "t_start": 0.0, "t_end": 1.0,
+                                    "description": "old", "embedding": np.random.rand(dim)}],
+                           frame_stats=[{"t": 0.0, "frame": 0, "counts": {"person": 1}}])
+
+    def ev(text, t, vector=True):
+        return {"type": "theft", "t_start": t, "t_end": t + 2, "zone": "shelf", "confidence": 1.0,
+                "attributes": {"source": "uca"}, "description": text, "keywords": ["theft"],
+                "embedding": np.random.rand(dim) if vector else None}
+
+    with clean_db.connection() as conn:
+        written = runs.write_event_runs(conn, [(a["id"], uuid.uuid4(), [ev("a1", 1.0), ev("a2", 5.0, False)]),
+                                               (b["id"], uuid.uuid4(), [ev("b1", 3.0)])])
+        assert written == 3 and runs.write_event_runs(conn, []) == 0
+    with clean_db.connection() as conn:
+        described = {v["name"]: sorted(r["description"] for r in events.list_events(conn, video_id=v["id"]))
+                     for v in (a, b, untouched)}
+        assert described == {"a.mp4": ["a1", "a2"], "b.mp4": ["b1"], "c.mp4": ["old"]}
+        per_video = {r["video_id"]: r["n"] for r in conn.execute(
+            "SELECT video_id, count(*) AS n FROM tracks GROUP BY video_id").fetchall()}
+        assert per_video == {untouched["id"]: 1}  # a's old run went with its track
+        row = conn.execute("SELECT attributes, keywords, embedding IS NULL AS empty FROM events "
+                           "WHERE description = 'a2'").fetchone()
+        assert row["attributes"] == {"source": "uca"} and row["keywords"] == ["theft"] and row["empty"]
+    # a bad row rolls the whole batch back: the videos keep their runs
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        with clean_db.connection() as conn:
+            runs.write_event_runs(conn, [(b["id"], uuid.uuid4(), [ev("b2", 1.0)]),
+                                         (a["id"], uuid.uuid4(), [{**ev("bad", 2.0), "type": None}])])
+    with clean_db.connection() as conn:
+        assert [r["description"] for r in events.list_events(conn, video_id=b["id"])] == ["b1"]
+
+
 def test_event_filters_and_other_repositories(clean_db):
     with clean_db.connection() as conn:
         v = _video(conn, "shop.mp4")

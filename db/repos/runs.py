@@ -63,6 +63,51 @@ def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks:
     return {"tracks": len(track_ids), "events": len(event_rows), "frame_stats": len(stat_rows)}
 
 
+EVENT_COPY_COLUMNS = ("video_id", "run_id", "track_number", "type", "t_start", "t_end", "zone", "confidence",
+                      "attributes", "description", "keywords", "highlight_key", "embedding")
+_EVENT_COPY_TYPES = ["uuid", "uuid", "int4", "text", "float8", "float8", "text", "float4", "jsonb", "text",
+                     "text[]", "text", "vector"]
+
+
+def write_event_runs(conn: psycopg.Connection, runs: Iterable[tuple[UUID, UUID, list[dict]]]) -> int:
+    """Many videos' runs of events only (imports: no tracks, frames or boxes), streamed with COPY.
+
+    Each (video_id, run_id, events) becomes the video's current run and replaces its older
+    runs, all in one transaction, like `write_run`. Event dicts as in `write_run`; their
+    (type, track_number, t_start) must be unique per run (COPY has no ON CONFLICT).
+    Returns the number of events written.
+    """
+    runs = list(runs)
+    if not runs:
+        return 0
+    video_ids = [video_id for video_id, _, _ in runs]
+    written = 0
+    with conn.transaction():
+        conn.execute("SELECT id FROM videos WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (video_ids,))
+        with conn.cursor() as cur:
+            columns = ", ".join(EVENT_COPY_COLUMNS)
+            with cur.copy(f"COPY events ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_EVENT_COPY_TYPES)
+                for video_id, run_id, events in runs:
+                    for e in events:
+                        vector = e.get("embedding")
+                        copy.write_row((
+                            video_id, run_id, e.get("track_number"), e["type"], e["t_start"], e["t_end"],
+                            e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
+                            e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
+                            None if vector is None else np.asarray(vector, dtype=np.float32)))
+                        written += 1
+        conn.execute(
+            """UPDATE videos v SET current_run_id = r.run_id, updated_at = now()
+               FROM unnest(%s::uuid[], %s::uuid[]) AS r(video_id, run_id) WHERE v.id = r.video_id""",
+            (video_ids, [run_id for _, run_id, _ in runs]))
+        for table in ("events", "frame_stats", "tracks"):
+            conn.execute(f"""DELETE FROM {table} t USING videos v
+                             WHERE t.video_id = v.id AND v.id = ANY(%s) AND t.run_id <> v.current_run_id""",
+                         (video_ids,))
+    return written
+
+
 def highlight_keys(conn: psycopg.Connection, video_id: UUID) -> list[str]:
     """Every highlight key of the video, for deleting its objects."""
     rows = conn.execute(
