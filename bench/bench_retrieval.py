@@ -252,6 +252,11 @@ def scale_up(app, target: int, *, splits: list[str] = UCA_FILES, seed: int = 0, 
         synthetic.append((uuid.uuid4(), uuid.uuid4(), video, rows))
         planned += len(rows)
     added = 0
+    from db import vector_index
+
+    guard = app.db.pool.getconn()  # other processes starting now must not rebuild the index mid-load
+    guard.autocommit = True
+    guard.execute("SELECT pg_advisory_lock(%s)", (vector_index.BULK_LOAD_LOCK,))
     with app.db.connection() as conn:
         for name in INDEX_SQL:  # cheaper to build once after the load than to grow per row
             conn.execute(f"DROP INDEX IF EXISTS {name}")
@@ -304,6 +309,9 @@ def scale_up(app, target: int, *, splits: list[str] = UCA_FILES, seed: int = 0, 
             log(f"  {name}: {index_s[name]:.0f} s")
         conn.execute("ANALYZE")
         conn.commit()
+    guard.execute("SELECT pg_advisory_unlock(%s)", (vector_index.BULK_LOAD_LOCK,))
+    guard.autocommit = False
+    app.db.pool.putconn(guard)
     return {"added": added, "copy_s": copy_s, "copy_rows_per_s": added / copy_s if copy_s else 0.0,
             "index_s": index_s, "videos": len(synthetic), "jitter": jitter, "hnsw_with": hnsw_with or "m = 16, ef_construction = 64",
             "copies_per_sentence": (have + added) / len(flat)}

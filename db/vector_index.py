@@ -55,6 +55,9 @@ def ensure(conn: psycopg.Connection) -> bool:
         return False
     if not conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS free", (BULK_LOAD_LOCK,)).fetchone()["free"]:
         return False  # a live bulk load dropped it and will build it
+    building = conn.execute("SELECT 1 FROM pg_stat_progress_create_index WHERE relid = 'events'::regclass").fetchone()
+    if building:
+        return False  # someone is building it right now (a rebuild, a REINDEX): its index is not visible yet
     log.warning("the events vector index is missing (an interrupted bulk load?): rebuilding it")
     build(conn)
     return True

@@ -189,6 +189,25 @@ def test_startup_repairs_an_index_a_dead_load_left_dropped(clean_db):
     assert "hnsw" in _index_definition(clean_db)
 
 
+def test_startup_leaves_an_index_being_built_alone(clean_db, monkeypatch):
+    from db import vector_index
+
+    with clean_db.connection() as conn:
+        conn.execute(f"DROP INDEX {vector_index.NAME}")
+    real_execute = type(conn).execute
+
+    def pretend_a_build_runs(self, query, params=None, **kwargs):
+        if "pg_stat_progress_create_index" in str(query):  # another session's CREATE INDEX is running
+            query = "SELECT 1 AS building"
+        return real_execute(self, query, params, **kwargs)
+
+    with clean_db.connection() as conn:
+        monkeypatch.setattr(type(conn), "execute", pretend_a_build_runs)
+        assert vector_index.ensure(conn) is False
+        monkeypatch.undo()
+        assert vector_index.ensure(conn) is True
+
+
 def test_imported_events_are_searchable(clean_db, uca_file, embeddings):
     from rag.retriever import HybridRetriever
 
