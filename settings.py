@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     # auto = OpenVINO on CPU-only machines (about 2x PyTorch), PyTorch when there is a GPU
     embedding_backend: Literal["auto", "openvino", "torch"] = Field(default="auto", alias="SENTINEL_EMBEDDING_BACKEND")
     reranker_model: str | None = Field(default=None, alias="SENTINEL_RERANKER_MODEL")
-    ef_search: int = Field(default=100, alias="SENTINEL_EF_SEARCH")
+    # 400: recall@10 0.97 at 1M events for ~5 ms more than 100 (bench/results/retrieval.md)
+    ef_search: int = Field(default=400, alias="SENTINEL_EF_SEARCH")
     retrieve_k: int = Field(default=30, alias="SENTINEL_RETRIEVE_K")
     rerank_k: int = Field(default=5, alias="SENTINEL_RERANK_K")
     window_s: float = Field(default=10.0, alias="SENTINEL_WINDOW_S")

@@ -313,7 +313,7 @@ def scale_up(app, target: int, *, splits: list[str] = UCA_FILES, seed: int = 0, 
     guard.autocommit = False
     app.db.pool.putconn(guard)
     return {"added": added, "copy_s": copy_s, "copy_rows_per_s": added / copy_s if copy_s else 0.0,
-            "index_s": index_s, "videos": len(synthetic), "jitter": jitter, "hnsw_with": hnsw_with or "m = 16, ef_construction = 64",
+            "index_s": index_s, "videos": len(synthetic), "jitter": jitter, "hnsw_with": hnsw_with,
             "copies_per_sentence": (have + added) / len(flat)}
 
 
@@ -411,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default=",".join(UCA_FILES), help="UCA files to import (comma-separated)")
     parser.add_argument("--jitter", type=float, default=0.007,
                         help="noise per dimension on re-timed copies' vectors (0: exact duplicates)")
-    parser.add_argument("--hnsw-with", default="", help="HNSW build options at scale, e.g. 'm = 32, ef_construction = 128'")
+    parser.add_argument("--hnsw-with", default="m = 24, ef_construction = 100",
+                        help="HNSW build options at scale (default: migration 003's)")
     parser.add_argument("--ef-sweep", default="100,200,400", help="ef_search values for recall@10")
     parser.add_argument("--scale-only", action="store_true", help="with --scale: measure only after scaling")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions for latency")

@@ -140,7 +140,7 @@ class HybridRetriever(BaseRetriever):
     db: Any
     embeddings: Embeddings | None = None
     k: int = Field(default=30, ge=0)
-    ef_search: int = Field(default=100, ge=1, le=1000)
+    ef_search: int = Field(default=400, ge=1, le=1000)
     filters: QueryFilters | None = None
     video: str | None = None
     exact: bool | None = None
