@@ -68,10 +68,8 @@ def _load_embeddings(model_name: str, precision: str = "fp32", backend: str = "t
         from rag.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
 
         try:
-            # half the cores: the importer's writer and the database work beside it, one thread is 70% of two
-            threads = max(1, (os.cpu_count() or 2) // 2)
             return QueryCachedEmbeddings(OpenVinoEmbeddings(model_name, cache_dir=Path(cache_dir or "."),
-                                                            precision=precision, threads=threads))
+                                                            precision=precision))
         except UnsupportedCheckpoint as exc:
             if backend == "openvino":
                 raise
