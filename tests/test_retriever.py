@@ -219,6 +219,8 @@ def test_one_video_among_many_is_found_exactly(clean_db, embeddings):
     vector = embeddings.embed_query(question)
     scope = SearchFilters(video_ids=[quiet])
     with clean_db.connection() as conn:
+        conn.execute("ANALYZE events")  # the planner's row count must be this table's, not an earlier test's
+    with clean_db.connection() as conn:
         # HNSW returns about ef_search rows of the whole table, all from the busy camera
         broad = hybrid_search(conn, query_embedding=vector, query_text="", filters=scope, k=30,
                               ef_search=40, exact=False)
