@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default=",".join(UCA_FILES), help="UCA files to import (comma-separated)")
     parser.add_argument("--jitter", type=float, default=0.007,
                         help="noise per dimension on re-timed copies' vectors (0: exact duplicates)")
-    parser.add_argument("--hnsw-with", default="m = 24, ef_construction = 100",
+    parser.add_argument("--hnsw-with", default="m = 32, ef_construction = 128",
                         help="HNSW build options at scale (default: migration 003's)")
     parser.add_argument("--ef-sweep", default="100,200,400", help="ef_search values for recall@10")
     parser.add_argument("--scale-only", action="store_true", help="with --scale: measure only after scaling")

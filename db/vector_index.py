@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 NAME = "events_embedding_hnsw_idx"
 # the definition of migration 003, for repairing a database whose bulk load died before its rebuild
 DEFINITION = (f"CREATE INDEX IF NOT EXISTS {NAME} ON events USING hnsw (embedding vector_cosine_ops)"
-              " WITH (m = 24, ef_construction = 100)")
+              " WITH (m = 32, ef_construction = 128)")
 MIN_DEFERRED_ROWS = 1000  # below this, inserting into the index costs less than a rebuild's fixed cost
 BULK_LOAD_LOCK = 4243  # advisory lock a bulk load holds while the index is intentionally absent
 

@@ -39,10 +39,10 @@ def test_schema_has_vector_column_hnsw_and_gin(database, settings):
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events'").fetchall()}
         assert any("USING hnsw" in d and "vector_cosine_ops" in d for d in idx.values())
         # migration 003's denser graph, and the repair definition builds the same one
-        assert "m='24'" in idx["events_embedding_hnsw_idx"] and "ef_construction='100'" in idx["events_embedding_hnsw_idx"]
+        assert "m='32'" in idx["events_embedding_hnsw_idx"] and "ef_construction='128'" in idx["events_embedding_hnsw_idx"]
         from db import vector_index
 
-        assert "m = 24, ef_construction = 100" in vector_index.DEFINITION
+        assert "m = 32, ef_construction = 128" in vector_index.DEFINITION
         assert any("USING gin" in d and "search_tsv" in d for d in idx.values())
         assert any("(video_id, t_start)" in d for d in idx.values())
 
