@@ -58,7 +58,8 @@ def cmd_import_events(args) -> int:
             last[0] = now
             print(f"imported {done}/{total} events", file=sys.stderr, flush=True)
 
-    summary = import_uca(_app().db, args.files, batch=args.batch, progress=progress)
+    sizing = {"batch": args.batch} if args.batch else {}
+    summary = import_uca(_app().db, args.files, progress=progress, **sizing)
     payload = {key: summary[key] for key in ("videos", "events", "elapsed_s", "events_per_s")}
     if args.json:
         _print_json(payload)
@@ -133,7 +134,8 @@ def register(sub) -> None:
     s = sub.add_parser("import-events", help="import annotated events (UCA JSON) as media-less videos")
     s.add_argument("files", nargs="+", metavar="FILE", help="UCA JSON files")
     s.add_argument("--format", choices=["uca"], default="uca", help="file format (only uca for now)")
-    s.add_argument("--batch", type=int, default=256, help="sentences embedded together")
+    s.add_argument("--batch", type=int, default=None,
+                   help="sentences embedded and written together (default: rag.importers.IMPORT_BATCH)")
     s.add_argument("--json", action="store_true", help="print a JSON summary")
     s.set_defaults(func=cmd_import_events)
 

@@ -19,8 +19,9 @@ import json
 import logging
 import os
 import re
+import queue
 import tempfile
-import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ class OpenVinoEmbeddings(Embeddings):
         model_path: the checkpoint folder (modules.json, tokenizer, weights).
         cache_dir: where the converted IR is kept (a few seconds to convert, once per version).
         precision: "bf16" (AMX / AVX512-BF16 CPUs) or "fp32".
-        batch_size: sentences per inference call, sorted by length to avoid padding.
+        batch_size: sentences per inference call, sorted by token count to avoid padding.
         normalize: unit-length vectors (default: whatever the checkpoint's pipeline says).
         threads: inference threads (default: OpenVINO's choice, every core).
     """
@@ -73,13 +74,19 @@ class OpenVinoEmbeddings(Embeddings):
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
         hint = "bf16" if precision == "bf16" else "f32"
         core = ov.Core()
-        config = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
+        # one stream per core, each batch on one core: more sentences/s than one batch on every core
+        config = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "THROUGHPUT"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self.compiled = core.compile_model(str(self._convert(cache_dir)), "CPU", config)
         self._inputs = {port.get_any_name() for port in self.compiled.inputs}
-        self._lock = threading.Lock()  # one infer request: the importer and the UI may call from two threads
-        self._request = self.compiled.create_infer_request()
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        # twice the streams: the next batch is queued while a finished one is pooled in numpy
+        requests = 2 * max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        # idle infer requests, shared by every caller (the importer and the UI may embed at once)
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(requests):
+            self._idle.put(self.compiled.create_infer_request())
 
     def _convert(self, cache_dir: Path) -> Path:
         import openvino as ov
@@ -109,25 +116,48 @@ class OpenVinoEmbeddings(Embeddings):
         return xml
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 0), np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
-        parts: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [texts[i] for i in order[start:start + self.batch_size]]
-            encoded = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
-                                     return_tensors="np")
-            feed = {k: v.astype(np.int64) for k, v in encoded.items() if k in self._inputs}
-            with self._lock:
-                hidden = np.array(self._request.infer(feed)[0], dtype=np.float32)  # (batch, tokens, dim)
-            mask = encoded["attention_mask"][..., None].astype(np.float32)
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        order = np.argsort([len(row) for row in ids], kind="stable")  # equal token counts pad least
+        result = np.zeros((len(texts), 0), np.float32)
+        running: deque[tuple[object, np.ndarray, np.ndarray]] = deque()  # (request, attention mask, rows)
+
+        def finish() -> None:
+            nonlocal result
+            request, mask, rows = running.popleft()
+            request.wait()
+            hidden = np.array(request.get_output_tensor(0).data, dtype=np.float32)  # (batch, tokens, dim)
+            self._idle.put(request)
             vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             if self.normalize:
                 vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-            parts.append(vectors)
-        if not parts:
-            return out
-        result = np.empty((len(texts), parts[0].shape[1]), np.float32)
-        result[order] = np.concatenate(parts)
+            if result.shape[1] == 0:
+                result = np.zeros((len(texts), vectors.shape[1]), np.float32)
+            result[rows] = vectors
+
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            width = max(len(ids[i]) for i in rows)
+            input_ids = np.full((len(rows), width), self._pad_id, np.int64)
+            attention = np.zeros((len(rows), width), np.int64)
+            for r, i in enumerate(rows):  # right padding, as the tokenizer would
+                input_ids[r, :len(ids[i])] = ids[i]
+                attention[r, :len(ids[i])] = 1
+            feed = {"input_ids": input_ids, "attention_mask": attention,
+                    "token_type_ids": np.zeros_like(input_ids)}
+            feed = {k: v for k, v in feed.items() if k in self._inputs}
+            while True:
+                try:
+                    request = self._idle.get_nowait()
+                    break
+                except queue.Empty:
+                    if not running:  # block only while holding no request, so two callers cannot deadlock
+                        request = self._idle.get()
+                        break
+                    finish()
+            request.start_async(feed)
+            running.append((request, attention[..., None].astype(np.float32), rows))
+        while running:
+            finish()
         return result
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -103,6 +103,26 @@ def test_reimport_replaces_instead_of_adding(clean_db, uca_file, embeddings):
         assert conn.execute("SELECT count(*) AS n FROM events").fetchone()["n"] == 7  # old runs gone
 
 
+def test_reimport_keeps_each_video_row_and_refreshes_it(clean_db, uca_file, embeddings):
+    import_uca(clean_db, uca_file, embeddings=embeddings)
+    with clean_db.connection() as conn:
+        before = videos.find(conn, "Shoplifting901_x264")
+        videos.update(conn, before["id"], status="failed", error="crashed", progress=10.0, duration_s=1.0)
+    import_uca(clean_db, uca_file, embeddings=embeddings)
+    with clean_db.connection() as conn:
+        after = videos.find(conn, "Shoplifting901_x264")
+        # an uploaded video may share the name: it has media (a sha256) and is never touched
+        uploaded = videos.insert(conn, name="Shoplifting901_x264", original_filename="Shoplifting901_x264.mp4",
+                                 sha256="ab" * 32, storage_key="videos/x.mp4", size_bytes=10)
+        ids = videos.upsert_media_less(conn, [("Shoplifting901_x264", 41.0), ("Shoplifting901_x264", 42.0)],
+                                       source="import:uca")
+        assert ids == {"Shoplifting901_x264": before["id"]}  # a name given twice: one row, last duration
+        assert videos.get(conn, before["id"])["duration_s"] == 42.0
+        assert videos.get(conn, uploaded["id"])["status"] == uploaded["status"]
+    assert after["id"] == before["id"] and after["created_at"] == before["created_at"]
+    assert (after["status"], after["error"], after["progress"], after["duration_s"]) == ("completed", None, 100.0, 40.0)
+
+
 def test_a_failure_midway_keeps_whole_videos_only(clean_db, uca_file, embeddings):
     from langchain_core.embeddings import Embeddings
 

@@ -154,6 +154,20 @@ def test_window_labels_and_mmss() -> None:
     assert format_mmss(-3) == "00:00"
 
 
+def test_read_facets_reads_what_the_question_parser_reads() -> None:
+    from rag.query import read_facets
+
+    facets = ("event_types", "age_groups", "genders", "colours", "zones")
+    for question, _ in PHRASINGS:
+        parsed = parse_question(question)
+        if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None:
+            assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
+    assert read_facets("An old woman in a red coat stole a bottle near the exit") == {
+        "event_types": ["theft"], "age_groups": ["old"], "genders": ["female"], "colours": ["red"],
+        "zones": ["exit"]}
+    assert read_facets("") == {k: [] for k in facets}
+
+
 @pytest.mark.parametrize("text, seconds", [
     ("0", 0.0), ("75", 75.0), ("75.5", 75.5), (" 42 ", 42.0),
     ("1:15", 75.0), ("01:15", 75.0), ("1:5", 65.0), ("1:02.5", 62.5), ("12:59.25", 779.25),

@@ -129,6 +129,23 @@ def test_openvino_embeddings_match_the_pytorch_ones(precision) -> None:
     assert default.embed_documents([]) == []
 
 
+def test_openvino_embeddings_keep_order_across_many_batches_and_callers(tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.embedders import OpenVinoEmbeddings
+    from rag.models import embedding_model_path
+
+    texts = [f"person {i} {'walks slowly past the shelf ' * (i % 4)}near the exit" for i in range(37)]
+    reference = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch")).embed_documents(texts))
+    # batches of 3: more batches than infer requests, so requests are reused and callers wait for them
+    small = OpenVinoEmbeddings(embedding_model_path(), cache_dir=Settings().model_cache_dir, batch_size=3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda part: np.asarray(small.embed_documents(part)), [texts, texts[::-1], texts]))
+    for got, want in zip(results, [reference, reference[::-1], reference]):
+        assert got.shape == (37, 384)
+        assert np.all((got * want).sum(axis=1) > 0.999)  # row i is sentence i's vector, whatever the batching
+
+
 def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
     from rag.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 from uuid import UUID
 
 import psycopg
@@ -32,6 +32,29 @@ def insert(conn: psycopg.Connection, *, name: str, original_filename: str, sha25
          "width": meta.get("width"), "height": meta.get("height"), "codec": meta.get("codec"),
          "frame_count": meta.get("frame_count")},
     ).fetchone()
+
+
+def upsert_media_less(conn: psycopg.Connection, videos: Sequence[tuple[str, float]], *,
+                      source: str) -> dict[str, UUID]:
+    """Create or refresh media-less (imported) videos by name, marked completed; returns name -> id.
+
+    One statement for the whole list (imports write thousands); a name given twice keeps its last duration.
+    """
+    latest = dict(videos)
+    if not latest:
+        return {}
+    rows = conn.execute(
+        """INSERT INTO videos (name, original_filename, sha256, storage_key, size_bytes, source, duration_s,
+                               status, progress)
+           SELECT r.name, r.name, NULL, NULL, 0, %s, r.duration, 'completed', 100
+           FROM unnest(%s::text[], %s::float8[]) AS r(name, duration)
+           ON CONFLICT (name) WHERE sha256 IS NULL
+           DO UPDATE SET duration_s = EXCLUDED.duration_s, status = 'completed', progress = 100, error = NULL,
+                         updated_at = now()
+           RETURNING id, name""",
+        (source, list(latest), list(latest.values())),
+    ).fetchall()
+    return {row["name"]: row["id"] for row in rows}
 
 
 def get(conn: psycopg.Connection, video_id: UUID | str) -> dict | None:
