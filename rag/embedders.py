@@ -17,10 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
 import queue
-import tempfile
 from collections import deque
 from pathlib import Path
 
@@ -89,31 +86,24 @@ class OpenVinoEmbeddings(Embeddings):
             self._idle.put(self.compiled.create_infer_request())
 
     def _convert(self, cache_dir: Path) -> Path:
-        import openvino as ov
+        from openvino_ir import cached_ir
 
         weights = sorted(self.model_path.glob("*.safetensors")) or sorted(self.model_path.glob("*.bin"))
         stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
         digest = hashlib.sha256(f"{self.model_path.resolve()}|{stamp}".encode()).hexdigest()[:12]
-        version = re.sub(r"[^0-9A-Za-z]+", "_", ov.__version__)
-        xml = cache_dir / f"embedder-{self.model_path.name}-{digest}-{version}.xml"
-        if xml.exists():
-            return xml
-        import torch
-        from transformers import AutoModel
 
-        log.info("converting %s to OpenVINO IR in %s (once)", self.model_path.name, cache_dir)
-        model = AutoModel.from_pretrained(str(self.model_path)).eval()
-        example = dict(self.tokenizer(["a person walks", "two people stand near the exit"], padding=True,
-                                      return_tensors="pt"))
-        with torch.no_grad():
-            converted = ov.convert_model(model, example_input=example)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:  # a crash leaves no half-written model
-            staged = Path(tmp) / "model.xml"
-            ov.save_model(converted, staged, compress_to_fp16=False)
-            os.replace(Path(tmp) / "model.bin", xml.with_suffix(".bin"))
-            os.replace(staged, xml)  # the .xml last: its presence means the pair is complete
-        return xml
+        def convert():
+            import openvino as ov
+            import torch
+            from transformers import AutoModel
+
+            model = AutoModel.from_pretrained(str(self.model_path)).eval()
+            example = dict(self.tokenizer(["a person walks", "two people stand near the exit"], padding=True,
+                                          return_tensors="pt"))
+            with torch.no_grad():
+                return ov.convert_model(model, example_input=example)
+
+        return cached_ir(cache_dir, f"embedder-{self.model_path.name}-{digest}", convert)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []

@@ -536,7 +536,7 @@ _ZONE_PATTERNS: list[tuple[str | None, str]] = [
 ]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _VIDEO_PATTERNS = [
-    rf"\b(?:in|from|of|on)?\s*(?:the\s+)?(?:video|clip|camera|recording)\s+(?:named\s+|called\s+|id\s+)?[\"'“‘](?P<v>[^\"'”’]+)[\"'”’]",
+    r"\b(?:in|from|of|on)?\s*(?:the\s+)?(?:video|clip|camera|recording)\s+(?:named\s+|called\s+|id\s+)?[\"'“‘](?P<v>[^\"'”’]+)[\"'”’]",
     rf"\b(?:in|from|of|on)?\s*(?:the\s+)?(?:video|clip|recording)\s+(?:named\s+|called\s+|id\s+)?(?P<v>{_UUID}|(?!\d{{1,2}}:\d)[\w.-]*\d[\w.-]*|[\w-]+\.(?:mp4|avi|mov|mkv|webm|m4v|mpg|mpeg|ts))\b",
     rf"\b(?:in|from|of|on)?\s*(?P<v>{_UUID})\b",
     r"\b(?:in|from|of|on)?\s*(?P<v>[\w-]+\.(?:mp4|avi|mov|mkv|webm|m4v|mpg|mpeg|ts))\b",

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -120,23 +118,16 @@ class OpenVinoSsd:
     @staticmethod
     def _convert(core, cache_dir: Path) -> Path:
         """The IR of the frozen graph with a fixed 1x300x300x3 input, converted on first use."""
-        import openvino as ov
+        from openvino_ir import cached_ir
 
         pb, _ = _weights()
-        version = re.sub(r"[^0-9A-Za-z]+", "_", ov.__version__)  # e.g. '2026.4.1-22982-.../2026/4'
-        stem = f"ssd_mobilenet_v2_coco-{pb.stat().st_size}-{version}"
-        xml, binary = cache_dir / f"{stem}.xml", cache_dir / f"{stem}.bin"
-        if not xml.exists():
-            log.info("converting %s to OpenVINO IR in %s (once)", pb.name, cache_dir)
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:  # a crash leaves no half-written model
-                staged = Path(tmp) / "model.xml"
-                model = core.read_model(str(pb))
-                model.reshape({model.inputs[0].get_any_name(): [1, INPUT, INPUT, 3]})
-                ov.save_model(model, staged, compress_to_fp16=False)
-                os.replace(Path(tmp) / "model.bin", binary)
-                os.replace(staged, xml)  # the .xml last: its presence means the pair is complete
-        return xml
+
+        def convert():
+            model = core.read_model(str(pb))
+            model.reshape({model.inputs[0].get_any_name(): [1, INPUT, INPUT, 3]})
+            return model
+
+        return cached_ir(cache_dir, f"ssd_mobilenet_v2_coco-{pb.stat().st_size}", convert)
 
     def _done(self, request, index: int) -> None:
         boxes = request.get_tensor(self._boxes).data[0]  # ymin, xmin, ymax, xmax
