@@ -93,7 +93,9 @@ def cmd_worker(args) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Worker(_app()).run_forever(stop)
+    worker = Worker(_app())
+    threading.Thread(target=worker.warm_up, name="warm-up", daemon=True).start()
+    worker.run_forever(stop)
     return 0
 
 

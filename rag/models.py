@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,10 +118,14 @@ class QueryCachedEmbeddings(Embeddings):
         return list(self._query(text))
 
 
+_embeddings_lock = threading.Lock()
+
+
 def get_embeddings(settings: Settings | None = None) -> Embeddings:
     """The process-wide LangChain `Embeddings` (all-MiniLM-L6-v2 by default, 384 dims)."""
     settings = settings or get_settings()
-    return _load_embeddings(*_embedding_key(settings))
+    with _embeddings_lock:  # a worker's warm-up and its first job must not both load (and convert) it
+        return _load_embeddings(*_embedding_key(settings))
 
 
 def _embedding_key(settings: Settings) -> tuple[str, str, str, str]:

@@ -213,3 +213,26 @@ def test_progress_is_written_at_least_every_two_seconds(app, clean_db, tmp_path)
     gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
     assert len(stamps) >= 3 and max(gaps) <= 2.0, [(i, g) for i, g in enumerate(gaps) if g > 1.5]
     assert progress == sorted(progress) and progress[-1] > progress[0]
+
+
+def test_worker_warm_up_converts_the_models_before_any_job(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from gpu_jobs.pipeline import get_analyzer
+    from gpu_jobs.worker import Worker
+    from settings import Settings
+
+    settings = Settings(SENTINEL_DATA_DIR=tmp_path / "fresh")  # nothing converted yet
+    worker = Worker(SimpleNamespace(settings=settings))
+    with caplog.at_level("INFO", logger="gpu_jobs.worker"):
+        worker.warm_up()
+    converted = sorted(p.name.split("-")[0] for p in settings.model_cache_dir.glob("*.xml"))
+    assert converted == ["embedder", "ssd_mobilenet_v2_coco"]  # the detector's and the embedder's IR
+    assert "models ready" in caplog.text
+    assert get_analyzer(settings) is get_analyzer(settings)  # the first job reuses the loaded analyzer
+
+    broken = Settings(SENTINEL_DATA_DIR=tmp_path / "broken", SENTINEL_DETECTOR="yolo",
+                      SENTINEL_YOLO_WEIGHTS=tmp_path / "missing.pt")
+    with caplog.at_level("WARNING", logger="gpu_jobs.worker"):
+        Worker(SimpleNamespace(settings=broken)).warm_up()  # logged, never raised: the job reports it
+    assert "model warm-up failed" in caplog.text
