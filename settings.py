@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     reranker_model: str | None = Field(default=None, alias="SENTINEL_RERANKER_MODEL")
     # 400: recall@10 0.97 at 1M events for ~5 ms more than 100 (bench/results/retrieval.md)
     ef_search: int = Field(default=400, alias="SENTINEL_EF_SEARCH")
+    # most memory an HNSW (re)build may take (at least 1 GB is used): 1M events need ~3.3 GB to stay in memory
+    index_build_memory_mb: int = Field(default=4096, ge=64, alias="SENTINEL_INDEX_BUILD_MEMORY_MB")
     retrieve_k: int = Field(default=30, alias="SENTINEL_RETRIEVE_K")
     rerank_k: int = Field(default=5, alias="SENTINEL_RERANK_K")
     window_s: float = Field(default=10.0, alias="SENTINEL_WINDOW_S")

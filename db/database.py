@@ -60,7 +60,7 @@ class Database:
             name="sentinel",
         )
         with self.pool.connection() as conn:
-            vector_index.ensure(conn)
+            vector_index.ensure(conn, memory_cap_mb=self.settings.index_build_memory_mb)
         # close before pgserver's own exit hook stops the server (atexit runs last-in first-out)
         atexit.register(self.close)
 

@@ -13,7 +13,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
@@ -38,19 +40,49 @@ def current_definition(conn: psycopg.Connection) -> str | None:
     return row["indexdef"] if row else None
 
 
-def build(conn: psycopg.Connection, definition: str = DEFINITION, *, memory: str = "1GB") -> float:
+def graph_memory_mb(rows: int, dim: int, m: int) -> int:
+    """Megabytes pgvector's in-memory HNSW build needs for `rows` vectors (it spills and slows ~10x beyond)."""
+    per_row = dim * 4 + 2 * m * 16 + 256  # the vector, 2m layer-0 neighbours, element and upper layers
+    return math.ceil(rows * per_row * 1.25 / 2**20)
+
+
+def build_memory_mb(conn: psycopg.Connection, definition: str, cap_mb: int) -> int:
+    """maintenance_work_mem for this build: at least 1 GB, the whole graph if `cap_mb` allows."""
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM events) AS rows, atttypmod AS dim FROM pg_attribute
+           WHERE attrelid = 'events'::regclass AND attname = 'embedding'""").fetchone()
+    found = re.search(r"\bm\s*=\s*'?(\d+)", definition)
+    need = graph_memory_mb(int(row["rows"]), max(1, int(row["dim"])), int(found.group(1)) if found else 16)
+    return max(1024, min(need, cap_mb))
+
+
+def build(conn: psycopg.Connection, definition: str = DEFINITION, *, memory_cap_mb: int = 4096) -> float:
     """Build the index (if missing) with every core; returns seconds. Writers wait, readers do not."""
     began = time.perf_counter()
-    with conn.transaction():
-        conn.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")  # the graph fits: one pass, no spill
-        conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {max(0, (os.cpu_count() or 1) - 1)}")
-        conn.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-                     if "IF NOT EXISTS" not in definition else definition)
+    spilled: list[str] = []
+
+    def notice(diag: psycopg.errors.Diagnostic) -> None:
+        if "no longer fits" in (diag.message_primary or ""):  # pgvector's notice when the graph spills
+            spilled.append(diag.message_primary)
+
+    conn.add_notice_handler(notice)
+    try:
+        with conn.transaction():
+            memory = build_memory_mb(conn, definition, memory_cap_mb)
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{memory}MB'")  # the graph fits: one pass, no spill
+            conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {max(0, (os.cpu_count() or 1) - 1)}")
+            conn.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+                         if "IF NOT EXISTS" not in definition else definition)
+    finally:
+        conn.remove_notice_handler(notice)
+    if spilled:
+        log.warning("the HNSW build outgrew %d MB of memory and went on disk (%s): raise "
+                    "SENTINEL_INDEX_BUILD_MEMORY_MB for faster rebuilds", memory, spilled[0])
     conn.execute("ANALYZE events")
     return time.perf_counter() - began
 
 
-def ensure(conn: psycopg.Connection) -> bool:
+def ensure(conn: psycopg.Connection, *, memory_cap_mb: int = 4096) -> bool:
     """Recreate the index if a bulk load died between dropping and rebuilding it; True if it did."""
     if current_definition(conn) is not None:
         return False
@@ -60,7 +92,7 @@ def ensure(conn: psycopg.Connection) -> bool:
     if building:
         return False  # someone is building it right now (a rebuild, a REINDEX): its index is not visible yet
     log.warning("the events vector index is missing (an interrupted bulk load?): rebuilding it")
-    build(conn)
+    build(conn, memory_cap_mb=memory_cap_mb)
     return True
 
 
@@ -91,7 +123,8 @@ def deferred_vector_index(db: Database, *, adding: int) -> Iterator[dict]:
             try:
                 yield report
             finally:
-                report["index_s"] = round(build(guard, definition), 3)
+                cap = db.settings.index_build_memory_mb
+                report["index_s"] = round(build(guard, definition, memory_cap_mb=cap), 3)
                 log.info("vector index rebuilt in %.1f s", report["index_s"])
         finally:
             guard.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOAD_LOCK,))

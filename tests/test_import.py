@@ -313,3 +313,29 @@ def test_cli_errors_are_one_clear_line(clean_db, tmp_path):
 
     result = run_cli("import-events", str(tmp_path / "nope.json"))
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_index_builds_get_the_memory_their_graph_needs(clean_db, monkeypatch, caplog):
+    from db import vector_index
+
+    assert vector_index.graph_memory_mb(23_542, 384, 32) < 1024 < vector_index.graph_memory_mb(1_000_000, 384, 32)
+    assert 3000 < vector_index.graph_memory_mb(1_000_000, 384, 32) < 4096  # the default cap holds 1M events
+    with clean_db.connection() as conn:
+        video = videos.insert(conn, name="many", original_filename="many", sha256=None, storage_key=None,
+                              size_bytes=0)
+        conn.execute(
+            """INSERT INTO events (video_id, run_id, type, t_start, t_end, description, embedding)
+               SELECT %s, gen_random_uuid(), 'walking', g, g, 'a person walks',
+                      array(SELECT random() FROM generate_series(1, 384) WHERE g > 0)::vector
+               FROM generate_series(1, 1500) AS g""", (video["id"],))
+        assert vector_index.build_memory_mb(conn, vector_index.DEFINITION, 4096) == 1024  # small: the 1 GB floor
+        monkeypatch.setattr(vector_index, "graph_memory_mb", lambda rows, dim, m: rows * dim * m)
+        assert vector_index.build_memory_mb(conn, vector_index.DEFINITION, 2048) == 2048  # big: up to the cap
+        assert vector_index.build_memory_mb(conn, "... WITH (m='16')", 10**9) == 1500 * 384 * 16
+        conn.execute(f"DROP INDEX {vector_index.NAME}")
+    # a cap too small for the graph: pgvector spills to disk, still builds, and the log says what to raise
+    monkeypatch.setattr(vector_index, "build_memory_mb", lambda conn, definition, cap: 1)
+    with clean_db.connection() as conn, caplog.at_level("WARNING", logger="db.vector_index"):
+        vector_index.build(conn)
+        assert vector_index.current_definition(conn) is not None
+    assert "SENTINEL_INDEX_BUILD_MEMORY_MB" in caplog.text
