@@ -48,18 +48,12 @@ def run_pipeline(out: Path) -> dict:
 def run_naive(out: Path) -> dict:
     """Child process: ultralytics' own tracking loop over every frame."""
     started = time.monotonic()
+    from naive_tracking import ultralytics_track_mot
     from ultralytics import YOLO
 
     from gpu_jobs.vision.models import fall_yolo
 
-    model = YOLO(str(fall_yolo()))
-    lines, frames = [], 0
-    for i, r in enumerate(model.track(str(VTEST), stream=True, persist=True, verbose=False, conf=0.3)):
-        frames += 1
-        if r.boxes.id is None:
-            continue
-        for (x1, y1, x2, y2), tid, conf in zip(r.boxes.xyxy.tolist(), r.boxes.id.tolist(), r.boxes.conf.tolist()):
-            lines.append(f"{i + 1},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{conf:.3f},-1,-1,-1")
+    lines, frames = ultralytics_track_mot(YOLO(str(fall_yolo())), VTEST, conf=0.3)
     out.write_text("\n".join(lines) + "\n")
     return {"wall_s": time.monotonic() - started, "video_s": 79.5, "frames": frames, "events": 0}
 

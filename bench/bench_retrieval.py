@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             ask = measure_ask(app, questions, repeat=args.repeat)
             log(f"  ask: p50 {ask['p50_ms']:.0f} ms, p95 {ask['p95_ms']:.0f} ms, hit@5 {ask['hit5']:.3f}")
             recall = measure_recall(app, questions, samples=recall_queries, ef_values=ef_values)
-            log(f"  recall@10: " + ", ".join(f"ef {ef}: {v['recall']:.3f}" for ef, v in recall["by_ef"].items()))
+            log("  recall@10: " + ", ".join(f"ef {ef}: {v['recall']:.3f}" for ef, v in recall["by_ef"].items()))
             return {"label": label, "events": events, "ask": ask, "recall": recall,
                     "load": (load + os.getloadavg()[0]) / 2}
 

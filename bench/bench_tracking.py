@@ -108,19 +108,14 @@ def run_naive(out: Path) -> dict:
     from ultralytics import YOLO
 
     from gpu_jobs.vision.models import fall_yolo
+    from naive_tracking import ultralytics_track_mot
 
     started = time.monotonic()
     torch.set_num_threads(os.cpu_count() or 1)  # the same threads as the YOLO adapter
     model = YOLO(str(fall_yolo()))
     load_s = time.monotonic() - started
     started, cpu0 = time.monotonic(), time.process_time()
-    lines, frames = [], 0
-    for i, r in enumerate(model.track(str(VTEST), stream=True, persist=True, verbose=False)):
-        frames += 1
-        if r.boxes.id is None:
-            continue
-        for (x1, y1, x2, y2), tid, conf in zip(r.boxes.xyxy.tolist(), r.boxes.id.tolist(), r.boxes.conf.tolist()):
-            lines.append(f"{i + 1},{int(tid)},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{conf:.3f},-1,-1,-1")
+    lines, frames = ultralytics_track_mot(model, VTEST)
     out.write_text("\n".join(lines) + "\n")
     return {"load_s": load_s, "wall_s": time.monotonic() - started, "cpu_s": time.process_time() - cpu0,
             "video_s": frames / 10.0, "frames": frames}
