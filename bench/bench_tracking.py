@@ -34,9 +34,10 @@ GT = ROOT.parent / "shared" / "datasets" / "pets09-s2l1" / "gt.txt"
 sys.path.insert(0, str(ROOT))
 
 CONFIGS = {
-    "ssd-tiles": "SSD-MobileNet, 2 tiles, floor 0.2 + ByteTrack (default)",
-    "ssd-tiles-0.45": "SSD-MobileNet, 2 tiles, floor 0.45 (settings.py today) + ByteTrack",
-    "ssd-full": "SSD-MobileNet, whole frame, floor 0.45 + ByteTrack",
+    "ssd-tiles-0.45": "SSD-MobileNet on OpenVINO, 2 tiles, floor 0.45 + ByteTrack (default)",
+    "ssd-tiles": "SSD-MobileNet on OpenVINO, 2 tiles, floor 0.3 (the graph's own) + ByteTrack",
+    "ssd-opencv": "SSD-MobileNet on OpenCV DNN, 2 tiles, floor 0.45 + ByteTrack",
+    "ssd-full": "SSD-MobileNet on OpenVINO, whole frame, floor 0.45 + ByteTrack",
     "yolo-fall": "YOLOv8 fall checkpoint (640) + ByteTrack",
     "naive": "naive YOLO(ckpt).track(stream=True), every frame",
 }
@@ -47,9 +48,11 @@ def make_detector(config: str):
     from gpu_jobs.vision.models import fall_yolo
 
     if config == "ssd-tiles":
-        return SSDMobileNetDetector()
+        return SSDMobileNetDetector(confidence=0.3)
     if config == "ssd-tiles-0.45":
         return SSDMobileNetDetector(confidence=0.45)
+    if config == "ssd-opencv":
+        return SSDMobileNetDetector(confidence=0.45, backend="opencv")
     if config == "ssd-full":
         return SSDMobileNetDetector(tiles=1, confidence=0.45)
     if config == "yolo-fall":
