@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAME = "events_embedding_hnsw_idx"
-# the definition of migration 003, for repairing a database whose bulk load died before its rebuild
+# the graph of migration 003 (which only drops the old one): built at start-up, and after bulk loads
 DEFINITION = (f"CREATE INDEX IF NOT EXISTS {NAME} ON events USING hnsw (embedding vector_cosine_ops)"
               " WITH (m = 32, ef_construction = 128)")
 MIN_DEFERRED_ROWS = 1000  # below this, inserting into the index costs less than a rebuild's fixed cost
@@ -83,7 +83,7 @@ def build(conn: psycopg.Connection, definition: str = DEFINITION, *, memory_cap_
 
 
 def ensure(conn: psycopg.Connection, *, memory_cap_mb: int = 4096) -> bool:
-    """Recreate the index if a bulk load died between dropping and rebuilding it; True if it did."""
+    """Build the index if it is missing (migration 003 drops it; so does a bulk load that died); True if built."""
     if current_definition(conn) is not None:
         return False
     if not conn.execute("SELECT pg_try_advisory_xact_lock(%s) AS free", (BULK_LOAD_LOCK,)).fetchone()["free"]:
@@ -91,7 +91,7 @@ def ensure(conn: psycopg.Connection, *, memory_cap_mb: int = 4096) -> bool:
     building = conn.execute("SELECT 1 FROM pg_stat_progress_create_index WHERE relid = 'events'::regclass").fetchone()
     if building:
         return False  # someone is building it right now (a rebuild, a REINDEX): its index is not visible yet
-    log.warning("the events vector index is missing (an interrupted bulk load?): rebuilding it")
+    log.warning("the events vector index is missing (a new schema version, or an interrupted bulk load): building it")
     build(conn, memory_cap_mb=memory_cap_mb)
     return True
 
