@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -114,9 +115,11 @@ class OpenVinoEmbeddings(Embeddings):
         def finish() -> None:
             nonlocal result
             request, mask, rows = running.popleft()
-            request.wait()
-            hidden = np.array(request.get_output_tensor(0).data, dtype=np.float32)  # (batch, tokens, dim)
-            self._idle.put(request)
+            try:
+                request.wait()
+                hidden = np.array(request.get_output_tensor(0).data, dtype=np.float32)  # (batch, tokens, dim)
+            finally:
+                self._idle.put(request)
             vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             if self.normalize:
                 vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
@@ -124,30 +127,37 @@ class OpenVinoEmbeddings(Embeddings):
                 result = np.zeros((len(texts), vectors.shape[1]), np.float32)
             result[rows] = vectors
 
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            width = max(len(ids[i]) for i in rows)
-            input_ids = np.full((len(rows), width), self._pad_id, np.int64)
-            attention = np.zeros((len(rows), width), np.int64)
-            for r, i in enumerate(rows):  # right padding, as the tokenizer would
-                input_ids[r, :len(ids[i])] = ids[i]
-                attention[r, :len(ids[i])] = 1
-            feed = {"input_ids": input_ids, "attention_mask": attention,
-                    "token_type_ids": np.zeros_like(input_ids)}
-            feed = {k: v for k, v in feed.items() if k in self._inputs}
-            while True:
-                try:
-                    request = self._idle.get_nowait()
-                    break
-                except queue.Empty:
-                    if not running:  # block only while holding no request, so two callers cannot deadlock
-                        request = self._idle.get()
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                width = max(len(ids[i]) for i in rows)
+                input_ids = np.full((len(rows), width), self._pad_id, np.int64)
+                attention = np.zeros((len(rows), width), np.int64)
+                for r, i in enumerate(rows):  # right padding, as the tokenizer would
+                    input_ids[r, :len(ids[i])] = ids[i]
+                    attention[r, :len(ids[i])] = 1
+                feed = {"input_ids": input_ids, "attention_mask": attention,
+                        "token_type_ids": np.zeros_like(input_ids)}
+                feed = {k: v for k, v in feed.items() if k in self._inputs}
+                while True:
+                    try:
+                        request = self._idle.get_nowait()
                         break
-                    finish()
-            request.start_async(feed)
-            running.append((request, attention[..., None].astype(np.float32), rows))
-        while running:
-            finish()
+                    except queue.Empty:
+                        if not running:  # block only while holding no request, so two callers cannot deadlock
+                            request = self._idle.get()
+                            break
+                        finish()
+                running.append((request, attention[..., None].astype(np.float32), rows))
+                request.start_async(feed)
+            while running:
+                finish()
+        finally:
+            while running:  # after an error: every request goes back, or later callers would wait forever
+                request = running.popleft()[0]
+                with contextlib.suppress(Exception):
+                    request.wait()
+                self._idle.put(request)
         return result
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -146,6 +146,20 @@ def test_openvino_embeddings_keep_order_across_many_batches_and_callers(tmp_path
         assert np.all((got * want).sum(axis=1) > 0.999)  # row i is sentence i's vector, whatever the batching
 
 
+def test_openvino_embeddings_survive_a_failed_inference() -> None:
+    from rag.embedders import OpenVinoEmbeddings
+    from rag.models import embedding_model_path
+
+    small = OpenVinoEmbeddings(embedding_model_path(), cache_dir=Settings().model_cache_dir, batch_size=2)
+    pool, inputs = small._idle.qsize(), small._inputs
+    small._inputs = {"no such input"}  # every request is started without its inputs and fails
+    with pytest.raises(Exception):
+        small.embed_documents(["a man walks", "a woman sits", "a car stops", "a dog runs", "rain"])
+    small._inputs = inputs
+    assert small._idle.qsize() == pool  # no request leaked: the next caller does not wait forever
+    assert np.asarray(small.embed_documents(["a man walks"])).shape == (1, 384)
+
+
 def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
     from rag.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
 
