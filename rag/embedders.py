@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import queue
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -72,11 +73,16 @@ class OpenVinoEmbeddings(Embeddings):
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
         hint = "bf16" if precision == "bf16" else "f32"
         core = ov.Core()
-        # one stream per core, each batch on one core: more sentences/s than one batch on every core
-        config = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "THROUGHPUT"}
+        config = {"INFERENCE_PRECISION_HINT": hint}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        self.compiled = core.compile_model(str(self._convert(cache_dir)), "CPU", config)
+        model = core.read_model(str(self._convert(cache_dir)))
+        # two compilations of one model: a question runs on every core at once (lowest latency);
+        # bulk text runs one stream per core, each batch on one core (most sentences/s)
+        self._quick = core.compile_model(model, "CPU", {**config, "PERFORMANCE_HINT": "LATENCY"})
+        self._quick_request = self._quick.create_infer_request()
+        self._quick_lock = threading.Lock()
+        self.compiled = core.compile_model(model, "CPU", {**config, "PERFORMANCE_HINT": "THROUGHPUT"})
         self._inputs = {port.get_any_name() for port in self.compiled.inputs}
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
         # twice the streams: the next batch is queued while a finished one is pooled in numpy
@@ -106,8 +112,30 @@ class OpenVinoEmbeddings(Embeddings):
 
         return cached_ir(cache_dir, f"embedder-{self.model_path.name}-{digest}", convert)
 
+    def _feed(self, ids: list[list[int]], rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Model inputs for the given rows of token ids, right-padded as the tokenizer would; and the mask."""
+        width = max(len(ids[i]) for i in rows)
+        input_ids = np.full((len(rows), width), self._pad_id, np.int64)
+        attention = np.zeros((len(rows), width), np.int64)
+        for r, i in enumerate(rows):
+            input_ids[r, :len(ids[i])] = ids[i]
+            attention[r, :len(ids[i])] = 1
+        feed = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": np.zeros_like(input_ids)}
+        return {k: v for k, v in feed.items() if k in self._inputs}, attention[..., None].astype(np.float32)
+
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        if self.normalize:
+            vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return vectors
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        if 0 < len(texts) <= self.batch_size:  # a question, a few descriptions: one call, every core
+            feed, mask = self._feed(ids, np.arange(len(texts)))
+            with self._quick_lock:
+                hidden = np.array(self._quick_request.infer(feed)[0], dtype=np.float32)  # (batch, tokens, dim)
+            return self._pool(hidden, mask)
         order = np.argsort([len(row) for row in ids], kind="stable")  # equal token counts pad least
         result = np.zeros((len(texts), 0), np.float32)
         running: deque[tuple[object, np.ndarray, np.ndarray]] = deque()  # (request, attention mask, rows)
@@ -120,9 +148,7 @@ class OpenVinoEmbeddings(Embeddings):
                 hidden = np.array(request.get_output_tensor(0).data, dtype=np.float32)  # (batch, tokens, dim)
             finally:
                 self._idle.put(request)
-            vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            if self.normalize:
-                vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            vectors = self._pool(hidden, mask)
             if result.shape[1] == 0:
                 result = np.zeros((len(texts), vectors.shape[1]), np.float32)
             result[rows] = vectors
@@ -130,15 +156,7 @@ class OpenVinoEmbeddings(Embeddings):
         try:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                width = max(len(ids[i]) for i in rows)
-                input_ids = np.full((len(rows), width), self._pad_id, np.int64)
-                attention = np.zeros((len(rows), width), np.int64)
-                for r, i in enumerate(rows):  # right padding, as the tokenizer would
-                    input_ids[r, :len(ids[i])] = ids[i]
-                    attention[r, :len(ids[i])] = 1
-                feed = {"input_ids": input_ids, "attention_mask": attention,
-                        "token_type_ids": np.zeros_like(input_ids)}
-                feed = {k: v for k, v in feed.items() if k in self._inputs}
+                feed, mask = self._feed(ids, rows)
                 while True:
                     try:
                         request = self._idle.get_nowait()
@@ -148,7 +166,7 @@ class OpenVinoEmbeddings(Embeddings):
                             request = self._idle.get()
                             break
                         finish()
-                running.append((request, attention[..., None].astype(np.float32), rows))
+                running.append((request, mask, rows))
                 request.start_async(feed)
             while running:
                 finish()
