@@ -6,7 +6,7 @@ Never run by the tests. It works in a throwaway data folder (its own embedded Po
    embeddings included, and reports events/s;
 2. times retrieve + rerank (the `HybridRetriever` and the offline reranker) over the
    questions of `bench/uca_questions.json`, and scores hit@5 against their hand-labelled
-   sentences;
+   sentences; then times the whole ask (`AskService`, default composer, turn saved);
 3. measures HNSW recall@10 against exact search (unfiltered, distance-based so that
    identical vectors count as equals);
 4. optionally (`--scale N`) grows the table to N events by re-timing the UCA sentences
@@ -143,6 +143,29 @@ def measure_ask(app, questions: list[dict], *, repeat: int) -> dict:
         "hit5": hits5 / n, "hit30": hits30 / n, "methods": dict(methods), "misses": misses,
         "distinct_candidates": statistics.fmean(distinct) if distinct else 0.0,
     }
+
+
+def measure_whole_ask(app, questions: list[dict], *, repeat: int) -> dict:
+    """Latency of the whole ask (AskService with the default composer): parse, retrieve, rerank,
+    window, compose, check citations and save the turn, as `sentinel ask` runs it."""
+    from rag.ask import get_ask_service
+
+    service = get_ask_service(app)
+    if service.chat_model is not None:
+        raise SystemExit("unset SENTINEL_LLM: the whole-ask row measures the default composer")
+    service.warm_up()
+    totals: list[float] = []
+    steps: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for item in questions:
+            forget_queries(service.retriever.embeddings)  # cold, as a new question would be
+            result = service.ask(item["question"])
+            totals.append(result.timings_ms["total"])
+            for name in ("window", "answer", "save"):
+                steps.setdefault(name, []).append(result.timings_ms.get(name, 0.0))
+    return {"p50_ms": percentile(totals, 50), "p95_ms": percentile(totals, 95),
+            **{f"{name}_p50_ms": percentile(v, 50) for name, v in steps.items()},
+            **{f"{name}_p95_ms": percentile(v, 95) for name, v in steps.items()}}
 
 
 def measure_recall(app, questions: list[dict], *, samples: int, ef_values: list[int], k: int = 10,
@@ -357,6 +380,11 @@ def report(runs: list[dict], imported: dict | None, scaled: dict | None, machine
     row("  of which: the hybrid SQL statement p50 / p95, ms",
         [f"{fmt(r['ask']['sql_p50_ms'])} / {fmt(r['ask']['sql_p95_ms'])}" for r in runs])
     row("rerank p50 / p95, ms", [f"{fmt(r['ask']['rerank_p50_ms'])} / {fmt(r['ask']['rerank_p95_ms'])}" for r in runs])
+    row("whole ask, default composer, p50 / p95, ms",
+        [f"{fmt(r['whole']['p50_ms'])} / {fmt(r['whole']['p95_ms'])}" if r.get("whole") else "—" for r in runs])
+    row("  of which: window / compose / save the turn p95, ms",
+        [" / ".join(fmt(r["whole"][f"{n}_p95_ms"]) for n in ("window", "answer", "save")) if r.get("whole") else "—"
+         for r in runs])
     row("ranking paths (first pass)", [", ".join(f"{k} {v}" for k, v in sorted(r["ask"]["methods"].items())) for r in runs])
     row("hit@5 after rerank", [f"{fmt(r['ask']['hit5'], 3)} ({round(r['ask']['hit5'] * r['ask']['questions'])}"
                                f"/{r['ask']['questions']})" for r in runs])
@@ -377,6 +405,8 @@ def report(runs: list[dict], imported: dict | None, scaled: dict | None, machine
         "(whose question vector comes from the app's query cache); "
         f"{runs[0]['ask']['runs'] // max(runs[0]['ask']['questions'], 1)} passes over "
         f"{runs[0]['ask']['questions']} questions from bench/uca_questions.json.",
+        "Whole ask = `AskService.ask` as `sentinel ask` runs it (cold question embedding, the count listing "
+        "beside retrieval, windowing, the grounded composer, the citation check and saving the turn), same passes.",
         "Recall@10, rows: an HNSW row counts when its distance is within the exact 10th; sentences: the "
         "share of the exact top-10's sentences that HNSW returns (copies of one sentence are one answer).",
         "hit@5 counts a question when one of its hand-labelled UCA test sentences (or, at scale, a re-timed "
@@ -426,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
     os.environ["SENTINEL_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("SENTINEL_LLM", None)  # the whole-ask row is the offline composer's
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
@@ -461,9 +492,11 @@ def main(argv: list[str] | None = None) -> int:
             load = os.getloadavg()[0]  # other jobs on the machine move every latency below
             ask = measure_ask(app, questions, repeat=args.repeat)
             log(f"  ask: p50 {ask['p50_ms']:.0f} ms, p95 {ask['p95_ms']:.0f} ms, hit@5 {ask['hit5']:.3f}")
+            whole = measure_whole_ask(app, questions, repeat=args.repeat)
+            log(f"  whole ask: p50 {whole['p50_ms']:.0f} ms, p95 {whole['p95_ms']:.0f} ms")
             recall = measure_recall(app, questions, samples=recall_queries, ef_values=ef_values)
             log("  recall@10: " + ", ".join(f"ef {ef}: {v['recall']:.3f}" for ef, v in recall["by_ef"].items()))
-            return {"label": label, "events": events, "ask": ask, "recall": recall,
+            return {"label": label, "events": events, "ask": ask, "whole": whole, "recall": recall,
                     "load": (load + os.getloadavg()[0]) / 2}
 
         runs = [] if args.scale_only else [measure("", args.recall_queries)]
