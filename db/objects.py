@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
 
 CHUNK = 8 * 1024 * 1024  # S3's multipart minimum is 5 MiB; 8 MiB parts keep memory flat
+# CopyObject refuses sources over 5 GiB; above this size a class change copies part by part
+COPY_PART = 512 * 1024 * 1024
 
 # storage classes per tier, S3 names
 TIER_CLASSES = {"hot": "STANDARD", "warm": "STANDARD_IA", "archive": "GLACIER"}
@@ -364,13 +366,16 @@ class S3Store(BlobStore):
         return download()
 
     def set_storage_class(self, key: str, storage_class: str) -> None:
+        from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import ClientError
 
-        # S3 changes a class only by copying the object onto itself
+        # S3 changes a class only by copying the object onto itself; the managed copy switches to
+        # UploadPartCopy above COPY_PART, so originals over 5 GiB move too, content type and metadata kept
+        config = TransferConfig(multipart_threshold=COPY_PART, multipart_chunksize=COPY_PART, max_concurrency=2)
         try:
-            self.client.copy_object(
-                Bucket=self.bucket, Key=check_key(key), CopySource={"Bucket": self.bucket, "Key": key},
-                StorageClass=storage_class, MetadataDirective="COPY",
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": check_key(key)}, self.bucket, key,
+                ExtraArgs={"StorageClass": storage_class, "MetadataDirective": "COPY"}, Config=config,
             )
         except ClientError as exc:
             if self._not_found(exc):

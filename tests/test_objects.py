@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from db import objects
 from db.objects import BlobNotFound, FolderStore, InvalidKey, S3Store
 
 
@@ -72,6 +73,27 @@ def test_50mb_stream_uploads_in_parts_in_constant_memory(store):
     if isinstance(store, S3Store):
         parts = store.client.head_object(Bucket=store.bucket, Key="big/stream.bin", PartNumber=1)
         assert parts.get("PartsCount", 1) > 1, "the upload was not multipart"
+
+
+def test_s3_class_change_of_a_large_object_copies_part_by_part(s3_bucket, monkeypatch):
+    # CopyObject stops at 5 GiB; with the threshold lowered, 12 MiB takes the same UploadPartCopy path
+    monkeypatch.setattr(objects, "COPY_PART", 5 * 1024 * 1024)
+    endpoint, bucket = s3_bucket
+    store = S3Store(bucket, endpoint_url=endpoint)
+    stream = PatternStream(12 * 1024 * 1024)
+    store.put_stream("videos/big original.mp4", stream, content_type="video/mp4")
+    store.set_storage_class("videos/big original.mp4", "STANDARD_IA")
+    info = store.head("videos/big original.mp4")
+    assert (info.storage_class, info.size) == ("STANDARD_IA", stream.size)
+    head = store.client.head_object(Bucket=bucket, Key="videos/big original.mp4")
+    assert head["ContentType"] == "video/mp4", "the part-by-part copy lost the content type"
+    part = store.client.head_object(Bucket=bucket, Key="videos/big original.mp4", PartNumber=1)
+    assert part["PartsCount"] == 3, "the copy was not multipart"
+    got = hashlib.sha256()
+    with store.open("videos/big original.mp4") as f:
+        while chunk := f.read(1 << 20):
+            got.update(chunk)
+    assert got.hexdigest() == stream.digest.hexdigest()
 
 
 def test_url_returns_the_same_bytes(store):
