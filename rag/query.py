@@ -493,18 +493,21 @@ def _point(m: re.Match[str]) -> float | None:
 _EVENT_PATTERNS: list[tuple[str, str]] = [
     ("theft", r"\b(?:took|take|taking|takes|grabbed|grab)\b[\w\s]{0,30}?\bwithout pay(?:ing)?\b"),
     ("theft", r"\b(?:steal\w*|stole\w*|shoplift\w*|theft\w*|thie(?:f|ves)|conceal\w*|pocket(?:ed|ing)"
-              r"|rob(?:bed|bery|beries|bing)?|without pay(?:ing)?|hid(?:e|ing|es)?\s+(?:an?\s+)?(?:items?|products?|goods))\b"),
+              r"|rob(?:bed|bery|beries|bing)?|without pay(?:ing)?|hid(?:e|ing|es)?\s+(?:an?\s+)?(?:items?|products?|goods)"
+              r"|br(?:oke|eak(?:s|ing)?) into)\b"),
     ("collapse", r"\b(?:passed out|pass(?:es|ing)? out|fell|fall(?:s|en|ing)?|faint\w*|collaps\w*|keel\w* over"
                  r"|slipped|tripped|lying on the (?:floor|ground))\b"),
     ("violent", r"\b(?:fight\w*|fought|hit(?:s|ting)?|punch\w*|kick(?:s|ed|ing)?|assault\w*|attack\w*|violen\w*"
-                r"|brawl\w*|slap\w*|shov\w*|push(?:ed|es|ing)?|aggressi\w*|beat(?:ing)? up)\b"),
+                r"|brawl\w*|slap\w*|shov\w*|push(?:ed|es|ing)?|aggressi\w*|beat(?:s|en|ing)?(?: up)?"
+                r"|shot|shoot(?:s|ing)?|stab\w*|gunm[ae]n|gunpoint)\b"),
     ("loitering", r"\b(?:loiter\w*|hang(?:s|ing)? (?:around|about)|hung (?:around|about)|linger\w*)\b"),
     ("picking", r"\b(?:pick(?:s|ed|ing)?(?: up)?|pickup|took|take(?:s|n)?|taking|grab\w*|reach(?:ed|es|ing)? for)\b"),
     ("walking", r"\b(?:walk\w*|(?:went|go(?:es|ing)?) (?:by|past)|pass(?:ed|es|ing)? (?:by|through)|passing|pass by|stroll\w*)\b"),
     ("sitting", r"\b(?:sit(?:s|ting)?|sat|seated)\b"),
     ("standing", r"\b(?:stand(?:s|ing)?|stood|wait(?:s|ed|ing)?)\b"),
     ("crowding", r"\b(?:crowd\w*|gather\w*|groups? of people)\b"),
-    ("anomaly", r"\b(?:unusual\w*|strange\w*|weird|odd|abnormal\w*|anomal\w*|suspicious\w*|run(?:s|ning)?|ran|rush\w*|sprint\w*)\b"),
+    ("anomaly", r"\b(?:unusual\w*|strange\w*|weird|odd|abnormal\w*|anomal\w*|suspicious\w*|run(?:s|ning)?|ran|rush\w*|sprint\w*"
+                r"|fire(?! exits?)|burn(?:s|t|ed|ing)?|flames?|smoke|explo(?:ded|des|sion\w*)|vandal\w*|smash\w*|arson\w*)\b"),
 ]
 
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter

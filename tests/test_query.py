@@ -87,6 +87,13 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("anything unusual in the last 30 seconds",
      {"last_s": 30.0, "event_types": ["anomaly"], "is_yes_no": True, "text": "anything unusual"}),
     ("someone running", {"event_types": ["anomaly"], "text": "someone running"}),
+    ("was anyone shot?", {"event_types": ["violent"], "is_yes_no": True}),
+    ("a man beat the cashier", {"event_types": ["violent"], "genders": ["male"], "zones": ["checkout"]}),
+    ("was there a fire in the first minute", {"t_from": 0.0, "t_to": 60.0, "event_types": ["anomaly"],
+                                              "is_yes_no": True}),
+    ("did anyone break into the store", {"event_types": ["theft"], "is_yes_no": True}),
+    ("a man with a water gun", {"genders": ["male"]}),  # a gun alone is no violence
+    ("anyone near the fire exit?", {"zones": ["exit"], "is_yes_no": True, "text": "anyone near the fire exit"}),
     # people and places
     ("a woman in red", {"genders": ["female"], "colours": ["red"]}),
     ("elderly woman in a grey coat", {"age_groups": ["old"], "genders": ["female"], "colours": ["grey"]}),
