@@ -16,6 +16,9 @@ YOLO_WEIGHTS = "/models/yolo11n.pt"
 YOLO_POSE_WEIGHTS = "/models/yolo11n-pose.pt"
 
 app = modal.App("sentinel")
+# first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
+LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "db", "gpu_jobs", "health", "openvino_ir", "precision",
+                 "rag", "settings")
 
 
 def _bake_weights() -> None:
@@ -44,8 +47,7 @@ image = (
         "SENTINEL_RUNNER": "modal",
         "HF_HUB_OFFLINE": "1",
     })
-    .add_local_python_source("api", "bootstrap", "cli", "cli_commands", "db", "gpu_jobs", "health", "rag",
-                             "settings")
+    .add_local_python_source(*LOCAL_SOURCES)
 )
 
 # DATABASE_URL points at a reachable Postgres with pgvector; S3_BUCKET and AWS keys at the store
