@@ -37,7 +37,7 @@ image = (
     modal.Image.debian_slim(python_version="3.11")
     .apt_install("libgl1", "libglib2.0-0", "ffmpeg")
     .pip_install("torch==2.14.1", "torchvision==0.29.1")
-    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"))
+    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"), optional_dependencies=["llm"])
     .pip_install_from_requirements(str(ROOT / "requirements-nodeps.txt"), extra_options="--no-deps")
     .run_function(_bake_weights)
     .env({

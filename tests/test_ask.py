@@ -179,6 +179,79 @@ def test_llm_path_keeps_only_retrieved_citations(app, store):
     _assert_citations_are_events(app, result)
 
 
+class OpenAICompatibleServer:
+    """A stand-in for an OpenAI-compatible chat server (vLLM, a gateway): it answers /v1/chat/completions
+    with canned replies and records each request, so the real `init_chat_model` -> ChatOpenAI -> HTTP path runs."""
+
+    def __init__(self, reply_for):
+        import http.server
+        import threading
+
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+                content = reply_for(body)
+                payload = json.dumps({
+                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": 0,
+                    "model": body.get("model"), "choices": [{"index": 0, "finish_reason": "stop",
+                                                             "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_cli_ask_through_an_openai_compatible_chat_server(store):
+    """SENTINEL_LLM + SENTINEL_LLM_BASE_URL: the model proposes the filters and writes the answer;
+    its filters are validated, its invented citation is dropped."""
+    theft = store["theft"]
+
+    def reply_for(body: dict) -> str:
+        if body.get("response_format"):  # the query parser's structured output
+            return json.dumps({"event_types": ["theft"], "t_from": 150, "t_to": 300,
+                               "text": "items taken from the shelves", "is_yes_no": True})
+        return f"Yes: at 03:12 a young man in red hid a bottle in his jacket [E{theft}]; also [E999]."
+
+    server = OpenAICompatibleServer(reply_for)
+    try:
+        result = run_cli("ask", "was anything taken off the shelves in the back half of the video?",
+                         "--video", "store-a.mp4", "--json",
+                         env={"SENTINEL_LLM": "openai:gpt-4o-mini", "SENTINEL_LLM_BASE_URL": server.url,
+                              "OPENAI_API_KEY": "sk-test"})
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["filters"]["t_from"] == 150.0 and payload["filters"]["event_types"] == ["theft"]
+    assert f"[E{theft}]" in payload["answer"] and "E999" not in payload["answer"]
+    assert [c["event_id"] for c in payload["citations"]] == [theft]
+
+    parse_call, answer_call = server.requests
+    assert parse_call["path"] == answer_call["path"] == "/v1/chat/completions"
+    assert parse_call["auth"] == "Bearer sk-test" and parse_call["model"] == "gpt-4o-mini"
+    assert parse_call["response_format"]["type"] == "json_schema"
+    prompt = json.dumps(answer_call["messages"])
+    # grounded: the retrieved theft goes to the model with its id to cite
+    assert f"E{theft}" in prompt and "hides a bottle inside his jacket" in prompt
+
+
 def test_turns_are_saved_with_filters_method_ids_and_latency(app, store, service):
     from db.repos import chat
 
