@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     runner: Literal["local", "modal"] = Field(default="local", alias="SENTINEL_RUNNER")
     llm: str | None = Field(default=None, alias="SENTINEL_LLM")
     llm_base_url: str | None = Field(default=None, alias="SENTINEL_LLM_BASE_URL")
+    # frame chat sends the frame image: None = when the model's LangChain profile says it takes images
+    llm_vision: bool | None = Field(default=None, alias="SENTINEL_LLM_VISION")
     admin_password: SecretStr | None = Field(default=None, alias="SENTINEL_ADMIN_PASSWORD")
     api_token: SecretStr | None = Field(default=None, alias="SENTINEL_API_TOKEN")
     max_upload_mb: int = Field(default=2048, alias="SENTINEL_MAX_UPLOAD_MB")

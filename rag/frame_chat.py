@@ -479,8 +479,8 @@ class FrameChat:
         app: the `bootstrap.App`.
         chat_model: a LangChain chat model; default: the one named by SENTINEL_LLM (None
             gives the offline, deterministic answers).
-        vision: send the frame image along; default: when the model's profile says it
-            takes images.
+        vision: send the frame image along; default: SENTINEL_LLM_VISION, else when the
+            model's profile says it takes images (a local OpenAI-compatible model has no profile).
 
     Example:
         >>> FrameChat(app).ask(video_id, 72.0, "what happened in the last 10 seconds?").timeline[0]["text"]
@@ -493,8 +493,10 @@ class FrameChat:
         self.app = app
         self.chat_model = chat_model if chat_model is not None else get_chat_model(app.settings)
         if vision is None:
+            vision = app.settings.llm_vision
+        if vision is None:
             vision = self.chat_model is not None and supports_images(self.chat_model)
-        self.vision = bool(vision)
+        self.vision = bool(vision) and self.chat_model is not None
         self._chain = self._build_chain() if self.chat_model is not None else None
 
     def _build_chain(self):

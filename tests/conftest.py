@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -179,6 +181,45 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
         [str(ROOT / ".venv" / "bin" / "sentinel") if (ROOT / ".venv/bin/sentinel").exists() else "sentinel", *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, input=input, timeout=timeout,
     )
+
+
+class OpenAICompatibleServer:
+    """A stand-in for an OpenAI-compatible chat server (vLLM, a gateway): it answers /v1/chat/completions
+    with canned replies and records each request, so the real `init_chat_model` -> ChatOpenAI -> HTTP path runs."""
+
+    def __init__(self, reply_for: Callable[[dict], str]):
+        import http.server
+        import threading
+
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+                content = reply_for(body)
+                payload = json.dumps({
+                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": 0,
+                    "model": body.get("model"), "choices": [{"index": 0, "finish_reason": "stop",
+                                                             "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
 
 
 def pytest_sessionfinish(session, exitstatus):

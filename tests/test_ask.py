@@ -14,7 +14,7 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from tests.conftest import run_cli
+from tests.conftest import OpenAICompatibleServer, run_cli
 
 A_EVENTS = [
     # (track, type, t_start, t_end, zone, attributes, description)
@@ -177,45 +177,6 @@ def test_llm_path_keeps_only_retrieved_citations(app, store):
     assert [c["event_id"] for c in result.citations] == [theft]
     assert result.filters["event_types"] == ["theft"] and result.filters["t_from"] == 180.0
     _assert_citations_are_events(app, result)
-
-
-class OpenAICompatibleServer:
-    """A stand-in for an OpenAI-compatible chat server (vLLM, a gateway): it answers /v1/chat/completions
-    with canned replies and records each request, so the real `init_chat_model` -> ChatOpenAI -> HTTP path runs."""
-
-    def __init__(self, reply_for):
-        import http.server
-        import threading
-
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-                content = reply_for(body)
-                payload = json.dumps({
-                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": 0,
-                    "model": body.get("model"), "choices": [{"index": 0, "finish_reason": "stop",
-                                                             "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 def test_cli_ask_through_an_openai_compatible_chat_server(store):

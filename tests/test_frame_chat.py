@@ -18,7 +18,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from tests.conftest import write_clip
+from tests.conftest import OpenAICompatibleServer, write_clip
 
 DURATION = 60.0
 BOXES = {1: [60.0, 150.0, 180.0, 500.0], 2: [400.0, 140.0, 520.0, 480.0], 3: [700.0, 250.0, 860.0, 500.0],
@@ -235,6 +235,37 @@ def test_vision_model_gets_the_frame_as_a_data_uri(app, clean_db, tmp_path):
     url = image_block["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,")
     assert base64.b64decode(url.split(",", 1)[1])[:2] == b"\xff\xd8"  # a JPEG
+
+
+def test_frame_reaches_a_vision_model_behind_an_openai_compatible_url(app, clean_db, tmp_path, monkeypatch):
+    """SENTINEL_LLM + SENTINEL_LLM_BASE_URL through the real ChatOpenAI: a local model has no profile,
+    so the image goes along only with SENTINEL_LLM_VISION=true."""
+    from rag.frame_chat import FrameChat
+
+    clip = write_clip(tmp_path / "aisle.mp4", seconds=3.0, fps=10)
+    key = f"videos/test/{uuid.uuid4().hex}_aisle.mp4"
+    app.store.put_bytes(key, clip.read_bytes(), content_type="video/mp4")
+    seeded = _seed(app, "aisle-over-http.mp4", storage_key=key)
+    walking = seeded["ids"]["walking"]
+    server = OpenAICompatibleServer(lambda body: f"A young man in red walks in [E{walking}].")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr(app.settings, "llm", "openai:local-vl")
+    monkeypatch.setattr(app.settings, "llm_base_url", server.url)
+    try:
+        text_only = FrameChat(app).ask(seeded["id"], 2.0, "what is the man doing?")
+        monkeypatch.setattr(app.settings, "llm_vision", True)
+        with_image = FrameChat(app).ask(seeded["id"], 2.0, "what is the man doing?")
+    finally:
+        server.close()
+
+    assert text_only.text == with_image.text == f"A young man in red walks in [E{walking}]."
+    assert (text_only.used_image, with_image.used_image) == (False, True)
+    first, second = (request["messages"][-1]["content"] for request in server.requests)
+    assert [block["type"] for block in first] == ["text"]
+    text_block, image_block = second
+    assert "Question: what is the man doing?" in text_block["text"]
+    url = image_block["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,") and base64.b64decode(url.split(",", 1)[1])[:2] == b"\xff\xd8"
 
 
 def test_text_only_model_gets_no_image_and_a_failing_model_falls_back(app, aisle):
