@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, alias="SENTINEL_LLM_BASE_URL")
     # frame chat sends the frame image: None = when the model's LangChain profile says it takes images
     llm_vision: bool | None = Field(default=None, alias="SENTINEL_LLM_VISION")
+    # the folder store's videos play from a signed-URL server on this port (0: any free port)
+    media_port: int = Field(default=0, ge=0, le=65535, alias="SENTINEL_MEDIA_PORT")
     admin_password: SecretStr | None = Field(default=None, alias="SENTINEL_ADMIN_PASSWORD")
     api_token: SecretStr | None = Field(default=None, alias="SENTINEL_API_TOKEN")
     max_upload_mb: int = Field(default=2048, alias="SENTINEL_MAX_UPLOAD_MB")

@@ -164,6 +164,10 @@ def test_upload_analyze_ask_and_seek_in_a_real_browser(served, browser_page, vte
         current = page.evaluate("() => document.querySelector('video').currentTime")
         assert abs(current - cited) < 1.5, (current, cited)
         assert f"t={cited}" in page.url
+        # streamed by byte ranges from the signed-URL media server, not read whole into Streamlit
+        source = page.evaluate("() => document.querySelector('video').currentSrc")
+        assert source.startswith("http://127.0.0.1:") and "/media/" in source, source
+        assert not source.startswith(url), "the player should not load the video through Streamlit"
         player.scroll_into_view_if_needed()
         shot("seeked")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -138,6 +139,10 @@ def test_video_page_player_timeline_gallery_and_seek(populated, app):
     wait_for_player(at, app, populated)
     players = at.get("video")
     assert len(players) == 1 and players[0].proto.start_time == 2
+    # the folder store's video is a signed media-server URL the browser streams by ranges
+    url = players[0].proto.url
+    assert url.startswith("http://127.0.0.1:") and "/media/" in url, url
+    assert httpx.get(url, headers={"Range": "bytes=0-99"}).status_code == 206
     assert at.get("vega_lite_chart"), "the timeline is an altair chart"
     jumps = [b for b in at.button if b.key and b.key.startswith("jump-gallery-")]
     assert len(jumps) == 2

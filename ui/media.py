@@ -1,6 +1,7 @@
 """Pictures and the video player: thumbnails from the object store, and a player that seeks.
 
-The player plays a presigned URL (S3) or the local file (folder store). Originals a browser
+The player plays a presigned URL (S3) or a signed URL of ui/media_server.py (folder store), so the
+browser streams byte ranges and the server never holds a whole video in memory. Originals a browser
 cannot decode are played from a preview copy (see gpu_jobs/preview.py), made once in the background.
 An archived original shows "archived — restore" and a restore button instead of a broken player.
 """
@@ -11,11 +12,13 @@ import base64
 import io
 import logging
 from typing import Callable
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 from db.objects import BlobNotFound, FolderStore, ObjectArchived
 from gpu_jobs.preview import PreviewMaker, browser_playable, preview_key
+from ui.media_server import MediaServer
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +77,38 @@ def _source(app, video: dict) -> tuple[str | None, str | None]:
         if not app.store.exists(key):
             return None, key
     if isinstance(app.store, FolderStore):
+        server = media_server(app.store, app.settings.media_port)
+        if server is not None:
+            with app.store.local_path(key):  # a missing or archived file says so here, not as a broken player
+                pass
+            return server.url(key, host=_browser_host()), key
         with app.store.local_path(key) as path:
             return str(path), key
-    return app.store.url(key), key
+    return _presigned(app.store, key), key
+
+
+@st.cache_data(ttl=1800, show_spinner=False)
+def _presigned(_store, key: str) -> str:
+    """One presigned URL (valid 1 h) for half an hour: a new URL on every rerun would reload the player."""
+    return _store.url(key, expires_s=3600)
+
+
+@st.cache_resource(show_spinner=False)
+def media_server(_store: FolderStore, port: int) -> MediaServer | None:
+    """One signed-URL server per Streamlit process, on the address Streamlit listens on (None: could not bind)."""
+    try:
+        return MediaServer(_store, host=st.get_option("server.address") or "127.0.0.1", port=port).start()
+    except OSError:
+        log.warning("no media server (port %s); videos are read whole into memory instead", port, exc_info=True)
+        return None
+
+
+def _browser_host() -> str | None:
+    """The host name the browser reached the app by, so the video URL works from another machine too."""
+    try:
+        return urlsplit(st.context.url or "").hostname
+    except Exception:  # no browser session (scripts, AppTest)
+        return None
 
 
 def render_player(app, video: dict, *, start: float = 0.0, on_restore: Callable[[], None] | None = None) -> None:
