@@ -77,7 +77,7 @@ def _source(app, video: dict) -> tuple[str | None, str | None]:
         if not app.store.exists(key):
             return None, key
     if isinstance(app.store, FolderStore):
-        server = media_server(app.store, app.settings.media_port)
+        server = media_server(app.store, str(app.store.root), app.settings.media_port)
         if server is not None:
             with app.store.local_path(key):  # a missing or archived file says so here, not as a broken player
                 pass
@@ -94,8 +94,8 @@ def _presigned(_store, key: str) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def media_server(_store: FolderStore, port: int) -> MediaServer | None:
-    """One signed-URL server per Streamlit process, on the address Streamlit listens on (None: could not bind)."""
+def media_server(_store: FolderStore, root: str, port: int) -> MediaServer | None:
+    """One signed-URL server per folder and process, on the address Streamlit listens on (None: could not bind)."""
     try:
         return MediaServer(_store, host=st.get_option("server.address") or "127.0.0.1", port=port).start()
     except OSError:
