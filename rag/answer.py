@@ -115,10 +115,18 @@ def _span(meta: Mapping[str, Any]) -> str:
     return f"{format_mmss(start)}–{format_mmss(end)}"
 
 
+def _by_category(doc: Document) -> bool:
+    """An imported annotation typed by its video's category (e.g. Shoplifting), not by what it says."""
+    return _attributes(doc.metadata).get("type_from") == "category"
+
+
 def _event_line(doc: Document) -> str:
     meta = doc.metadata
     who = describe_who(_attributes(meta))
-    head = f"{_span(meta)} {meta.get('type') or 'event'}{describe_where(meta.get('zone'))}"
+    kind = meta.get("type") or "event"
+    if _by_category(doc):
+        kind += " (video category)"
+    head = f"{_span(meta)} {kind}{describe_where(meta.get('zone'))}"
     if who:
         head += f", {who}"
     description = doc.page_content.strip().rstrip(".")
@@ -190,6 +198,11 @@ class GroundedComposer:
             head = f"Yes. {what[0].upper()}{what[1:]}{suffix}:"
         else:
             head = f"Found {what}{suffix}:"
+        inferred = sum(map(_by_category, matching))
+        if inferred:
+            # a Shoplifting video's every sentence is typed theft: say how many only the category backs
+            share = "all" if inferred == len(matching) else f"{inferred} of {len(matching)}"
+            head = head[:-1] + f" ({share} typed only by their video's category; the annotation does not say so):"
         ids = [event_id(d) for d in listed]
         return Answer(text="\n".join([head, *lines]), cited_event_ids=[i for i in ids if i is not None])
 
@@ -278,6 +291,8 @@ def keep_valid_citations(text: str, valid_ids: Iterable[int]) -> tuple[str, list
 def _prompt_line(doc: Document) -> str:
     meta = doc.metadata
     parts = [f"[E{event_id(doc)}] {_span(meta)} {meta.get('type') or 'event'}"]
+    if _by_category(doc):
+        parts.append("type taken from the video's category, not stated")
     if meta.get("zone"):
         parts.append(f"zone {meta['zone']}")
     if meta.get("confidence") is not None:

@@ -49,6 +49,7 @@ CATEGORY_TYPES: dict[str, str] = {
     "arrest": "anomaly", "arson": "anomaly", "explosion": "anomaly", "roadaccidents": "anomaly",
     "vandalism": "anomaly",
 }
+TYPE_FROM_CATEGORY = "category"  # attributes["type_from"] of a sentence typed by its video's category
 OTHER_TYPE = "other"  # a sentence of a normal video naming no behaviour: searchable, never filtered on
 NAMED_ZONES = ("checkout", "exit", "shelf")  # "left"/"centre" in prose are not the frame regions
 
@@ -143,6 +144,8 @@ def describe_sentence(sentence: str, category: str = "") -> dict[str, Any]:
     zone = next((z for z in facets["zones"] if z in NAMED_ZONES), None)
     keywords = [kind, *facets["event_types"], *facets["age_groups"], *facets["genders"], *facets["colours"],
                 *([zone] if zone else []), *([category.lower()] if category else [])]
+    if not facets["event_types"] and category_type:
+        attributes["type_from"] = TYPE_FROM_CATEGORY  # the answer says so: the sentence itself names no behaviour
     return {"type": kind, "zone": zone, "attributes": attributes, "keywords": list(dict.fromkeys(keywords))}
 
 

@@ -47,6 +47,34 @@ def test_composer_says_yes_with_time_who_where_and_citation() -> None:
     assert answer.cited_event_ids == [12] == _cited_in_text(answer.text)
 
 
+def test_composer_says_which_types_only_the_video_category_backs() -> None:
+    # imported UCA sentences of a Shoplifting video that name no behaviour are typed theft by the category
+    inferred = _event(31, "theft", 50.0, 55.0, zone=None, attributes={"type_from": "category"},
+                      description="The woman kept talking to the waiter.")
+    stated = _event(32, "theft", 70.0, 75.0, zone=None, description="The man stole a phone.")
+    question = "any theft?"
+    answer = GroundedComposer().answer(question, parse_question(question), [inferred, stated], [])
+    head, first, second = answer.text.splitlines()
+    assert head == ("Yes. 2 theft events (1 of 2 typed only by their video's category; "
+                    "the annotation does not say so):")
+    assert first.startswith("- 00:50–00:55 theft (video category): The woman kept talking")
+    assert second.startswith("- 01:10–01:15 theft: The man stole a phone")
+    only = GroundedComposer().answer(question, parse_question(question), [inferred], [])
+    assert "(all typed only by their video's category" in only.text.splitlines()[0]
+    # and so does the LLM's prompt
+    seen: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            seen.append("\n".join(str(m.content) for m in messages))
+            return super()._call(messages, *args, **kwargs)
+
+    LLMAnswerGenerator(Recording(responses=["Maybe [E31]."])).answer(question, parse_question(question),
+                                                                     [inferred, stated], [])
+    assert "[E31] 00:50–00:55 theft, type taken from the video's category, not stated" in seen[0]
+    assert "[E32] 01:10–01:15 theft, confidence 0.80: The man stole a phone." in seen[0]
+
+
 def test_composer_says_plainly_when_nothing_matches_the_window() -> None:
     question = "any theft between minute 3 and 5?"
     moved = _event(13, "theft", 20.0, 25.0)

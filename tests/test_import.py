@@ -82,6 +82,8 @@ def test_import_makes_media_less_videos_and_typed_events(clean_db, uca_file, emb
     first = shop_events[0]
     assert first["attributes"]["gender"] == "male" and first["attributes"]["clothing_colour"] == "black"
     assert first["attributes"]["category"] == "Shoplifting" and first["confidence"] == 1.0
+    # the category typed sentence 1 only: the answer marks it as such
+    assert [r["attributes"].get("type_from") for r in shop_events] == [None, "category", None, None, None]
     assert "shoplifting" in first["keywords"]
     assert shop_events[3]["zone"] == "shelf"
     # two theft sentences start together: both kept, the second a millisecond later
