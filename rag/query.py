@@ -493,7 +493,7 @@ def _point(m: re.Match[str]) -> float | None:
 _EVENT_PATTERNS: list[tuple[str, str]] = [
     ("theft", r"\b(?:took|take|taking|takes|grabbed|grab)\b[\w\s]{0,30}?\bwithout pay(?:ing)?\b"),
     ("theft", r"\b(?:steal\w*|stole\w*|shoplift\w*|theft\w*|thie(?:f|ves)|conceal\w*|pocket(?:ed|ing)"
-              r"|rob(?:bed|bery|beries|bing)?|without pay(?:ing)?|hid(?:e|ing|es)?\s+(?:an?\s+)?(?:items?|products?|goods)"
+              r"|rob(?:bed|bery|beries|bing|bers?)?|snatch\w*|without pay(?:ing)?|hid(?:e|ing|es)?\s+(?:an?\s+)?(?:items?|products?|goods)"
               r"|br(?:oke|eak(?:s|ing)?) into)\b"),
     ("collapse", r"\b(?:passed out|pass(?:es|ing)? out|fell|fall(?:s|en|ing)?|faint\w*|collaps\w*|keel\w* over"
                  r"|slipped|tripped|lying on the (?:floor|ground))\b"),

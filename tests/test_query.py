@@ -92,6 +92,7 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("was there a fire in the first minute", {"t_from": 0.0, "t_to": 60.0, "event_types": ["anomaly"],
                                               "is_yes_no": True}),
     ("did anyone break into the store", {"event_types": ["theft"], "is_yes_no": True}),
+    ("a robber snatched a phone", {"event_types": ["theft"]}),
     ("a man with a water gun", {"genders": ["male"]}),  # a gun alone is no violence
     ("anyone near the fire exit?", {"zones": ["exit"], "is_yes_no": True, "text": "anyone near the fire exit"}),
     # people and places
