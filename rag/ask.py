@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 LISTING_LIMIT = 5000  # events a count question may count; far beyond one store's busy hour
 SESSION_TITLE_CHARS = 80
 CITATION_KEYS = ("event_id", "video_id", "video_name", "t_start", "t_end", "type", "description", "zone", "score",
-                 "highlight_key")
+                 "highlight_key", "attributes")
 
 
 class VideoNotFound(LookupError):
@@ -61,7 +61,7 @@ class AskResult:
     """One answered question, with everything the UI, API and CLI show.
 
     `citations` are the cited events (event_id, video_id, video_name, t_start, t_end,
-    type, description, zone, score, highlight_key), in citation order; `score` is the
+    type, description, zone, score, highlight_key, attributes), in citation order; `score` is the
     reranker's, None for an event that was cited without being reranked (a count
     question's listing, a neighbour from the window). `context` holds the windowed
     events around the top hits, by video and time, each with `is_hit`.
@@ -115,7 +115,7 @@ def _doc_summary(doc: Document) -> dict:
         "video_name": meta.get("video_name"), "t_start": meta.get("t_start"), "t_end": meta.get("t_end"),
         "type": meta.get("type"), "description": doc.page_content, "zone": meta.get("zone"),
         "highlight_key": meta.get("highlight_key"), "track_number": meta.get("track_number"),
-        "confidence": meta.get("confidence"),
+        "confidence": meta.get("confidence"), "attributes": dict(meta.get("attributes") or {}),
     }
 
 

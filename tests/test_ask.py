@@ -257,6 +257,7 @@ def test_cli_ask_json(store):
     citation = payload["citations"][0]
     assert {"event_id", "video_id", "t_start", "t_end", "type", "description", "score"} <= set(citation)
     assert citation["event_id"] == store["theft"] and citation["type"] == "theft"
+    assert citation["attributes"] == {"gender": "male", "age_group": "young", "clothing_colour": "red"}
     assert payload["filters"]["event_types"] == ["theft"]
 
     missing = run_cli("ask", "any theft?", "--video", "nope.mp4", "--json")

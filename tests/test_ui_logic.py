@@ -70,3 +70,14 @@ def test_attribute_values_keep_their_json_type_for_containment_filters():
     rows = [{"attributes": {"gender": "male", "people": 7, "related_tracks": [1, 2], "speed": 0.4}},
             {"attributes": {"gender": "unknown", "people": 5, "carrying": True}}]
     assert data.attribute_values(rows) == {"carrying": [True], "gender": ["male"], "people": [5, 7]}
+
+
+def test_card_details_say_who_where_and_what_only_the_video_category_backs():
+    from ui.cards import card_details
+
+    imported = {"zone": None, "confidence": 1.0, "score": 0.42,
+                "attributes": {"type_from": "category", "gender": "female", "category": "Shoplifting"}}
+    assert card_details(imported, show_score=True) == ["type from the video's category", "gender: female",
+                                                       "score 0.42"]
+    analysed = {"zone": "shelf", "confidence": 0.8, "attributes": {"clothing_colour": "red"}}
+    assert card_details(analysed) == ["clothing colour: red", "zone: shelf", "confidence 0.80"]

@@ -23,6 +23,18 @@ def as_mapping(item: Any) -> Mapping[str, Any]:
     return vars(item)
 
 
+def card_details(e: dict, *, show_score: bool = False) -> list[str]:
+    """The caption under an event: who, where, score or confidence, and whether only the video's category typed it."""
+    attributes = e.get("attributes") or {}
+    details = ["type from the video's category" if attributes.get("type_from") == "category" else "",
+               attributes_text(attributes), f"zone: {e['zone']}" if e.get("zone") else ""]
+    if show_score and e.get("score") is not None:
+        details.append(f"score {float(e['score']):.2f}")
+    elif e.get("confidence") is not None:
+        details.append(f"confidence {float(e['confidence']):.2f}")
+    return [d for d in details if d]
+
+
 def event_card(app, event: Any, *, key: str, show_video: bool = True, show_score: bool = False) -> None:
     """One event as a bordered card; its button opens the video at the event's start."""
     e = as_mapping(event)
@@ -35,12 +47,7 @@ def event_card(app, event: Any, *, key: str, show_video: bool = True, show_score
         st.markdown(head)
         if e.get("description"):
             st.caption(e["description"])
-        details = [attributes_text(e.get("attributes")), f"zone: {e['zone']}" if e.get("zone") else ""]
-        if show_score and e.get("score") is not None:
-            details.append(f"score {float(e['score']):.2f}")
-        elif e.get("confidence") is not None:
-            details.append(f"confidence {float(e['confidence']):.2f}")
-        details = [d for d in details if d]
+        details = card_details(e, show_score=show_score)
         if details:
             st.caption(" · ".join(details))
         if st.button(f"Play at {mmss(e.get('t_start'))}", key=f"jump-{key}-{event_id}", icon=":material/play_arrow:",
