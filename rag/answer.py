@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, format_mmss
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,7 @@ def _span(meta: Mapping[str, Any]) -> str:
 
 
 def _by_category(doc: Document) -> bool:
-    """An imported annotation typed by its video's category (e.g. Shoplifting), not by what it says."""
-    return _attributes(doc.metadata).get("type_from") == "category"
+    return typed_by_category(_attributes(doc.metadata))
 
 
 def _event_line(doc: Document) -> str:
@@ -195,14 +195,15 @@ class GroundedComposer:
         if filters.is_count:
             head = self._count(filters, matching, what, suffix)
         elif filters.is_yes_no:
-            head = f"Yes. {what[0].upper()}{what[1:]}{suffix}:"
+            head = f"Yes. {what[0].upper()}{what[1:]}{suffix}"
         else:
-            head = f"Found {what}{suffix}:"
+            head = f"Found {what}{suffix}"
         inferred = sum(map(_by_category, matching))
         if inferred:
             # a Shoplifting video's every sentence is typed theft: say how many only the category backs
             share = "all" if inferred == len(matching) else f"{inferred} of {len(matching)}"
-            head = head[:-1] + f" ({share} typed only by their video's category; the annotation does not say so):"
+            head += f" ({share} typed only by their video's category; the annotation does not say so)"
+        head += ":"
         ids = [event_id(d) for d in listed]
         return Answer(text="\n".join([head, *lines]), cited_event_ids=[i for i in ids if i is not None])
 
@@ -229,9 +230,9 @@ class GroundedComposer:
             verb = one if people == 1 else many
             noun = "person" if people == 1 else "people"
             extra = f" ({what})" if people != len(matching) else ""
-            return f"{people} {noun} {verb}{suffix}{extra}:"
+            return f"{people} {noun} {verb}{suffix}{extra}"
         people = _people(matching)
-        return f"{what[0].upper()}{what[1:]}{suffix} ({people} {'person' if people == 1 else 'people'} involved):"
+        return f"{what[0].upper()}{what[1:]}{suffix} ({people} {'person' if people == 1 else 'people'} involved)"
 
 
 # ---------------------------------------------------------------------------

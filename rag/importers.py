@@ -127,6 +127,11 @@ def _parse_video(path: Path, key: Any, entry: Any) -> UcaVideo:
     return UcaVideo(str(key), duration, tuple(spans), tuple(s.strip() for s in sentences))
 
 
+def typed_by_category(attributes: dict[str, Any] | None) -> bool:
+    """True for an imported sentence whose type comes from its video's category, not from its words."""
+    return (attributes or {}).get("type_from") == TYPE_FROM_CATEGORY
+
+
 def describe_sentence(sentence: str, category: str = "") -> dict[str, Any]:
     """Event type, zone, keywords and person attributes read from one sentence.
 

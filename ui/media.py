@@ -78,17 +78,13 @@ def _source(app, video: dict) -> tuple[str | None, str | None]:
             return None, key
     if isinstance(app.store, FolderStore):
         server = media_server(app.store, str(app.store.root), app.settings.media_port)
-        if server is not None:
-            with app.store.local_path(key):  # a missing or archived file says so here, not as a broken player
-                pass
-            return server.url(key, host=_browser_host()), key
-        with app.store.local_path(key) as path:
-            return str(path), key
-    return _presigned(app.store, key), key
+        with app.store.local_path(key) as path:  # a missing or archived file says so here, not as a broken player
+            return (server.url(key, host=_browser_host()) if server else str(path)), key
+    return _presigned(app.store, getattr(app.store, "bucket", ""), key), key
 
 
 @st.cache_data(ttl=1800, show_spinner=False)
-def _presigned(_store, key: str) -> str:
+def _presigned(_store, bucket: str, key: str) -> str:
     """One presigned URL (valid 1 h) for half an hour: a new URL on every rerun would reload the player."""
     return _store.url(key, expires_s=3600)
 
