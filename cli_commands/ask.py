@@ -27,7 +27,7 @@ def _app():
 
 
 def _mmss(seconds) -> str:
-    from rag.query import format_mmss
+    from core.clock import format_mmss
 
     return format_mmss(seconds)
 

@@ -21,7 +21,7 @@ def _seconds(text: str) -> float:
     """Seconds from '75', '75.5', '1:15' or '1:02:03' (argparse type)."""
     import argparse
 
-    from rag.query import parse_mmss
+    from core.clock import parse_mmss
 
     try:
         return parse_mmss(text)
@@ -31,7 +31,7 @@ def _seconds(text: str) -> float:
 
 
 def _clock(seconds: float | None) -> str:
-    from rag.query import format_mmss
+    from core.clock import format_mmss
 
     return format_mmss(seconds)
 

@@ -7,116 +7,18 @@ Example:
 
 from __future__ import annotations
 
-import re
 
+from core.clock import format_mmss
+from core.phrasing import REGION_PHRASES, age_word, is_female, is_male, known_words, subject_phrase, with_article
+from core.vocabulary import ANOMALY_SYNONYMS, SYNONYMS
 from gpu_jobs.types import Event
 
-UNKNOWN = {"", "unknown", "none", "n/a", "null", "?"}
-
-# what a shopper-security admin may type for each event type
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "theft": ("stealing", "shoplifting", "shoplifter", "steal", "stolen", "concealment", "unpaid", "suspicious"),
-    "collapse": ("fall", "fell", "fallen", "fainted", "faint", "collapsed", "lying on the floor", "medical emergency", "unconscious"),
-    "violent": ("fight", "fighting", "assault", "violence", "aggression", "attack", "hitting", "punching"),
-    "picking": ("pick up", "picked up", "taking an item", "grab", "product", "shopping"),
-    "walking": ("walk", "moving", "passing by"),
-    "standing": ("stand", "standing still", "idle", "waiting"),
-    "sitting": ("sit", "seated", "resting"),
-    "loitering": ("loiter", "lingering", "hanging around", "dwelling", "suspicious"),
-    "crowding": ("crowd", "gathering", "group", "congestion", "busy", "many people"),
-    "anomaly": ("unusual", "abnormal", "suspicious"),
-}
-ANOMALY_SYNONYMS = {
-    "running": ("run", "running", "rushing", "sprinting"),
-    "against_flow": ("wrong way", "against the flow", "wrong direction"),
-}
-REGION_PHRASES = {
-    "left": "on the left side of the frame",
-    "centre": "in the centre of the frame",
-    "center": "in the centre of the frame",
-    "right": "on the right side of the frame",
-}
 DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera", "towards": "towards the camera"}
-ORIENTATION_PHRASES = {
-    "back": "seen from behind", "front": "facing the camera",
-    "left": "seen from the side", "right": "seen from the side", "side": "seen from the side",
-}
-_MALE = {"male", "man", "m", "boy"}
-_FEMALE = {"female", "woman", "f", "girl"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 
 
-def format_mmss(seconds: float) -> str:
-    """Seconds as mm:ss (h:mm:ss from one hour on); negative times read as 00:00."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def _known(value) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip().replace("_", " ")
-    return None if text.lower() in UNKNOWN else text
-
-
-def _age_word(age_group: str | None) -> str | None:
-    """An adjective for an age group label or a Levi-Hassner bucket such as '(25-32)'."""
-    if age_group is None:
-        return None
-    text = age_group.lower()
-    numbers = [int(n) for n in re.findall(r"\d+", text)]
-    if numbers:
-        age = sum(numbers) / len(numbers)
-        for limit, adjective in ((13, "child"), (20, "teenage"), (35, "young"), (45, None), (60, "middle-aged")):
-            if age < limit:
-                return adjective
-        return "elderly"
-    for word, adjective in (("child", "child"), ("kid", "child"), ("teen", "teenage"), ("young", "young"),
-                            ("youth", "young"), ("middle", "middle-aged"), ("senior", "elderly"), ("elder", "elderly"), ("old", "elderly")):
-        if word in text:
-            return adjective
-    return None  # 'adult' says nothing a reader needs
-
-
-def _article(phrase: str) -> str:
-    return ("An " if phrase[:1].lower() in "aeiou" else "A ") + phrase
-
-
-def subject_phrase(attributes: dict) -> str:
-    """'A young man in a black jacket', or 'A person' when nothing is known."""
-    age = _age_word(_known(attributes.get("age_group")))
-    gender = (_known(attributes.get("gender")) or "").lower()
-    child = age == "child"
-    if gender in _MALE:
-        noun = "boy" if child else "man"
-    elif gender in _FEMALE:
-        noun = "girl" if child else "woman"
-    else:
-        noun = "child" if child else "person"
-    adjective = None if child else age
-    phrase = f"{adjective} {noun}" if adjective else noun
-    colour = _known(attributes.get("clothing_colour"))
-    clothing = _known(attributes.get("clothing"))
-    if colour and clothing:
-        phrase += f" in a {colour} {clothing}" if not clothing.endswith("s") else f" in {colour} {clothing}"
-    elif colour:
-        phrase += f" in {colour}"
-    extras = []
-    orientation = _known(attributes.get("orientation"))
-    if orientation and orientation.lower() in ORIENTATION_PHRASES:
-        extras.append(ORIENTATION_PHRASES[orientation.lower()])
-    emotion = _known(attributes.get("emotion"))
-    if emotion and emotion.lower() != "neutral":
-        extras.append(f"looking {emotion.lower()}")
-    if extras:
-        phrase += ", " + " and ".join(extras) + ","
-    return _article(phrase)
-
-
 def _item_phrase(item: str | None) -> str:
-    return _article(item).lower() if item else "an item"
+    return with_article(item).lower() if item else "an item"
 
 
 def _place(zone: str | None, kind: str | None, preposition: str) -> str:
@@ -192,7 +94,7 @@ def describe(event: Event, track_attributes: dict) -> tuple[str, list[str]]:
         (sentence, keywords), e.g. ("A young man in a black jacket picks up a bottle from the
         left shelf at 01:12.", ["picking", "pick up", ..., "bottle", "young", "man", "black"]).
     """
-    facts = {**event.attributes, **{k: v for k, v in (track_attributes or {}).items() if _known(v)}}
+    facts = {**event.attributes, **{k: v for k, v in (track_attributes or {}).items() if known_words(v)}}
     if event.type == "crowding":
         people = facts.get("people")
         crowd = f"A crowd of {people} people" if people else "A crowd"
@@ -208,15 +110,15 @@ def keywords_for(event: Event, facts: dict) -> list[str]:
     kind = facts.get("kind")
     if kind:
         words += [str(kind).replace("_", " "), *ANOMALY_SYNONYMS.get(kind, ())]
-    age = _age_word(_known(facts.get("age_group")))
-    words += [w for w in (_known(facts.get("age_group")), age) if w]
-    gender = (_known(facts.get("gender")) or "").lower()
-    if gender in _MALE:
+    age = age_word(known_words(facts.get("age_group")))
+    words += [w for w in (known_words(facts.get("age_group")), age) if w]
+    gender = (known_words(facts.get("gender")) or "").lower()
+    if is_male(gender):
         words += [gender, "man", "male"]
-    elif gender in _FEMALE:
+    elif is_female(gender):
         words += [gender, "woman", "female"]
     for key in ("clothing_colour", "clothing", "emotion", "orientation"):
-        value = _known(facts.get(key))
+        value = known_words(facts.get(key))
         if value:
             words.append(value)
     item = event.object_class or facts.get("item")

@@ -27,10 +27,10 @@ class Heartbeat(threading.Thread):
         super().__init__(name="lease", daemon=True)
         self.app, self.job_id, self.owner, self.lease_s = app, job_id, owner, lease_s
         self.lost = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()  # Thread._stop is Python's own, called after every fork
 
     def run(self) -> None:
-        while not self._stop.wait(max(0.5, self.lease_s / 3)):
+        while not self._stopping.wait(max(0.5, self.lease_s / 3)):
             try:
                 with self.app.db.connection() as conn:
                     if not jobs.renew(conn, job_id=self.job_id, owner=self.owner, lease_s=self.lease_s):
@@ -40,7 +40,7 @@ class Heartbeat(threading.Thread):
                 log.warning("lease renewal failed", exc_info=True)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
 
 class Worker:

@@ -21,8 +21,10 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from core.clock import format_mmss, format_span
+from core.phrasing import describe_where, describe_who, plural
 from rag.importers import typed_by_category
-from rag.query import QueryFilters, contradicts, format_mmss
+from rag.query import QueryFilters, contradicts
 
 log = logging.getLogger(__name__)
 
@@ -73,49 +75,6 @@ def _attributes(meta: Mapping[str, Any]) -> Mapping[str, Any]:
     return attributes if isinstance(attributes, Mapping) else {}
 
 
-def _known(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip() and value.strip().lower() not in {"unknown", "none"}:
-        return value.strip().lower()
-    return None
-
-
-def describe_who(attributes: Mapping[str, Any]) -> str:
-    """'young male in red' from age_group, gender and clothing_colour ('' if unknown)."""
-    age = _known(attributes.get("age_group"))
-    gender = _known(attributes.get("gender"))
-    colour = attributes.get("clothing_colour") or attributes.get("colour")
-    if isinstance(colour, Mapping):  # e.g. {"upper": "red", "lower": "blue"}
-        colour = " and ".join(c for c in (_known(v) for v in colour.values()) if c)
-    elif isinstance(colour, list | tuple):
-        colour = " and ".join(c for c in (_known(v) for v in colour) if c)
-    else:
-        colour = _known(colour)
-    words = [w for w in (age, gender) if w]
-    who = " ".join(words)
-    if colour:
-        who = f"{who} in {colour}" if who else f"person in {colour}"
-    return who
-
-
-def describe_where(zone: Any) -> str:
-    """' at the checkout', ' on the left', ' in the centre' ('' without a zone)."""
-    if not isinstance(zone, str) or not zone.strip():
-        return ""
-    zone = zone.strip().lower()
-    if zone in {"left", "right"}:
-        return f" on the {zone}"
-    if zone in {"centre", "center", "middle"}:
-        return " in the centre"
-    return f" at the {zone}"
-
-
-def _span(meta: Mapping[str, Any]) -> str:
-    start, end = meta.get("t_start"), meta.get("t_end")
-    if end is None or start is None or format_mmss(end) == format_mmss(start):
-        return format_mmss(start)
-    return f"{format_mmss(start)}–{format_mmss(end)}"
-
-
 def _by_category(doc: Document) -> bool:
     return typed_by_category(_attributes(doc.metadata))
 
@@ -126,7 +85,7 @@ def _event_line(doc: Document) -> str:
     kind = meta.get("type") or "event"
     if _by_category(doc):
         kind += " (video category)"
-    head = f"{_span(meta)} {kind}{describe_where(meta.get('zone'))}"
+    head = f"{format_span(meta.get('t_start'), meta.get('t_end'))} {kind}{describe_where(meta.get('zone'))}"
     if who:
         head += f", {who}"
     description = doc.page_content.strip().rstrip(".")
@@ -154,10 +113,6 @@ def _people(docs: Sequence[Document]) -> int:
               if d.metadata.get("track_number") is not None}
     untracked = sum(1 for d in docs if d.metadata.get("track_number") is None)
     return len(tracks) + untracked
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class GroundedComposer:
@@ -190,7 +145,7 @@ class GroundedComposer:
         if len(matching) > len(listed):
             lines.append(f"... and {len(matching) - len(listed)} more.")
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
-        what = _plural(len(matching), f"{kinds[0]} event") if len(kinds) == 1 else _plural(len(matching), "matching event")
+        what = plural(len(matching), f"{kinds[0]} event") if len(kinds) == 1 else plural(len(matching), "matching event")
 
         if filters.is_count:
             head = self._count(filters, matching, what, suffix)
@@ -291,7 +246,7 @@ def keep_valid_citations(text: str, valid_ids: Iterable[int]) -> tuple[str, list
 
 def _prompt_line(doc: Document) -> str:
     meta = doc.metadata
-    parts = [f"[E{event_id(doc)}] {_span(meta)} {meta.get('type') or 'event'}"]
+    parts = [f"[E{event_id(doc)}] {format_span(meta.get('t_start'), meta.get('t_end'))} {meta.get('type') or 'event'}"]
     if _by_category(doc):
         parts.append("type taken from the video's category, not stated")
     if meta.get("zone"):

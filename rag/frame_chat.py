@@ -33,13 +33,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from rag.answer import describe_where
-from rag.query import format_mmss, parse_question
+from core.clock import format_mmss, format_span
+from core.phrasing import describe_look, describe_where, known, plural
+from core.vocabulary import PERSON, REGIONS
+from rag.query import parse_question
 
 log = logging.getLogger(__name__)
 
-REGIONS = ("left", "centre", "right")
-PERSON = "person"
 NOW_S = 1.0  # an event within this many seconds of t is happening "now"
 FAR_FRAME_S = 1.5  # a stored frame farther than this from t is mentioned as approximate
 IMAGE_MAX_WIDTH = 768  # enough detail for a vision model, few tokens
@@ -84,43 +84,11 @@ def _check_time(video: dict, t: float, label: str = "t") -> float:
     return t
 
 
-def _known(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip().lower() not in {"", "unknown", "none", "null", "n/a"}:
-        return value.strip().lower()
-    return None
-
-
-def _who(attributes: dict) -> str:
-    """'young male in red, facing the camera' from a track's known attributes."""
-    words = [w for w in (_known(attributes.get("age_group")), _known(attributes.get("gender"))) if w]
-    who = " ".join(words)
-    colour = _known(attributes.get("clothing_colour"))
-    if colour:
-        who = f"{who} in {colour}" if who else f"in {colour}"
-    extras = []
-    orientation = _known(attributes.get("orientation"))
-    if orientation:
-        extras.append({"front": "facing the camera", "back": "seen from behind"}.get(orientation,
-                                                                                    f"seen from the {orientation}"))
-    emotion = _known(attributes.get("emotion"))
-    if emotion:
-        extras.append(f"looks {emotion}")
-    return ", ".join(p for p in (who, *extras) if p)
-
-
-def _plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"1 {word}"
-    if word == PERSON:
-        return f"{n} people"
-    return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'ch')) else 's'}"
-
-
 def _counts_text(counts: dict[str, int]) -> str:
     """'2 people and 1 bottle' (people first)."""
     items = sorted(((c, int(n)) for c, n in (counts or {}).items() if int(n) > 0),
                    key=lambda cn: (cn[0] != PERSON, -cn[1], cn[0]))
-    parts = [_plural(n, c) for c, n in items]
+    parts = [plural(n, c) for c, n in items]
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " and " + parts[-1]
     return parts[0] if parts else ""
@@ -131,11 +99,6 @@ def _event_dict(row: dict) -> dict:
             "zone": row["zone"], "track_number": row["track_number"], "description": row["description"],
             "confidence": row["confidence"], "highlight_key": row["highlight_key"],
             "related_tracks": list((row["attributes"] or {}).get("related_tracks") or [])}
-
-
-def _span(start: float, end: float) -> str:
-    a, b = format_mmss(start), format_mmss(end)
-    return a if a == b else f"{a}–{b}"
 
 
 def _region_of_event(event: dict, width: float | None) -> str | None:
@@ -204,9 +167,9 @@ def describe_scene(app, video_id: UUID | str, t: float) -> dict:
         entry = {"track": number, "class": det.get("class"), "bbox": det.get("bbox"), "region": det.get("region"),
                  "confidence": det.get("confidence")}
         if det.get("class") == PERSON:
-            attributes = {k: v for k in _ATTRIBUTE_KEYS if (v := _known((track.get("attributes") or {}).get(k)))}
+            attributes = {k: v for k in _ATTRIBUTE_KEYS if (v := known((track.get("attributes") or {}).get(k)))}
             posture, source = _posture(det, by_track.get(number, []), app.settings.rules.lying_aspect)
-            entry.update(attributes=attributes, who=_who(attributes), posture=posture, posture_source=source,
+            entry.update(attributes=attributes, who=describe_look(attributes), posture=posture, posture_source=source,
                          activities=sorted({e["type"] for e in by_track.get(number, [])}),
                          t_first=track.get("t_first"), t_last=track.get("t_last"))
             people.append(entry)
@@ -255,7 +218,7 @@ def scene_text(scene: dict) -> str:
         lines.append(f"- {obj['class']}{where}")
     if scene["events"]:
         lines.append("Happening now:")
-        lines.extend(f"- {_span(e['t_start'], e['t_end'])} {e['type']}{describe_where(e['zone'])}: "
+        lines.extend(f"- {format_span(e['t_start'], e['t_end'])} {e['type']}{describe_where(e['zone'])}: "
                      f"{e['description'].strip().rstrip('.')} [E{e['event_id']}]" for e in scene["events"])
     return "\n".join(lines)
 
@@ -330,7 +293,7 @@ def behaviour_by_region(app, video_id: UUID | str, t_from: float, t_to: float) -
 
 def regions_text(result: dict) -> str:
     """Behaviour by region in sentences, one line per region."""
-    head = f"By region, {_span(result['t_from'], result['t_to'])}"
+    head = f"By region, {format_span(result['t_from'], result['t_to'])}"
     if not result["frames"]:
         return f"{head}: no analysed frames in this range."
     lines = [f"{head} ({result['frames']} analysed frames):"]
@@ -339,7 +302,7 @@ def regions_text(result: dict) -> str:
         if not r["people"] and not r["events"] and not r["objects"]:
             lines.append(f"- {region}: empty")
             continue
-        parts = [f"{_plural(r['people'], PERSON)}, occupied {r['occupied_share']:.0%} of the time, "
+        parts = [f"{plural(r['people'], PERSON)}, occupied {r['occupied_share']:.0%} of the time, "
                  f"{r['avg_people']:g} on average"]
         if r["max_people"] > 1:
             parts.append(f"up to {r['max_people']} at {format_mmss(r['max_people_t'])}")
@@ -383,7 +346,7 @@ def timeline(app, video_id: UUID | str, t_from: float, t_to: float) -> list[dict
     entries: list[dict] = []
     video_end = video.get("duration_s")
     for track in tracks:
-        number, who = track["track_number"], _who(track["attributes"] or {})
+        number, who = track["track_number"], describe_look(track["attributes"] or {})
         label = f"person {number}" + (f" ({who})" if who else "")
         if t_from <= track["t_first"] <= t_to:
             region = first_region.get(number)
@@ -407,7 +370,7 @@ def timeline(app, video_id: UUID | str, t_from: float, t_to: float) -> list[dict
         entries.append({"t": float(row["t_start"]), "t_end": float(row["t_end"]), "kind": "event",
                         "event_id": row["id"], "type": row["type"], "zone": row["zone"],
                         "track": row["track_number"],
-                        "text": f"{_span(row['t_start'], row['t_end'])} {row['type']}{describe_where(row['zone'])}: "
+                        "text": f"{format_span(row['t_start'], row['t_end'])} {row['type']}{describe_where(row['zone'])}: "
                                 f"{row['description'].strip().rstrip('.')} [E{row['id']}]"})
     order = {"enter": 0, "event": 1, "peak": 2, "leave": 3}
     entries.sort(key=lambda e: (e["t"], order[e["kind"]], e.get("event_id") or 0))
@@ -415,7 +378,7 @@ def timeline(app, video_id: UUID | str, t_from: float, t_to: float) -> list[dict
 
 
 def timeline_text(entries: list[dict], t_from: float, t_to: float) -> str:
-    head = f"Timeline {_span(t_from, t_to)}:"
+    head = f"Timeline {format_span(t_from, t_to)}:"
     if not entries:
         return f"{head} nothing happened (no people entered or left and no events)."
     return "\n".join([head, *(f"- {e['text']}" for e in entries)])

@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
+from core.vocabulary import EVENT_TYPES
+
 log = logging.getLogger(__name__)
 
-EventType = Literal[
-    "walking", "standing", "sitting", "picking", "theft",
-    "collapse", "violent", "loitering", "crowding", "anomaly",
-]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 AgeGroup = Literal["child", "young", "middle-aged", "old"]
 Gender = Literal["male", "female"]
 Colour = Literal[
@@ -36,7 +36,6 @@ Colour = Literal[
 ]
 Zone = Literal["left", "centre", "right", "checkout", "exit", "shelf"]
 
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 AGE_GROUPS: tuple[str, ...] = AgeGroup.__args__  # type: ignore[attr-defined]
 GENDERS: tuple[str, ...] = Gender.__args__  # type: ignore[attr-defined]
 COLOURS: tuple[str, ...] = Colour.__args__  # type: ignore[attr-defined]
@@ -60,41 +59,6 @@ _ALIASES: dict[str, str] = {
 }
 
 
-def format_mmss(seconds: float | None) -> str:
-    """Seconds as `mm:ss` (or `h:mm:ss` from one hour on), rounded down like a player clock."""
-    if seconds is None:
-        return "--:--"
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-_MMSS = re.compile(r"(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)")
-
-
-def parse_mmss(text: str) -> float:
-    """Seconds from a player time: `ss`, `ss.f`, `m:ss`, `mm:ss.f` or `h:mm:ss[.f]`.
-
-    Raises:
-        ValueError: with a sentence saying what to type, for anything else (negative
-            times, seconds or minutes of 60 or more after a colon, garbage).
-
-    Example:
-        >>> parse_mmss("1:02.5"), parse_mmss("1:00:05"), parse_mmss("75")
-        (62.5, 3605.0, 75.0)
-    """
-    value = (text or "").strip()
-    match = _MMSS.fullmatch(value)
-    if not match:
-        problem = "a time cannot be negative" if value.startswith("-") else "it is not a time"
-        raise ValueError(f"{text!r}: {problem}; give seconds (75 or 75.5), mm:ss (1:15) or h:mm:ss (1:02:03).")
-    hours, minutes, seconds = match.group("h"), match.group("m"), float(match.group("s"))
-    if minutes is not None and seconds >= 60:
-        raise ValueError(f"{text!r}: the seconds after a colon must be below 60, as in 1:15.")
-    if hours is not None and int(minutes) >= 60:
-        raise ValueError(f"{text!r}: the minutes in h:mm:ss must be below 60, as in 1:02:03.")
-    return (int(hours or 0) * 60 + int(minutes or 0)) * 60 + seconds
 
 
 class QueryFilters(BaseModel):

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from rag.query import format_mmss
+from core.clock import format_mmss, format_span
+from core.phrasing import known, plural
+from core.vocabulary import PERSON
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ STRUCTURED_MODEL = "structured"  # the `model` recorded for the offline summary
 NOTABLE_TYPES = ("theft", "collapse", "violent", "crowding", "anomaly", "loitering")
 MAX_TIMELINE = 12  # longer timelines end with "... and N more"
 MAX_PROMPT_EVENTS = 80  # events listed to the chat model, notable ones first
-PERSON = "person"
 
 
 class SummaryUnavailable(RuntimeError):
@@ -193,13 +194,6 @@ class SummaryFacts:
 
 
 _FACETS = ("gender", "age_group", "clothing_colour")
-_UNKNOWN = {"", "unknown", "none", "null", "n/a"}
-
-
-def _known(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip().lower() not in _UNKNOWN:
-        return value.strip().lower()
-    return None
 
 
 def collect_facts(app, video: dict) -> SummaryFacts:
@@ -219,7 +213,7 @@ def collect_facts(app, video: dict) -> SummaryFacts:
     people = [t for t in tracks if t["class_name"] == PERSON]
     facts.people = len(people)
     for facet in _FACETS:
-        counter = Counter(v for t in people if (v := _known((t["attributes"] or {}).get(facet))))
+        counter = Counter(v for t in people if (v := known((t["attributes"] or {}).get(facet))))
         if counter:
             facts.people_attributes[facet] = counter
     facts.objects = Counter(t["class_name"] for t in tracks if t["class_name"] != PERSON)
@@ -244,7 +238,7 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
     notable = [e for e in facts.events if e["type"] in NOTABLE_TYPES]
     for event in notable:
         moments.append({"t": event["t_start"], "event_id": event["event_id"],
-                        "text": f"{_span(event)} {event['type']}: {event['description'].strip().rstrip('.')}"})
+                        "text": f"{format_span(event['t_start'], event['t_end'])} {event['type']}: {event['description'].strip().rstrip('.')}"})
     if facts.peak_t is not None and facts.peak_people > 1:
         moments.append({"t": facts.peak_t, "text": f"{format_mmss(facts.peak_t)} busiest moment: "
                                                    f"{facts.peak_people} people on screen"})
@@ -255,19 +249,8 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
             continue
         seen.add(event["type"])
         moments.append({"t": event["t_start"], "event_id": event["event_id"],
-                        "text": f"{_span(event)} first {event['type']}: {event['description'].strip().rstrip('.')}"})
+                        "text": f"{format_span(event['t_start'], event['t_end'])} first {event['type']}: {event['description'].strip().rstrip('.')}"})
     return sorted(moments, key=lambda m: m["t"])
-
-
-def _span(event: dict) -> str:
-    start, end = format_mmss(event["t_start"]), format_mmss(event["t_end"])
-    return start if start == end else f"{start}–{end}"
-
-
-def _plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"1 {word}"
-    return f"{n} {'people' if word == 'person' else word + ('es' if word.endswith(('s', 'sh', 'ch')) else 's')}"
 
 
 def structured_summary(facts: SummaryFacts) -> str:
@@ -280,7 +263,7 @@ def structured_summary(facts: SummaryFacts) -> str:
     lines = [f"{facts.name}: {duration} of video" + (f" ({shape})." if shape else ".")]
 
     if facts.people:
-        people = f"People: {_plural(facts.people, 'person')} tracked"
+        people = f"People: {plural(facts.people, 'person')} tracked"
         details = [", ".join(f"{n} in {value}" if facet == "clothing_colour" else f"{n} {value}"
                              for value, n in counter.most_common())
                    for facet, counter in facts.people_attributes.items()]
@@ -292,7 +275,7 @@ def structured_summary(facts: SummaryFacts) -> str:
     else:
         lines.append("People: nobody was detected.")
     if facts.objects:
-        lines.append("Objects: " + ", ".join(_plural(n, cls) for cls, n in facts.objects.most_common()) + ".")
+        lines.append("Objects: " + ", ".join(plural(n, cls) for cls, n in facts.objects.most_common()) + ".")
 
     if facts.events_by_type:
         by_type = sorted(facts.events_by_type.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -331,7 +314,7 @@ def _prompt_events(facts: SummaryFacts) -> str:
     # security events first so a long video's list never cuts them off
     ordered = sorted(facts.events, key=lambda e: (e["type"] not in NOTABLE_TYPES, e["t_start"]))
     chosen = sorted(ordered[:MAX_PROMPT_EVENTS], key=lambda e: e["t_start"])
-    lines = [f"- {_span(e)} {e['type']}: {e['description'].strip()}" for e in chosen]
+    lines = [f"- {format_span(e['t_start'], e['t_end'])} {e['type']}: {e['description'].strip()}" for e in chosen]
     if len(facts.events) > len(chosen):
         lines.append(f"- ... and {len(facts.events) - len(chosen)} more routine events")
     return "\n".join(lines) or "(none)"

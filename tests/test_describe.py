@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_jobs.describe import describe, format_mmss, subject_phrase
+from core.clock import format_mmss
+from core.phrasing import subject_phrase
+from gpu_jobs.describe import describe
 from gpu_jobs.types import Event
 
 YOUNG_MAN = {"age_group": "young", "gender": "male", "clothing_colour": "black", "clothing": "jacket"}

@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from rag.query import format_mmss
-
-# one colour per event type, used by the timeline, the charts and the cards alike
-EVENT_COLOURS: dict[str, str] = {
-    "theft": "#d62728",
-    "collapse": "#9467bd",
-    "violent": "#ff7f0e",
-    "anomaly": "#e6b800",
-    "picking": "#1f77b4",
-    "loitering": "#8c564b",
-    "crowding": "#e377c2",
-    "walking": "#2ca02c",
-    "standing": "#7f7f7f",
-    "sitting": "#17becf",
-}
-OTHER_COLOUR = "#bcbd22"
-NOTABLE_TYPES = ("theft", "collapse", "violent")
+from core.clock import format_mmss
+from core.vocabulary import ALERT_TYPES as NOTABLE_TYPES, EVENT_COLOURS, OTHER_COLOUR  # noqa: F401  (the pages read them here)
 
 STATUS_ICONS = {
     "pending": ":material/schedule:",
@@ -82,8 +67,6 @@ def ago(when: datetime | None) -> str:
     return f"{when:%Y-%m-%d}"
 
 
-def colour(event_type: str) -> str:
-    return EVENT_COLOURS.get(event_type, OTHER_COLOUR)
 
 
 def type_badge(event_type: str) -> str:

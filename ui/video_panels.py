@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 
 from db.objects import FolderStore
-from rag.query import parse_mmss
+from core.clock import parse_mmss
 from ui import data
 from ui.format import ago, mmss
 from ui.nav import VIDEOS

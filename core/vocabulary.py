@@ -1,0 +1,63 @@
+"""The words every layer shares: event types, what people call them, regions and colours.
+
+Example:
+    >>> colour_bgr("theft")
+    (39, 39, 214)
+"""
+
+from __future__ import annotations
+
+PERSON = "person"
+REGIONS = ("left", "centre", "right")
+
+EVENT_TYPES: tuple[str, ...] = (
+    "walking", "standing", "sitting", "picking", "theft",
+    "collapse", "violent", "loitering", "crowding", "anomaly",
+)
+# what a shopper-security admin may type for each event type
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "theft": ("stealing", "shoplifting", "shoplifter", "steal", "stolen", "concealment", "unpaid", "suspicious"),
+    "collapse": ("fall", "fell", "fallen", "fainted", "faint", "collapsed", "lying on the floor", "medical emergency", "unconscious"),
+    "violent": ("fight", "fighting", "assault", "violence", "aggression", "attack", "hitting", "punching"),
+    "picking": ("pick up", "picked up", "taking an item", "grab", "product", "shopping"),
+    "walking": ("walk", "moving", "passing by"),
+    "standing": ("stand", "standing still", "idle", "waiting"),
+    "sitting": ("sit", "seated", "resting"),
+    "loitering": ("loiter", "lingering", "hanging around", "dwelling", "suspicious"),
+    "crowding": ("crowd", "gathering", "group", "congestion", "busy", "many people"),
+    "anomaly": ("unusual", "abnormal", "suspicious"),
+}
+ANOMALY_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "running": ("run", "running", "rushing", "sprinting"),
+    "against_flow": ("wrong way", "against the flow", "wrong direction"),
+}
+
+# the types a store owner must see first (dashboard, timeline highlights)
+ALERT_TYPES = ("theft", "collapse", "violent")
+
+# one colour per event type: the timeline, the charts, the cards and the highlight JPEGs alike
+EVENT_COLOURS: dict[str, str] = {
+    "theft": "#d62728",
+    "collapse": "#9467bd",
+    "violent": "#ff7f0e",
+    "anomaly": "#e6b800",
+    "picking": "#1f77b4",
+    "loitering": "#8c564b",
+    "crowding": "#e377c2",
+    "walking": "#2ca02c",
+    "standing": "#7f7f7f",
+    "sitting": "#17becf",
+}
+OTHER_COLOUR = "#bcbd22"
+
+
+def event_colour(event_type: str) -> str:
+    """The hex colour of an event type."""
+    return EVENT_COLOURS.get(event_type, OTHER_COLOUR)
+
+
+def colour_bgr(event_type: str) -> tuple[int, int, int]:
+    """The same colour as a BGR tuple for OpenCV drawing."""
+    hex_colour = event_colour(event_type).lstrip("#")
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
+    return (b, g, r)
