@@ -48,7 +48,7 @@ def check_models(app) -> list[Check]:
     except Exception as exc:
         checks.append(Check("models: vision", False, _first_line(exc)))
     try:
-        from rag.models import embedding_model_path
+        from core.runtime.embeddings import embedding_model_path
 
         path = embedding_model_path(app.settings)
         checks.append(Check("model: text embedding", path is not None, str(path) if path else "not installed"))

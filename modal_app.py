@@ -17,7 +17,7 @@ YOLO_POSE_WEIGHTS = "/models/yolo11n-pose.pt"
 
 app = modal.App("sentinel")
 # first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
-LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "db", "gpu_jobs", "health", "openvino_ir", "precision",
+LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "core", "db", "gpu_jobs", "health",
                  "rag", "settings")
 
 

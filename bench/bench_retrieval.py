@@ -75,7 +75,7 @@ def relevance_key(metadata: dict) -> tuple[str, int] | None:
 
 def forget_queries(embeddings) -> None:
     """Empty the app's query-vector cache, so that every timed question pays for its embedding."""
-    cache = getattr(embeddings, "_query", None)  # rag.models.QueryCachedEmbeddings keeps an lru_cache there
+    cache = getattr(embeddings, "_query", None)  # core.runtime.embeddings.QueryCachedEmbeddings keeps an lru_cache there
     if hasattr(cache, "cache_clear"):
         cache.cache_clear()
 
@@ -83,7 +83,8 @@ def forget_queries(embeddings) -> None:
 def measure_ask(app, questions: list[dict], *, repeat: int) -> dict:
     """Latency of retrieve + rerank per question, hit@5 and hit@30, and the paths taken."""
     from db.repos.search import hybrid_search
-    from rag.models import get_embeddings, get_reranker
+    from core.runtime.embeddings import get_embeddings
+    from rag.models import get_reranker
     from rag.query import parse_question
     from rag.retriever import HybridRetriever, search_filters
 
@@ -178,7 +179,7 @@ def measure_recall(app, questions: list[dict], *, samples: int, ef_values: list[
     import numpy as np
 
     from db.repos.search import hybrid_search
-    from rag.models import get_embeddings
+    from core.runtime.embeddings import get_embeddings
     from rag.query import parse_question
 
     embeddings = get_embeddings(app.settings)
@@ -462,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from bootstrap import get_app, reset_app
     from rag.importers import import_uca
-    from rag.models import get_embeddings
+    from core.runtime.embeddings import get_embeddings
 
     machine = f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at start"
     questions = json.loads(QUESTIONS.read_text())["questions"]

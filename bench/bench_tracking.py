@@ -63,7 +63,7 @@ def make_detector(config: str):
 def run_vision(config: str, fps: float, batch: int, out: Path) -> dict:
     """Child process: detector + ObjectTracker at the analysis rate; MOT lines for every frame."""
     from gpu_jobs.export import mot_lines
-    from gpu_jobs.media import probe, sample_frames
+    from core.runtime.media import probe, sample_frames
     from gpu_jobs.types import Observation, Track
     from gpu_jobs.vision.tracking import ObjectTracker, link_tracklets
 

@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable
 import psycopg
 
 from db.repos import videos
-from gpu_jobs.media import InvalidVideo, poster, probe
+from core.runtime.media import InvalidVideo, poster, probe
 
 log = logging.getLogger(__name__)
 

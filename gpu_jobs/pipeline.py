@@ -14,7 +14,7 @@ from uuid import UUID
 
 import numpy as np
 
-from gpu_jobs.media import encode_jpeg, probe, sample_frames
+from core.runtime.media import encode_jpeg, probe, sample_frames
 from gpu_jobs.types import Event, Frame, Observation, Track, Zone
 from settings import Settings
 
@@ -253,7 +253,7 @@ def load_zones(app, video_id: UUID, frame_size: tuple[int, int]) -> list[Zone]:
 def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callable[[], bool] | None = None) -> dict:
     """Analyse one stored video end to end and write the run atomically; return the CLI summary."""
     from db.repos import runs, videos
-    from rag.models import embed_texts
+    from core.runtime.embeddings import embed_texts
 
     started = time.monotonic()
     with app.db.connection() as conn:

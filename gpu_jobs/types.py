@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from core.runtime.media import Frame  # noqa: F401  (decoded by the runtime, passed between stages)
+
 BBox = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
 
 # COCO keypoint order used by both MoveNet and YOLO-pose
@@ -16,15 +18,6 @@ KEYPOINTS = (
     "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
-
-
-@dataclass(slots=True)
-class Frame:
-    """One decoded, sampled frame."""
-
-    index: int  # frame number in the source video, 0-based
-    t: float  # seconds from the start
-    image: np.ndarray  # BGR uint8, HxWx3
 
 
 @dataclass(slots=True)

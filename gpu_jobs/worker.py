@@ -59,7 +59,7 @@ class Worker:
         loads instead of sitting at 0 % while they happen. A failure here is only logged; the
         job then loads the models itself and reports any error on the video.
         """
-        from rag.models import get_embeddings
+        from core.runtime.embeddings import get_embeddings
 
         began = time.perf_counter()
         try:

@@ -169,7 +169,7 @@ class AskService:
 
     @cached_property
     def retriever(self):
-        from rag.models import get_embeddings
+        from core.runtime.embeddings import get_embeddings
         from rag.retriever import HybridRetriever
 
         return HybridRetriever(db=self.app.db, embeddings=get_embeddings(self.settings), k=self.settings.retrieve_k,

@@ -523,7 +523,7 @@ class FrameChat:
 
     def _frame_data_uri(self, video_id, t: float) -> str | None:
         """The frame at t as a JPEG data URI, or None when the video file cannot be read."""
-        from gpu_jobs.media import encode_jpeg, read_frame_at
+        from core.runtime.media import encode_jpeg, read_frame_at
 
         try:
             with self.app.db.connection() as conn:

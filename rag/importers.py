@@ -218,7 +218,7 @@ def import_uca(db: Database, path_or_paths: str | Path | Iterable[str | Path], *
     started = time.perf_counter()
     items = load_uca(path_or_paths)
     if embeddings is None:
-        from rag.models import get_embeddings
+        from core.runtime.embeddings import get_embeddings
 
         embeddings = get_embeddings(db.settings)
     total = sum(len(v.sentences) for v in items)

@@ -124,7 +124,7 @@ class HybridRetriever(BaseRetriever):
     Attributes:
         db: the `db.database.Database` (its pool gives connections with pgvector registered).
         embeddings: LangChain embeddings of the same model as the stored vectors
-            (default: `rag.models.get_embeddings()`).
+            (default: `core.runtime.embeddings.get_embeddings()`).
         k: documents returned.
         ef_search: HNSW beam width for broad questions.
         filters: filters to use instead of parsing each question (e.g. from the LLM parser).
@@ -149,7 +149,7 @@ class HybridRetriever(BaseRetriever):
     def _embed(self, text: str) -> list[float]:
         embeddings = self.embeddings
         if embeddings is None:
-            from rag.models import get_embeddings
+            from core.runtime.embeddings import get_embeddings
 
             embeddings = get_embeddings(getattr(self.db, "settings", None))
         return embeddings.embed_query(text)

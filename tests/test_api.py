@@ -71,7 +71,7 @@ def add_analysed_video(app, *, name: str = "cam1.mp4", events: list[dict] | None
          "description": "A man in a red jacket hides a bottle in his jacket and leaves by the exit."},
     ]
     if embed:
-        from rag.models import embed_texts
+        from core.runtime.embeddings import embed_texts
 
         for event, vector in zip(events, embed_texts([e["description"] for e in events], app.settings)):
             event["embedding"] = vector

@@ -42,7 +42,7 @@ B_EVENTS = [
 
 def _seed_video(app, name: str, duration_s: float, rows: list[tuple]) -> dict:
     from db.repos import runs, videos
-    from rag.models import embed_texts
+    from core.runtime.embeddings import embed_texts
 
     vectors = embed_texts([r[6] for r in rows], app.settings)
     with app.db.connection() as conn:

@@ -39,7 +39,7 @@ def uca_file(tmp_path):
 
 @pytest.fixture(scope="session")
 def embeddings():
-    from rag.models import get_embeddings
+    from core.runtime.embeddings import get_embeddings
 
     return get_embeddings()
 

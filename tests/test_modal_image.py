@@ -55,5 +55,5 @@ def test_every_module_the_containers_import_is_shipped():
 
 def test_the_scan_sees_function_level_imports(tmp_path):
     sample = tmp_path / "m.py"
-    sample.write_text("import os\n\ndef f():\n    from precision import resolve\n    import rag.query\n")
-    assert imported_first_party(sample, first_party_names()) == {"precision", "rag"}
+    sample.write_text("import os\n\ndef f():\n    from core.runtime.precision import resolve\n    import rag.query\n")
+    assert imported_first_party(sample, first_party_names()) == {"core", "rag"}

@@ -6,7 +6,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from openvino_ir import cached_ir
+from core.runtime.openvino_ir import cached_ir
 
 
 def _tiny_model() -> ov.Model:

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from precision import resolve
-from rag.models import CpuAutocastEmbeddings, embed_texts, get_embeddings, get_reranker
+from core.runtime.precision import resolve
+from core.runtime.embeddings import CpuAutocastEmbeddings, embed_texts, get_embeddings
+from rag.models import get_reranker
 from rag.query import QueryFilters, parse_question
 from rag.rerank import CrossEncoderReranker, OfflineReranker, Reranker, filter_score
 from settings import Settings
@@ -112,15 +113,24 @@ def test_bf16_embeddings_stay_comparable_with_float32_rows() -> None:
     assert int(np.argmax(fp32 @ query)) == 1  # a bf16 question still finds its float32 row
 
 
+def test_auto_backend_is_openvino_without_a_gpu_and_torch_with_one() -> None:
+    import torch
+
+    from core.runtime.embedders import OpenVinoEmbeddings
+
+    chosen = get_embeddings(Settings(precision="fp32")).inner
+    assert isinstance(chosen, OpenVinoEmbeddings) is (not torch.cuda.is_available())
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_openvino_embeddings_match_the_pytorch_ones(precision) -> None:
-    from rag.embedders import OpenVinoEmbeddings
+    from core.runtime.embedders import OpenVinoEmbeddings
 
     texts = ["a man picks up a bottle", "A woman in a red coat fell down near the exit and lay there.",
              "Two cars collided at the crossroads.", "ok"]  # mixed lengths: padding and pooling
     torch_vectors = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch"))
                                .embed_documents(texts))
-    default = get_embeddings(Settings(precision=precision))  # auto backend on a CPU-only machine
+    default = get_embeddings(Settings(precision=precision, embedding_backend="openvino"))
     assert isinstance(default.inner, OpenVinoEmbeddings)
     ov_vectors = np.asarray(default.embed_documents(texts))
     assert ov_vectors.shape == (4, 384) and np.allclose(np.linalg.norm(ov_vectors, axis=1), 1.0, atol=1e-4)
@@ -132,8 +142,8 @@ def test_openvino_embeddings_match_the_pytorch_ones(precision) -> None:
 def test_openvino_embeddings_keep_order_across_many_batches_and_callers(tmp_path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from rag.embedders import OpenVinoEmbeddings
-    from rag.models import embedding_model_path
+    from core.runtime.embedders import OpenVinoEmbeddings
+    from core.runtime.embeddings import embedding_model_path
 
     texts = [f"person {i} {'walks slowly past the shelf ' * (i % 4)}near the exit" for i in range(37)]
     reference = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch")).embed_documents(texts))
@@ -147,8 +157,8 @@ def test_openvino_embeddings_keep_order_across_many_batches_and_callers(tmp_path
 
 
 def test_openvino_embeddings_survive_a_failed_inference() -> None:
-    from rag.embedders import OpenVinoEmbeddings
-    from rag.models import embedding_model_path
+    from core.runtime.embedders import OpenVinoEmbeddings
+    from core.runtime.embeddings import embedding_model_path
 
     small = OpenVinoEmbeddings(embedding_model_path(), cache_dir=Settings().model_cache_dir, batch_size=2)
     pool, inputs = small._idle.qsize(), small._inputs
@@ -161,7 +171,7 @@ def test_openvino_embeddings_survive_a_failed_inference() -> None:
 
 
 def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
-    from rag.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
+    from core.runtime.embedders import OpenVinoEmbeddings, UnsupportedCheckpoint
 
     with pytest.raises(UnsupportedCheckpoint):
         OpenVinoEmbeddings(tmp_path, cache_dir=tmp_path)  # not a sentence-transformers folder at all
@@ -170,7 +180,7 @@ def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
 def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
     import torch
 
-    from precision import cpu_has_native_bf16
+    from core.runtime.precision import cpu_has_native_bf16
 
     assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
     with pytest.raises(ValueError, match="unknown precision"):

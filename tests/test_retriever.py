@@ -24,14 +24,14 @@ HNSW_INDEX = "events_embedding_hnsw_idx"
 
 @pytest.fixture(scope="session")
 def embeddings():
-    from rag.models import get_embeddings
+    from core.runtime.embeddings import get_embeddings
 
     return get_embeddings()
 
 
 @lru_cache(maxsize=None)
 def _vectors(texts: tuple[str, ...]) -> tuple:
-    from rag.models import get_embeddings
+    from core.runtime.embeddings import get_embeddings
 
     return tuple(get_embeddings().embed_documents(list(texts)))
 

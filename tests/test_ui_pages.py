@@ -69,7 +69,7 @@ def populated(app, clean_db, tmp_path):
 
 
 def populate(app, tmp_path) -> dict:
-    from rag.models import embed_texts
+    from core.runtime.embeddings import embed_texts
 
     clip = write_clip(tmp_path / f"aisle-{uuid.uuid4().hex[:6]}.mp4", seconds=4.0)
     video = ingest_path(app, clip, submit=False).video

@@ -33,7 +33,7 @@ def frames():
     """The first 25 frames sampled at 5 fps (every second frame of the 10 fps file)."""
     if not VTEST.exists():
         pytest.skip(f"{VTEST} is missing: the README set-up installs it (apt-get install opencv-doc).")
-    from gpu_jobs.media import sample_frames
+    from core.runtime.media import sample_frames
 
     out = []
     for frame in sample_frames(VTEST, fps=5):

@@ -29,7 +29,7 @@ def render_health(app) -> None:
 def models_in_use(settings) -> list[dict]:
     """What each role runs with under the current settings (names only: nothing is loaded here)."""
     try:
-        from rag.models import embedding_model_path
+        from core.runtime.embeddings import embedding_model_path
 
         embedding = embedding_model_path(settings) or "not installed"
     except Exception as exc:  # a missing package shows as text, it must not break the page

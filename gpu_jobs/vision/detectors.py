@@ -232,7 +232,7 @@ class YoloDetector:
     def detect(self, images: list[np.ndarray]) -> list:
         if not images:
             return []
-        from precision import cpu_autocast
+        from core.runtime.precision import cpu_autocast
 
         with cpu_autocast(self.precision):
             results = self.model.predict(list(images), conf=self.confidence, imgsz=self.imgsz, verbose=False,

@@ -100,7 +100,7 @@ class YoloPose:
         out = np.zeros((len(boxes), 17, 3), np.float32)
         if not len(boxes):
             return out
-        from precision import cpu_autocast
+        from core.runtime.precision import cpu_autocast
 
         with cpu_autocast(self.precision):
             r = self.model.predict(image, imgsz=self.imgsz, device=self.device, verbose=False)[0]

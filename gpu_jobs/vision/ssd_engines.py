@@ -118,7 +118,7 @@ class OpenVinoSsd:
     @staticmethod
     def _convert(core, cache_dir: Path) -> Path:
         """The IR of the frozen graph with a fixed 1x300x300x3 input, converted on first use."""
-        from openvino_ir import cached_ir
+        from core.runtime.openvino_ir import cached_ir
 
         pb, _ = _weights()
 

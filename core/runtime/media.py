@@ -11,9 +11,16 @@ from typing import Iterator
 
 import numpy as np
 
-from gpu_jobs.types import Frame
-
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Frame:
+    """One decoded, sampled frame."""
+
+    index: int  # frame number in the source video, 0-based
+    t: float  # seconds from the start
+    image: np.ndarray  # BGR uint8, HxWx3
 
 
 class InvalidVideo(ValueError):

@@ -93,7 +93,7 @@ class OpenVinoEmbeddings(Embeddings):
             self._idle.put(self.compiled.create_infer_request())
 
     def _convert(self, cache_dir: Path) -> Path:
-        from openvino_ir import cached_ir
+        from core.runtime.openvino_ir import cached_ir
 
         weights = sorted(self.model_path.glob("*.safetensors")) or sorted(self.model_path.glob("*.bin"))
         stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)

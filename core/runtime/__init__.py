@@ -1,0 +1,1 @@
+"""The model runtime: precision, OpenVINO conversion, the embedder and video decoding."""
