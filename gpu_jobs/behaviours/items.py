@@ -1,0 +1,113 @@
+"""Item takes: an item track lifted from a shelf and carried by a person (what picking and theft judge)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from gpu_jobs.behaviours.events import lasts
+from gpu_jobs.behaviours.kinematics import TrackProfile
+from gpu_jobs.behaviours.rule import person_tracks
+from gpu_jobs.behaviours.scene import Scene
+from gpu_jobs.types import Track
+from settings import BehaviourThresholds
+
+# COCO classes a shopper can pick up and carry; chairs or tables moving are not "taking"
+CARRYABLE = frozenset({
+    "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "sports ball", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
+    "toothbrush",
+})
+_HOLD_MARGIN = 0.15  # an item this close (body sizes) outside a person's box is still in their hands
+_WRIST_REACH = 0.3  # an item this close (body sizes) to a wrist is in that hand
+
+
+@dataclass(slots=True)
+class ItemTake:
+    """An item track lifted from a shelf and carried by a person."""
+
+    item: Track
+    person: Track
+    shelf: str
+    held: np.ndarray  # per item observation: in this person's hands
+    grab: int  # item observation index when the person took hold of it
+    moved: int  # first item observation index off its place, in the person's hands
+    carry_end: int  # last item observation index of the carry
+    carried_share: float  # share of the carry's observations with the item in the person's hands
+    put_back: bool  # the item was last seen at a shelf again
+
+
+def held_mask(profile: TrackProfile, item: Track, min_score: float) -> np.ndarray:
+    """Per item observation: is it in the person's hands (inside their box, or next to a wrist)?"""
+    j = np.array([profile.by_frame.get(o.frame, -1) for o in item.observations])
+    seen = j >= 0
+    j = np.where(seen, j, 0)
+    centres = np.array([o.centre for o in item.observations], float).reshape(-1, 2)
+    box, body = profile.boxes[j], profile.body[j]
+    m = _HOLD_MARGIN * body
+    inside = (
+        (centres[:, 0] >= box[:, 0] - m) & (centres[:, 0] <= box[:, 2] + m)
+        & (centres[:, 1] >= box[:, 1] - m) & (centres[:, 1] <= box[:, 3] + m)
+    )
+    wrists = profile.wrists[j]
+    reach = np.linalg.norm(wrists[:, :, :2] - centres[:, None, :], axis=2) <= _WRIST_REACH * body[:, None]
+    by_wrist = ((wrists[:, :, 2] >= min_score) & reach).any(axis=1)
+    return seen & (inside | by_wrist)
+
+
+def find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
+    """Items that start at a shelf and then move with one person for at least picking_dwell_s (cached per run)."""
+    key = ("takes", id(th), tuple(id(tr) for tr in tracks))
+    return scene.cached(key, (list(tracks), th), lambda: _find_item_takes(tracks, scene, th))
+
+
+def _find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
+    persons = [(tr, scene.profile(tr, th)) for tr in person_tracks(tracks)]
+    takes = []
+    for item in tracks:
+        if item.class_name not in CARRYABLE or not item.observations:
+            continue
+        # the carrier is whoever has the item in hand most often
+        best = None
+        for person, prof in persons:
+            held = held_mask(prof, item, th.keypoint_min_score)
+            if held.any() and (best is None or held.sum() > best[2].sum()):
+                best = (person, prof, held)
+        if best is not None:
+            take = _take_by(item, *best, scene, th)
+            if take is not None:
+                takes.append(take)
+    return takes
+
+
+def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, scene: Scene, th: BehaviourThresholds) -> ItemTake | None:
+    obs = item.observations
+    centres = np.array([o.centre for o in obs], float)
+    body = prof.median_body
+    away = np.linalg.norm(centres - centres[0], axis=1) >= th.picking_item_move * body
+    candidates = np.flatnonzero(held & away)
+    if candidates.size == 0:
+        return None
+    moved = int(candidates[0])
+    margin = th.picking_shelf_margin * body
+    shelf = scene.zones.near(*centres[0], "shelf", margin)
+    if shelf is None:
+        return None  # the person's own bag or phone: it never sat on a shelf
+    grab = moved - 1 if moved > 0 and held[moved - 1] else moved
+    carry_end = moved
+    for k in range(moved + 1, len(obs)):
+        if held[k]:
+            carry_end = k
+        elif obs[k].t - obs[carry_end].t > th.max_gap_s:
+            break
+    if not lasts(obs[carry_end].t - obs[grab].t, th.picking_dwell_s):
+        return None
+    return ItemTake(
+        item=item, person=person, shelf=shelf, held=held, grab=grab, moved=moved, carry_end=carry_end,
+        carried_share=float(held[moved:carry_end + 1].mean()),
+        put_back=scene.zones.near(*centres[-1], "shelf", margin) is not None,
+    )

@@ -1,0 +1,92 @@
+"""Presence: loitering (one person staying in place) and crowding (many people in the frame or a third)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Sequence
+
+import numpy as np
+
+from gpu_jobs.behaviours.events import lasts, make_event, mean_confidence, runs_where, saturate, union_box
+from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
+from gpu_jobs.behaviours.scene import Scene
+from gpu_jobs.types import Event, Observation, Track
+
+
+def _stay_end(foot: np.ndarray, i: int, radius: float, chunk: int = 256) -> int:
+    """Last index from i on with every foot point within radius of foot[i]; looks ahead chunk by chunk."""
+    n = len(foot)
+    j = i
+    while j + 1 < n:
+        stop = min(n, j + 1 + chunk)
+        outside = np.flatnonzero(np.linalg.norm(foot[j + 1:stop] - foot[i], axis=1) > radius)
+        if outside.size:
+            return j + int(outside[0])
+        j = stop - 1
+    return j
+
+
+class LoiteringRule(ThresholdRule):
+    """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer."""
+
+    def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        th = self.th
+        events = []
+        for track in person_tracks(tracks):
+            p = scene.profile(track, th)
+            radius = th.loitering_radius * p.median_body
+            n, i = len(p.t), 0
+            while i < n:
+                j = _stay_end(p.foot, i, radius)
+                dwell = p.t[j] - p.t[i]
+                if not lasts(dwell, th.loitering_s):
+                    i += 1
+                    continue
+                span = track.observations[i:j + 1]
+                spread = float(np.max(np.linalg.norm(p.foot[i:j + 1] - p.foot[i], axis=1)) / p.median_body)
+                events.append(make_event(
+                    "loitering", track=track, obs=span[len(span) // 2], t_start=p.t[i], t_end=p.t[j],
+                    evidence=0.5 + 0.5 * saturate(dwell - th.loitering_s, th.loitering_s),
+                    detection=mean_confidence(span), place=scene.zones.dominant_label(span),
+                    facts={"dwell_s": dwell, "radius": spread},
+                ))
+                i = j + 1
+        return events
+
+
+class CrowdingRule(ThresholdRule):
+    """crowding: at least crowding_people in the frame, or crowding_region_people in one third, persisting."""
+
+    def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        th = self.th
+        by_frame: dict[int, list[tuple[Track, Observation]]] = defaultdict(list)
+        for track in person_tracks(tracks):
+            for o in track.observations:
+                by_frame[o.frame].append((track, o))
+        frames = sorted(by_frame)
+        t = np.array([by_frame[f][0][1].t for f in frames])
+        crowded = []
+        for f in frames:
+            regions = Counter(o.region for _, o in by_frame[f])
+            crowded.append(len(by_frame[f]) >= th.crowding_people or max(regions.values()) >= th.crowding_region_people)
+        events = []
+        # a frame or two where someone was missed should not split the crowd
+        for first, last in runs_where(crowded, t, th.max_gap_s):
+            members = [f for k, f in enumerate(frames[first:last + 1], first) if crowded[k]]
+            duration = t[last] - t[first]
+            if not lasts(duration, th.crowding_persist_s):
+                continue
+            peak = max(members, key=lambda f: len(by_frame[f]))
+            people = by_frame[peak]
+            regions = Counter(o.region for _, o in people)
+            region, in_region = regions.most_common(1)[0]
+            everyone = [o for f in members for _, o in by_frame[f]]
+            events.append(make_event(
+                "crowding", track=None, obs=people[0][1], t_start=t[first], t_end=t[last],
+                evidence=0.5 + 0.5 * saturate(duration, 3 * th.crowding_persist_s), detection=mean_confidence(everyone),
+                place=(region, "region"), bbox=union_box([o.bbox for _, o in people], scene.frame_size),
+                related=(tr.number for f in members for tr, _ in by_frame[f]),
+                facts={"people": len(people), "people_in_region": in_region, "duration_s": duration,
+                       "scope": "frame" if len(people) >= th.crowding_people else "region"},
+            ))
+        return events

@@ -1,0 +1,33 @@
+"""What a rule is: the Rule protocol, the thresholds base the rules share, and the tracks they look at."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Iterable, Protocol, Sequence
+
+from core.vocabulary import PERSON
+from gpu_jobs.behaviours.scene import Scene
+from gpu_jobs.types import Event, Track
+from settings import BehaviourThresholds
+
+
+class Rule(Protocol):
+    """A small, explainable unit that turns the tracks of one run into events."""
+
+    def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]: ...
+
+
+class ThresholdRule(ABC):
+    """A rule configured by the behaviour thresholds alone (every rule the engine runs)."""
+
+    def __init__(self, thresholds: BehaviourThresholds):
+        self.th = thresholds
+
+    @abstractmethod
+    def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        """The events this rule finds in the tracks."""
+
+
+def person_tracks(tracks: Iterable[Track]) -> list[Track]:
+    """The person tracks with observations: what most rules judge."""
+    return [tr for tr in tracks if tr.class_name == PERSON and tr.observations]

@@ -1,0 +1,40 @@
+"""The scene of one run: zones, frame size and sampling rate, with the per-run caches the rules share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from gpu_jobs.behaviours.kinematics import TrackProfile, profile_track
+from gpu_jobs.behaviours.zones import ZoneMap
+from gpu_jobs.types import Track, Zone
+from settings import BehaviourThresholds
+
+
+@dataclass
+class Scene:
+    """What every rule needs besides the tracks: zones, frame size and sampling rate; caches per run."""
+
+    zones: ZoneMap
+    frame_size: tuple[int, int]
+    fps: float
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, zones: Iterable[Zone] = (), frame_size: tuple[int, int] = (1280, 720), fps: float = 5.0) -> Scene:
+        return cls(ZoneMap(zones), (int(frame_size[0]), int(frame_size[1])), float(fps) if fps > 0 else 5.0)
+
+    def cached(self, key: tuple, keep: object, compute):
+        """compute() once per key; keep is held so the ids in key stay unique while cached."""
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = (keep, compute())
+        return entry[1]
+
+    def profile(self, track: Track, th: BehaviourThresholds) -> TrackProfile:
+        """The track's measurements, computed once per run."""
+        def compute() -> TrackProfile:
+            self.zones.prefetch(track.observations)
+            return profile_track(track, th, self.fps)
+
+        return self.cached(("profile", id(track), id(th)), (track, th), compute)

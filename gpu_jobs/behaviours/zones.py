@@ -1,0 +1,116 @@
+"""Zone geometry: the video's zones by name and kind, the frame's regions and the point tests on them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from core.vocabulary import REGIONS
+from gpu_jobs.types import Observation, Zone
+
+ZONE_PRIORITY = ("shelf", "checkout", "exit", "custom")  # a named zone says more than a third of the frame
+
+
+def default_regions(w: float, h: float) -> list[Zone]:
+    """The left, centre and right thirds of a w x h frame, as zones of kind 'region'."""
+    third = w / 3
+    return [
+        Zone(name, "region", [(i * third, 0.0), ((i + 1) * third, 0.0), ((i + 1) * third, float(h)), (i * third, float(h))])
+        for i, name in enumerate(REGIONS)
+    ]
+
+
+def region_of(x: float, width: float) -> str:
+    """The third of the frame a horizontal position falls in."""
+    return REGIONS[min(2, max(0, int(3 * x / max(width, 1.0))))]
+
+
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    u = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + u * ab)))
+
+
+def points_in_polygon(points: np.ndarray, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Even-odd test of many points against one polygon; the same rule as Zone.contains."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), bool)
+    pts = list(polygon)
+    for i in range(len(pts)):
+        (xi, yi), (xj, yj) = pts[i], pts[i - 1]
+        crosses = (yi > y) != (yj > y)
+        x_at = (xj - xi) * (y - yi) / ((yj - yi) or 1e-9) + xi
+        inside ^= crosses & (x < x_at)
+    return inside
+
+
+class ZoneMap:
+    """The video's zones by name and kind, with the point tests the rules need."""
+
+    def __init__(self, zones: Iterable[Zone]):
+        self.zones = list(zones)
+        self.by_name = {zone.name: zone for zone in self.zones}
+        self._foot: dict[int, tuple[Observation, tuple[str, ...]]] = {}
+
+    def kind(self, name: str) -> str:
+        """The kind of a zone; names only the tracker knows count as custom."""
+        zone = self.by_name.get(name)
+        return zone.kind if zone else "custom"
+
+    def at_point(self, x: float, y: float, kind: str | None = None) -> list[str]:
+        """Names of the zones (of one kind, if given) containing a point."""
+        return [z.name for z in self.zones if (kind is None or z.kind == kind) and z.contains(x, y)]
+
+    def at_foot(self, obs: Observation) -> tuple[str, ...]:
+        """Zones of the foot point: the tracker's list plus our own polygon test."""
+        cached = self._foot.get(id(obs))
+        if cached is not None and cached[0] is obs:
+            return cached[1]
+        names = tuple(dict.fromkeys([*obs.zones, *self.at_point(*obs.foot)]))
+        self._foot[id(obs)] = (obs, names)
+        return names
+
+    def prefetch(self, observations: Sequence[Observation]) -> None:
+        """Compute the foot zones of many observations at once (one array test per zone)."""
+        if not observations:
+            return
+        feet = np.array([o.foot for o in observations], float)
+        inside = {z.name: points_in_polygon(feet, z.polygon) for z in self.zones}
+        for k, obs in enumerate(observations):
+            names = tuple(dict.fromkeys([*obs.zones, *(name for name, mask in inside.items() if mask[k])]))
+            self._foot[id(obs)] = (obs, names)
+
+    def foot_in(self, obs: Observation, kind: str) -> str | None:
+        """The first zone of a kind the foot point is in, if any."""
+        return next((n for n in self.at_foot(obs) if self.kind(n) == kind), None)
+
+    def near(self, x: float, y: float, kind: str, margin: float) -> str | None:
+        """The zone of a kind containing the point, or the closest within margin pixels."""
+        best, best_d = None, float("inf")
+        p = np.array([x, y], float)
+        for zone in self.zones:
+            if zone.kind != kind or len(zone.polygon) < 2:
+                continue
+            if zone.contains(x, y):
+                return zone.name
+            pts = np.asarray(zone.polygon, float)
+            d = min(_segment_distance(p, pts[i - 1], pts[i]) for i in range(len(pts)))
+            if d <= margin and d < best_d:
+                best, best_d = zone.name, d
+        return best
+
+    def label(self, obs: Observation) -> tuple[str, str]:
+        """(name, kind) of the most telling place of an observation: a named zone, else its region."""
+        named = [n for n in self.at_foot(obs) if self.kind(n) != "region"]
+        if not named:
+            return obs.region, "region"
+        rank = {k: i for i, k in enumerate(ZONE_PRIORITY)}
+        best = min(named, key=lambda n: rank.get(self.kind(n), len(rank)))
+        return best, self.kind(best)
+
+    def dominant_label(self, observations: Sequence[Observation]) -> tuple[str, str]:
+        """The place label seen most often over some observations (first seen wins ties)."""
+        counts = Counter(self.label(o) for o in observations)
+        return counts.most_common(1)[0][0]
