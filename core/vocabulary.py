@@ -11,12 +11,13 @@ PERSON = "person"
 REGIONS = ("left", "centre", "right")
 
 EVENT_TYPES: tuple[str, ...] = (
-    "walking", "standing", "sitting", "picking", "theft",
+    "walking", "standing", "sitting", "picking", "concealment", "theft",
     "collapse", "violent", "loitering", "crowding", "anomaly",
 )
 # what a shopper-security admin may type for each event type
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "theft": ("stealing", "shoplifting", "shoplifter", "steal", "stolen", "concealment", "unpaid", "suspicious"),
+    "theft": ("stealing", "shoplifting", "shoplifter", "steal", "stolen", "unpaid", "suspicious"),
+    "concealment": ("conceal", "concealed", "hide", "hid", "hidden", "pocket", "pocketed", "put in a bag", "stashed"),
     "collapse": ("fall", "fell", "fallen", "fainted", "faint", "collapsed", "lying on the floor", "medical emergency", "unconscious"),
     "violent": ("fight", "fighting", "assault", "violence", "aggression", "attack", "hitting", "punching"),
     "picking": ("pick up", "picked up", "taking an item", "grab", "product", "shopping"),
@@ -38,6 +39,7 @@ ALERT_TYPES = ("theft", "collapse", "violent")
 # one colour per event type: the timeline, the charts, the cards and the highlight JPEGs alike
 EVENT_COLOURS: dict[str, str] = {
     "theft": "#d62728",
+    "concealment": "#c51b7d",
     "collapse": "#9467bd",
     "violent": "#ff7f0e",
     "anomaly": "#e6b800",

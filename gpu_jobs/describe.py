@@ -15,6 +15,9 @@ from gpu_jobs.types import Event
 
 DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera", "towards": "towards the camera"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
+# where a concealment put the item (the rule's hidden_at fact)
+HIDDEN_PHRASES = {"waist": "at the waist (a pocket or the waistband)", "pocket": "in a pocket", "bag": "in a bag",
+                  "clothing": "inside the clothing"}
 
 
 def _item_phrase(item: str | None) -> str:
@@ -54,6 +57,9 @@ def _predicate(event: Event, facts: dict) -> str:
             if event.object_class:
                 return f"picks up {item}{_place(zone, kind, 'from')}"
             return f"reaches{_place(zone, kind, 'into') or ' into a shelf'}"
+        case "concealment":
+            hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""), "out of sight")
+            return f"hides {item} {hidden}{at}"
         case "theft":
             shelf = _place(facts.get("shelf"), "shelf", "from") if facts.get("shelf") else ""
             if facts.get("carried_out"):
@@ -131,6 +137,8 @@ def keywords_for(event: Event, facts: dict) -> list[str]:
         words.append(zone_kind)
     if facts.get("concealed"):
         words += ["concealed", "hidden"]
+    if facts.get("hidden_at"):
+        words.append(str(facts["hidden_at"]))
     if facts.get("carried_out"):
         words += ["exit", "left without paying"]
     seen: dict[str, None] = {}

@@ -99,6 +99,7 @@ _DID = {
     "standing": ("stood still", "stood still"),
     "sitting": ("sat down", "sat down"),
     "picking": ("picked up an item", "picked up items"),
+    "concealment": ("hid an item", "hid items"),
     "theft": ("was flagged for theft", "were flagged for theft"),
     "collapse": ("collapsed", "collapsed"),
     "violent": ("was involved in violence", "were involved in violence"),

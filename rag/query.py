@@ -54,7 +54,9 @@ _ALIASES: dict[str, str] = {
     "elderly": "old", "senior": "old", "teen": "young", "teenager": "young", "kid": "child",
     "man": "male", "men": "male", "boy": "male", "woman": "female", "women": "female", "girl": "female",
     "fall": "collapse", "fight": "violent", "violence": "violent", "pick": "picking",
-    "stealing": "theft", "shoplifting": "theft", "walk": "walking", "sit": "sitting",
+    "stealing": "theft", "shoplifting": "theft", "conceal": "concealment", "concealed": "concealment",
+    "concealing": "concealment", "hiding": "concealment", "hidden": "concealment", "pocketing": "concealment",
+    "walk": "walking", "sit": "sitting",
     "stand": "standing", "loiter": "loitering", "crowd": "crowding", "anomalous": "anomaly",
 }
 
@@ -456,9 +458,17 @@ def _point(m: re.Match[str]) -> float | None:
 # is a collapse and never also "passed" (walking), "took ... without paying" is theft only.
 _EVENT_PATTERNS: list[tuple[str, str]] = [
     ("theft", r"\b(?:took|take|taking|takes|grabbed|grab)\b[\w\s]{0,30}?\bwithout pay(?:ing)?\b"),
-    ("theft", r"\b(?:steal\w*|stole\w*|shoplift\w*|theft\w*|thie(?:f|ves)|conceal\w*|pocket(?:ed|ing)"
-              r"|rob(?:bed|bery|beries|bing|bers?)?|snatch\w*|without pay(?:ing)?|hid(?:e|ing|es)?\s+(?:an?\s+)?(?:items?|products?|goods)"
+    ("theft", r"\b(?:steal\w*|stole\w*|shoplift\w*|theft\w*|thie(?:f|ves)"
+              r"|rob(?:bed|bery|beries|bing|bers?)?|snatch\w*|without pay(?:ing)?"
               r"|br(?:oke|eak(?:s|ing)?) into)\b"),
+    # hiding what was taken: "hid", "pocketed", "put it in her bag", "slipped it into his jacket";
+    # a pocket that something comes out of, or a basket, is none
+    ("concealment", r"\b(?:conceal\w*|hid(?:e|es|ing|den)?|stash\w*|tuck(?:s|ed|ing)?\s+(?:\w+\s+)?(?:away|in|into|under|inside)"
+                    r"|pocket(?:ed|ing)|pockets?\s+(?:it|them|something|anything|an?|the|some|items?|goods|products?)"
+                    r"|(?:put(?:s|ting)?|slip(?:s|ped|ping)?|stuff(?:s|ed|ing)?|shove[sd]?|shoving|drop(?:s|ped|ping)?|place[sd]?|placing)"
+                    r"\s+(?:[\w']+\s+){0,5}?(?:in|into|inside|under|up)\s+(?:his|her|their|my|your)\s+(?:own\s+)?(?:\w+\s+)?"
+                    r"(?:pockets?|bags?|handbag|purse|backpack|jacket|coat|clothes|clothing|shirt|sleeves?|trousers|pants"
+                    r"|jeans|waistband|hoodie|sweater|top|dress|skirt|socks?|hat))\b"),
     ("collapse", r"\b(?:passed out|pass(?:es|ing)? out|fell|fall(?:s|en|ing)?|faint\w*|collaps\w*|keel\w* over"
                  r"|slipped|tripped|lying on the (?:floor|ground))\b"),
     ("violent", r"\b(?:fight\w*|fought|hit(?:s|ting)?|punch\w*|kick(?:s|ed|ing)?|assault\w*|attack\w*|violen\w*"
@@ -534,6 +544,9 @@ def _read_facets(words: _Scan) -> dict[str, list[str]]:
             words.consume(m)
             if kind not in types:
                 types.append(kind)
+    if "concealment" in types:
+        # hiding is what makes a take a theft: the takes are told by the concealment events, the thefts too
+        types = [t for t in types if t != "picking"] + ([] if "theft" in types else ["theft"])
     ages: list[str] = []
     genders: list[str] = []
     for facet, value, pattern in _ATTRIBUTE_PATTERNS:

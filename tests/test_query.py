@@ -67,7 +67,17 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("someone fell?", {"event_types": ["collapse"], "is_yes_no": True}),
     ("any shoplifting?", {"event_types": ["theft"], "is_yes_no": True}),
     ("did anyone conceal an item on the left side",
-     {"event_types": ["theft"], "zones": ["left"], "is_yes_no": True}),
+     {"event_types": ["concealment", "theft"], "zones": ["left"], "is_yes_no": True}),
+    # hiding what was taken: concealment, and the thefts it makes (the take itself is told by both)
+    ("when did someone take an item and hide it?", {"event_types": ["concealment", "theft"]}),
+    ("did anyone pocket something?", {"event_types": ["concealment", "theft"], "is_yes_no": True}),
+    ("she put it in her bag", {"event_types": ["concealment", "theft"]}),
+    ("a man slipped a phone into his jacket", {"event_types": ["concealment", "theft"], "genders": ["male"]}),
+    ("he hid a bottle under his coat without paying", {"event_types": ["theft", "concealment"]}),
+    # a pocket something comes out of, a basket, a coat put on: no concealment
+    ("a man took a wallet out of his pocket", {"event_types": ["picking"], "genders": ["male"]}),
+    ("did anyone put something in the basket?", {"is_yes_no": True}),
+    ("the woman put on her coat", {"genders": ["female"]}),
     ("who stole a bottle", {"event_types": ["theft"], "text": "who stole a bottle"}),
     ("did anyone take something without paying?", {"event_types": ["theft"], "is_yes_no": True}),
     ("was there a fight at the checkout", {"event_types": ["violent"], "zones": ["checkout"], "is_yes_no": True}),

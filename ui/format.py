@@ -72,7 +72,7 @@ def ago(when: datetime | None) -> str:
 def type_badge(event_type: str) -> str:
     """The event type as a coloured Markdown badge (Streamlit's `:color-badge[...]` has fixed colours)."""
     named = {"theft": "red", "collapse": "violet", "violent": "orange", "anomaly": "yellow", "picking": "blue",
-             "crowding": "violet", "walking": "green", "standing": "gray", "sitting": "blue"}
+             "concealment": "orange", "crowding": "violet", "walking": "green", "standing": "gray", "sitting": "blue"}
     return f":{named.get(event_type, 'gray')}-badge[{event_type}]"
 
 
