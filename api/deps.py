@@ -1,0 +1,77 @@
+"""What the routes depend on: the App, the bearer-token check, single query values and the video addressed.
+
+The App comes from `create_app(app_instance)` through `app.state`, so tests pass their own;
+`check_bind` is the same token rule applied before serving: no token, no address but this machine's.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import ApiError, InsecureBind
+from bootstrap import App, get_app
+from db.repos import videos
+
+MULTI_VALUED_QUERY = frozenset({"type"})  # the only query parameter that may repeat
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def get_sentinel(request: Request) -> App:
+    """The App whose database, store and runner the routes use."""
+    return request.app.state.sentinel or get_app()
+
+
+Sentinel = Annotated[App, Depends(get_sentinel)]
+_bearer = HTTPBearer(auto_error=False, description="SENTINEL_API_TOKEN", bearerFormat="opaque token")
+
+
+def token_matches(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """True when the API has no token (local only) or the bearer token equals it."""
+    expected: str | None = request.app.state.api_token
+    if expected is None:
+        return True
+    given = credentials.credentials if credentials is not None else ""
+    # constant time, so response timing does not reveal how much of the token matched
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_token(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Refuse the request with 401 unless it carries the API token."""
+    if not token_matches(request, credentials):
+        raise ApiError(401, "unauthorized",
+                       "Send the API token as 'Authorization: Bearer <SENTINEL_API_TOKEN>'.",
+                       {"WWW-Authenticate": "Bearer"})
+
+
+AUTH = [Depends(require_token)]
+
+
+def single_valued_query(request: Request) -> None:
+    """422 for a scalar query parameter given twice, rather than silently using the last one."""
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in seen and key not in MULTI_VALUED_QUERY:
+            raise ApiError(422, "invalid_request", f"query.{key}: Given more than once; pass it once.")
+        seen.add(key)
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Raise InsecureBind when asked to serve beyond this machine without a token."""
+    if not token and host not in LOCAL_HOSTS:
+        raise InsecureBind(f"Refusing to serve the API on {host} without a token: set SENTINEL_API_TOKEN, "
+                           "or bind to 127.0.0.1.")
+
+
+def video_or_404(app: App, video_id: UUID) -> dict:
+    """The video's row; 404 when there is none."""
+    with app.db.connection() as conn:
+        row = videos.get(conn, video_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"No video with id {video_id}; GET /v1/videos lists them.")
+    return row

@@ -1,0 +1,165 @@
+"""`/v1/videos`: upload (or import from S3), list, read and delete videos."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from api.deps import AUTH, Sentinel, video_or_404
+from api.errors import ApiError, MissingFileField, UploadIncomplete, error_responses
+from api.links import object_url
+from api.schemas import (
+    NO_NUL,
+    DeleteResponse,
+    S3Import,
+    UploadAccepted,
+    VideoDetail,
+    VideoPage,
+    VideoStatus,
+    page,
+)
+from api.uploads import (
+    FILE_FIELD,
+    JSON_BODY_LIMIT,
+    MULTIPART_OVERHEAD,
+    MultipartFileStream,
+    body_puller,
+    check_content_length,
+    read_small_body,
+    too_large_message,
+)
+from bootstrap import App
+from db.repos import events, jobs, videos
+from gpu_jobs.ingest import ingest_s3_uri, ingest_stream
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"], dependencies=AUTH, responses=error_responses(401, 422))
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": [FILE_FIELD],
+        "properties": {FILE_FIELD: {"type": "string", "format": "binary", "description": "the video file"}}}},
+    "application/json": {"schema": S3Import.model_json_schema()},
+}}}
+
+
+def _video_out(app: App, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "thumbnail_url": object_url(app, row.get("thumbnail_key"))}
+
+
+def _accepted(app: App, result) -> UploadAccepted:
+    """202 body: the job ingest queued, or for a duplicate the video's latest job."""
+    video, job = result.video, result.job
+    if job is None:
+        with app.db.connection() as conn:
+            job = jobs.latest_for_video(conn, video["id"])
+    return UploadAccepted(video_id=video["id"], job_id=job["id"] if job else None,
+                          duplicate=result.duplicate, status=video["status"])
+
+
+@router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=UPLOAD_BODY,
+             responses=error_responses(400, 413, 415), summary="Upload a video or import one from S3")
+async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
+    """Store a video and queue its analysis.
+
+    Send either a multipart/form-data body with the video in the `file` field (streamed to
+    the store; refused with 413 as soon as it passes SENTINEL_MAX_UPLOAD_MB), or JSON
+    `{"s3_uri": "s3://bucket/key"}`. The same bytes twice give the same video, analysed once.
+    """
+    media_type, options = parse_options_header(request.headers.get("content-type"))
+    if media_type == b"application/json":
+        body = await read_small_body(request, JSON_BODY_LIMIT)
+        try:
+            payload = S3Import.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        result = await run_in_threadpool(ingest_s3_uri, sentinel, payload.s3_uri)
+        return await run_in_threadpool(_accepted, sentinel, result)
+    if media_type != b"multipart/form-data":
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the video as multipart/form-data (field 'file') or JSON {\"s3_uri\": ...}.")
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise ApiError(400, "bad_request", "The multipart Content-Type has no boundary.")
+    max_file = sentinel.settings.max_upload_bytes
+    check_content_length(request, max_file + MULTIPART_OVERHEAD, too_large_message(max_file))
+
+    def ingest_upload() -> UploadAccepted:
+        # runs in a worker thread: pulls the body from the event loop chunk by chunk as ingest reads
+        stream = MultipartFileStream(body_puller(request), boundary, max_file_bytes=max_file)
+        filename = stream.open()
+        return _accepted(sentinel, ingest_stream(sentinel, stream, filename))
+
+    try:
+        return await run_in_threadpool(ingest_upload)
+    except MissingFileField as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    except UploadIncomplete as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    except ClientDisconnect:
+        log.info("upload aborted by the client")
+        raise ApiError(400, "bad_request", "The client disconnected during the upload.") from None
+
+
+@router.get("", response_model=VideoPage, summary="List videos, newest first")
+def list_videos(
+    sentinel: Sentinel,
+    status: Annotated[VideoStatus | None, Query(description="only videos in this state")] = None,
+    name: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="name contains")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Videos with their status, progress, metadata and event counts."""
+    with sentinel.db.connection() as conn:
+        rows = videos.list_videos(conn, status=status, name_like=name, limit=limit + 1, offset=offset)
+    return page([_video_out(sentinel, r) for r in rows], limit, offset)
+
+
+@router.get("/{video_id}", response_model=VideoDetail, responses=error_responses(404),
+            summary="A video's status, progress and metadata")
+def get_video(video_id: UUID, sentinel: Sentinel) -> dict[str, Any]:
+    """One video, its latest analysis job, its events by type and a link to the original."""
+    from services.storage import playable
+
+    if sentinel.settings.runner == "modal":
+        try:
+            sentinel.runner.refresh()  # a Modal call that crashed is only noticed by asking Modal
+        except Exception:
+            log.warning("could not refresh Modal jobs", exc_info=True)
+    row = video_or_404(sentinel, video_id)
+    with sentinel.db.connection() as conn:
+        job = jobs.latest_for_video(conn, row["id"])
+        by_type = events.counts_by_type(conn, row["id"])
+    can_play, _ = playable(row)
+    return {**_video_out(sentinel, row), "job": job, "events_by_type": by_type,
+            "event_count": sum(by_type.values()),
+            "video_url": object_url(sentinel, row["storage_key"]) if can_play else None}
+
+
+@router.delete("/{video_id}", response_model=DeleteResponse, responses=error_responses(404),
+               summary="Delete a video, its files and its events")
+def delete_video(video_id: UUID, sentinel: Sentinel) -> DeleteResponse:
+    """Stop its analysis if one is running, then remove its files in every tier and its rows."""
+    from services import storage
+
+    video_or_404(sentinel, video_id)
+    with sentinel.db.connection() as conn:
+        job = jobs.latest_for_video(conn, video_id)
+    if job and job["status"] in jobs.ACTIVE:
+        sentinel.runner.cancel(job["id"])  # a Modal call would otherwise keep writing to a deleted video
+    try:
+        result = storage.delete_video(sentinel, video_id=video_id)
+    except storage.VideoNotFound:
+        raise ApiError(404, "not_found", f"No video with id {video_id}.") from None
+    return DeleteResponse(video_id=result.video_id, name=result.name, deleted_objects=len(result.deleted_keys),
+                          missing_objects=len(result.missing_keys), events=result.events)
