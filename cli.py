@@ -35,7 +35,7 @@ def _app():
 # ---- health -------------------------------------------------------------------------------------
 
 def cmd_health(args) -> int:
-    from health import run_checks
+    from services.health import run_checks
 
     checks = run_checks(_app())
     ok = all(c.ok for c in checks)

@@ -17,8 +17,8 @@ YOLO_POSE_WEIGHTS = "/models/yolo11n-pose.pt"
 
 app = modal.App("sentinel")
 # first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
-LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "core", "db", "gpu_jobs", "health",
-                 "rag", "settings")
+LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "core", "db", "gpu_jobs", "rag", "services",
+                 "settings")
 
 
 def _bake_weights() -> None:

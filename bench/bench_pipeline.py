@@ -33,7 +33,7 @@ def run_pipeline(out: Path) -> dict:
     """Child process: the real Analyzer over the file; MOT lines from its tracks."""
     started = time.monotonic()
     from gpu_jobs.export import mot_lines
-    from gpu_jobs.pipeline import Analyzer
+    from gpu_jobs.analysis import Analyzer
     from settings import get_settings
 
     analyzer = Analyzer(get_settings())

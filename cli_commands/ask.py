@@ -43,16 +43,16 @@ def _text(result) -> str:
 
 
 def cmd_ask(args) -> int:
-    from rag.ask import get_ask_service
+    from services.ask import ask, warm_up
 
-    service = get_ask_service(_app())
+    app = _app()
     if args.question != "-":
-        result = service.ask(args.question, video=args.video)
+        result = ask(app, question=args.question, video=args.video)
         print(json.dumps(result.as_json(), default=str) if args.json else _text(result))
         return 0
 
     # batch: models load once, every answer is one JSON line, one bad line does not stop the rest
-    service.warm_up()
+    warm_up(app)
     session_id = None
     failed = 0
     for line in sys.stdin:
@@ -60,7 +60,7 @@ def cmd_ask(args) -> int:
         if not question:
             continue
         try:
-            result = service.ask(question, video=args.video, session_id=session_id)
+            result = ask(app, question=question, video=args.video, session_id=session_id)
         except Exception as exc:  # noqa: BLE001 - reported on its own line; the batch goes on
             failed += 1
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -74,17 +74,14 @@ def cmd_ask(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from db.repos import videos
-    from rag.summaries import generate_summary, get_summary
+    from services.summaries import generate_summary, get_summary
+    from services.videos import require_video
 
     app = _app()
-    with app.db.connection() as conn:
-        video = videos.find(conn, args.video)
-    if video is None:
-        raise LookupError(f"No video matches {args.video!r}; `sentinel videos` lists them.")
-    row = get_summary(app, video["id"])
+    video = require_video(app, ref=args.video)
+    row = get_summary(app, video_id=video["id"])
     if row is None or row["status"] != "completed" or row["stale"] or args.regenerate:
-        row = generate_summary(app, video["id"])
+        row = generate_summary(app, video_id=video["id"])
     payload = {"video_id": str(video["id"]), "video_name": video["name"], "status": row["status"],
                "text": row["text"], "model": row["model"], "updated_at": row["updated_at"]}
     print(json.dumps(payload, default=str) if args.json else row["text"])

@@ -76,18 +76,10 @@ _EVENT_FIELDS = ("id", "video_id", "video_name", "track_number", "type", "t_star
 
 
 def cmd_events(args) -> int:
-    from db.repos import events, videos
+    from services.events import list_events
 
-    app = _app()
-    with app.db.connection() as conn:
-        video_id = None
-        if args.video:
-            row = videos.find(conn, args.video)
-            if row is None:
-                raise LookupError(f"No video matches {args.video!r}; list them with `sentinel videos`.")
-            video_id = row["id"]
-        rows = events.list_events(conn, video_id=video_id, types=args.type or None, t_from=args.t_from,
-                                  t_to=args.t_to, limit=args.limit)
+    rows = list_events(_app(), video_ref=args.video, types=args.type, t_from=args.t_from, t_to=args.t_to,
+                       limit=args.limit)
     if args.json:
         _print_json([{key: row.get(key) for key in _EVENT_FIELDS} for row in rows])
         return 0
@@ -112,10 +104,9 @@ _VIDEO_FIELDS = ("id", "name", "original_filename", "status", "progress", "durat
 
 
 def cmd_videos(args) -> int:
-    from db.repos import videos
+    from services.videos import list_videos
 
-    with _app().db.connection() as conn:
-        rows = videos.list_videos(conn, limit=args.limit)
+    rows = list_videos(_app(), limit=args.limit)
     if args.json:
         _print_json([{key: row.get(key) for key in _VIDEO_FIELDS} for row in rows])
         return 0

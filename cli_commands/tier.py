@@ -18,13 +18,9 @@ def _emit(args, payload, text: str) -> None:
 
 def _video_id(app, ref: str) -> str:
     """A video id from an id or an exact name (never a prefix: these commands change or delete data)."""
-    from db.repos import videos
+    from services.videos import require_video
 
-    with app.db.connection() as conn:
-        row = videos.find(conn, ref)
-    if row is None or ref not in (str(row["id"]), row["name"], row["original_filename"]):
-        raise LookupError(f"No video {ref!r}; list them with `sentinel videos`.")
-    return str(row["id"])
+    return str(require_video(app, ref=ref, exact=True)["id"])
 
 
 def _human_bytes(n: int) -> str:
@@ -56,7 +52,7 @@ def _results(args, results, empty: str) -> int:
 # ---- commands -----------------------------------------------------------------------------------
 
 def cmd_stats(args) -> int:
-    from db.lifecycle import tier_stats
+    from services.storage import tier_stats
 
     stats = tier_stats(_app())
     lines = [f"{t['tier']:<8} {t['videos']:>6} videos  {_human_bytes(t['bytes']):>10}" for t in stats["tiers"]]
@@ -72,7 +68,7 @@ def _one_video(args, action) -> int:
 
 
 def cmd_archive(args) -> int:
-    from db.lifecycle import archive_older_than, archive_video
+    from services.storage import archive_older_than, archive_video
 
     if (args.video is None) == (args.older_than is None):
         raise ValueError("Give either a VIDEO_ID or --older-than DAYS.")
@@ -83,25 +79,25 @@ def cmd_archive(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from db.lifecycle import restore_video
+    from services.storage import restore_video
 
     return _one_video(args, restore_video)
 
 
 def cmd_poll(args) -> int:
-    from db.lifecycle import poll_restores
+    from services.storage import poll_restores
 
     return _results(args, poll_restores(_app()), "No restores in flight.")
 
 
 def cmd_sync(args) -> int:
-    from db.lifecycle import sync_tiers
+    from services.storage import sync_tiers
 
     return _results(args, sync_tiers(_app()), "Every video's tier already matches the store.")
 
 
 def cmd_lifecycle(args) -> int:
-    from db.lifecycle import apply_lifecycle
+    from services.storage import apply_lifecycle
 
     config = apply_lifecycle(_app())
     lines = []
@@ -116,14 +112,12 @@ def cmd_lifecycle(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from db.lifecycle import delete_video
-    from db.repos import videos
+    from services.videos import delete_video, require_video
 
     app = _app()
-    video_id = _video_id(app, args.video)
+    video = require_video(app, ref=args.video, exact=True)
+    video_id, name = str(video["id"]), video["name"]
     if not args.yes:
-        with app.db.connection() as conn:
-            name = videos.get(conn, video_id)["name"]
         try:
             answer = input(f"Delete video {name} ({video_id}), its files and its events? [y/N] ")
         except EOFError:

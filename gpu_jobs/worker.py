@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from typing import Callable
 
 from db.repos import jobs, videos
 from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
@@ -74,24 +75,34 @@ class Worker:
         with self.app.db.connection() as conn:
             return jobs.claim(conn, owner=self.owner, lease_s=self.lease_s, runner="local")
 
-    def process(self, job: dict) -> dict | None:
-        """Run one claimed job to completion or failure; return the analysis summary on success."""
+    def process(self, job: dict, *, progress: Callable[[float], None] | None = None) -> dict | None:
+        """Run one claimed job to completion or failure; return the analysis summary on success.
+
+        `progress` sees every progress value (0-100) as the video row gets it.
+        """
         heartbeat = Heartbeat(self.app, job["id"], self.owner, self.lease_s)
         heartbeat.start()
         try:
             summary = run_analysis(self.app, job["video_id"], get_analyzer(self.app.settings),
-                                   should_stop=heartbeat.lost.is_set)
+                                   should_stop=heartbeat.lost.is_set, observer=progress)
         except JobCancelled:
             log.info("job %s was cancelled or taken over", job["id"])
             return None
         except Exception as exc:
             log.exception("job %s failed", job["id"])
-            self._record_failure(job, _one_line(exc))
+            try:
+                self._record_failure(job, _one_line(exc))
+            except Exception:  # the lease expires and another worker retries; say why it stayed running
+                log.exception("could not record the failure of job %s", job["id"])
             raise
         finally:
             heartbeat.stop()
-        with self.app.db.connection() as conn:
-            jobs.complete(conn, job_id=job["id"], owner=self.owner)
+        try:
+            with self.app.db.connection() as conn:
+                jobs.complete(conn, job_id=job["id"], owner=self.owner)
+        except Exception:
+            log.exception("job %s finished but could not be marked completed", job["id"])
+            raise
         return summary
 
     def _record_failure(self, job: dict, message: str) -> None:
@@ -113,8 +124,8 @@ class Worker:
         log.info("claimed job %s for video %s (attempt %d)", job["id"], job["video_id"], job["attempts"])
         try:
             self.process(job)
-        except Exception:
-            pass  # recorded on the job and video; the worker lives on
+        except Exception:  # process() logged it and recorded it on the job and video; the worker lives on
+            log.debug("job %s ended in failure", job["id"])
         return True
 
     def run_forever(self, stop: threading.Event | None = None) -> None:

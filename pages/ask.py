@@ -19,7 +19,7 @@ scope = st.selectbox("Search in", ["", *choices], format_func=lambda v: choices.
                      key="ask_scope")
 
 session_id = st.session_state.get(SESSION)
-if session_id and data.get_chat_session(app, session_id) is None:
+if session_id and data.get_chat_session(app, session_id=session_id) is None:
     st.session_state.pop(SESSION, None)  # deleted meanwhile: the next question starts a new chat
     session_id = None
 turns = saved_turns(app, session_id) if session_id else []
@@ -31,15 +31,13 @@ for turn in turns:
 
 question = st.chat_input("Ask about the footage", key="ask_input")
 if question:
-    from rag.ask import VideoNotFound, get_ask_service
-
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
         try:
             with st.spinner("Searching the events..."):
-                result = get_ask_service(app).ask(question, video=scope or None, session_id=session_id)
-        except (ValueError, VideoNotFound, LookupError) as exc:
+                result = data.ask(app, question=question, video=scope or None, session_id=session_id)
+        except (ValueError, data.VideoNotFound, LookupError) as exc:
             st.warning(str(exc))
             st.stop()
     st.session_state[SESSION] = result.session_id

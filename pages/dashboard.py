@@ -29,7 +29,7 @@ for col, status in zip(cols[1:], VIDEO_STATUSES):
 st.subheader("Events by type over time")
 days = st.segmented_control("Period", [7, 30, 90, 365], default=30, format_func=lambda d: f"{d} days",
                             key="dash_days") or 30
-chart = events_over_time_chart(data.events_per_day(app, days))
+chart = events_over_time_chart(data.events_per_day(app, days=days))
 if chart is None:
     st.caption("No events in this period.")
 else:
@@ -39,7 +39,7 @@ if by_type:
     st.caption(" · ".join(f"{t}: {n}" for t, n in by_type.items()))
 
 st.subheader("Latest notable events")
-notable = data.latest_notable(app, NOTABLE_TYPES, limit=8)
+notable = data.latest_notable(app, types=NOTABLE_TYPES, limit=8)
 if notable:
     event_grid(app, notable, key="notable", columns=4)
 else:
@@ -66,7 +66,7 @@ def render(snap: data.ProgressSnapshot) -> None:
                 video_link(job["video_id"], job["video_name"], icon=":material/movie:")
                 st.caption(f"job {str(job['id'])[:8]} · {job['runner']} · started {ago(job['started_at'])}")
             with b:
-                video = data.get_video(app, job["video_id"])
+                video = data.get_video(app, video_id=job["video_id"])
                 pct = float(video["progress"] if video else job["progress"])
                 if job["job"] == "running":
                     st.progress(int(pct), text=status_label("processing", pct))

@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from db import lifecycle
 from ui import data
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
@@ -16,7 +15,7 @@ require_sign_in()
 app = get_app()
 st.title("Storage")
 
-stats = lifecycle.tier_stats(app)
+stats = data.tier_stats(app)
 st.caption(f"Object store: {stats['store']}. Only originals move between tiers; thumbnails, highlights, "
            "events and summaries stay hot, so archived videos stay searchable.")
 cols = st.columns(len(stats["tiers"]) + 1)
@@ -30,7 +29,7 @@ days = a.number_input("Older than (days)", min_value=0, value=app.settings.tier_
                       key="archive_days")
 if b.button(f"Archive videos older than {days} days", icon=":material/archive:", key="archive_run"):
     with st.spinner("Archiving..."):
-        results = lifecycle.archive_older_than(app, days=days)
+        results = data.archive_older_than(app, days=days)
     if results:
         st.dataframe(pd.DataFrame([{"video": r.name, "done": r.ok, "message": r.message} for r in results]),
                      hide_index=True, width="stretch")
@@ -41,12 +40,12 @@ st.subheader("Archived videos")
 archived = [v for v in data.list_videos(app) if v["storage_tier"] == "archive"]
 if archived and st.button("Check restore status", icon=":material/refresh:", key="poll_restores"):
     with st.spinner("Checking..."):
-        lifecycle.poll_restores(app)
+        data.poll_restores(app)
     st.rerun()
 if not archived:
     st.caption("No archived videos.")
 for v in archived:
-    ok, reason = lifecycle.playable(v)
+    ok, reason = data.playable(v)
     with st.container(border=True):
         a, b, c = st.columns([3, 3, 1.4], vertical_alignment="center")
         with a:
@@ -60,7 +59,7 @@ for v in archived:
         else:
             b.markdown(":material/inventory_2: archived")
             if c.button("Restore", icon=":material/unarchive:", key=f"restore_{v['id']}"):
-                flash(lifecycle.restore_video(app, video_id=v["id"]).message)
+                flash(data.restore_video(app, video_id=v["id"]).message)
                 st.rerun()
 
 if stats["store"] == "s3":
@@ -70,7 +69,7 @@ if stats["store"] == "s3":
                f"{app.settings.highlight_expire_days} days.")
     if st.button("Apply these rules to the bucket", key="apply_lifecycle"):
         try:
-            rules = lifecycle.apply_lifecycle(app)
+            rules = data.apply_lifecycle(app)
             st.success(f"Applied {len(rules['Rules'])} rules.")
-        except (ValueError, lifecycle.LifecycleUnsupported) as exc:
+        except (ValueError, data.LifecycleUnsupported) as exc:
             st.error(str(exc))

@@ -37,13 +37,13 @@ if outcomes:
     for outcome in outcomes.values():
         show_outcome(UploadOutcome(**outcome))
     video_ids = list(dict.fromkeys(o["video_id"] for o in outcomes.values() if o["video_id"]))
-    snap = data.poll_progress(app, video_ids)
+    snap = data.poll_progress(app, video_ids=video_ids)
     waiting = [v for v in snap.rows if v["status"] in ("pending", "failed") and not v.get("job")]
     a, b = st.columns([1, 1])
     if waiting and a.button(f"Analyze {len(waiting)} video{'s' if len(waiting) > 1 else ''}", type="primary",
                             icon=":material/play_circle:", key="analyze_all"):
         for v in waiting:
-            data.analyze(app, v["id"])
+            data.submit_analysis(app, video_id=v["id"])
         st.rerun()
     if b.button("Clear this list", icon=":material/clear_all:", key="clear_uploads"):
         outcomes.clear()
@@ -52,4 +52,4 @@ if outcomes:
         st.rerun()
     if video_ids:
         st.subheader("Progress")
-        live(lambda: data.poll_progress(app, video_ids), lambda s: video_rows(app, s, key="uploads"))
+        live(lambda: data.poll_progress(app, video_ids=video_ids), lambda s: video_rows(app, s, key="uploads"))

@@ -21,7 +21,7 @@ require_sign_in()
 
 app = get_app()
 video_id, t = requested_video()
-video = data.get_video(app, video_id)
+video = data.get_video(app, video_id=video_id)
 if video is None:
     st.title("Video")
     st.warning("No such video: it may have been deleted. Pick one from the list.")
@@ -37,9 +37,9 @@ st.caption(" · ".join(x for x in [
 ] if x))
 
 if video["status"] != "completed":
-    live(lambda: data.poll_progress(app, [video["id"]]), lambda s: video_rows(app, s, key="video"))
+    live(lambda: data.poll_progress(app, video_ids=[video["id"]]), lambda s: video_rows(app, s, key="video"))
 
-events = data.events_of(app, video["id"])
+events = data.list_events(app, video_id=video["id"], limit=5000)
 player, side = st.columns([3, 2])
 with player:
     render_player(app, video, start=t, on_restore=lambda: restore(app, video))

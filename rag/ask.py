@@ -41,6 +41,7 @@ from uuid import UUID
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnableParallel
 
+from core.errors import VideoNotFound
 from rag.answer import AnswerGenerator, event_id, keep_valid_citations
 from rag.query import QueryFilters, contradicts, parse_question
 
@@ -50,10 +51,6 @@ LISTING_LIMIT = 5000  # events a count question may count; far beyond one store'
 SESSION_TITLE_CHARS = 80
 CITATION_KEYS = ("event_id", "video_id", "video_name", "t_start", "t_end", "type", "description", "zone", "score",
                  "highlight_key", "attributes")
-
-
-class VideoNotFound(LookupError):
-    """The --video scope names no video; the message says how to list them."""
 
 
 @dataclass
@@ -257,7 +254,7 @@ class AskService:
             with self.app.db.connection() as conn:
                 video = videos.find(conn, str(wanted))
             if video is None and state["video"]:
-                raise VideoNotFound(f"No video matches {state['video']!r}; `sentinel videos` lists them.")
+                raise VideoNotFound(state["video"])
             if video is not None:
                 # "the last minute" becomes a window of this video
                 filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
@@ -269,7 +266,7 @@ class AskService:
         if state["missing_video"]:
             return {**state, "candidates": [], "method": "none"}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
-        docs = self.retriever.invoke(state["question"], filters=filters, video=video)
+        docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
         method = docs[0].metadata.get("search_method") if docs else self._planned_method(filters, state["video_row"])
         return {**state, "candidates": docs, "method": method or "hybrid"}
 

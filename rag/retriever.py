@@ -32,6 +32,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from core.errors import VideoNotFound
 from db.repos import events as events_repo
 from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
@@ -114,10 +115,6 @@ def _find_video(conn: psycopg.Connection, reference: str, question: str) -> dict
     return found
 
 
-class VideoNotFound(LookupError):
-    """The video scope names no video; the message says how to list them."""
-
-
 class HybridRetriever(BaseRetriever):
     """Events for a question from Postgres: pgvector + full-text, fused by RRF, filters as parameters.
 
@@ -168,7 +165,8 @@ class HybridRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, filters: QueryFilters | None = None,
-                                video: str | None = None, **kwargs: Any) -> list[Document]:
+                                video: str | None = None, video_row: Mapping[str, Any] | None = None,
+                                **kwargs: Any) -> list[Document]:
         query = query.replace("\x00", " ")  # PostgreSQL text cannot hold NUL
         parsed = self.resolve_filters(query, filters, video)
         # time phrases and video names are filters now; what is left is what to look for
@@ -178,10 +176,11 @@ class HybridRetriever(BaseRetriever):
         with self.db.connection() as conn:
             video_ids: list[UUID] | None = None
             if parsed.video:
-                found = _find_video(conn, parsed.video, query)
+                # a caller that resolved the video already passes its row: one lookup, one message
+                found = video_row if video_row is not None else _find_video(conn, parsed.video, query)
                 if found is None:
                     if video or self.video:
-                        raise VideoNotFound(f"No video matches {parsed.video!r}; list them with `sentinel videos`.")
+                        raise VideoNotFound(parsed.video)
                     log.info("the question names video %r, which does not exist", parsed.video)
                     return []  # events of other videos would answer a different question
                 video_ids = [found["id"]]

@@ -304,7 +304,7 @@ def test_import_events_cli_is_idempotent_and_lists(clean_db, uca_file):
 def test_cli_errors_are_one_clear_line(clean_db, tmp_path):
     missing = run_cli("events", "--video", "no-such-video")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == "sentinel: No video matches 'no-such-video'; list them with `sentinel videos`."
+    assert missing.stderr.strip() == "sentinel: No video matches 'no-such-video'; `sentinel videos` lists them."
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"v1": {"timestamps": [[0, 1]], "sentences": []}}')

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import bootstrap
-from db import lifecycle
-from db.lifecycle import LifecycleUnsupported, VideoNotFound, playable
+from core.errors import VideoNotFound
+from services import storage as lifecycle
+from services.storage import LifecycleUnsupported, playable
 from db.objects import BlobNotFound, FolderStore, ObjectArchived, S3Store, parse_restore_header
 from db.repos import runs, videos
 from tests.conftest import run_cli

@@ -16,23 +16,23 @@ from ui.video_panels import parse_time
 
 def test_polling_keeps_going_while_a_video_is_pending_or_processing_and_stops_when_done(app, clean_db, tmp_path):
     video = ingest_path(app, write_clip(tmp_path / "a.mp4", seconds=1.0), submit=False).video
-    snap = data.poll_progress(app, [video["id"]])
+    snap = data.poll_progress(app, video_ids=[video["id"]])
     assert snap.active and not snap.done and snap.rows[0]["job"] is None
-    data.analyze(app, video["id"])
-    assert data.poll_progress(app, [video["id"]]).rows[0]["job"] == "queued"
+    data.submit_analysis(app, video_id=video["id"])
+    assert data.poll_progress(app, video_ids=[video["id"]]).rows[0]["job"] == "queued"
     with app.db.connection() as conn:
         videos.update(conn, video["id"], status="processing", progress=42)
-    snap = data.poll_progress(app, [video["id"]])
+    snap = data.poll_progress(app, video_ids=[video["id"]])
     assert snap.active and snap.rows[0]["progress"] == 42
     with app.db.connection() as conn:
         videos.update(conn, video["id"], status="completed", progress=100)
-    snap = data.poll_progress(app, [video["id"]])
+    snap = data.poll_progress(app, video_ids=[video["id"]])
     assert snap.done and not snap.active
     # the list form filters by name and status
     assert data.poll_progress(app, name="a.mp4", statuses=["completed"]).rows
     assert not data.poll_progress(app, name="a.mp4", statuses=["failed"]).rows
     # nothing to watch: nothing active, nothing to poll for
-    assert not data.poll_progress(app, []).active
+    assert not data.poll_progress(app, video_ids=[]).active
 
 
 @pytest.mark.parametrize("text, seconds", [("83", 83.0), ("1:23", 83.0), ("01:02:03", 3723.0), ("2.5", 2.5),

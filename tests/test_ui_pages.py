@@ -192,7 +192,7 @@ def test_video_page_rewrites_a_summary_left_stale_by_a_new_analysis(populated, a
 
 
 def test_archived_video_shows_restore_instead_of_a_player(populated, app):
-    from db.lifecycle import archive_video
+    from services.storage import archive_video
 
     archive_video(app, video_id=populated["id"])
     at = open_page("pages/video.py", video=populated["id"])
@@ -378,7 +378,7 @@ def test_storage_archives_and_restores(populated, app):
 def test_system_page_lists_jobs_with_cancel_and_retry(populated, app):
     from ui import data
 
-    job = data.analyze(app, populated["id"])
+    job = data.submit_analysis(app, video_id=populated["id"])
     at = open_page("pages/system.py")
     assert at.dataframe[0].value.set_index("component").loc["database", "status"] == "OK"
     roles = set(at.dataframe[1].value["role"])

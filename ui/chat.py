@@ -37,11 +37,11 @@ class TurnView:
 @st.cache_resource(show_spinner=False)
 def warm_up(_app) -> threading.Thread:
     """Load the ask models once per server in the background, while the first question is being typed."""
-    from rag.ask import get_ask_service
+    from services.ask import warm_up as load_models
 
     def run() -> None:
         try:
-            get_ask_service(_app).warm_up()
+            load_models(_app)
         except Exception:  # the question itself will report what is wrong
             log.warning("warming up the ask models failed", exc_info=True)
 
@@ -59,9 +59,9 @@ def from_result(question: str, result: Any) -> TurnView:
 
 def saved_turns(app, session_id: str) -> list[TurnView]:
     """A session's saved turns, their cited events looked up again (in citation order)."""
-    rows = data.chat_turns(app, session_id)
+    rows = data.chat_turns(app, session_id=session_id)
     ids = [i for r in rows for i in (r["cited_event_ids"] or [])]
-    events = data.events_by_id(app, ids)
+    events = data.events_by_id(app, ids=ids)
     details = st.session_state.get(DETAILS, {})
     views = []
     for r in rows:
@@ -127,12 +127,12 @@ def sessions_sidebar(app) -> None:
             st.session_state.pop(SESSION, None)
             st.rerun()
         current = st.session_state.get(SESSION)
-        session = data.get_chat_session(app, current)
+        session = data.get_chat_session(app, session_id=current)
         if session:
             with st.form("ask-rename", border=False):
                 title = st.text_input("Rename this chat", value=session["title"], key=f"ask_title_{current}")
                 if st.form_submit_button("Rename", icon=":material/edit:"):
-                    data.rename_chat(app, current, title)
+                    data.rename_chat(app, session_id=current, title=title)
                     st.rerun()
         for s in data.chat_sessions(app, limit=30):
             sid = str(s["id"])

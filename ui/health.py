@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from health import run_checks
+from services.health import run_checks
 from ui import data
 from ui.format import ago, status_label
 from ui.notify import flash
@@ -82,11 +82,11 @@ def render_jobs(app, *, key: str = "jobs") -> None:
         cols[4].caption(job["error"] or "")
         if job["status"] in ("queued", "running"):
             if cols[5].button("Cancel", key=f"{key}_cancel_{job['id']}", icon=":material/cancel:"):
-                data.cancel_job(app, job["id"])
+                data.cancel_job(app, job_id=job["id"])
                 flash(f"Cancelled the analysis of {job['video_name']}.")
                 st.rerun()
         elif job["status"] in ("failed", "cancelled"):
             if cols[5].button("Retry", key=f"{key}_retry_{job['id']}", icon=":material/replay:"):
-                data.retry_job(app, job["id"])
+                data.retry_job(app, job_id=job["id"])
                 flash(f"Queued {job['video_name']} again.")
                 st.rerun()

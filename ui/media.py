@@ -109,7 +109,7 @@ def _browser_host() -> str | None:
 
 def render_player(app, video: dict, *, start: float = 0.0, on_restore: Callable[[], None] | None = None) -> None:
     """The video at `start` seconds; changing `start` between reruns seeks the same player."""
-    from db.lifecycle import playable
+    from services.storage import playable
 
     ok, reason = playable(video)
     if not ok:
@@ -129,7 +129,7 @@ def render_player(app, video: dict, *, start: float = 0.0, on_restore: Callable[
 
 
 def _render_unplayable(app, video: dict, reason: str, on_restore: Callable[[], None] | None) -> None:
-    from db.lifecycle import REASON_ARCHIVED, REASON_RESTORING
+    from services.storage import REASON_ARCHIVED, REASON_RESTORING
 
     with st.container(border=True):
         st.markdown(f"### :material/inventory_2: {reason}")
@@ -141,7 +141,7 @@ def _render_unplayable(app, video: dict, reason: str, on_restore: Callable[[], N
         elif reason == REASON_RESTORING:
             st.caption("A restore was requested; the player appears when it completes.")
             if st.button("Check restore status", icon=":material/refresh:", key=f"poll-{video['id']}"):
-                from db.lifecycle import poll_restores
+                from services.storage import poll_restores
 
                 poll_restores(app)
                 st.rerun()
@@ -151,7 +151,7 @@ def _render_unplayable(app, video: dict, reason: str, on_restore: Callable[[], N
 
 def _render_preview_progress(app, video: dict, key: str) -> None:
     """A placeholder that polls the background preview maker and reruns the page when the copy is ready."""
-    from ui.progress import fragment_rerun
+    from ui.fragments import fragment_rerun
 
     maker = preview_maker()
 

@@ -11,7 +11,8 @@ from typing import Callable
 import streamlit as st
 
 from ui import auth
-from ui.data import ProgressSnapshot, analyze
+from ui.data import ProgressSnapshot, submit_analysis
+from ui.fragments import fragment_rerun
 from ui.format import duration, human_bytes, status_label
 from ui.media import thumbnail_bytes
 from ui.nav import video_link
@@ -37,14 +38,6 @@ def live(fetch: Callable[[], ProgressSnapshot], render: Callable[[ProgressSnapsh
 
     body()
     return first
-
-
-def fragment_rerun() -> bool:
-    """True while only fragments rerun (a run_every tick or a widget inside one), not the whole app."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx and ctx.fragment_ids_this_run)
 
 
 def video_rows(app, snap: ProgressSnapshot, *, key: str, empty: str = "No videos yet.") -> None:
@@ -95,5 +88,5 @@ def _analyze_button(app, v: dict, *, key: str) -> None:
         return  # already queued or running
     if st.button(label, key=f"{key}-analyze-{v['id']}", icon=":material/play_circle:",
                  type="primary" if v["status"] == "pending" else "secondary"):
-        analyze(app, v["id"])
+        submit_analysis(app, video_id=v["id"])
         st.rerun(scope="app")  # start polling from a full run

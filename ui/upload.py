@@ -8,7 +8,8 @@ from typing import BinaryIO
 
 import streamlit as st
 
-from gpu_jobs.ingest import IngestError, ingest_s3_uri, ingest_stream
+from gpu_jobs.ingest import IngestError
+from services import videos as video_service
 from ui.format import human_bytes
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
             bar.progress(min(1.0, done / size), text=f"Storing {name}: {human_bytes(done)} of {human_bytes(size)}")
 
     try:
-        result = ingest_stream(app, stream, name, submit=submit, on_bytes=on_bytes)
+        result = video_service.upload(app, stream=stream, filename=name, submit=submit, on_bytes=on_bytes)
         outcome = _outcome(name, result)
         if not result.duplicate:
             _start_preview(app, result.video)
@@ -73,7 +74,7 @@ def import_s3(app, uri: str, *, submit: bool) -> UploadOutcome:
     name = uri.strip().rsplit("/", 1)[-1] or uri
     with st.spinner(f"Importing {uri}..."):
         try:
-            result = ingest_s3_uri(app, uri, submit=submit)
+            result = video_service.import_s3(app, uri=uri, submit=submit)
             if not result.duplicate:
                 _start_preview(app, result.video)
             return _outcome(name, result)

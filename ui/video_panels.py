@@ -25,7 +25,7 @@ def parse_time(text: str | None) -> float | None:
 
 def restore(app, video: dict) -> None:
     """Ask for an archived video back and say what happened."""
-    from db.lifecycle import restore_video
+    from services.storage import restore_video
 
     result = restore_video(app, video_id=video["id"])
     flash(result.message)
@@ -36,8 +36,8 @@ def restore(app, video: dict) -> None:
 
 def summary_panel(app, video: dict) -> None:
     """The cached summary with its status; generate or regenerate it in the background."""
-    from rag.summaries import get_summary, request_summary
-    from ui.progress import fragment_rerun
+    from services.summaries import generate_summary, get_summary
+    from ui.fragments import fragment_rerun
 
     st.subheader("Summary")
     if video["status"] != "completed":
@@ -45,19 +45,19 @@ def summary_panel(app, video: dict) -> None:
         return
 
     def generate() -> None:
-        request_summary(app, video["id"])
+        generate_summary(app, video_id=video["id"], wait=False)
 
-    row = get_summary(app, video["id"])
+    row = get_summary(app, video_id=video["id"])
     if row is None:
         st.button("Generate summary", icon=":material/summarize:", key="summary_generate", on_click=generate)
         return
     if row["stale"] and row["status"] == "completed":
         # re-analysed since it was written; a failed rewrite is not retried on every rerun
-        row = request_summary(app, video["id"])
+        row = generate_summary(app, video_id=video["id"], wait=False)
 
     @st.fragment(run_every=2.0 if row["status"] in ("pending", "processing") else None)
     def show() -> None:
-        current = get_summary(app, video["id"]) or row
+        current = get_summary(app, video_id=video["id"]) or row
         if current["status"] in ("pending", "processing"):
             st.info(f":material/hourglass_top: The summary is being written ({current['status']})...")
             if current.get("text"):
@@ -116,7 +116,7 @@ def frame_chat(app, video: dict, t: float) -> None:
 
 def download_button(app, video: dict) -> None:
     """The original file: a presigned link on S3; from the server on the folder store (read on click)."""
-    from db.lifecycle import playable
+    from services.storage import playable
 
     ok, reason = playable(video)
     if not ok:
@@ -147,7 +147,7 @@ def _confirm_delete(app, video: dict) -> None:
     if a.button("Delete for good", type="primary", icon=":material/delete_forever:", key="confirm_delete"):
         _close_confirmation()
         try:
-            result = data.delete_video(app, video["id"])
+            result = data.delete_video(app, video_id=video["id"])
         except Exception as exc:  # objects go first: a failure leaves the rows, so it can be retried
             log.exception("deleting video %s failed", video["id"])
             st.error(f"Could not delete the video: {exc}")

@@ -139,3 +139,9 @@ def frame_stat_at(conn: psycopg.Connection, video_id: UUID, t: float) -> dict | 
            WHERE s.video_id = %s ORDER BY abs(s.t - %s) LIMIT 1""",
         (video_id, t),
     ).fetchone()
+
+
+def frame_count(conn: psycopg.Connection, video_id: UUID, run_id: UUID | None) -> int:
+    """Frames the run analysed (one frame_stats row each)."""
+    return conn.execute("SELECT count(*) AS n FROM frame_stats WHERE video_id = %s AND run_id = %s",
+                        (video_id, run_id)).fetchone()["n"]

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from uuid import UUID
 
 from db.objects import CLASS_TIERS, TIER_CLASSES, BlobInfo, BlobNotFound, FolderStore, S3Store
+from core.errors import VideoNotFound
 from db.repos import events, runs, videos
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ REASON_RESTORING = "archived — restore in progress"
 # S3 refuses Standard-IA before 30 days and a Glacier transition less than 30 days after it
 S3_MIN_WARM_DAYS = 30
 S3_MIN_DAYS_IN_WARM = 30
-
-
-class VideoNotFound(LookupError):
-    """No video with that id."""
 
 
 class LifecycleUnsupported(RuntimeError):
@@ -90,7 +87,7 @@ def _get_video(app, video_id: UUID | str) -> dict:
     with app.db.connection() as conn:
         row = videos.get(conn, video_id)
     if row is None:
-        raise VideoNotFound(f"No video with id {video_id}; list them with `sentinel videos`.")
+        raise VideoNotFound(video_id)
     return row
 
 

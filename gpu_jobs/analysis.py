@@ -1,0 +1,190 @@
+"""The pure analysis of one video file: decode -> detect -> track -> pose -> attributes -> behaviours -> describe.
+
+Nothing here touches the database or the store: `Analyzer.analyze_file` turns a path (and the
+zones to use) into an `AnalysisOutput`; `gpu_jobs.pipeline` writes it.
+
+Example:
+    >>> output = Analyzer(get_settings()).analyze_file(Path("vtest.avi"))
+    >>> sorted({e.type for e in output.events})
+    ['standing', 'walking']
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from core.runtime.media import probe, sample_frames
+from core.vocabulary import PERSON
+from gpu_jobs.types import Event, Frame, Observation, Track, Zone
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float], None]
+ATTRIBUTE_EVERY_S = 1.0  # faces change slowly; one look a second per person is plenty
+DETECT_SHARE = 85.0  # per cent of the progress bar the decode-detect-track pass fills
+
+
+class JobCancelled(RuntimeError):
+    """The job was cancelled (or taken over by another worker) while running."""
+
+
+@dataclass(slots=True)
+class AnalysisOutput:
+    """Everything one run found in one video, before it is written."""
+
+    tracks: list[Track]
+    events: list[Event]
+    frame_stats: list[dict]
+    frames_analyzed: int
+    duration_s: float
+    frame_size: tuple[int, int]
+    highlights: dict[int, bytes] = field(default_factory=dict)  # event index -> JPEG
+
+
+class Analyzer:
+    """Holds the loaded models (once per process or Modal container) and analyses video files."""
+
+    def __init__(self, settings: Settings, *, detector=None, pose=None, attributes=None) -> None:
+        from gpu_jobs.vision.attributes import AttributeEstimator
+        from gpu_jobs.vision.detectors import make_detector
+        from gpu_jobs.vision.pose import make_pose
+
+        self.settings = settings
+        self.detector = detector or make_detector(settings)
+        self.pose = pose or make_pose(settings)
+        self.attributes = attributes or AttributeEstimator()
+
+    def new_tracker(self, fps: float):
+        from gpu_jobs.vision.tracking import ObjectTracker
+
+        return ObjectTracker(frame_rate=fps)
+
+    def analyze_file(self, path: Path, *, zones: list[Zone] | None = None, progress: ProgressFn | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> AnalysisOutput:
+        """Run every stage over the file and return tracks, events (described) and frame stats."""
+        from gpu_jobs.highlights import render_highlights
+
+        report = progress or (lambda p: None)
+        info = probe(path)
+        fps = min(self.settings.analysis_fps, info.fps)
+        scan = FrameScan(self, fps, (info.width, info.height), zones or [],
+                         expected=max(1, int(info.duration_s * fps)), report=report)
+        scan.run(path, should_stop)
+        kept = scan.finished_tracks()
+        events = self.derive_events(kept, list(zones or []), (info.width, info.height), fps)
+        report(88.0)
+        output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height))
+        output.highlights = render_highlights(path, events, scan.stats, fps)
+        report(92.0)
+        return output
+
+    def derive_events(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int],
+                      fps: float) -> list[Event]:
+        """Behaviour events from finished tracks, each with its sentence and keywords."""
+        from gpu_jobs.behaviours import BehaviourRules, default_regions
+        from gpu_jobs.describe import describe
+
+        regions = default_regions(*frame_size)
+        events = BehaviourRules(self.settings.rules).run(tracks, zones + regions, frame_size, fps)
+        attrs_by_number = {t.number: t.attributes for t in tracks}
+        for event in events:
+            event.description, event.keywords = describe(event, attrs_by_number.get(event.track_number, {}))
+        return events
+
+
+class FrameScan:
+    """One pass over the sampled frames: detections become tracks with poses, attributes and frame stats."""
+
+    def __init__(self, analyzer: Analyzer, fps: float, frame_size: tuple[int, int], zones: list[Zone], *,
+                 expected: int, report: ProgressFn) -> None:
+        self.analyzer, self.fps, self.frame_size, self.zones = analyzer, fps, frame_size, zones
+        self.expected, self.report = expected, report
+        self.tracker = analyzer.new_tracker(fps)
+        self.tracks: dict[tuple[str, int], Track] = {}
+        self.attr_samples: dict[tuple[str, int], list[dict]] = defaultdict(list)
+        self.last_attr_t: dict[tuple[str, int], float] = {}
+        self.stats: list[dict] = []
+        self.frames_done = 0
+
+    def run(self, path: Path, should_stop: Callable[[], bool] | None) -> None:
+        batch: list[Frame] = []
+        for frame in sample_frames(path, fps=self.fps):
+            if should_stop and should_stop():
+                raise JobCancelled("The analysis was cancelled.")
+            batch.append(frame)
+            if len(batch) >= self.analyzer.settings.detect_batch:
+                self.process(batch)
+                batch = []
+        if batch:
+            self.process(batch)
+
+    def process(self, batch: list[Frame]) -> None:
+        """Detect a batch of frames at once, then track, pose and record each frame in order."""
+        for frame, dets in zip(batch, self.analyzer.detector.detect([f.image for f in batch])):
+            self.stats.append(self.observe(frame, self.tracker.update(dets)))
+            self.frames_done += 1
+        self.report(min(DETECT_SHARE, DETECT_SHARE * self.frames_done / self.expected))
+
+    def observe(self, frame: Frame, tracked) -> dict:
+        """Add one frame's tracked boxes to their tracks; return the frame's stats row."""
+        from gpu_jobs.behaviours import classify_posture, region_of
+
+        names = [str(n) for n in tracked.data.get("class_name", [PERSON] * len(tracked))]
+        person_idx = [i for i, n in enumerate(names) if n == PERSON]
+        keypoints = (self.analyzer.pose.estimate(frame.image, tracked.xyxy[person_idx])
+                     if person_idx else np.zeros((0, 17, 3), np.float32))
+        kp_of = {i: keypoints[j] for j, i in enumerate(person_idx)}
+        counts: Counter = Counter()
+        by_region: dict[str, Counter] = defaultdict(Counter)
+        detections = []
+        for i, (box, conf, tid) in enumerate(zip(tracked.xyxy, tracked.confidence, tracked.tracker_id)):
+            name = names[i]
+            bbox = tuple(float(v) for v in box)
+            foot_x, foot_y = (bbox[0] + bbox[2]) / 2, bbox[3]
+            region = region_of(foot_x, self.frame_size[0])
+            obs = Observation(t=frame.t, frame=frame.index, bbox=bbox, confidence=float(conf),
+                              keypoints=kp_of.get(i), region=region,
+                              zones=tuple(z.name for z in self.zones if z.contains(foot_x, foot_y)))
+            self._append(frame, (name, int(tid)), obs)
+            counts[name] += 1
+            by_region[region][name] += 1
+            # "track" holds the observation until tracklets are linked and numbered
+            detection = {"track": obs, "class": name, "bbox": [round(v, 1) for v in bbox],
+                         "region": region, "confidence": round(float(conf), 3)}
+            if name == PERSON:  # frame chat reports who stands, sits or lies at a moment
+                detection["posture"] = classify_posture(obs, self.analyzer.settings.rules)
+            detections.append(detection)
+        return {"t": frame.t, "frame": frame.index, "counts": dict(counts),
+                "region_counts": {r: dict(c) for r, c in by_region.items()}, "detections": detections}
+
+    def _append(self, frame: Frame, key: tuple[str, int], obs: Observation) -> None:
+        track = self.tracks.get(key)
+        if track is None:
+            track = self.tracks[key] = Track(number=len(self.tracks) + 1, class_name=key[0])
+        track.observations.append(obs)
+        if key[0] == PERSON and frame.t - self.last_attr_t.get(key, -1e9) >= ATTRIBUTE_EVERY_S:
+            self.last_attr_t[key] = frame.t
+            self.attr_samples[key].append(self.analyzer.attributes.estimate(frame.image, obs.bbox, obs.keypoints))
+
+    def finished_tracks(self) -> list[Track]:
+        """Tracks with their attributes, short noise dropped and split tracklets linked; stats renumbered."""
+        from gpu_jobs.vision.attributes import aggregate
+        from gpu_jobs.vision.tracking import link_tracklets
+
+        for key, track in self.tracks.items():
+            if track.class_name == PERSON:
+                track.attributes = aggregate(self.attr_samples.get(key, []))
+        # one or two sightings are detector noise, not a track; split tracklets of one person are joined
+        kept = link_tracklets([t for t in self.tracks.values() if len(t.observations) >= 3])
+        numbers = {id(o): t.number for t in kept for o in t.observations}
+        for stat in self.stats:
+            for det in stat["detections"]:
+                det["track"] = numbers.get(id(det["track"]))
+        return kept

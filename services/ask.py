@@ -1,0 +1,46 @@
+"""Questions and chat sessions: one ask for the UI, the API and the CLI, its video resolved once."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from db.repos import chat
+from services.videos import require_video
+
+
+def ask(app, *, question: str, video: str | UUID | None = None, session_id: UUID | str | None = None):
+    """Answer a question (AskResult), scoped to a video id or name when given (VideoNotFound otherwise)."""
+    from rag.ask import get_ask_service
+
+    scope = str(require_video(app, ref=video)["id"]) if video else None
+    # one service per App: models and the chain load on the first question only
+    return get_ask_service(app).ask(question, video=scope, session_id=session_id)
+
+
+def warm_up(app) -> None:
+    """Load the question models now, so the first question does not wait for them."""
+    from rag.ask import get_ask_service
+
+    get_ask_service(app).warm_up()
+
+
+def chat_sessions(app, *, limit: int = 50) -> list[dict]:
+    with app.db.connection() as conn:
+        return chat.list_sessions(conn, limit)
+
+
+def chat_turns(app, *, session_id: UUID | str) -> list[dict]:
+    with app.db.connection() as conn:
+        return chat.turns(conn, UUID(str(session_id)))
+
+
+def get_chat_session(app, *, session_id: UUID | str | None) -> dict | None:
+    if not session_id:
+        return None
+    with app.db.connection() as conn:
+        return chat.get_session(conn, session_id)
+
+
+def rename_chat(app, *, session_id: UUID | str, title: str) -> dict | None:
+    with app.db.connection() as conn:
+        return chat.rename_session(conn, UUID(str(session_id)), title)

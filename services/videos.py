@@ -1,0 +1,220 @@
+"""Videos: list, look up, upload, analyse now or in the queue, watch progress, delete."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Sequence
+from uuid import UUID
+
+from core.errors import VideoNotFound
+from core.vocabulary import PERSON
+from db.repos import events, jobs, runs, videos
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = ("pending", "processing")
+
+
+def _uuid(value: UUID | str) -> UUID | None:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return None
+
+
+def get_video(app, *, video_id: UUID | str | None) -> dict | None:
+    """The video row with this id, or None (also for an id that is not a UUID)."""
+    key = _uuid(video_id) if video_id else None
+    if key is None:
+        return None
+    with app.db.connection() as conn:
+        return videos.get(conn, key)
+
+
+def require_video(app, *, ref: UUID | str, exact: bool = False) -> dict:
+    """The video with this id or name; raises VideoNotFound.
+
+    `exact` refuses a name prefix, for commands that change or delete data.
+    """
+    with app.db.connection() as conn:
+        row = videos.find(conn, str(ref))
+    if row is None or (exact and str(ref) not in (str(row["id"]), row["name"], row["original_filename"])):
+        raise VideoNotFound(ref)
+    return row
+
+
+def list_videos(app, *, name: str | None = None, statuses: Sequence[str] | None = None,
+                limit: int = 500, offset: int = 0) -> list[dict]:
+    """Videos, newest first, filtered by a name fragment and a set of statuses.
+
+    Each row also says `job`: the status of its active analysis job ('queued', 'running') or None,
+    so a pending video that was never submitted can be told from one waiting in the queue.
+    """
+    one_status = statuses[0] if statuses and len(statuses) == 1 else None
+    with app.db.connection() as conn:
+        rows = videos.list_videos(conn, status=one_status, name_like=(name or "").strip() or None,
+                                  limit=limit, offset=offset)
+        active = _active_jobs(conn)
+    if statuses:
+        rows = [r for r in rows if r["status"] in statuses]
+    return [{**r, "job": active.get(r["id"])} for r in rows]
+
+
+def _active_jobs(conn) -> dict[UUID, str]:
+    return {j["video_id"]: j["status"] for s in jobs.ACTIVE for j in jobs.list_jobs(conn, status=s, limit=1000)}
+
+
+def video_counts(app) -> dict[str, int]:
+    with app.db.connection() as conn:
+        return videos.counts_by_status(conn)
+
+
+def video_choices(app) -> dict[str, str]:
+    """{video id: name} for select boxes, newest first."""
+    return {str(v["id"]): v["name"] for v in list_videos(app)}
+
+
+@dataclass(frozen=True, slots=True)
+class VideoDetail:
+    """One video with its latest job, its events by type and whether the player can stream it."""
+
+    video: dict
+    job: dict | None
+    events_by_type: dict[str, int]
+    playable: bool
+
+    @property
+    def event_count(self) -> int:
+        return sum(self.events_by_type.values())
+
+
+def video_detail(app, *, video_id: UUID | str) -> VideoDetail:
+    """The video page and `GET /v1/videos/{id}`: raises VideoNotFound."""
+    from services.storage import playable
+
+    if app.settings.runner == "modal":
+        try:
+            app.runner.refresh()  # a Modal call that crashed is only noticed by asking Modal
+        except Exception:
+            log.warning("could not refresh Modal jobs", exc_info=True)
+    row = get_video(app, video_id=video_id)
+    if row is None:
+        raise VideoNotFound(video_id)
+    with app.db.connection() as conn:
+        job = jobs.latest_for_video(conn, row["id"])
+        by_type = events.counts_by_type(conn, row["id"])
+    return VideoDetail(row, job, dict(by_type), playable(row)[0])
+
+
+@dataclass(slots=True)
+class ProgressSnapshot:
+    """One poll of the videos a progress display is watching."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """True while any watched video waits for or is under analysis: keep polling."""
+        return any(r["status"] in ACTIVE_STATUSES for r in self.rows)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.rows) and not self.active
+
+
+def poll_progress(app, *, video_ids: Sequence[UUID | str] | None = None, name: str | None = None,
+                  statuses: Sequence[str] | None = None) -> ProgressSnapshot:
+    """The current status and progress of some videos (by id) or of the filtered list.
+
+    This is the whole polling logic of the live progress fragments, kept apart from Streamlit
+    so it can be tested directly (AppTest does not fire `run_every` timers).
+    """
+    if video_ids is None:
+        return ProgressSnapshot(list_videos(app, name=name, statuses=statuses))
+    wanted = [str(v) for v in video_ids]
+    with app.db.connection() as conn:
+        found = {str(r["id"]): r for r in (videos.get(conn, v) for v in wanted) if r}
+        active = _active_jobs(conn)
+        counts = {v: sum(events.counts_by_type(conn, found[v]["id"]).values()) for v in found}
+    return ProgressSnapshot([{**found[v], "job": active.get(found[v]["id"]), "event_count": counts[v]}
+                             for v in wanted if v in found])
+
+
+def submit_analysis(app, *, video_id: UUID | str) -> dict:
+    """Queue analysis of one video (idempotent: an active job is returned as is)."""
+    return app.runner.submit(UUID(str(video_id)))
+
+
+def upload(app, *, stream: BinaryIO, filename: str, on_bytes: Callable[[int], None] | None = None,
+           submit: bool = True):
+    """Store an uploaded stream and queue its analysis; returns the IngestResult."""
+    from gpu_jobs.ingest import ingest_stream
+
+    return ingest_stream(app, stream, filename, submit=submit, on_bytes=on_bytes)
+
+
+def import_s3(app, *, uri: str, submit: bool = True):
+    """Copy an s3://bucket/key object into the store and queue its analysis; returns the IngestResult."""
+    from gpu_jobs.ingest import ingest_s3_uri
+
+    return ingest_s3_uri(app, uri, submit=submit)
+
+
+def import_source(app, *, source: str | Path, submit: bool = True):
+    """Store a local path or an s3:// object (the CLI: a path of this machine) and queue its analysis."""
+    from gpu_jobs.ingest import ingest
+
+    return ingest(app, source, submit=submit)
+
+
+def analysis_summary(app, *, video: dict) -> dict:
+    """The `sentinel analyze` summary of a video's current run, read back from the database."""
+    with app.db.connection() as conn:
+        tracks = runs.tracks_for_video(conn, video["id"])
+        by_type = events.counts_by_type(conn, video["id"])
+        frames = runs.frame_count(conn, video["id"], video["current_run_id"])
+    return {"video_id": str(video["id"]), "duration_s": video["duration_s"], "frames_analyzed": frames,
+            "tracks": sum(1 for t in tracks if t["class_name"] == PERSON),
+            "objects": sum(1 for t in tracks if t["class_name"] != PERSON),
+            "events_by_type": dict(sorted(by_type.items())), "elapsed_s": 0.0}
+
+
+def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | None = None) -> dict:
+    """Ingest a path or s3:// URI and analyse it in this process; returns the analysis summary.
+
+    The same bytes analysed before are not analysed again: their summary is read back
+    (with `duplicate: true`).
+    """
+    from gpu_jobs.worker import Worker
+
+    result = import_source(app, source=source, submit=False)
+    video = result.video
+    if result.duplicate and video["status"] == "completed":
+        return {**analysis_summary(app, video=video), "duplicate": True}
+    worker = Worker(app)
+    with app.db.connection() as conn:
+        jobs.submit(conn, video_id=video["id"], runner="local", max_attempts=app.settings.job_max_attempts)
+        job = jobs.claim_video(conn, video_id=video["id"], owner=worker.owner, lease_s=worker.lease_s)
+    if job is None:
+        raise RuntimeError("This video is being analysed by a worker already; `sentinel videos` shows progress.")
+    summary = worker.process(job, progress=progress)
+    if summary is None:
+        raise RuntimeError("The analysis was cancelled.")
+    return summary
+
+
+def delete_video(app, *, video_id: UUID | str):
+    """Stop its analysis if one runs, then delete its files in every tier and its rows (DeleteResult)."""
+    from services import storage
+
+    row = get_video(app, video_id=video_id)
+    if row is None:
+        raise VideoNotFound(video_id)
+    with app.db.connection() as conn:
+        job = jobs.latest_for_video(conn, row["id"])
+    if job and job["status"] in jobs.ACTIVE:
+        app.runner.cancel(job["id"])  # a Modal call would otherwise keep writing to a deleted video
+    return storage.delete_video(app, video_id=row["id"])
+
