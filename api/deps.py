@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError, InsecureBind
 from bootstrap import App, get_app
-from db.repos import videos
+from services.videos import get_video
 
 MULTI_VALUED_QUERY = frozenset({"type"})  # the only query parameter that may repeat
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -70,8 +70,7 @@ def check_bind(host: str, token: str | None) -> None:
 
 def video_or_404(app: App, video_id: UUID) -> dict:
     """The video's row; 404 when there is none."""
-    with app.db.connection() as conn:
-        row = videos.get(conn, video_id)
+    row = get_video(app, video_id=video_id)
     if row is None:
         raise ApiError(404, "not_found", f"No video with id {video_id}; GET /v1/videos lists them.")
     return row

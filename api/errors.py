@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import NO_NUL, NOT_BLANK, ErrorDetail, ErrorResponse
+from core.errors import VideoNotFound
 from db.database import DatabaseUnavailable
 from gpu_jobs.ingest import IngestError, UploadTooLarge
 
@@ -95,6 +96,11 @@ def install_error_handlers(api: FastAPI) -> None:
         if exc.status_code == 404:
             message = "No such route; the API's routes are listed at /docs."
         return _error_response(exc.status_code, code, message.rstrip(".") + ".", exc.headers)
+
+    @api.exception_handler(VideoNotFound)
+    async def _no_video(request: Request, exc: VideoNotFound) -> JSONResponse:
+        # a video deleted between the route's check and the service's own lookup
+        return _error_response(404, "not_found", f"No video with id {exc.ref}; GET /v1/videos lists them.")
 
     @api.exception_handler(UploadTooLarge)
     async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:

@@ -38,6 +38,10 @@ MAX_PROMPT_EVENTS = 80  # events listed to the chat model, notable ones first
 class SummaryUnavailable(RuntimeError):
     """The video cannot be summarised (not analysed yet); the message says what to do."""
 
+    @classmethod
+    def not_analysed(cls, video: dict) -> SummaryUnavailable:
+        return cls(f"Video {video['name']} has not been analysed yet; analyse it before asking for a summary.")
+
 
 # ---------------------------------------------------------------------------
 # Reading and requesting
@@ -137,9 +141,7 @@ def generate_summary(app, video_id: UUID | str, *, chat_model: Any = None) -> di
         summaries.set_status(conn, video["id"], "processing")
     try:
         if video["current_run_id"] is None:
-            raise SummaryUnavailable(
-                f"Video {video['name']} has not been analysed yet; analyse it before asking for a summary."
-            )
+            raise SummaryUnavailable.not_analysed(video)
         facts = collect_facts(app, video)
         text, model = structured_summary(facts), STRUCTURED_MODEL
         chat_model = chat_model if chat_model is not None else _settings_chat_model(app)

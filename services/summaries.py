@@ -22,11 +22,13 @@ def get_summary(app, *, video_id: UUID | str) -> dict | None:
 
 def generate_summary(app, *, video_id: UUID | str, wait: bool = True) -> dict:
     """Write the summary now (`wait`) or in a background thread; raises SummaryUnavailable before analysis."""
-    from rag.summaries import generate_summary as generate, request_summary
+    from rag.summaries import SummaryUnavailable, generate_summary as generate, request_summary
 
     video = get_video(app, video_id=video_id)
     if video is None:
         raise VideoNotFound(video_id)
+    if video["current_run_id"] is None:  # nothing to summarise: refuse before a summary row is written
+        raise SummaryUnavailable.not_analysed(video)
     try:
         return generate(app, video["id"]) if wait else request_summary(app, video["id"])
     except LookupError:

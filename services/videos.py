@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import BinaryIO, Callable, Sequence
 from uuid import UUID
 
 from core.errors import VideoNotFound

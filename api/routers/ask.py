@@ -26,14 +26,12 @@ def _citation(app: App, cited: Mapping[str, Any]) -> Citation:
 @router.post("/v1/ask", response_model=AskResponse, summary="Ask a question about the events")
 def ask(body: AskRequest, sentinel: Sentinel) -> AskResponse:
     """Answer in plain language, citing the events it rests on with presigned thumbnails."""
-    from rag.ask import get_ask_service
+    from services.ask import ask as answer
 
     if body.video_id is not None:
         video_or_404(sentinel, body.video_id)
     try:
-        # one service per App: models and the chain load on the first question only
-        result = get_ask_service(sentinel).ask(
-            body.question, video=str(body.video_id) if body.video_id else None, session_id=body.session_id)
+        result = answer(sentinel, question=body.question, video=body.video_id, session_id=body.session_id)
     except (KeyError, IndexError):
         raise  # lookup errors of the code itself are bugs (500), not unknown ids
     except LookupError as exc:  # an unknown session, or a video deleted meanwhile

@@ -12,7 +12,7 @@ from api.deps import AUTH, Sentinel, video_or_404
 from api.errors import error_responses
 from api.links import object_url
 from api.schemas import NO_NUL, EventPage, page
-from db.repos import events
+from services.events import list_events
 
 router = APIRouter(tags=["events"], dependencies=AUTH, responses=error_responses(401, 404, 422))
 
@@ -34,9 +34,8 @@ def list_video_events(
 ) -> dict[str, Any]:
     """Events of the video's current analysis run, in time order."""
     video_or_404(sentinel, video_id)
-    with sentinel.db.connection() as conn:
-        rows = events.list_events(conn, video_id=video_id, types=types, t_from=t_from, t_to=t_to, zone=zone,
-                                  min_confidence=min_confidence, limit=limit + 1, offset=offset)
+    rows = list_events(sentinel, video_id=video_id, types=types, t_from=t_from, t_to=t_to, zone=zone,
+                       min_confidence=min_confidence, limit=limit + 1, offset=offset)
     items = [{**r, "bbox": list(r["bbox"]) if r["bbox"] is not None else None,
               "highlight_url": object_url(sentinel, r["highlight_key"])} for r in rows]
     return page(items, limit, offset)

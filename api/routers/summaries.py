@@ -19,13 +19,10 @@ router = APIRouter(prefix="/v1/videos/{video_id}/summary", tags=["summaries"], d
 @router.get("", response_model=SummaryOut, summary="Read a video's summary")
 def read_summary(video_id: UUID, sentinel: Sentinel) -> SummaryOut:
     """The cached summary with its status (`stale` after a re-analysis); 404 until one was requested."""
-    from rag.summaries import get_summary
+    from services.summaries import get_summary
 
     video_or_404(sentinel, video_id)
-    try:
-        summary = get_summary(sentinel, video_id)
-    except LookupError:
-        summary = None  # deleted in between
+    summary = get_summary(sentinel, video_id=video_id)
     if summary is None:
         raise ApiError(404, "not_found", "This video has no summary yet; POST to this path to generate it.")
     return SummaryOut.model_validate(summary)
@@ -40,17 +37,13 @@ def create_summary(
                                             "false: answer 202 at once and write it in the background")] = True,
 ) -> JSONResponse:
     """Write the summary from the video's analysis (with SENTINEL_LLM when configured)."""
-    from rag.summaries import SummaryUnavailable, generate_summary, request_summary
+    from rag.summaries import SummaryUnavailable
+    from services.summaries import generate_summary
 
-    video = video_or_404(sentinel, video_id)
-    if video["current_run_id"] is None:
-        raise ApiError(409, "not_analysed", "This video has not been analysed yet; summarise it once its status "
-                                            "is completed.")
+    video_or_404(sentinel, video_id)
     try:
-        row = generate_summary(sentinel, video_id) if wait else request_summary(sentinel, video_id)
+        row = generate_summary(sentinel, video_id=video_id, wait=wait)
     except SummaryUnavailable as exc:
         raise ApiError(409, "not_analysed", str(exc)) from None
-    except LookupError:
-        raise ApiError(404, "not_found", f"No video with id {video_id}.") from None
     body = SummaryOut.model_validate(row).model_dump(mode="json")
     return JSONResponse(body, status_code=200 if wait else 202)

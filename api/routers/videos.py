@@ -14,7 +14,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from api.deps import AUTH, Sentinel, video_or_404
+from api.deps import AUTH, Sentinel
 from api.errors import ApiError, MissingFileField, UploadIncomplete, error_responses
 from api.links import object_url
 from api.schemas import (
@@ -38,8 +38,8 @@ from api.uploads import (
     too_large_message,
 )
 from bootstrap import App
-from db.repos import events, jobs, videos
-from gpu_jobs.ingest import ingest_s3_uri, ingest_stream
+from db.repos import jobs
+from services import videos as video_service
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
             payload = S3Import.model_validate_json(body)
         except ValidationError as exc:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-        result = await run_in_threadpool(ingest_s3_uri, sentinel, payload.s3_uri)
+        result = await run_in_threadpool(lambda: video_service.import_s3(sentinel, uri=payload.s3_uri))
         return await run_in_threadpool(_accepted, sentinel, result)
     if media_type != b"multipart/form-data":
         raise ApiError(415, "unsupported_media_type",
@@ -98,7 +98,7 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
         # runs in a worker thread: pulls the body from the event loop chunk by chunk as ingest reads
         stream = MultipartFileStream(body_puller(request), boundary, max_file_bytes=max_file)
         filename = stream.open()
-        return _accepted(sentinel, ingest_stream(sentinel, stream, filename))
+        return _accepted(sentinel, video_service.upload(sentinel, stream=stream, filename=filename))
 
     try:
         return await run_in_threadpool(ingest_upload)
@@ -120,8 +120,8 @@ def list_videos(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Videos with their status, progress, metadata and event counts."""
-    with sentinel.db.connection() as conn:
-        rows = videos.list_videos(conn, status=status, name_like=name, limit=limit + 1, offset=offset)
+    rows = video_service.list_videos(sentinel, statuses=[status] if status else None, name=name, limit=limit + 1,
+                                     offset=offset)
     return page([_video_out(sentinel, r) for r in rows], limit, offset)
 
 
@@ -129,37 +129,17 @@ def list_videos(
             summary="A video's status, progress and metadata")
 def get_video(video_id: UUID, sentinel: Sentinel) -> dict[str, Any]:
     """One video, its latest analysis job, its events by type and a link to the original."""
-    from services.storage import playable
-
-    if sentinel.settings.runner == "modal":
-        try:
-            sentinel.runner.refresh()  # a Modal call that crashed is only noticed by asking Modal
-        except Exception:
-            log.warning("could not refresh Modal jobs", exc_info=True)
-    row = video_or_404(sentinel, video_id)
-    with sentinel.db.connection() as conn:
-        job = jobs.latest_for_video(conn, row["id"])
-        by_type = events.counts_by_type(conn, row["id"])
-    can_play, _ = playable(row)
-    return {**_video_out(sentinel, row), "job": job, "events_by_type": by_type,
-            "event_count": sum(by_type.values()),
-            "video_url": object_url(sentinel, row["storage_key"]) if can_play else None}
+    detail = video_service.video_detail(sentinel, video_id=video_id)
+    row = detail.video
+    return {**_video_out(sentinel, row), "job": detail.job, "events_by_type": detail.events_by_type,
+            "event_count": detail.event_count,
+            "video_url": object_url(sentinel, row["storage_key"]) if detail.playable else None}
 
 
 @router.delete("/{video_id}", response_model=DeleteResponse, responses=error_responses(404),
                summary="Delete a video, its files and its events")
 def delete_video(video_id: UUID, sentinel: Sentinel) -> DeleteResponse:
     """Stop its analysis if one is running, then remove its files in every tier and its rows."""
-    from services import storage
-
-    video_or_404(sentinel, video_id)
-    with sentinel.db.connection() as conn:
-        job = jobs.latest_for_video(conn, video_id)
-    if job and job["status"] in jobs.ACTIVE:
-        sentinel.runner.cancel(job["id"])  # a Modal call would otherwise keep writing to a deleted video
-    try:
-        result = storage.delete_video(sentinel, video_id=video_id)
-    except storage.VideoNotFound:
-        raise ApiError(404, "not_found", f"No video with id {video_id}.") from None
+    result = video_service.delete_video(sentinel, video_id=video_id)
     return DeleteResponse(video_id=result.video_id, name=result.name, deleted_objects=len(result.deleted_keys),
                           missing_objects=len(result.missing_keys), events=result.events)
