@@ -53,9 +53,12 @@ def cmd_analyze(args) -> int:
         summary = analyze_now(app, source=args.path)
         print(json.dumps(summary))
         return 0
-    bar, update = _progress_bar()
-    with bar:
-        summary = analyze_now(app, source=args.path, progress=update)
+    if _stderr_console().is_terminal:
+        bar, update = _progress_bar()
+        with bar:
+            summary = analyze_now(app, source=args.path, progress=update)
+    else:  # a log file or a pipe gets the summary line only
+        summary = analyze_now(app, source=args.path)
     types = ", ".join(f"{n} {t}" for t, n in summary["events_by_type"].items()) or "no events"
     print(f"Video {summary['video_id']}: {summary['duration_s']:.1f} s, {summary['frames_analyzed']} frames "
           f"analysed, {summary['tracks']} people tracked, {types} ({summary['elapsed_s']:.1f} s).")

@@ -18,12 +18,17 @@ import os
 import re
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import Any, ContextManager, Iterator, Protocol
 
 import psycopg
 
-if TYPE_CHECKING:
-    from db.database import Database
+
+class ConnectionSource(Protocol):
+    """What a bulk load needs of `db.database.Database` (named structurally: the database imports this module)."""
+
+    settings: Any
+
+    def connection(self) -> ContextManager[psycopg.Connection]: ...
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +96,13 @@ def ensure(conn: psycopg.Connection, *, memory_cap_mb: int = 4096) -> bool:
     building = conn.execute("SELECT 1 FROM pg_stat_progress_create_index WHERE relid = 'events'::regclass").fetchone()
     if building:
         return False  # someone is building it right now (a rebuild, a REINDEX): its index is not visible yet
-    log.warning("the events vector index is missing (a new schema version, or an interrupted bulk load): building it")
+    log.info("the events vector index is missing (a new schema version, or an interrupted bulk load): building it")
     build(conn, memory_cap_mb=memory_cap_mb)
     return True
 
 
 @contextmanager
-def deferred_vector_index(db: Database, *, adding: int) -> Iterator[dict]:
+def deferred_vector_index(db: ConnectionSource, *, adding: int) -> Iterator[dict]:
     """Drop the HNSW index while `adding` rows go in, if that at least doubles the table; rebuild after.
 
     Yields a dict that ends up as {"deferred": bool, "index_s": seconds spent rebuilding}.

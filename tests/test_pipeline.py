@@ -27,6 +27,7 @@ def test_real_footage_end_to_end(app, clean_db, vtest_path, tmp_path):
     """vtest.avi: analysis completes, people are tracked, walking/standing events have thumbnails and embeddings."""
     result = run_cli("analyze", str(vtest_path), "--json", timeout=1200)
     assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     summary = json.loads(result.stdout)
     assert set(summary) >= {"video_id", "duration_s", "frames_analyzed", "tracks", "events_by_type", "elapsed_s"}
     assert summary["duration_s"] == pytest.approx(79.5, abs=0.5)
@@ -241,3 +242,17 @@ def test_worker_warm_up_converts_the_models_before_any_job(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="gpu_jobs.worker"):
         Worker(SimpleNamespace(settings=broken)).warm_up()  # logged, never raised: the job reports it
     assert "model warm-up failed" in caplog.text
+
+
+def test_a_cold_cli_analysis_keeps_the_terminal_clean(app, clean_db, tmp_path):
+    """First run on a fresh model cache: models convert, yet stderr holds no traceback, no library chatter."""
+    clip = vtest_excerpt(tmp_path / "cold.mp4", seconds=2)
+    env = {"SENTINEL_DATA_DIR": str(tmp_path / "fresh"), "DATABASE_URL": app.db.url}  # nothing converted yet
+    result = run_cli("analyze", str(clip), env=env, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Video ") and "frames analysed" in result.stdout
+    for noise in ("Traceback", "Exception ignored", "Warning", "XNNPACK", "Loading weights", "it/s]"):
+        assert noise not in result.stderr, result.stderr
+    assert result.stderr.strip() == "", result.stderr  # not a terminal: no progress bar either
+    converted = sorted(p.name.split("-")[0] for p in (tmp_path / "fresh" / "cache" / "models").glob("*.xml"))
+    assert "ssd_mobilenet_v2_coco" in converted  # it really was a cold start

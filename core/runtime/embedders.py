@@ -104,11 +104,14 @@ class OpenVinoEmbeddings(Embeddings):
             import torch
             from transformers import AutoModel
 
-            model = AutoModel.from_pretrained(str(self.model_path)).eval()
-            example = dict(self.tokenizer(["a person walks", "two people stand near the exit"], padding=True,
-                                          return_tensors="pt"))
-            with torch.no_grad():
-                return ov.convert_model(model, example_input=example)
+            from core.runtime.quiet import quiet_model_load
+
+            with quiet_model_load():
+                model = AutoModel.from_pretrained(str(self.model_path)).eval()
+                example = dict(self.tokenizer(["a person walks", "two people stand near the exit"], padding=True,
+                                              return_tensors="pt"))
+                with torch.no_grad():
+                    return ov.convert_model(model, example_input=example)
 
         return cached_ir(cache_dir, f"embedder-{self.model_path.name}-{digest}", convert)
 

@@ -70,9 +70,12 @@ def load_embeddings(model_name: str, precision: str = "fp32", backend: str = "to
             log.warning("%s; embedding with PyTorch instead", exc)
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    # normalised vectors make cosine distance in pgvector equal to 1 - dot product
-    inner: Embeddings = HuggingFaceEmbeddings(model_name=model_name,
-                                              encode_kwargs={"normalize_embeddings": True, "batch_size": 64})
+    from core.runtime.quiet import quiet_model_load
+
+    with quiet_model_load():
+        # normalised vectors make cosine distance in pgvector equal to 1 - dot product
+        inner: Embeddings = HuggingFaceEmbeddings(model_name=model_name,
+                                                  encode_kwargs={"normalize_embeddings": True, "batch_size": 64})
     if precision == "bf16":
         inner = CpuAutocastEmbeddings(inner)
     return QueryCachedEmbeddings(inner)

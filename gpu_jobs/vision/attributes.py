@@ -155,8 +155,11 @@ class AttributeEstimator:
                             "opencv-python-headless<5.", cv2.__version__)
                 self._nets = False
             else:
-                emotion = Interpreter(model_path=str(paths["emotion"]), num_threads=1)
-                emotion.allocate_tensors()
+                from core.runtime.quiet import native_stderr_silenced
+
+                with native_stderr_silenced():  # TensorFlow Lite's INFO line on start
+                    emotion = Interpreter(model_path=str(paths["emotion"]), num_threads=1)
+                    emotion.allocate_tensors()
                 self._nets = {
                     "cascade": cv2.CascadeClassifier(str(paths["cascade"])),
                     "age": cv2.dnn.readNetFromCaffe(str(paths["age_proto"]), str(paths["age_model"])),

