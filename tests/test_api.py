@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -12,14 +11,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-import bootstrap
 from api import InsecureBind, check_bind, create_app
-from db.repos import jobs, runs, videos
-from tests.conftest import free_port, run_cli, write_clip
+from db.repos import jobs, videos
+from tests.conftest import AUTH, TOKEN, add_analysed_video, free_port, run_cli, write_clip
 
-TOKEN = "test-token-3f9a"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
 
 # every route but /health: (method, path, JSON body)
 PROTECTED = [
@@ -37,14 +32,6 @@ PROTECTED = [
 # ---- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture()
-def api_app(settings, clean_db, tmp_path):
-    """An App on the session's database with its own folder store under tmp_path."""
-    application = bootstrap.App(settings.model_copy(update={"data_dir": tmp_path / "data"}))
-    application.db = clean_db  # share the session's pool (cached_property: assignment replaces it)
-    return application
-
-
-@pytest.fixture()
 def client(api_app):
     with TestClient(create_app(api_app, token=TOKEN), raise_server_exceptions=False) as c:
         yield c
@@ -53,47 +40,6 @@ def client(api_app):
 @pytest.fixture()
 def clip(tmp_path) -> Path:
     return write_clip(tmp_path / "aisle 3 (cam).mp4", seconds=2)
-
-
-def add_analysed_video(app, *, name: str = "cam1.mp4", events: list[dict] | None = None,
-                       embed: bool = False) -> dict:
-    """A completed video with stored thumbnail and highlights and one analysis run of `events`."""
-    video_id, run_id = uuid.uuid4(), uuid.uuid4()
-    thumb = f"thumbnails/{video_id}.jpg"
-    app.store.put_bytes(f"videos/2026/01/01/{video_id}_{name}", b"original-bytes")
-    app.store.put_bytes(thumb, JPEG)
-    events = events if events is not None else [
-        {"type": "walking", "t_start": 1.0, "t_end": 4.0, "zone": "left", "confidence": 0.9,
-         "description": "A man in a red jacket walks to the left shelf."},
-        {"type": "picking", "t_start": 5.0, "t_end": 6.0, "zone": "shelf", "confidence": 0.7,
-         "description": "A man in a red jacket picks a bottle from the shelf."},
-        {"type": "theft", "t_start": 190.0, "t_end": 200.0, "zone": "exit", "confidence": 0.8,
-         "description": "A man in a red jacket hides a bottle in his jacket and leaves by the exit."},
-    ]
-    if embed:
-        from core.runtime.embeddings import embed_texts
-
-        for event, vector in zip(events, embed_texts([e["description"] for e in events], app.settings)):
-            event["embedding"] = vector
-    for i, event in enumerate(events):
-        event.setdefault("track_number", 1)
-        event.setdefault("frame", int(event["t_start"] * 10))
-        event.setdefault("bbox", [10.0, 20.0, 60.0, 180.0])
-        event.setdefault("attributes", {"gender": "male", "clothing_colour": "red"})
-        event.setdefault("keywords", [event["type"]])
-        key = f"highlights/{video_id}/{run_id}/{i:05d}_{event['type']}.jpg"
-        app.store.put_bytes(key, JPEG)
-        event.setdefault("highlight_key", key)
-    with app.db.connection() as conn:
-        videos.insert(conn, video_id=video_id, name=name, original_filename=name, sha256=uuid.uuid4().hex,
-                      storage_key=f"videos/2026/01/01/{video_id}_{name}", size_bytes=14,
-                      meta={"duration_s": 240.0, "fps": 10.0, "width": 320, "height": 240, "codec": "mpeg4",
-                            "frame_count": 2400})
-        videos.update(conn, video_id, thumbnail_key=thumb, status="completed", progress=100)
-        runs.write_run(conn, video_id=video_id, run_id=run_id, events=events, frame_stats=[],
-                       tracks=[{"track_number": 1, "class_name": "person", "t_first": 0.0, "t_last": 200.0,
-                                "attributes": {"gender": "male"}}])
-        return videos.get(conn, video_id)
 
 
 def upload(client, path: Path, *, headers=AUTH, name: str | None = None):
@@ -322,35 +268,6 @@ def test_declared_content_length_over_the_limit_is_refused_before_reading(client
     response = client.post("/v1/videos", content=body, headers={
         **AUTH, "Content-Type": "multipart/form-data; boundary=LiMiT", "Content-Length": str(50 * 1024 * 1024)})
     assert_error(response, 413, "upload_too_large")
-
-
-@pytest.fixture()
-def serve():
-    """Serve an ASGI app on a real uvicorn server in a thread; returns its base URL.
-
-    TestClient hands the app the whole body at once, so streaming is tested over real HTTP.
-    """
-    import uvicorn
-
-    servers = []
-
-    def start(asgi_app) -> str:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        deadline = time.time() + 20
-        while not server.started:
-            assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
 
 
 class BodyCounter:

@@ -13,7 +13,7 @@ import pytest
 
 from api import create_app
 from gpu_jobs.worker import Worker
-from tests.test_api import AUTH, TOKEN, api_app, serve  # noqa: F401  (fixtures)
+from tests.conftest import AUTH, TOKEN
 
 ANALYSIS_TIMEOUT_S = 20 * 60  # vtest.avi is 80 s of 768x576 video; the CPU here is shared
 

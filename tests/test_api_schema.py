@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api import create_app
-from tests.test_api import TOKEN, add_analysed_video
+from tests.conftest import TOKEN, add_analysed_video
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection]
