@@ -389,3 +389,15 @@ def test_system_page_lists_jobs_with_cancel_and_retry(populated, app):
     at.button(key=f"jobs_retry_{job['id']}").click().run()
     with app.db.connection() as conn:
         assert jobs.latest_for_video(conn, populated["id"])["status"] == "queued"
+
+
+def test_models_in_use_names_the_runtimes():
+    from settings import Settings
+    from ui.health import models_in_use
+
+    rows = {r["role"]: r["in use"] for r in models_in_use(Settings(SENTINEL_SSD_BACKEND="opencv",
+                                                                   SENTINEL_DETECT_TILES=1))}
+    assert rows["detection"] == "SSD-MobileNet v2 COCO on OpenCV DNN, 1 view(s) a frame"
+    assert "runtime auto" in rows["text embedding"] and "384 dims" in rows["text embedding"]
+    rows = {r["role"]: r["in use"] for r in models_in_use(Settings())}
+    assert rows["detection"].startswith("SSD-MobileNet v2 COCO on OpenVINO")  # openvino is a dependency
