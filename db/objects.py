@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -435,10 +434,3 @@ def make_store(settings) -> BlobStore:
     if settings.s3_bucket:
         return S3Store(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
     return FolderStore(settings.blobs_dir)
-
-
-def sha256_of(stream: BinaryIO) -> str:
-    h = hashlib.sha256()
-    while chunk := stream.read(CHUNK):
-        h.update(chunk)
-    return h.hexdigest()

@@ -123,13 +123,6 @@ def get(conn: psycopg.Connection, job_id: UUID) -> dict | None:
     return conn.execute("SELECT * FROM analysis_jobs WHERE id = %s", (job_id,)).fetchone()
 
 
-def is_active(conn: psycopg.Connection, job_id: UUID, owner: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM analysis_jobs WHERE id = %s AND status = 'running' AND lease_owner = %s", (job_id, owner)
-    ).fetchone()
-    return row is not None
-
-
 def latest_for_video(conn: psycopg.Connection, video_id: UUID) -> dict | None:
     return conn.execute(
         "SELECT * FROM analysis_jobs WHERE video_id = %s ORDER BY created_at DESC LIMIT 1", (video_id,)

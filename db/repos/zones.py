@@ -24,7 +24,3 @@ def for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict]:
         "SELECT * FROM zones WHERE video_id = %s OR (video_id IS NULL AND camera IS NULL) ORDER BY name",
         (video_id,),
     ).fetchall()
-
-
-def delete(conn: psycopg.Connection, zone_id: int) -> None:
-    conn.execute("DELETE FROM zones WHERE id = %s", (zone_id,))
