@@ -50,6 +50,19 @@ class BehaviourThresholds(BaseSettings):
     picking_item_move: float = 0.3  # an item moved this far (body heights) has left its place
     picking_shelf_margin: float = 0.3  # an item this close (body heights) to a shelf starts "on" it
     theft_conceal_grace_s: float = 1.0  # the person stays visible this long after the item vanishes
+    # picking from pose: distances in torso lengths (shoulders to hips) from the torso's centre line
+    picking_reach: float = 1.0  # a wrist this far out is held out (arms swinging in a walk stay under ~0.9)
+    picking_rest: float = 0.7  # a wrist this close is by the body (hanging arms are ~0.4)
+    picking_return_s: float = 3.0  # the hand leaves the body, and comes back, within this of being held out
+    picking_reach_max_s: float = 6.0  # held out longer, an arm leans or rests on a counter: no pick
+    # concealment: after a pick, the hand hides what it took at the body
+    conceal_window_s: float = 6.0  # the hand reaches the hiding place within this after the pick
+    conceal_waist: float = 0.35  # a wrist this close (torso lengths) to a hip is at a pocket or the waistband
+    conceal_torso: float = 0.3  # a wrist this close to the torso line, between chest and hips, is inside clothing
+    conceal_dwell_s: float = 0.4  # the hand stays there (or out of sight at the body) this long
+    conceal_from_rest: float = 0.3  # at the waist or torso, the hand must be this far (torso lengths) from where it rests
+    conceal_bag_reach: float = 0.5  # a wrist this close (torso lengths) to a bag's box is putting something in it
+    conceal_head: float = 0.6  # a wrist above the shoulders this close (torso lengths) to the face is at a cap or hat
     violent_gap_s: float = 0.6  # fast-limb moments closer than this belong to one episode
     crowding_region_people: int = 4  # this many in one third of the frame is a crowd too
     flow_min_tracks: int = 3  # other walking tracks needed before a "typical flow" exists

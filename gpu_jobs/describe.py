@@ -17,7 +17,7 @@ DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "aw
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 # where a concealment put the item (the rule's hidden_at fact)
 HIDDEN_PHRASES = {"waist": "at the waist (a pocket or the waistband)", "pocket": "in a pocket", "bag": "in a bag",
-                  "clothing": "inside the clothing"}
+                  "clothing": "inside the clothing", "head": "under a cap or hat"}
 
 
 def _item_phrase(item: str | None) -> str:
@@ -56,7 +56,11 @@ def _predicate(event: Event, facts: dict) -> str:
         case "picking":
             if event.object_class:
                 return f"picks up {item}{_place(zone, kind, 'from')}"
-            return f"reaches{_place(zone, kind, 'into') or ' into a shelf'}"
+            if kind == "shelf":
+                return f"reaches{_place(zone, kind, 'into')}"
+            # a reach seen by pose alone: which hand, and where in the frame
+            hand = f" with the {facts['wrist']} hand" if facts.get("wrist") in ("left", "right") else ""
+            return f"reaches out{hand} to take something{at}"
         case "concealment":
             hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""), "out of sight")
             return f"hides {item} {hidden}{at}"
@@ -65,6 +69,9 @@ def _predicate(event: Event, facts: dict) -> str:
             if facts.get("carried_out"):
                 how = "hides it and " if facts.get("concealed") else ""
                 return f"takes {item}{shelf}, {how}leaves{_place(zone, kind, 'through') or ' through the exit'} without paying"
+            hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""))
+            if hidden:
+                return f"takes {item}{shelf} and hides it {hidden}{at} without paying"
             return f"takes {item}{shelf} and conceals it{at} without paying"
         case "collapse":
             down = f" and stays down for {_seconds(facts['lying_s'])}" if "lying_s" in facts else ""

@@ -9,7 +9,8 @@ length), which makes the thresholds independent of the camera's distance.
 - `scene`: `Scene`, what every rule gets besides the tracks (zones, frame size, fps, per-run caches).
 - `events`: `make_event`, `confidence`, `runs_where`, `lasts` and the evidence helpers.
 - `rule`: the `Rule` protocol and the `ThresholdRule` base every rule derives from.
-- one module per rule family: `posture`, `collapse`, `items` (item takes), `picking`, `theft`,
+- `arms`: `ArmProfile`, `arm_profile`: each wrist's reach from the torso and closeness to the waist.
+- one module per rule family: `posture`, `collapse`, `items` (item takes), `picking` (picks), `concealment`, `theft`,
   `violence`, `presence` (loitering, crowding), `anomaly`.
 - `engine`: `BehaviourRules`, which runs every rule in `RULES`; a new rule module adds its class there.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from gpu_jobs.behaviours.anomaly import AnomalyRule
 from gpu_jobs.behaviours.collapse import CollapseRule
+from gpu_jobs.behaviours.concealment import ConcealmentRule
 from gpu_jobs.behaviours.engine import RULES, BehaviourRules
 from gpu_jobs.behaviours.kinematics import classify_posture
 from gpu_jobs.behaviours.picking import PickingRule
@@ -33,7 +35,7 @@ from gpu_jobs.behaviours.violence import ViolenceRule
 from gpu_jobs.behaviours.zones import default_regions, points_in_polygon, region_of
 
 __all__ = [
-    "RULES", "AnomalyRule", "BehaviourRules", "CollapseRule", "CrowdingRule", "LoiteringRule", "PickingRule",
+    "RULES", "AnomalyRule", "BehaviourRules", "CollapseRule", "ConcealmentRule", "CrowdingRule", "LoiteringRule", "PickingRule",
     "PostureSegments", "Rule", "Scene", "TheftRule", "ThresholdRule", "ViolenceRule",
     "classify_posture", "default_regions", "points_in_polygon", "region_of",
 ]

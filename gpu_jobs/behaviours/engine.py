@@ -13,6 +13,7 @@ import numpy as np
 
 from gpu_jobs.behaviours.anomaly import AnomalyRule
 from gpu_jobs.behaviours.collapse import CollapseRule
+from gpu_jobs.behaviours.concealment import ConcealmentRule
 from gpu_jobs.behaviours.picking import PickingRule
 from gpu_jobs.behaviours.posture import PostureSegments
 from gpu_jobs.behaviours.presence import CrowdingRule, LoiteringRule
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # every rule the engine runs, in this order; a new rule module adds its class here
 RULES: tuple[type[ThresholdRule], ...] = (
-    PostureSegments, CollapseRule, PickingRule, TheftRule,
+    PostureSegments, CollapseRule, PickingRule, ConcealmentRule, TheftRule,
     ViolenceRule, LoiteringRule, CrowdingRule, AnomalyRule,
 )
 

@@ -1,4 +1,9 @@
-"""Item takes: an item track lifted from a shelf and carried by a person (what picking and theft judge)."""
+"""Item takes: an item track lifted from a shelf (or, without shelf zones, from wherever it lay) and carried by a person.
+
+What picking, concealment and theft judge. A take from a shelf zone is the strongest; without one,
+the item must first be seen lying free of the person (not in their hands) before it moves with
+them, and a person's own belongings (bag, phone, umbrella) never count.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ CARRYABLE = frozenset({
     "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
     "toothbrush",
 })
+# what shoppers carry in with them: taken only from a shelf zone, never "from wherever it lay"
+PERSONAL = frozenset({"backpack", "handbag", "suitcase", "umbrella", "cell phone"})
 _HOLD_MARGIN = 0.15  # an item this close (body sizes) outside a person's box is still in their hands
 _WRIST_REACH = 0.3  # an item this close (body sizes) to a wrist is in that hand
 
@@ -32,7 +39,7 @@ class ItemTake:
 
     item: Track
     person: Track
-    shelf: str
+    shelf: str | None  # None: no shelf zone; the item lay free of the person before they took it
     held: np.ndarray  # per item observation: in this person's hands
     grab: int  # item observation index when the person took hold of it
     moved: int  # first item observation index off its place, in the person's hands
@@ -60,7 +67,7 @@ def held_mask(profile: TrackProfile, item: Track, min_score: float) -> np.ndarra
 
 
 def find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
-    """Items that start at a shelf and then move with one person for at least picking_dwell_s (cached per run)."""
+    """Items that start at a shelf (or lie free) and then move with one person for at least picking_dwell_s (cached per run)."""
     key = ("takes", id(th), tuple(id(tr) for tr in tracks))
     return scene.cached(key, (list(tracks), th), lambda: _find_item_takes(tracks, scene, th))
 
@@ -95,9 +102,11 @@ def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, s
     moved = int(candidates[0])
     margin = th.picking_shelf_margin * body
     shelf = scene.zones.near(*centres[0], "shelf", margin)
-    if shelf is None:
-        return None  # the person's own bag or phone: it never sat on a shelf
-    grab = moved - 1 if moved > 0 and held[moved - 1] else moved
+    if shelf is None and (item.class_name in PERSONAL or held[0]):
+        return None  # the person's own bag or phone, or an item already in their hands when first seen
+    grab = moved  # the first observation of the hold that moved it
+    while grab > 0 and held[grab - 1] and obs[grab].t - obs[grab - 1].t <= th.max_gap_s:
+        grab -= 1
     carry_end = moved
     for k in range(moved + 1, len(obs)):
         if held[k]:
@@ -109,5 +118,12 @@ def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, s
     return ItemTake(
         item=item, person=person, shelf=shelf, held=held, grab=grab, moved=moved, carry_end=carry_end,
         carried_share=float(held[moved:carry_end + 1].mean()),
-        put_back=scene.zones.near(*centres[-1], "shelf", margin) is not None,
+        put_back=_put_back(centres, held, shelf, scene, margin, th.picking_item_move * body),
     )
+
+
+def _put_back(centres: np.ndarray, held: np.ndarray, shelf: str | None, scene: Scene, margin: float, near: float) -> bool:
+    """Whether the item was last seen back where it was taken from (its shelf, or its first place, out of hand)."""
+    if shelf is not None:
+        return scene.zones.near(*centres[-1], "shelf", margin) is not None
+    return bool(not held[-1] and np.linalg.norm(centres[-1] - centres[0]) < near)

@@ -1,71 +1,100 @@
-"""theft: an item taken and not put back, then concealed or carried out past an exit, unpaid."""
+"""theft: a pick followed by its concealment, or a pick carried out past an exit, with no visit to a checkout.
+
+- concealed: the pick is followed by a concealment (see concealment.py: the item vanishing in the
+  person's hands, or the hand taking it to the waist, a pocket, a bag or inside the clothing).
+- carried out: the person reaches an exit zone after the pick with the item seen in their hands,
+  or concealed, or (pose or hand-in-shelf picks at a shelf zone, no item seen) at all.
+- unpaid: no checkout zone visited between the pick and the exit (or the track's end). Without
+  checkout zones nothing can be paid, so a concealment alone is a theft.
+
+An item put back where it came from is no theft. Zones add evidence: a shelf the item came from,
+an exit reached.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from gpu_jobs.behaviours.events import lasts, make_event
-from gpu_jobs.behaviours.items import ItemTake, find_item_takes
-from gpu_jobs.behaviours.kinematics import hand_points
+from gpu_jobs.behaviours.concealment import Concealment, concealment_facts, find_concealments
+from gpu_jobs.behaviours.events import make_event, mean_confidence
+from gpu_jobs.behaviours.items import ItemTake
+from gpu_jobs.behaviours.picking import Pick, arms_of, evidence_box, find_picks, pick_facts
 from gpu_jobs.behaviours.rule import ThresholdRule
 from gpu_jobs.behaviours.scene import Scene
-from gpu_jobs.types import Event, Observation, Track
+from gpu_jobs.types import Event, Track
+
+_POINT_PAD = 0.1  # torso lengths around the evidence points in the event's box
 
 
 class TheftRule(ThresholdRule):
-    """theft: an item taken and not put back, then concealed or carried out past an exit, unpaid.
-
-    Concealed: the item track vanishes while it is in the person's hands, away from a shelf, and
-    the person stays visible. Carried out: the person reaches an exit zone with the item (seen, or
-    concealed). Unpaid: no checkout zone visited between the take and the exit (or the track's end).
-    """
+    """theft: a pick followed by its concealment, or carried out past an exit, unpaid."""
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        concealed = {id(c.pick): c for c in find_concealments(tracks, scene, self.th)}
         events = []
-        for take in find_item_takes(tracks, scene, self.th):
-            if not take.put_back:
-                event = self._judge(take, scene)
-                if event is not None:
-                    events.append(event)
+        for pick in find_picks(tracks, scene, self.th):
+            if pick.take is not None and pick.take.put_back:
+                continue
+            event = self._judge(pick, concealed.get(id(pick)), scene)
+            if event is not None:
+                events.append(event)
         return events
 
-    def _judge(self, take: ItemTake, scene: Scene) -> Event | None:
+    def _judge(self, pick: Pick, concealment: Concealment | None, scene: Scene) -> Event | None:
         th = self.th
-        prof = scene.profile(take.person, th)
-        person_obs = prof.observations
-        item_obs = take.item.observations
-        t_taken = item_obs[take.grab].t
-        vanished = item_obs[-1]
-
-        j = prof.by_frame.get(vanished.frame)
-        concealed = bool(
-            j is not None
-            and lasts(take.person.t_end - vanished.t, th.theft_conceal_grace_s)
-            and take.held[-1]
-            and not self._at_shelf(person_obs[j], scene)
-        )
+        person_obs = pick.person.observations
+        t_taken = pick.t_start
         exit_j = next((k for k, o in enumerate(person_obs) if o.t >= t_taken and scene.zones.foot_in(o, "exit")), None)
-        t_until = person_obs[exit_j].t if exit_j is not None else take.person.t_end
-        paid = any(t_taken <= o.t <= t_until and scene.zones.foot_in(o, "checkout") for o in person_obs)
-        carried_out = exit_j is not None and (concealed or self._held_near(take, person_obs[exit_j].t))
-        if paid or not (concealed or carried_out):
+        t_until = person_obs[exit_j].t if exit_j is not None else pick.person.t_end
+        if any(t_taken <= o.t <= t_until and scene.zones.foot_in(o, "checkout") for o in person_obs):
+            return None  # paid (or at least went to pay)
+        carried_out = exit_j is not None and (
+            concealment is not None
+            or (pick.take is not None and self._held_near(pick.take, person_obs[exit_j].t))
+            or (pick.take is None and pick.shelf is not None)
+        )
+        if concealment is None and not carried_out:
             return None
 
-        highlight = person_obs[j] if concealed else person_obs[exit_j]
-        place = (scene.zones.foot_in(person_obs[exit_j], "exit"), "exit") if carried_out else scene.zones.label(highlight)
+        if carried_out:
+            highlight_j = exit_j
+            place = (scene.zones.foot_in(person_obs[exit_j], "exit"), "exit")
+            t_end = person_obs[exit_j].t
+        else:
+            highlight_j = concealment.highlight
+            place = scene.zones.label(person_obs[highlight_j])
+            t_end = concealment.t_end
+        highlight = person_obs[highlight_j]
+        if concealment is not None:
+            evidence = 0.3 + 0.6 * concealment.evidence + 0.2 * carried_out
+        elif pick.take is not None:
+            evidence = 0.75  # the item itself seen going out of the door
+        else:
+            evidence = 0.45  # a hand in a shelf, then out of the door: the item itself was never seen
+        item = pick.take.item if pick.take is not None else None
+        facts = {
+            **{f"pick_{k}" if k in ("evidence", "also") else k: v for k, v in pick_facts(pick).items()},
+            "shelf": pick.shelf, "taken_at": round(t_taken, 2), "concealed": concealment is not None,
+            "carried_out": carried_out, "checkout_visited": False,
+        }
+        if concealment is not None:
+            shown = concealment_facts(concealment)
+            facts.update({"hidden_at": shown.get("hidden_at"), "item_vanished": concealment.item_vanished,
+                          "conceal_evidence": shown["evidence"], "concealed_at": round(concealment.t_start, 2)})
+            if concealment.wrist:
+                facts["wrist"] = concealment.wrist
+        detection = mean_confidence(person_obs[max(0, highlight_j - 1):highlight_j + 2])
+        if item is not None:
+            detection = (detection + item.observations[-1].confidence) / 2
+        pad = _POINT_PAD * float(arms_of(scene, pick.person, th).torso[highlight_j])
+        points = [pick.point, concealment.point if concealment is not None else None]
         return make_event(
-            "theft", track=take.person, obs=highlight, t_start=t_taken,
-            t_end=person_obs[exit_j].t if carried_out else vanished.t,
-            evidence=0.5 + 0.25 * concealed + 0.25 * carried_out,
-            detection=(vanished.confidence + highlight.confidence) / 2, place=place,
-            related=(take.item.number,), object_class=take.item.class_name,
-            facts={"item": take.item.class_name, "shelf": take.shelf, "taken_at": t_taken, "concealed": concealed,
-                   "carried_out": carried_out, "checkout_visited": False},
+            "theft", track=pick.person, obs=highlight, t_start=t_taken, t_end=max(t_end, t_taken),
+            evidence=min(1.0, evidence), detection=detection, place=place,
+            related=(item.number,) if item is not None else (), object_class=item.class_name if item else None,
+            facts={k: v for k, v in facts.items() if v is not None or k == "shelf"},
+            bbox=evidence_box(highlight, points, pad, scene.frame_size),
         )
-
-    def _at_shelf(self, obs: Observation, scene: Scene) -> bool:
-        points, _ = hand_points(obs, self.th.keypoint_min_score)
-        return scene.zones.foot_in(obs, "shelf") is not None or any(scene.zones.at_point(x, y, "shelf") for x, y in points)
 
     def _held_near(self, take: ItemTake, t: float) -> bool:
         """Whether the item is seen in the person's hands around time t."""
