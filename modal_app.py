@@ -76,7 +76,7 @@ def analyze_video(video_id: str, job_id: str | None = None) -> dict:
 
 
 # ---- shareable HTTP endpoints -------------------------------------------------------------------
-# The FastAPI app of api.py at a stable URL: https://<workspace>--sentinel-api.modal.run
+# The FastAPI app of the api package at a stable URL: https://<workspace>--sentinel-api.modal.run
 # (docs/deploy-modal.md). It runs on CPU; uploads queue `analyze_video` calls on GPUs.
 
 API_MIN_CONTAINERS = 0  # 1 keeps a container warm (no cold start) but bills around the clock
@@ -104,7 +104,7 @@ with image.imports():
 @modal.concurrent(max_inputs=API_MAX_INPUTS)
 @modal.asgi_app(label="sentinel-api")
 def web():
-    """The HTTP API (api.py); refuses to start without SENTINEL_API_TOKEN, since a Modal URL is public."""
+    """The HTTP API (the api package); refuses to start without SENTINEL_API_TOKEN, since a Modal URL is public."""
     from bootstrap import get_app
 
     sentinel = get_app()

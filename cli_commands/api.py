@@ -1,4 +1,4 @@
-"""`sentinel api`: serve the HTTP API (api.py) locally with uvicorn."""
+"""`sentinel api`: serve the HTTP API (the api package) locally with uvicorn."""
 
 from __future__ import annotations
 

@@ -44,3 +44,10 @@ def get_chat_session(app, *, session_id: UUID | str | None) -> dict | None:
 def rename_chat(app, *, session_id: UUID | str, title: str) -> dict | None:
     with app.db.connection() as conn:
         return chat.rename_session(conn, UUID(str(session_id)), title)
+
+
+def ask_frame(app, *, video_id: UUID | str, t: float, question: str):
+    """Answer a question about one moment of a video (FrameAnswer): who is there, where, doing what."""
+    from rag.frame_chat import FrameChat
+
+    return FrameChat(app).ask(video_id, t, question)

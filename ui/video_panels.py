@@ -97,11 +97,11 @@ def frame_chat(app, video: dict, t: float) -> None:
                                  key=f"frame-q-{video['id']}")
         asked = st.form_submit_button("Ask", icon=":material/send:")
     if asked and question.strip():
-        from rag.frame_chat import FrameChat
+        from services.ask import ask_frame
 
         try:
             with st.spinner("Looking at the frame..."):
-                answer = FrameChat(app).ask(video["id"], at, question)
+                answer = ask_frame(app, video_id=video["id"], t=at, question=question)
             history.append({"t": answer.t, "question": question, "answer": answer.text})
         except (ValueError, LookupError) as exc:
             st.warning(str(exc))
