@@ -4,8 +4,9 @@
 run: setup
 	.venv/bin/sentinel serve
 
-# Set up everything, then run the whole test suite
+# Set up everything, check the layers, then run the whole test suite
 test: setup
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest
 
 setup:
