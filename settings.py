@@ -59,10 +59,8 @@ class BehaviourThresholds(BaseSettings):
     conceal_window_s: float = 6.0  # the hand reaches the hiding place within this after the pick
     conceal_waist: float = 0.35  # a wrist this close (torso lengths) to a hip is at a pocket or the waistband
     conceal_torso: float = 0.3  # a wrist this close to the torso line, between chest and hips, is inside clothing
-    conceal_dwell_s: float = 0.4  # the hand stays there (or out of sight at the body) this long
-    conceal_from_rest: float = 0.3  # at the waist or torso, the hand must be this far (torso lengths) from where it rests
+    conceal_dwell_s: float = 0.4  # the hand stays out of sight at the body (or at a bag) this long
     conceal_bag_reach: float = 0.5  # a wrist this close (torso lengths) to a bag's box is putting something in it
-    conceal_head: float = 0.6  # a wrist above the shoulders this close (torso lengths) to the face is at a cap or hat
     violent_gap_s: float = 0.6  # fast-limb moments closer than this belong to one episode
     crowding_region_people: int = 4  # this many in one third of the frame is a crowd too
     flow_min_tracks: int = 3  # other walking tracks needed before a "typical flow" exists

@@ -17,7 +17,7 @@ DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "aw
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 # where a concealment put the item (the rule's hidden_at fact)
 HIDDEN_PHRASES = {"waist": "at the waist (a pocket or the waistband)", "pocket": "in a pocket", "bag": "in a bag",
-                  "clothing": "inside the clothing", "head": "under a cap or hat"}
+                  "clothing": "inside the clothing"}
 
 
 def _item_phrase(item: str | None) -> str:

@@ -40,6 +40,8 @@ def right_wrist(t: float, *, hide: str | None) -> tuple[tuple[float, float] | No
         return HIP, 0.9
     if hide == "out of sight" and 4.4 < t <= 5.6 + 1e-6:
         return HIP, 0.0  # the hand went into the pocket: the wrist is not seen, the arm still is
+    if hide == "in sight" and 4.4 < t <= 5.6 + 1e-6:
+        return HIP, 0.9  # the hand rests at the hip, in sight
     return REST, 0.9
 
 
@@ -154,7 +156,8 @@ def test_pick_then_hand_to_waist_with_the_item_vanishing_is_concealment_and_thef
     assert (c.type, c.track_number, c.object_class, c.related_tracks) == ("concealment", 7, "book", (20,))
     assert c.attributes["item_vanished"] is True and c.attributes["evidence"] == "item_vanished"
     assert c.attributes["hidden_at"] == "waist" and c.attributes["wrist"] == "right"
-    assert c.t_start == pytest.approx(4.0) and c.confidence > 0.75
+    # the item vanishes at 4.2 s; the hand, last seen at the hip at 4.4 s, is out of sight from 4.6 s
+    assert c.t_start == pytest.approx(4.2) and c.confidence > 0.75
     assert inside(HIP, c.bbox) and inside(OUT, c.bbox)  # the box shows the reach and the hiding hand
 
     thefts = run(TheftRule, tracks)
@@ -180,10 +183,39 @@ def test_pick_then_hand_into_a_pocket_by_pose_alone_is_a_weaker_concealment():
     assert [e.type for e in run(TheftRule, tracks)] == ["theft"]
 
 
-def test_pick_then_hand_back_to_rest_is_no_concealment():
-    # the hand comes back and hangs where it always hangs, in sight
-    tracks = [shopper(hide=None)]
+@pytest.mark.parametrize("hide", [None, "in sight"])
+def test_pick_then_hand_resting_in_sight_is_no_concealment(hide):
+    # the hand comes back and hangs where it always hangs, or rests at the hip: in sight all along
+    tracks = [shopper(hide=hide)]
     assert run(ConcealmentRule, tracks) == [] and run(TheftRule, tracks) == []
+
+
+def test_seated_person_with_a_hand_out_of_sight_in_the_lap_is_no_concealment():
+    # a customer seated at a counter: the pick counts, a hand gone under the counter top does not
+    seated = shopper(hide="out of sight")
+    for o in seated.observations:
+        x1, y1, x2, y2 = o.bbox
+        o.keypoints[KP["left_knee"], 1] = o.keypoints[KP["right_knee"], 1] = o.keypoints[KP["left_hip"], 1] + 5
+    assert [e.type for e in run(PickingRule, [seated])] == ["picking"]
+    assert run(ConcealmentRule, [seated]) == [] and run(TheftRule, [seated]) == []
+
+
+def test_pick_then_hand_into_a_bag_is_concealment():
+    def bag_centre(t):
+        return 560.0, 470.0  # a handbag hanging at her left side
+    def keypoints(t, f, h):
+        kp = skeleton(f, h)
+        (x, y), score = right_wrist(t, hide=None)
+        if 4.0 - 1e-6 <= t <= 4.6 + 1e-6:
+            x, y = 575.0, 460.0  # the right hand crosses to the bag
+        kp[KP["right_wrist"]] = (x, y, score)
+        return kp
+    tracks = [person(7, 0, 8, FOOT, height=HEIGHT, keypoints=keypoints), item(30, "handbag", 0, 8, bag_centre, size=(40, 50))]
+    concealed = run(ConcealmentRule, tracks)
+    assert [(e.attributes["hidden_at"], e.attributes["bag"], e.attributes["wrist"]) for e in concealed] == [("bag", "handbag", "right")]
+    assert run(PickingRule, tracks)[0].object_class is None  # her own bag is never the item taken
+    sentence, _ = describe(concealed[0], {"gender": "female"})
+    assert sentence.startswith("A woman hides an item in a bag")
 
 
 def test_item_still_in_hand_after_the_pick_is_no_concealment():
@@ -260,6 +292,13 @@ def test_concealment_sentence_and_keywords():
                             track_number=2, zone="centre", attributes={"zone_kind": "region", "hidden_at": "bag"},
                             object_class="bottle"), {})
     assert bag == "A person hides a bottle in a bag in the centre of the frame at 00:10."
+
+
+def test_pose_pick_sentence_names_the_hand():
+    pick = run(PickingRule, [shopper(hide=None)])[0]
+    sentence, keywords = describe(pick, {"gender": "female"})
+    assert sentence == "A woman reaches out with the right hand to take something in the centre of the frame at 00:01."
+    assert "picking" in keywords
 
 
 def test_answers_about_concealment():

@@ -22,7 +22,6 @@ _SHOULDER = (_KP["left_shoulder"], _KP["right_shoulder"])
 _ELBOW = (_KP["left_elbow"], _KP["right_elbow"])
 _WRIST = (_KP["left_wrist"], _KP["right_wrist"])
 _HIP = (_KP["left_hip"], _KP["right_hip"])
-_FACE = tuple(_KP[k] for k in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"))
 # without keypoints, shoulders and hips of an upright person sit at these heights of the box
 _SHOULDER_AT, _HIP_AT = 0.2, 0.5
 _TORSO_OF_HEIGHT = 0.3  # torso length as a share of the box height, when it was never measured
@@ -53,7 +52,6 @@ class ArmProfile:
     torso: np.ndarray  # (n,) torso length in pixels
     shoulder_mid: np.ndarray  # (n, 2)
     hip_mid: np.ndarray  # (n, 2)
-    head: np.ndarray  # (n, 2) the face (nose, eyes or ears), else half a torso above the shoulders
     still: np.ndarray  # (n,) the person is not walking (foot speed below walking_speed)
 
     @property
@@ -84,7 +82,6 @@ def arm_profile(prof: TrackProfile, th: BehaviourThresholds) -> ArmProfile:
 
     shoulder_mid = midpoint(_SHOULDER, box_shoulder)
     hip_mid = midpoint(_HIP, box_hip)
-    face = _FACE
     measured = ok[:, list(_SHOULDER)].any(axis=1) & ok[:, list(_HIP)].any(axis=1)
     lengths = np.linalg.norm(shoulder_mid - hip_mid, axis=1)
     # one torso length per track: the median of the measured ones, else a share of the box
@@ -94,10 +91,6 @@ def arm_profile(prof: TrackProfile, th: BehaviourThresholds) -> ArmProfile:
         ratio = _TORSO_OF_HEIGHT
     torso = np.maximum(4.0, np.clip(ratio, 0.15, 0.6) * h)
 
-    face_seen = ok[:, list(face)]
-    face_count = face_seen.sum(axis=1)
-    face_pts = (kp[:, list(face), :2] * face_seen[:, :, None]).sum(axis=1) / np.maximum(face_count, 1)[:, None]
-    head = np.where((face_count > 0)[:, None], face_pts, shoulder_mid - np.column_stack((np.zeros(n), 0.5 * torso)))
 
     wrist = kp[:, list(_WRIST), :2]
     seen = ok[:, list(_WRIST)]
@@ -115,5 +108,5 @@ def arm_profile(prof: TrackProfile, th: BehaviourThresholds) -> ArmProfile:
         along[:, s] = np.where(seen[:, s], u, np.nan)
     return ArmProfile(
         t=prof.t, wrist=wrist, seen=seen, side_seen=side_seen, arm_seen=arm_seen, reach=reach, waist=waist, along=along,
-        torso=torso, shoulder_mid=shoulder_mid, hip_mid=hip_mid, head=head, still=prof.speed < th.walking_speed,
+        torso=torso, shoulder_mid=shoulder_mid, hip_mid=hip_mid, still=prof.speed < th.walking_speed,
     )

@@ -1,20 +1,20 @@
-"""concealment: after a pick, the hand takes what it held to the waist, a pocket, a bag, inside the
-clothing or under a cap, and the item is no longer seen.
+"""concealment: after a pick, the hand takes what it held into a pocket, the waistband, a bag or the
+clothing, and it is no longer seen.
 
 Signals, strongest first:
 
 - item_vanished: the picked item track ends in the person's hands, away from any shelf, while the
   person stays in view (theft_conceal_grace_s) and it is never seen in their hands again.
-- hand_to_body: within conceal_window_s after a pick, a wrist stays (conceal_dwell_s) at a hiding
-  place: a hip (conceal_waist torso lengths, level with the hip or above it, not hanging below it:
-  a pocket or the waistband), the torso between chest and hips (conceal_torso: inside the
-  clothing), a bag track (conceal_bag_reach) or the head above the shoulders (conceal_head: under
-  a cap or hat). Hands also simply rest at the hips, so there the hand counts only when it is
-  away from where this wrist rests (conceal_from_rest), or goes out of sight right there while
-  that side of the body stays seen. The picking hand is looked at first, then the other one.
+- hand_to_body: within conceal_window_s after a pick, while the person stands still, a wrist goes
+  to the waist (conceal_waist torso lengths from a hip, level with it or above, not hanging below
+  it) or onto the torso between chest and hips (conceal_torso) and goes out of sight right there
+  while that side of the body stays seen, or it reaches a bag track (conceal_bag_reach); either
+  for conceal_dwell_s. A hand merely resting by the hip stays in sight and never counts, nor does
+  a seated person's (the lap is at the hips) or a moving one's. The picking hand is looked at
+  first, then the other one.
 
 Pose alone is weaker evidence than an item seen vanishing. The event's attributes say which
-signals fired, which wrist, where it went (hidden_at), and the pick's wrist, reach and item
+signals fired, which wrist, where it went (hidden_at) and the pick's wrist, reach and item
 (pick_*); its box takes in the pick's reach, the hiding hand and the item.
 """
 
@@ -40,7 +40,6 @@ _CHEST, _HIPS = 0.2, 0.95  # "on the torso" is between these shares of the shoul
 _BELOW_HIP = 0.15  # a wrist lower than this (torso lengths) under the hip hangs; it is not in a pocket
 _OUT_OF_SIGHT_S = 0.6  # a wrist last seen at the hiding place this recently, now unseen, is still there
 _POINT_PAD = 0.1  # torso lengths around the evidence points in the event's box
-_REST_SAMPLES = 5  # by-the-body sightings needed before a wrist's resting place is known
 
 
 @dataclass(slots=True)
@@ -133,47 +132,47 @@ def _hiding_place(arms: ArmProfile, i: int, s: int, bag_boxes: list[tuple[float,
         return "waist"
     if arms.reach[i, s] <= th.conceal_torso + EPS and _CHEST <= arms.along[i, s] <= _HIPS:
         return "clothing"
-    # under a cap or hat: the hand up at the head, above the shoulders
-    if y <= arms.shoulder_mid[i, 1] + EPS and np.hypot(x - arms.head[i, 0], y - arms.head[i, 1]) <= th.conceal_head * torso + EPS:
-        return "head"
     return None
 
 
 def _hand_hides(pick: Pick, bags: list[Track], until: float, scene: Scene, th: BehaviourThresholds):
     """(first, last, place, side, bag) of the hand's first stay at a hiding place after the pick, or None.
 
-    At a bag the hand counts as it is seen. At the waist or on the torso, where hands also simply
-    rest, it counts only when it is away from where this wrist rests (conceal_from_rest), or when
-    it goes out of sight right there while that side of the body stays seen.
+    Only while the person stands still (sitting, the hands rest in the lap, at the hips; moving,
+    they swing or break a fall). At a bag the hand counts as it is seen. At the waist or on the
+    torso, where hands also simply rest, it counts only once it goes out of sight right there
+    (into the pocket, the waistband or the clothing) while that side of the body stays seen.
     """
     arms = arms_of(scene, pick.person, th)
+    prof = scene.profile(pick.person, th)
     obs = pick.person.observations
     window = [int(i) for i in np.flatnonzero((arms.t >= pick.t_end - EPS) & (arms.t <= until + EPS))]
     sides = [pick.side, 1 - pick.side] if pick.side is not None else [0, 1]
     for s in sides:
-        rest = _rest_offset(arms, s, th)
         run: list[tuple[int, str, Track | None]] = []
-        last_at: tuple[int, str, Track | None] | None = None  # last seen at a hiding place, resting or not
+        last_at: tuple[int, str, Track | None] | None = None  # last seen at the waist or torso
         for i in window:
+            if prof.posture[i] != "upright" or not arms.still[i]:
+                run, last_at = [], None
+                continue
             place, bag, counts = None, None, False
             if arms.seen[i, s]:
                 frame_bags = _bags_at(bags, obs[i].frame)
                 place = _hiding_place(arms, i, s, [b for b, _ in frame_bags], th)
                 if place == "bag":
-                    bag = _nearest_bag(arms.wrist[i, s], frame_bags)
-                    counts = True
-                elif place is not None:
-                    counts = rest is None or _offset(arms, i, s) is None or \
-                        np.linalg.norm(_offset(arms, i, s) - rest) >= th.conceal_from_rest - EPS
-                last_at = (i, place, bag) if place is not None else None
+                    bag, counts = _nearest_bag(arms.wrist[i, s], frame_bags), True
+                last_at = (i, place, None) if place in ("waist", "clothing") else None
+                if not counts:
+                    run = []
             elif arms.side_seen[i, s] and last_at is not None and arms.t[i] - arms.t[last_at[0]] <= _OUT_OF_SIGHT_S + EPS:
-                # gone out of sight right at the hiding place: the seen moment there counts too
+                # gone out of sight right at the waist or torso: the moment it was last seen there counts too
                 _, place, bag = last_at
                 counts = True
-                if not run or run[-1][0] != last_at[0]:
+                if not run or run[-1][0] < last_at[0]:
                     run = [last_at]
+            else:
+                run, last_at = [], None
             if not counts:
-                run = []
                 continue
             run.append((i, place, bag))
             first, last = run[0][0], run[-1][0]
@@ -181,21 +180,6 @@ def _hand_hides(pick: Pick, bags: list[Track], until: float, scene: Scene, th: B
                 places = [p for _, p, _ in run]
                 return first, last, _most_common(places), s, next((b for _, _, b in run if b is not None), None)
     return None
-
-
-def _offset(arms: ArmProfile, i: int, s: int) -> np.ndarray | None:
-    """Wrist s relative to the hips, in torso lengths."""
-    if not arms.seen[i, s]:
-        return None
-    return (arms.wrist[i, s] - arms.hip_mid[i]) / arms.torso[i]
-
-
-def _rest_offset(arms: ArmProfile, s: int, th: BehaviourThresholds) -> np.ndarray | None:
-    """Where wrist s usually rests, relative to the hips: the median of its by-the-body positions."""
-    by_body = arms.seen[:, s] & (np.nan_to_num(arms.reach[:, s], nan=np.inf) <= th.picking_rest)
-    if by_body.sum() < _REST_SAMPLES:
-        return None
-    return np.median((arms.wrist[by_body, s] - arms.hip_mid[by_body]) / arms.torso[by_body, None], axis=0)
 
 
 def _nearest_bag(point: np.ndarray, frame_bags: list) -> Track | None:
