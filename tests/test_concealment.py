@@ -18,7 +18,7 @@ from gpu_jobs.describe import describe
 from gpu_jobs.types import Event, Track, Zone
 from rag.answer import GroundedComposer
 from rag.query import parse_question
-from tests.test_behaviours import DT, FPS, KP, TH, H, W, item, line, person, skeleton
+from tests.test_behaviours import FPS, KP, TH, H, W, item, line, person, skeleton
 
 FOOT = (600.0, 600.0)
 HEIGHT = 300.0
@@ -210,9 +210,11 @@ def test_pick_then_hand_into_a_bag_is_concealment():
             x, y = 575.0, 460.0  # the right hand crosses to the bag
         kp[KP["right_wrist"]] = (x, y, score)
         return kp
-    tracks = [person(7, 0, 8, FOOT, height=HEIGHT, keypoints=keypoints), item(30, "handbag", 0, 8, bag_centre, size=(40, 50))]
+    bag = item(30, "handbag", 0, 8, bag_centre, size=(40, 50))
+    tracks = [person(7, 0, 8, FOOT, height=HEIGHT, keypoints=keypoints), bag]
     concealed = run(ConcealmentRule, tracks)
-    assert [(e.attributes["hidden_at"], e.attributes["bag"], e.attributes["wrist"]) for e in concealed] == [("bag", "handbag", "right")]
+    shown = [(e.attributes["hidden_at"], e.attributes["bag"], e.attributes["wrist"]) for e in concealed]
+    assert shown == [("bag", "handbag", "right")]
     assert run(PickingRule, tracks)[0].object_class is None  # her own bag is never the item taken
     sentence, _ = describe(concealed[0], {"gender": "female"})
     assert sentence.startswith("A woman hides an item in a bag")
@@ -220,7 +222,8 @@ def test_pick_then_hand_into_a_bag_is_concealment():
 
 def test_item_still_in_hand_after_the_pick_is_no_concealment():
     # the item is carried in the hand to the end of the track: nothing hidden
-    tracks = [shopper(hide=None, t_end=8.0), item(20, "book", 0, 8.0, lambda t: OUT if t < 2.0 else right_wrist(t, hide=None)[0])]
+    in_hand = item(20, "book", 0, 8.0, lambda t: OUT if t < 2.0 else right_wrist(t, hide=None)[0])
+    tracks = [shopper(hide=None, t_end=8.0), in_hand]
     assert run(ConcealmentRule, tracks) == [] and run(TheftRule, tracks) == []
 
 
@@ -286,7 +289,8 @@ def _concealment_event(**facts) -> Event:
 
 def test_concealment_sentence_and_keywords():
     sentence, keywords = describe(_concealment_event(hidden_at="waist", wrist="right"), {"gender": "male"})
-    assert sentence == "A man hides an item at the waist (a pocket or the waistband) on the left side of the frame at 00:54."
+    assert sentence == ("A man hides an item at the waist (a pocket or the waistband) on the left side of the frame"
+                        " at 00:54.")
     assert {"concealment", "hide", "pocket", "waist", "man"} <= set(keywords)
     bag, _ = describe(Event(type="concealment", t_start=10, t_end=11, frame=50, bbox=(0, 0, 1, 1), confidence=0.9,
                             track_number=2, zone="centre", attributes={"zone_kind": "region", "hidden_at": "bag"},
@@ -310,5 +314,6 @@ def test_answers_about_concealment():
     filters = parse_question("how many people hid something?")
     answer = GroundedComposer().answer("how many people hid something?", filters, [doc], [doc])
     assert answer.text.splitlines()[0] == "1 person hid an item:" and answer.cited_event_ids == [5]
-    nothing = GroundedComposer().answer("did anyone pocket something?", parse_question("did anyone pocket something?"), [], [])
+    question = "did anyone pocket something?"
+    nothing = GroundedComposer().answer(question, parse_question(question), [], [])
     assert nothing.text == "No concealment or theft events match."

@@ -164,7 +164,8 @@ def _hand_hides(pick: Pick, bags: list[Track], until: float, scene: Scene, th: B
                 last_at = (i, place, None) if place in ("waist", "clothing") else None
                 if not counts:
                     run = []
-            elif arms.side_seen[i, s] and last_at is not None and arms.t[i] - arms.t[last_at[0]] <= _OUT_OF_SIGHT_S + EPS:
+            elif (arms.side_seen[i, s] and last_at is not None
+                  and arms.t[i] - arms.t[last_at[0]] <= _OUT_OF_SIGHT_S + EPS):
                 # gone out of sight right at the waist or torso: the moment it was last seen there counts too
                 _, place, bag = last_at
                 counts = True

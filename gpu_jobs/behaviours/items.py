@@ -1,4 +1,4 @@
-"""Item takes: an item track lifted from a shelf (or, without shelf zones, from wherever it lay) and carried by a person.
+"""Item takes: an item track lifted from a shelf (or, without one, from wherever it lay) and carried by a person.
 
 What picking, concealment and theft judge. A take from a shelf zone is the strongest; without one,
 the item must first be seen lying free of the person (not in their hands) before it moves with
@@ -67,7 +67,7 @@ def held_mask(profile: TrackProfile, item: Track, min_score: float) -> np.ndarra
 
 
 def find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[ItemTake]:
-    """Items that start at a shelf (or lie free) and then move with one person for at least picking_dwell_s (cached per run)."""
+    """Items that start at a shelf (or lie free), then move with one person for picking_dwell_s (cached per run)."""
     key = ("takes", id(th), tuple(id(tr) for tr in tracks))
     return scene.cached(key, (list(tracks), th), lambda: _find_item_takes(tracks, scene, th))
 
@@ -122,7 +122,8 @@ def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, s
     )
 
 
-def _put_back(centres: np.ndarray, held: np.ndarray, shelf: str | None, scene: Scene, margin: float, near: float) -> bool:
+def _put_back(centres: np.ndarray, held: np.ndarray, shelf: str | None, scene: Scene, margin: float,
+              near: float) -> bool:
     """Whether the item was last seen back where it was taken from (its shelf, or its first place, out of hand)."""
     if shelf is not None:
         return scene.zones.near(*centres[-1], "shelf", margin) is not None

@@ -205,7 +205,8 @@ def _shelf_dwell_picks(track: Track, scene: Scene, th: BehaviourThresholds) -> l
         evidence = (0.4 + 0.3 * saturate(dwell, 3 * th.picking_dwell_s)) * (1.0 if by_wrist else 0.85)
         picks.append(Pick(
             person=track, t_start=float(t[first]), t_end=float(t[last]), highlight=(first + last) // 2,
-            source="hand_in_shelf", evidence=evidence, shelf=shelf, hand="wrist" if by_wrist else "box", dwell_s=float(dwell),
+            source="hand_in_shelf", evidence=evidence, shelf=shelf, hand="wrist" if by_wrist else "box",
+            dwell_s=float(dwell),
         ))
     return picks
 
