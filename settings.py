@@ -67,6 +67,16 @@ class BehaviourThresholds(BaseSettings):
     flow_consistency: float = 0.6  # length of their mean unit direction (1 = all the same way)
     against_flow_cos: float = -0.5  # cosine to the flow at or below this is "against" it
     against_flow_s: float = 2.0
+    # collapse: a fast drop from standing to down, then staying down (seen down, or lost where they fell)
+    collapse_head_drop: float = 0.35  # the head (box top) falls this far, in standing heights, within collapse_drop_s
+    collapse_low_aspect: float = 1.4  # box height / width at or below this is down (crouched, on the floor, lying)
+    collapse_floor_drop: float = 0.55  # seen down on after a drop this deep: on the floor, not on a chair
+    collapse_upright_aspect: float = 1.5  # the standing moment before a fall is at least this tall
+    collapse_return_radius: float = 1.0  # someone standing this close (standing heights) after the drop: got up
+    collapse_edge: float = 0.02  # a box this close (share of the frame) to its edge may be cut off
+    # violent: the learned fight model over two-second windows (gpu_jobs/behaviours/models/fight.json)
+    violent_model: bool = True
+    violent_model_threshold: float = 0.5  # fight probability a window needs
 
 
 class Settings(BaseSettings):
@@ -91,6 +101,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=2048, alias="SENTINEL_MAX_UPLOAD_MB")
     max_duration_s: float = Field(default=4 * 3600, alias="SENTINEL_MAX_DURATION_S")
     session_timeout_min: int = Field(default=60, alias="SENTINEL_SESSION_TIMEOUT_MIN")
+    # the HTTP API against slow clients: a body that sends no byte this long is answered 408, and at most
+    # this many uploads run at once (each holds one of anyio's 40 worker threads); one more is answered 429
+    body_idle_timeout_s: float = Field(default=30.0, gt=0, alias="SENTINEL_BODY_IDLE_TIMEOUT_S")
+    max_concurrent_uploads: int = Field(default=8, ge=1, le=32, alias="SENTINEL_MAX_CONCURRENT_UPLOADS")
 
     # analysis
     analysis_fps: float = Field(default=5.0, alias="SENTINEL_ANALYSIS_FPS")
@@ -108,6 +122,10 @@ class Settings(BaseSettings):
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", alias="SENTINEL_PRECISION")
     job_max_attempts: int = Field(default=3, alias="SENTINEL_JOB_MAX_ATTEMPTS")
     job_lease_s: float = Field(default=60.0, alias="SENTINEL_JOB_LEASE_S")
+    # a store or database outage defers the job (no attempt spent), backing off with jitter up to a cap
+    job_retry_base_s: float = Field(default=2.0, gt=0, alias="SENTINEL_JOB_RETRY_BASE_S")
+    job_retry_max_delay_s: float = Field(default=120.0, gt=0, alias="SENTINEL_JOB_RETRY_MAX_DELAY_S")
+    job_retry_give_up_s: float = Field(default=6 * 3600.0, gt=0, alias="SENTINEL_JOB_RETRY_GIVE_UP_S")
 
     # retrieval
     embedding_model: str | None = Field(default=None, alias="SENTINEL_EMBEDDING_MODEL")

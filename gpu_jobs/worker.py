@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from typing import Callable
 
+from core.errors import is_transient
 from db.repos import jobs, videos
 from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
 
@@ -89,11 +92,12 @@ class Worker:
             log.info("job %s was cancelled or taken over", job["id"])
             return None
         except Exception as exc:
-            log.exception("job %s failed", job["id"])
-            try:
-                self._record_failure(job, _one_line(exc))
-            except Exception:  # the lease expires and another worker retries; say why it stayed running
-                log.exception("could not record the failure of job %s", job["id"])
+            transient = is_transient(exc)
+            if transient:
+                log.warning("job %s: a dependency is down (%s); it will be retried", job["id"], _one_line(exc))
+            else:
+                log.exception("job %s failed", job["id"])
+            self._record_with_retries(job, _one_line(exc), transient=transient)
             raise
         finally:
             heartbeat.stop()
@@ -104,6 +108,43 @@ class Worker:
             log.exception("job %s finished but could not be marked completed", job["id"])
             raise
         return summary
+
+    def retry_delay_s(self, job: dict) -> float | None:
+        """Seconds to wait before a deferred job runs again, or None once its outage lasted too long."""
+        s = self.app.settings
+        since = job.get("deferred_since")
+        if since is not None and (datetime.now(timezone.utc) - since).total_seconds() > s.job_retry_give_up_s:
+            return None
+        cap = min(s.job_retry_max_delay_s, s.job_retry_base_s * 2 ** int(job.get("deferrals") or 0))
+        return cap * random.uniform(0.5, 1.0)  # full jitter on the upper half: workers don't retry in lockstep
+
+    def _record_with_retries(self, job: dict, message: str, *, transient: bool) -> None:
+        """Record the outcome; while the database itself is down, keep trying for about one lease."""
+        delay, deadline = 0.5, time.monotonic() + self.lease_s
+        while True:
+            try:
+                if transient and self._defer(job, message):
+                    return
+                self._record_failure(job, message)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
+                    # the lease expires and another claim retries it; say why it stayed running
+                    log.exception("could not record the outcome of job %s", job["id"])
+                    return
+                time.sleep(delay)
+                delay = min(2 * delay, 10.0)
+
+    def _defer(self, job: dict, message: str) -> bool:
+        """Queue the job again later without spending an attempt; False once the outage lasted too long."""
+        wait = self.retry_delay_s(job)
+        if wait is None:
+            return False
+        with self.app.db.connection() as conn:
+            if jobs.defer(conn, job_id=job["id"], error=message, delay_s=wait, owner=self.owner) is not None:
+                videos.update(conn, job["video_id"], status="pending",
+                              error=f"{message}; retrying in {wait:.0f} s, on its own.")
+        return True
 
     def _record_failure(self, job: dict, message: str) -> None:
         with self.app.db.connection() as conn:

@@ -37,7 +37,8 @@ def claim(conn: psycopg.Connection, *, owner: str, lease_s: float, runner: str =
                error = NULL, updated_at = now()
            WHERE j.id = (
                SELECT id FROM analysis_jobs
-               WHERE runner = %(runner)s AND (status = 'queued'
+               WHERE runner = %(runner)s AND (
+                      (status = 'queued' AND (not_before IS NULL OR not_before <= now()))
                       OR (status = 'running' AND lease_expires_at < now()))
                ORDER BY created_at
                FOR UPDATE SKIP LOCKED
@@ -76,7 +77,7 @@ def renew(conn: psycopg.Connection, *, job_id: UUID, owner: str, lease_s: float,
 def complete(conn: psycopg.Connection, *, job_id: UUID, owner: str | None = None) -> bool:
     row = conn.execute(
         """UPDATE analysis_jobs SET status = 'completed', progress = 100, finished_at = now(),
-               lease_expires_at = NULL, updated_at = now()
+               lease_expires_at = NULL, not_before = NULL, updated_at = now()
            WHERE id = %(id)s AND status = 'running' AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s)
            RETURNING id""",
         {"id": job_id, "owner": owner},
@@ -94,6 +95,20 @@ def fail(conn: psycopg.Connection, *, job_id: UUID, error: str, owner: str | Non
            WHERE id = %(id)s AND status = 'running' AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s)
            RETURNING *""",
         {"id": job_id, "error": error[:2000], "owner": owner},
+    ).fetchone()
+
+
+def defer(conn: psycopg.Connection, *, job_id: UUID, error: str, delay_s: float,
+          owner: str | None = None) -> dict | None:
+    """Queue the job again after `delay_s` without spending an attempt: a dependency was down, not the analysis."""
+    return conn.execute(
+        """UPDATE analysis_jobs SET error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
+               status = 'queued', attempts = GREATEST(attempts - 1, 0), deferrals = deferrals + 1,
+               deferred_since = COALESCE(deferred_since, now()),
+               not_before = now() + make_interval(secs => %(delay)s), updated_at = now()
+           WHERE id = %(id)s AND status = 'running' AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s)
+           RETURNING *""",
+        {"id": job_id, "error": error[:2000], "owner": owner, "delay": delay_s},
     ).fetchone()
 
 
