@@ -30,23 +30,31 @@ Sentinel = Annotated[App, Depends(get_sentinel)]
 _bearer = HTTPBearer(auto_error=False, description="SENTINEL_API_TOKEN", bearerFormat="opaque token")
 
 
-def token_matches(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
-    """True when the API has no token (local only) or the bearer token equals it."""
-    expected: str | None = request.app.state.api_token
+UNAUTHORIZED = "Send the API token as 'Authorization: Bearer <SENTINEL_API_TOKEN>'."
+
+
+def bearer_matches(authorization: str | None, expected: str | None) -> bool:
+    """True when the API has no token (local only) or the `Authorization: Bearer` header carries it."""
     if expected is None:
         return True
-    given = credentials.credentials if credentials is not None else ""
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        given = ""
     # constant time, so response timing does not reveal how much of the token matched
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+def token_matches(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """True when the API has no token (local only) or the bearer token equals it."""
+    given = f"Bearer {credentials.credentials}" if credentials is not None else None
+    return bearer_matches(given, request.app.state.api_token)
 
 
 def require_token(request: Request,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """Refuse the request with 401 unless it carries the API token."""
+    """Refuse the request with 401 unless it carries the API token (the guard already did, before the body)."""
     if not token_matches(request, credentials):
-        raise ApiError(401, "unauthorized",
-                       "Send the API token as 'Authorization: Bearer <SENTINEL_API_TOKEN>'.",
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
 
 
 AUTH = [Depends(require_token)]

@@ -43,6 +43,26 @@ class MissingFileField(UploadIncomplete):
     """A well-formed multipart body without the `file` field."""
 
 
+class BodyRefused(StarletteHTTPException):
+    """A request body refused while it streams in (raised from the guard's `receive`).
+
+    A Starlette HTTPException, because FastAPI turns anything else raised while it reads a
+    body into a 400; the handler answers it in the error shape and closes the connection.
+    """
+
+    code = "error"
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message, headers={"Connection": "close"})
+
+
+class BodyTooLarge(BodyRefused):
+    code = "body_too_large"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error responses, all in the ErrorResponse shape."""
     return {code: {"model": ErrorResponse} for code in codes}
@@ -54,7 +74,7 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
                  503: "unavailable"}
 
 
-def _error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorDetail(code=code, message=message)).model_dump()
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
@@ -82,40 +102,40 @@ def install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error_response(422, "invalid_request", _validation_message(list(exc.errors())))
+        return error_response(422, "invalid_request", _validation_message(list(exc.errors())))
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own 404 (unknown path) and 405 (wrong method) land here
-        code = _STATUS_CODES.get(exc.status_code, "error")
+        code = getattr(exc, "code", None) or _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
         if exc.status_code == 404:
             message = "No such route; the API's routes are listed at /docs."
-        return _error_response(exc.status_code, code, message.rstrip(".") + ".", exc.headers)
+        return error_response(exc.status_code, code, message.rstrip(".") + ".", exc.headers)
 
     @api.exception_handler(VideoNotFound)
     async def _no_video(request: Request, exc: VideoNotFound) -> JSONResponse:
         # a video deleted between the route's check and the service's own lookup
-        return _error_response(404, "not_found", f"No video with id {exc.ref}; GET /v1/videos lists them.")
+        return error_response(404, "not_found", f"No video with id {exc.ref}; GET /v1/videos lists them.")
 
     @api.exception_handler(UploadTooLarge)
     async def _too_large(request: Request, exc: UploadTooLarge) -> JSONResponse:
-        return _error_response(413, "upload_too_large", str(exc))
+        return error_response(413, "upload_too_large", str(exc))
 
     @api.exception_handler(IngestError)
     async def _rejected(request: Request, exc: IngestError) -> JSONResponse:
-        return _error_response(422, "invalid_video", str(exc))
+        return error_response(422, "invalid_video", str(exc))
 
     @api.exception_handler(DatabaseUnavailable)
     async def _no_database(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return _error_response(503, "unavailable", "The database is unreachable; try again shortly.")
+        return error_response(503, "unavailable", "The database is unreachable; try again shortly.")
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # the traceback goes to the server log only
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
+        return error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")

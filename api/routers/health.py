@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
-from api.deps import Sentinel, token_matches
+from api.deps import Sentinel, bearer_matches
 from api.schemas import ComponentHealth, HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -18,11 +17,7 @@ def health(request: Request, sentinel: Sentinel) -> JSONResponse:
     """Open to all; 503 only when the database is down. Details need the token (they name hosts and paths)."""
     from services.health import run_checks
 
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    given = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials.strip()) \
-        if scheme.lower() == "bearer" else None
-    show = token_matches(request, given)
+    show = bearer_matches(request.headers.get("authorization"), request.app.state.api_token)
     checks = run_checks(sentinel)
     body = HealthResponse(ok=all(c.ok for c in checks), components=[
         ComponentHealth(component=c.component, ok=c.ok, detail=c.detail if show else None) for c in checks])
