@@ -61,7 +61,7 @@ def cmd_serve(args) -> int:
         raise CliError(f"Refusing to serve on {args.host} without a password: set SENTINEL_ADMIN_PASSWORD, "
                        "or serve on 127.0.0.1.")
     app = _app()
-    app.db  # start (or join) the database and migrate before the children need it
+    _ = app.db  # start (or join) the database and migrate before the children need it
     app.store.check()
     env = {**os.environ, "SENTINEL_SERVE_HOST": args.host}
     children: list[subprocess.Popen] = []

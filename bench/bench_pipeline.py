@@ -73,7 +73,8 @@ CONFIGS = {
     "default, later starts (converted model cached)": ("pipeline", {"SENTINEL_DETECTOR": "ssd"}, "shared"),
     "SSD-MobileNet on OpenCV DNN, 2 tiles, 5 fps, full pipeline":
         ("pipeline", {"SENTINEL_DETECTOR": "ssd", "SENTINEL_SSD_BACKEND": "opencv"}, "fresh"),
-    "YOLOv8 fall checkpoint, 5 fps, full pipeline (bf16 autocast)": ("pipeline", {"SENTINEL_DETECTOR": "yolo"}, "fresh"),
+    "YOLOv8 fall checkpoint, 5 fps, full pipeline (bf16 autocast)":
+        ("pipeline", {"SENTINEL_DETECTOR": "yolo"}, "fresh"),
     "naive YOLO(...).track(stream=True), every frame": ("naive", {}, "fresh"),
 }
 
@@ -116,7 +117,8 @@ def main() -> None:
             rows.append((name, result))
             print(name, result, file=sys.stderr, flush=True)
     naive = next((r for n, r in rows if n.startswith("naive")), None)
-    table = ["| configuration | MOTA | IDF1 | HOTA | ID sw | recall | precision | video s / wall s | x naive | peak RSS MB |",
+    table = ["| configuration | MOTA | IDF1 | HOTA | ID sw | recall | precision "
+             "| video s / wall s | x naive | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
         speed = r["video_s"] / r["wall_s"]

@@ -75,7 +75,8 @@ def relevance_key(metadata: dict) -> tuple[str, int] | None:
 
 def forget_queries(embeddings) -> None:
     """Empty the app's query-vector cache, so that every timed question pays for its embedding."""
-    cache = getattr(embeddings, "_query", None)  # core.runtime.embeddings.QueryCachedEmbeddings keeps an lru_cache there
+    # core.runtime.embeddings.QueryCachedEmbeddings keeps an lru_cache there
+    cache = getattr(embeddings, "_query", None)
     if hasattr(cache, "cache_clear"):
         cache.cache_clear()
 
@@ -226,7 +227,8 @@ def measure_recall(app, questions: list[dict], *, samples: int, ef_values: list[
 # ---------------------------------------------------------------------------
 
 INDEX_SQL = {
-    "events_embedding_hnsw_idx": "CREATE INDEX events_embedding_hnsw_idx ON events USING hnsw (embedding vector_cosine_ops)",
+    "events_embedding_hnsw_idx":
+        "CREATE INDEX events_embedding_hnsw_idx ON events USING hnsw (embedding vector_cosine_ops)",
     "events_search_tsv_idx": "CREATE INDEX events_search_tsv_idx ON events USING gin (search_tsv)",
 }
 
@@ -258,7 +260,8 @@ def scale_up(app, target: int, *, splits: list[str] = UCA_FILES, seed: int = 0, 
     flat = [(video.key, i) for video in items for i in range(len(video.sentences))]
     missing = [key for key in flat if key not in facts]
     if missing:
-        raise SystemExit(f"{len(missing)} UCA sentences are not imported (e.g. {missing[0]}); run without --skip-import.")
+        raise SystemExit(f"{len(missing)} UCA sentences are not imported (e.g. {missing[0]}); "
+                         "run without --skip-import.")
     vectors = np.stack([facts[key]["embedding"].to_numpy() for key in flat])
     needed = target - have
     if needed <= 0:
@@ -375,7 +378,8 @@ def report(runs: list[dict], imported: dict | None, scaled: dict | None, machine
     row("retrieve + rerank p50, ms", [fmt(r["ask"]["p50_ms"]) for r in runs])
     row("retrieve + rerank p95, ms", [fmt(r["ask"]["p95_ms"]) for r in runs],
         f"<= {TARGETS['p95_small_ms']:.0f} (23.5k), <= {TARGETS['p95_large_ms']:.0f} (1M)")
-    row("retrieve p50 / p95, ms", [f"{fmt(r['ask']['retrieve_p50_ms'])} / {fmt(r['ask']['retrieve_p95_ms'])}" for r in runs])
+    row("retrieve p50 / p95, ms",
+        [f"{fmt(r['ask']['retrieve_p50_ms'])} / {fmt(r['ask']['retrieve_p95_ms'])}" for r in runs])
     row("  of which: embed the question p50 / p95, ms",
         [f"{fmt(r['ask']['embed_p50_ms'])} / {fmt(r['ask']['embed_p95_ms'])}" for r in runs])
     row("  of which: the hybrid SQL statement p50 / p95, ms",
@@ -386,7 +390,8 @@ def report(runs: list[dict], imported: dict | None, scaled: dict | None, machine
     row("  of which: window / compose / save the turn p95, ms",
         [" / ".join(fmt(r["whole"][f"{n}_p95_ms"]) for n in ("window", "answer", "save")) if r.get("whole") else "—"
          for r in runs])
-    row("ranking paths (first pass)", [", ".join(f"{k} {v}" for k, v in sorted(r["ask"]["methods"].items())) for r in runs])
+    row("ranking paths (first pass)",
+        [", ".join(f"{k} {v}" for k, v in sorted(r["ask"]["methods"].items())) for r in runs])
     row("hit@5 after rerank", [f"{fmt(r['ask']['hit5'], 3)} ({round(r['ask']['hit5'] * r['ask']['questions'])}"
                                f"/{r['ask']['questions']})" for r in runs])
     row("hit@30 before rerank", [fmt(r["ask"]["hit30"], 3) for r in runs])

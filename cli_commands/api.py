@@ -25,7 +25,7 @@ def cmd_api(args) -> int:
     app = get_app()
     token = app.settings.api_token.get_secret_value() if app.settings.api_token else None
     check_bind(args.host, token)
-    app.db  # start (or join) the database and migrate before the first request waits on it
+    _ = app.db  # start (or join) the database and migrate before the first request waits on it
     app.store.check()
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"Sentinel API on {where} (docs at {where}/docs)"

@@ -76,7 +76,8 @@ def age_word(age_group: str | None) -> str | None:
                 return adjective
         return "elderly"
     for word, adjective in (("child", "child"), ("kid", "child"), ("teen", "teenage"), ("young", "young"),
-                            ("youth", "young"), ("middle", "middle-aged"), ("senior", "elderly"), ("elder", "elderly"), ("old", "elderly")):
+                            ("youth", "young"), ("middle", "middle-aged"), ("senior", "elderly"), ("elder", "elderly"),
+                            ("old", "elderly")):
         if word in text:
             return adjective
     return None  # 'adult' says nothing a reader needs

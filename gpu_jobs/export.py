@@ -33,4 +33,5 @@ def mot_lines(tracks: Iterable[dict], *, classes: tuple[str, ...] = ("person",))
         for frame, x1, y1, x2, y2, conf in interpolate_path(track["path"]):
             rows.append((frame + 1, track["track_number"], x1, y1, x2 - x1, y2 - y1, conf))
     rows.sort(key=lambda r: (r[0], r[1]))
-    return [f"{f},{i},{l:.2f},{t:.2f},{w:.2f},{h:.2f},{c:.3f},-1,-1,-1" for f, i, l, t, w, h, c in rows]
+    return [f"{frame},{track_id},{left:.2f},{top:.2f},{width:.2f},{height:.2f},{conf:.3f},-1,-1,-1"
+            for frame, track_id, left, top, width, height, conf in rows]

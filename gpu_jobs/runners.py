@@ -109,7 +109,8 @@ class ModalRunner:
             except TimeoutError:
                 continue  # still running
             except Exception as exc:  # the remote function raised or was lost
-                message = f"Modal call failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                message = f"Modal call failed: {first}"
                 with self.app.db.connection() as conn:
                     jobs.mark_failed(conn, job_id=job["id"], error=message)
                     videos.update(conn, job["video_id"], status="failed", error=message)

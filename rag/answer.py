@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
-from core.clock import format_mmss, format_span
+from core.clock import format_span
 from core.phrasing import describe_where, describe_who, plural
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts
@@ -146,7 +146,7 @@ class GroundedComposer:
         if len(matching) > len(listed):
             lines.append(f"... and {len(matching) - len(listed)} more.")
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
-        what = plural(len(matching), f"{kinds[0]} event") if len(kinds) == 1 else plural(len(matching), "matching event")
+        what = plural(len(matching), f"{kinds[0]} event" if len(kinds) == 1 else "matching event")
 
         if filters.is_count:
             head = self._count(filters, matching, what, suffix)

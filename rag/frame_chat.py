@@ -370,7 +370,8 @@ def timeline(app, video_id: UUID | str, t_from: float, t_to: float) -> list[dict
         entries.append({"t": float(row["t_start"]), "t_end": float(row["t_end"]), "kind": "event",
                         "event_id": row["id"], "type": row["type"], "zone": row["zone"],
                         "track": row["track_number"],
-                        "text": f"{format_span(row['t_start'], row['t_end'])} {row['type']}{describe_where(row['zone'])}: "
+                        "text": f"{format_span(row['t_start'], row['t_end'])} {row['type']}"
+                                f"{describe_where(row['zone'])}: "
                                 f"{row['description'].strip().rstrip('.')} [E{row['id']}]"})
     order = {"enter": 0, "event": 1, "peak": 2, "leave": 3}
     entries.sort(key=lambda e: (e["t"], order[e["kind"]], e.get("event_id") or 0))

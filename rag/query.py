@@ -463,10 +463,13 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
               r"|br(?:oke|eak(?:s|ing)?) into)\b"),
     # hiding what was taken: "hid", "pocketed", "put it in her bag", "slipped it into his jacket";
     # a pocket that something comes out of, or a basket, is none
-    ("concealment", r"\b(?:conceal\w*|hid(?:e|es|ing|den)?|stash\w*|tuck(?:s|ed|ing)?\s+(?:\w+\s+)?(?:away|in|into|under|inside)"
+    ("concealment", r"\b(?:conceal\w*|hid(?:e|es|ing|den)?|stash\w*"
+                    r"|tuck(?:s|ed|ing)?\s+(?:\w+\s+)?(?:away|in|into|under|inside)"
                     r"|pocket(?:ed|ing)|pockets?\s+(?:it|them|something|anything|an?|the|some|items?|goods|products?)"
-                    r"|(?:put(?:s|ting)?|slip(?:s|ped|ping)?|stuff(?:s|ed|ing)?|shove[sd]?|shoving|drop(?:s|ped|ping)?|place[sd]?|placing)"
-                    r"\s+(?:[\w']+\s+){0,5}?(?:in|into|inside|under|up)\s+(?:his|her|their|my|your)\s+(?:own\s+)?(?:\w+\s+)?"
+                    r"|(?:put(?:s|ting)?|slip(?:s|ped|ping)?|stuff(?:s|ed|ing)?|shove[sd]?|shoving|drop(?:s|ped|ping)?"
+                    r"|place[sd]?|placing)"
+                    r"\s+(?:[\w']+\s+){0,5}?(?:in|into|inside|under|up)\s+(?:his|her|their|my|your)\s+(?:own\s+)?"
+                    r"(?:\w+\s+)?"
                     r"(?:pockets?|bags?|handbag|purse|backpack|jacket|coat|clothes|clothing|shirt|sleeves?|trousers|pants"
                     r"|jeans|waistband|hoodie|sweater|top|dress|skirt|socks?|hat))\b"),
     ("collapse", r"\b(?:passed out|pass(?:es|ing)? out|fell|fall(?:s|en|ing)?|faint\w*|collaps\w*|keel\w* over"
@@ -476,12 +479,15 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
                 r"|shot|shoot(?:s|ing)?|stab\w*|gunm[ae]n|gunpoint)\b"),
     ("loitering", r"\b(?:loiter\w*|hang(?:s|ing)? (?:around|about)|hung (?:around|about)|linger\w*)\b"),
     ("picking", r"\b(?:pick(?:s|ed|ing)?(?: up)?|pickup|took|take(?:s|n)?|taking|grab\w*|reach(?:ed|es|ing)? for)\b"),
-    ("walking", r"\b(?:walk\w*|(?:went|go(?:es|ing)?) (?:by|past)|pass(?:ed|es|ing)? (?:by|through)|passing|pass by|stroll\w*)\b"),
+    ("walking", r"\b(?:walk\w*|(?:went|go(?:es|ing)?) (?:by|past)|pass(?:ed|es|ing)? (?:by|through)|passing|pass by"
+                r"|stroll\w*)\b"),
     ("sitting", r"\b(?:sit(?:s|ting)?|sat|seated)\b"),
     ("standing", r"\b(?:stand(?:s|ing)?|stood|wait(?:s|ed|ing)?)\b"),
     ("crowding", r"\b(?:crowd\w*|gather\w*|groups? of people)\b"),
-    ("anomaly", r"\b(?:unusual\w*|strange\w*|weird|odd|abnormal\w*|anomal\w*|suspicious\w*|run(?:s|ning)?|ran|rush\w*|sprint\w*"
-                r"|fire(?! exits?)|burn(?:s|t|ed|ing)?|flames?|smoke|explo(?:ded|des|sion\w*)|vandal\w*|smash\w*|arson\w*)\b"),
+    ("anomaly", r"\b(?:unusual\w*|strange\w*|weird|odd|abnormal\w*|anomal\w*|suspicious\w*"
+                r"|run(?:s|ning)?|ran|rush\w*|sprint\w*"
+                r"|fire(?! exits?)|burn(?:s|t|ed|ing)?|flames?|smoke|explo(?:ded|des|sion\w*)|vandal\w*|smash\w*"
+                r"|arson\w*)\b"),
 ]
 
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter
@@ -507,8 +513,10 @@ _ZONE_PATTERNS: list[tuple[str | None, str]] = [
     ("exit", r"\b(?:exits?|doors?|doorway|entrance|way out)\b"),
     ("checkout", r"\b(?:(?:self[- ])?checkouts?|tills?|cashiers?|counters?|registers?|pay(?:ment)? (?:point|desk))\b"),
     ("shelf", r"\b(?:shel(?:f|ves)|aisles?|racks?|displays?|shelving)\b"),
-    ("left", rf"\b(?:(?:on|at|in|to|from)\s+the\s+left|left(?:[- ](?:side|hand|part|area|half|corner))+|left{_ZONE_NOUN})\b"),
-    ("right", rf"\b(?:(?:on|at|in|to|from)\s+the\s+right|right(?:[- ](?:side|hand|part|area|half|corner))+|right{_ZONE_NOUN})\b"),
+    ("left", rf"\b(?:(?:on|at|in|to|from)\s+the\s+left|left(?:[- ](?:side|hand|part|area|half|corner))+"
+             rf"|left{_ZONE_NOUN})\b"),
+    ("right", rf"\b(?:(?:on|at|in|to|from)\s+the\s+right|right(?:[- ](?:side|hand|part|area|half|corner))+"
+              rf"|right{_ZONE_NOUN})\b"),
     ("centre", r"\b(?:cent(?:re|er)|(?:in|at) the middle(?! of the (?:video|clip|recording)))\b"),
 ]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -240,7 +240,8 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
     notable = [e for e in facts.events if e["type"] in NOTABLE_TYPES]
     for event in notable:
         moments.append({"t": event["t_start"], "event_id": event["event_id"],
-                        "text": f"{format_span(event['t_start'], event['t_end'])} {event['type']}: {event['description'].strip().rstrip('.')}"})
+                        "text": f"{format_span(event['t_start'], event['t_end'])} {event['type']}: "
+                                f"{event['description'].strip().rstrip('.')}"})
     if facts.peak_t is not None and facts.peak_people > 1:
         moments.append({"t": facts.peak_t, "text": f"{format_mmss(facts.peak_t)} busiest moment: "
                                                    f"{facts.peak_people} people on screen"})
@@ -251,7 +252,8 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
             continue
         seen.add(event["type"])
         moments.append({"t": event["t_start"], "event_id": event["event_id"],
-                        "text": f"{format_span(event['t_start'], event['t_end'])} first {event['type']}: {event['description'].strip().rstrip('.')}"})
+                        "text": f"{format_span(event['t_start'], event['t_end'])} first {event['type']}: "
+                                f"{event['description'].strip().rstrip('.')}"})
     return sorted(moments, key=lambda m: m["t"])
 
 

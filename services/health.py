@@ -26,7 +26,8 @@ def check_database(app) -> Check:
             pg = conn.execute("SHOW server_version").fetchone()["server_version"]
             vec = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         where = "DATABASE_URL" if app.settings.database_url else f"embedded, {app.settings.pg_dir}"
-        return Check("database", vec is not None, f"PostgreSQL {pg}, pgvector {vec['extversion'] if vec else 'missing'} ({where})")
+        version = vec["extversion"] if vec else "missing"
+        return Check("database", vec is not None, f"PostgreSQL {pg}, pgvector {version} ({where})")
     except Exception as exc:  # health reports every failure as one line
         return Check("database", False, _first_line(exc))
 

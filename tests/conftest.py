@@ -103,10 +103,10 @@ def moto_s3():
         try:
             urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
             break
-        except OSError:
+        except OSError as exc:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("moto server did not start")
+                raise RuntimeError("moto server did not start") from exc
             time.sleep(0.2)
     yield endpoint
     proc.terminate()

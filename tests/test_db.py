@@ -39,7 +39,8 @@ def test_schema_has_vector_column_hnsw_and_gin(database, settings):
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events'").fetchall()}
         assert any("USING hnsw" in d and "vector_cosine_ops" in d for d in idx.values())
         # migration 003's denser graph, and the repair definition builds the same one
-        assert "m='32'" in idx["events_embedding_hnsw_idx"] and "ef_construction='128'" in idx["events_embedding_hnsw_idx"]
+        assert "m='32'" in idx["events_embedding_hnsw_idx"]
+        assert "ef_construction='128'" in idx["events_embedding_hnsw_idx"]
         from db import vector_index
 
         assert "m = 32, ef_construction = 128" in vector_index.DEFINITION

@@ -17,7 +17,8 @@ def event(type_, t_start=72.0, t_end=73.0, zone="centre", zone_kind="region", ob
                  track_number=1, zone=zone, attributes={"zone_kind": zone_kind, **facts}, object_class=object_class)
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "00:00"), (5.4, "00:05"), (72.9, "01:12"), (599, "09:59"), (3725, "1:02:05"), (-3, "00:00")])
+@pytest.mark.parametrize("seconds, text", [(0, "00:00"), (5.4, "00:05"), (72.9, "01:12"), (599, "09:59"),
+                                           (3725, "1:02:05"), (-3, "00:00")])
 def test_format_mmss(seconds, text):
     assert format_mmss(seconds) == text
 
@@ -39,7 +40,8 @@ def test_subject_uses_age_buckets_orientation_and_emotion():
     assert subject_phrase({"age_group": "(60-100)", "gender": "female"}) == "An elderly woman"
     assert subject_phrase({"age_group": "(25-32)", "gender": "M"}) == "A young man"
     assert subject_phrase({"age_group": "(4-6)", "gender": "female", "clothing_colour": "red"}) == "A girl in red"
-    assert subject_phrase({"gender": "male", "orientation": "back", "emotion": "angry"}) == "A man, seen from behind and looking angry,"
+    assert (subject_phrase({"gender": "male", "orientation": "back", "emotion": "angry"})
+            == "A man, seen from behind and looking angry,")
     assert subject_phrase({"emotion": "neutral", "orientation": "unknown"}) == "A person"
 
 
@@ -58,14 +60,17 @@ def test_theft_keywords_carry_synonyms_and_object():
 
 
 def test_concealment_sentence():
-    theft = event("theft", zone="centre", object_class="bottle", shelf="drinks shelf", concealed=True, carried_out=False)
+    theft = event("theft", zone="centre", object_class="bottle", shelf="drinks shelf", concealed=True,
+                  carried_out=False)
     sentence, _ = describe(theft, {})
-    assert sentence == "A person takes a bottle from the drinks shelf and conceals it in the centre of the frame without paying at 01:12."
+    assert sentence == ("A person takes a bottle from the drinks shelf and conceals it in the centre of the frame "
+                        "without paying at 01:12.")
 
 
 def test_collapse_and_violent_keywords():
     sentence, keywords = describe(event("collapse", t_end=80, zone="right", lying_s=7.6), {"age_group": "senior"})
-    assert sentence == "An elderly person collapses to the floor on the right side of the frame and stays down for 8 s from 01:12 to 01:20."
+    assert sentence == ("An elderly person collapses to the floor on the right side of the frame and stays down "
+                        "for 8 s from 01:12 to 01:20.")
     assert {"collapse", "fall", "fainted", "elderly"} <= set(keywords)
     _, keywords = describe(event("violent"), {})
     assert {"violent", "fight", "assault"} <= set(keywords)
@@ -83,8 +88,10 @@ def test_crowding_and_anomaly_sentences():
 
 
 def test_every_type_reads_as_one_sentence():
-    for type_ in ("walking", "standing", "sitting", "picking", "theft", "collapse", "violent", "loitering", "crowding", "anomaly"):
-        sentence, keywords = describe(event(type_, zone="till", zone_kind="checkout", direction="left", dwell_s=31.2), {})
+    for type_ in ("walking", "standing", "sitting", "picking", "theft", "collapse", "violent", "loitering", "crowding",
+                  "anomaly"):
+        sentence, keywords = describe(event(type_, zone="till", zone_kind="checkout", direction="left", dwell_s=31.2),
+                                      {})
         assert sentence[0].isupper() and sentence.endswith(".") and sentence.count(".") == 1, sentence
         assert "  " not in sentence and "None" not in sentence, sentence
         assert keywords[0] == type_ and len(keywords) == len(set(keywords))
@@ -101,7 +108,8 @@ def test_describe_events_from_the_rules():
 
     obs = [Observation(t=k * 0.2, frame=k, bbox=(100 + 20 * k, 400, 170 + 20 * k, 600), confidence=0.9, region="left")
            for k in range(20)]
-    events = BehaviourRules(BehaviourThresholds(_env_file=None)).run([Track(1, "person", obs, {"gender": "female"})], [], (1280, 720), 5.0)
+    events = BehaviourRules(BehaviourThresholds(_env_file=None)).run(
+        [Track(1, "person", obs, {"gender": "female"})], [], (1280, 720), 5.0)
     sentence, keywords = describe(events[0], {"gender": "female"})
     assert sentence == "A woman walks to the right on the left side of the frame from 00:00 to 00:03."
     assert {"walking", "woman", "left"} <= set(keywords)

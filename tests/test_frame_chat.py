@@ -170,7 +170,8 @@ def test_timeline_of_a_range(app, aisle):
     assert entries[1]["text"] == "00:12 person 3 appears on the right"
     assert entries[2]["people"] == 3
     assert entries[5]["text"] == "00:20 person 1 (young male in red, facing the camera) leaves from the left"
-    assert entries[3]["event_id"] == aisle["ids"]["picking"] and entries[3]["text"].endswith(f"[E{aisle['ids']['picking']}]")
+    assert entries[3]["event_id"] == aisle["ids"]["picking"]
+    assert entries[3]["text"].endswith(f"[E{aisle['ids']['picking']}]")
     # person 2 stays until the video's last frame: that is no exit
     assert not [e for e in timeline(app, aisle["id"], 50.0, 60.0) if e["kind"] == "leave"]
 

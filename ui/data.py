@@ -16,7 +16,8 @@ from services.videos import (ProgressSnapshot, delete_video, get_video, list_vid
 
 __all__ = [
     "LifecycleUnsupported", "ProgressSnapshot", "VideoNotFound", "apply_lifecycle", "archive_older_than", "as_plain",
-    "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job", "chat_sessions", "chat_turns", "delete_video",
+    "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job",
+    "chat_sessions", "chat_turns", "delete_video",
     "event_types", "events_by_id", "events_per_day", "get_chat_session", "get_video", "latest_notable",
     "list_events", "list_jobs", "list_videos", "poll_progress", "rename_chat", "retry_job", "running_jobs",
     "submit_analysis", "video_choices", "video_counts",

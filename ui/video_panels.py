@@ -61,7 +61,8 @@ def summary_panel(app, video: dict) -> None:
         if current["status"] in ("pending", "processing"):
             st.info(f":material/hourglass_top: The summary is being written ({current['status']})...")
             if current.get("text"):
-                st.caption("Previous summary (of an earlier analysis):" if current.get("stale") else "Previous summary:")
+                st.caption("Previous summary (of an earlier analysis):" if current.get("stale")
+                           else "Previous summary:")
                 st.markdown(current["text"])
             return
         if row["status"] in ("pending", "processing") and fragment_rerun():

@@ -25,8 +25,10 @@ def list_video_events(
     types: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]] | None, Query(
         alias="type", description="repeat for several: walking, standing, sitting, picking, theft, collapse, "
                                   "violent, loitering, crowding, anomaly")] = None,
-    t_from: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="seconds; events ending after")] = None,
-    t_to: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="seconds; events starting before")] = None,
+    t_from: Annotated[float | None,
+                      Query(ge=0, allow_inf_nan=False, description="seconds; events ending after")] = None,
+    t_to: Annotated[float | None,
+                    Query(ge=0, allow_inf_nan=False, description="seconds; events starting before")] = None,
     zone: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

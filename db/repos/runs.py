@@ -26,7 +26,8 @@ def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks:
         with conn.cursor() as cur:
             for t in tracks:
                 cur.execute(
-                    """INSERT INTO tracks (video_id, run_id, track_number, class_name, t_first, t_last, attributes, path)
+                    """INSERT INTO tracks (video_id, run_id, track_number, class_name, t_first, t_last,
+                                         attributes, path)
                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                     (video_id, run_id, t["track_number"], t["class_name"], t["t_first"], t["t_last"],
                      Jsonb(t.get("attributes") or {}), Jsonb(t.get("path") or [])),
