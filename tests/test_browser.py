@@ -45,17 +45,32 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     pytest.fail(f"`sentinel serve` did not come up in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
+PASSWORD = "a browser test password"
+
+
 @pytest.fixture()
 def served(tmp_path_factory):
     """`sentinel serve` (database, store, worker, UI) on a free port with its own data folder."""
+    yield from _serve(tmp_path_factory, password=None, log_name="serve.log")
+
+
+@pytest.fixture()
+def served_with_password(tmp_path_factory):
+    """The same behind SENTINEL_ADMIN_PASSWORD, without a worker (nothing is analysed)."""
+    yield from _serve(tmp_path_factory, password=PASSWORD, log_name="serve-signed.log")
+
+
+def _serve(tmp_path_factory, *, password: str | None, log_name: str):
     data_dir = tmp_path_factory.mktemp("browser-data")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
-    log = ARTIFACTS / "serve.log"
+    log = ARTIFACTS / log_name
     port = free_port()
     env = {**os.environ, "SENTINEL_DATA_DIR": str(data_dir)}
     env.pop("SENTINEL_ADMIN_PASSWORD", None)
+    if password:
+        env["SENTINEL_ADMIN_PASSWORD"] = password
     sentinel = ROOT / ".venv" / "bin" / "sentinel"
     with open(log, "w") as out:
         proc = subprocess.Popen([str(sentinel) if sentinel.exists() else "sentinel", "serve", "--port", str(port)],
@@ -187,3 +202,30 @@ def test_upload_analyze_ask_and_seek_in_a_real_browser(served, browser_page, vte
         print(f"\nbrowser screenshots: {ARTIFACTS}")
         for path in shots:
             print(f"  {path}")
+
+
+@pytest.mark.browser
+def test_a_deep_link_survives_the_sign_in_and_the_sign_in_survives_a_reload(served_with_password, browser_page):
+    from playwright.sync_api import expect
+
+    url, _ = served_with_password
+    page = browser_page
+    page.goto(url + "/events")  # a link someone was sent, opened before signing in
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=120_000)
+    page.get_by_label("Admin password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Events")).to_be_visible(timeout=60_000)
+    assert page.url.rstrip("/").endswith("/events"), page.url
+    page.wait_for_function("document.cookie.includes('sentinel_session=')", timeout=30_000)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "sentinel_session")
+    assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Events")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Sign in")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "signed-in-after-reload.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=60_000)
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=60_000)

@@ -2,8 +2,10 @@
 
 The password is hashed once per process (scrypt with a random salt) and only the hash is kept
 here; a sign-in attempt is hashed the same way and compared in constant time. A signed-in
-session ends after `settings.session_timeout_min` minutes without activity. Without a
-password the app is bound to 127.0.0.1 (see `sentinel serve`) and the sidebar says so.
+session ends after `settings.session_timeout_min` minutes without activity; a signed cookie
+(ui/session_cookie.py) keeps it across a reload for as long. Failed attempts are budgeted per
+client and overall (ui/sign_in_limits.py). Without a password the app is bound to 127.0.0.1
+(see `sentinel serve`) and the sidebar says so.
 """
 
 from __future__ import annotations
@@ -17,13 +19,22 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import streamlit as st
+
+from ui import session_cookie
+from ui.sign_in_limits import SignInLimits, wait_text
 
 log = logging.getLogger(__name__)
 
 _STATE = "sentinel_auth"
-_FAILED_SIGN_IN_DELAY_S = 0.5  # slows guessing down without bothering a person who mistyped
+_SIGNED_OUT = "sentinel_signed_out"  # the browser's cookie is read once per connection: ignore it after sign-out
+_COOKIE_PENDING = "sentinel_cookie_pending"  # a cookie to store (a token) or delete (None) on the next draw
+LIMITS = SignInLimits()  # one budget per server process, shared by every browser session
+
+
+_pause = time.sleep  # how a failed attempt is held back (tests replace it)
 
 
 def _now() -> float:
@@ -81,15 +92,48 @@ def signed_in(settings) -> bool:
     """True when no password is required, or this session signed in and has not been idle too long."""
     if password_hash(settings) is None:
         return True
-    state = st.session_state.get(_STATE)
+    state = st.session_state.get(_STATE) or _restore_from_cookie(settings)
     if not state:
         return False
     if _now() - state["last_seen"] > _timeout_s(settings):
         st.session_state.pop(_STATE, None)
+        st.session_state[_SIGNED_OUT] = True
+        st.session_state[_COOKIE_PENDING] = None
         st.session_state["sentinel_auth_notice"] = "Your session timed out; sign in again."
         return False
     state["last_seen"] = _now()
+    _refresh_cookie(settings, state)
     return True
+
+
+def _restore_from_cookie(settings) -> dict | None:
+    """A reload (a new browser session) is still signed in while its signed cookie has not expired."""
+    if st.session_state.get(_SIGNED_OUT):
+        return None
+    try:
+        token = st.context.cookies.get(session_cookie.COOKIE)
+    except Exception:  # no browser session (scripts, AppTest)
+        return None
+    expires = session_cookie.expires_at(settings, token if isinstance(token, str) else None)
+    if expires is None:
+        return None
+    state = st.session_state[_STATE] = {"last_seen": _now(), "since": time.time(), "cookie_expires": expires}
+    log.info("admin session restored from its cookie")
+    return state
+
+
+def _refresh_cookie(settings, state: dict) -> None:
+    """Slide the cookie's expiry with activity, re-issuing it at most every quarter of the timeout."""
+    lifetime = _timeout_s(settings)
+    if state.get("cookie_expires", 0) - time.time() < 0.75 * lifetime:
+        st.session_state[_COOKIE_PENDING] = session_cookie.issue(settings, lifetime_s=lifetime)
+        state["cookie_expires"] = time.time() + lifetime
+
+
+def _write_pending_cookie(settings) -> None:
+    if _COOKIE_PENDING in st.session_state:
+        token = st.session_state.pop(_COOKIE_PENDING)
+        st.html(session_cookie.set_script(token, max_age_s=_timeout_s(settings)), unsafe_allow_javascript=True)
 
 
 def expired() -> bool:
@@ -103,23 +147,54 @@ def expired() -> bool:
     return not state or _now() - state["last_seen"] > _timeout_s(settings)
 
 
-def sign_in(settings, attempt: str) -> bool:
-    """Check a password attempt; on success the session is signed in."""
+def client_address() -> str:
+    """The browser's address as Streamlit saw it (the proxy's, behind one), or 'local'."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser session (scripts)
+        return "local"
+    return address if isinstance(address, str) and address else "local"  # AppTest has no real client
+
+
+class LockedOut(Exception):
+    """Too many failed sign-ins; the message says how long to wait."""
+
+
+def sign_in(settings, attempt: str, *, client: str = "local") -> bool:
+    """Check a password attempt; on success the session is signed in.
+
+    Raises:
+        LockedOut: the client (or every client) used up its failure budget; not even the right
+            password gets in until the wait is over.
+    """
     expected = password_hash(settings)
     if expected is None:
         return True
+    wait = LIMITS.wait_s(client)
+    if wait > 0:
+        log.warning("sign-in from %s refused: locked out for %.0f s more", client, wait)
+        raise LockedOut(f"Too many failed sign-ins; try again in {wait_text(wait)}.")
     if attempt and expected.matches(attempt):
+        LIMITS.succeeded(client)
         st.session_state[_STATE] = {"last_seen": _now(), "since": time.time()}
+        st.session_state.pop(_SIGNED_OUT, None)
         st.session_state.pop("sentinel_auth_notice", None)
-        log.info("admin signed in")
+        _refresh_cookie(settings, st.session_state[_STATE])
+        log.info("admin signed in from %s", client)
         return True
-    log.warning("failed admin sign-in attempt")
-    time.sleep(_FAILED_SIGN_IN_DELAY_S)
+    delay = LIMITS.failed(client)
+    log.warning("failed admin sign-in attempt from %s", client)
+    _pause(delay)  # each failure answers a little later: guessing slows down, a typo hardly notices
+    wait = LIMITS.wait_s(client)
+    if wait > 0:
+        raise LockedOut(f"Wrong password. Too many failed sign-ins; try again in {wait_text(wait)}.")
     return False
 
 
 def sign_out() -> None:
     st.session_state.pop(_STATE, None)
+    st.session_state[_SIGNED_OUT] = True
+    st.session_state[_COOKIE_PENDING] = None
 
 
 def require_sign_in() -> None:
@@ -175,6 +250,8 @@ def login_page() -> None:
     from ui.bootstrap import get_app
 
     settings = get_app().settings
+    _remember_deep_link()
+    _write_pending_cookie(settings)
     st.title("Sentinel")
     st.subheader("Sign in")
     notice = st.session_state.get("sentinel_auth_notice")
@@ -185,13 +262,32 @@ def login_page() -> None:
         attempt = st.text_input("Admin password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        if sign_in(settings, attempt):
-            st.rerun()
-        st.error("Wrong password.")
+        try:
+            if sign_in(settings, attempt, client=client_address()):
+                st.rerun()
+            st.error("Wrong password.")
+        except LockedOut as exc:
+            st.error(str(exc))
+
+
+def _remember_deep_link() -> None:
+    """The page and query a signed-out visitor asked for, to go on to once they sign in."""
+    if _DEEP_LINK in st.session_state:
+        return
+    try:
+        url = st.context.url
+    except Exception:  # no browser session (scripts)
+        return
+    if not isinstance(url, str):  # AppTest
+        return
+    name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if name and name.isidentifier() and (_ROOT / "pages" / f"{name}.py").is_file():
+        st.session_state[_DEEP_LINK] = (f"pages/{name}.py", st.query_params.to_dict())
 
 
 def sidebar(settings) -> None:
     """Who is signed in and a sign-out button, or the notice that the app is open on this machine only."""
+    _write_pending_cookie(settings)
     with st.sidebar:
         if password_hash(settings) is None:
             host = os.environ.get("SENTINEL_SERVE_HOST", "127.0.0.1")
