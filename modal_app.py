@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import modal
+from modal.file_pattern_matcher import FilePatternMatcher
 
 MINUTES = 60
 ROOT = Path(__file__).resolve().parent
@@ -19,6 +20,8 @@ app = modal.App("sentinel")
 # first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
 LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "core", "db", "gpu_jobs", "rag", "services",
                  "settings")
+# Modal ships only .py files of those by default; the behaviour models' JSON weights go too
+SHIPPED_FILES = ~FilePatternMatcher("**/*.py", "**/behaviours/models/*.json")
 
 
 def _bake_weights() -> None:
@@ -47,7 +50,7 @@ image = (
         "SENTINEL_RUNNER": "modal",
         "HF_HUB_OFFLINE": "1",
     })
-    .add_local_python_source(*LOCAL_SOURCES)
+    .add_local_python_source(*LOCAL_SOURCES, ignore=SHIPPED_FILES)
 )
 
 # DATABASE_URL points at a reachable Postgres with pgvector; S3_BUCKET and AWS keys at the store

@@ -71,12 +71,15 @@ class BehaviourThresholds(BaseSettings):
     collapse_head_drop: float = 0.35  # the head (box top) falls this far, in standing heights, within collapse_drop_s
     collapse_low_aspect: float = 1.4  # box height / width at or below this is down (crouched, on the floor, lying)
     collapse_floor_drop: float = 0.55  # seen down on after a drop this deep: on the floor, not on a chair
+    collapse_floor_height: float = 0.55  # or seen down on at most this share of the standing height
+    collapse_max_rise: float = 0.3  # the box's bottom rising more (standing heights): leaning over something
     collapse_upright_aspect: float = 1.5  # the standing moment before a fall is at least this tall
     collapse_return_radius: float = 1.0  # someone standing this close (standing heights) after the drop: got up
     collapse_edge: float = 0.02  # a box this close (share of the frame) to its edge may be cut off
-    # violent: the learned fight model over two-second windows (gpu_jobs/behaviours/models/fight.json)
-    violent_model: bool = True
-    violent_model_threshold: float = 0.5  # fight probability a window needs
+    # violent: the learned fight model over two-second windows (gpu_jobs/behaviours/models/fight.json); off by
+    # default: cross-validated F1 0.71 on the fight set, and it fires on other cameras (README, Behaviour models)
+    violent_model: bool = False
+    violent_model_threshold: float = 0.3  # fight probability a window needs (chosen by grouped CV)
 
 
 class Settings(BaseSettings):

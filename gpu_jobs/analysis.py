@@ -21,7 +21,8 @@ import numpy as np
 
 from core.runtime.media import probe, sample_frames
 from core.vocabulary import PERSON
-from gpu_jobs.types import Event, Frame, Observation, Track, Zone
+from gpu_jobs.types import Event, Frame, FrameSignal, Observation, Track, Zone
+from gpu_jobs.vision.motion import MotionField
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class AnalysisOutput:
     duration_s: float
     frame_size: tuple[int, int]
     highlights: dict[int, bytes] = field(default_factory=dict)  # event index -> JPEG
+    signals: list[FrameSignal] = field(default_factory=list)  # per sampled frame: motion where people are
 
 
 class Analyzer:
@@ -78,21 +80,22 @@ class Analyzer:
                          expected=max(1, int(info.duration_s * fps)), report=report)
         scan.run(path, should_stop)
         kept = scan.finished_tracks()
-        events = self.derive_events(kept, list(zones or []), (info.width, info.height), fps)
+        events = self.derive_events(kept, list(zones or []), (info.width, info.height), fps, signals=scan.signals)
         report(88.0)
-        output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height))
+        output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height),
+                                signals=scan.signals)
         output.highlights = render_highlights(path, events, scan.stats, fps)
         report(92.0)
         return output
 
     def derive_events(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int],
-                      fps: float) -> list[Event]:
-        """Behaviour events from finished tracks, each with its sentence and keywords."""
+                      fps: float, *, signals: list[FrameSignal] | None = None) -> list[Event]:
+        """Behaviour events from finished tracks (and per-frame motion signals), each with its sentence and keywords."""
         from gpu_jobs.behaviours import BehaviourRules, default_regions
         from gpu_jobs.describe import describe
 
         regions = default_regions(*frame_size)
-        events = BehaviourRules(self.settings.rules).run(tracks, zones + regions, frame_size, fps)
+        events = BehaviourRules(self.settings.rules).run(tracks, zones + regions, frame_size, fps, signals=signals)
         attrs_by_number = {t.number: t.attributes for t in tracks}
         for event in events:
             event.description, event.keywords = describe(event, attrs_by_number.get(event.track_number, {}))
@@ -112,6 +115,8 @@ class FrameScan:
         self.last_attr_t: dict[tuple[str, int], float] = {}
         self.stats: list[dict] = []
         self.frames_done = 0
+        self.motion = MotionField()
+        self.signals: list[FrameSignal] = []
 
     def run(self, path: Path, should_stop: Callable[[], bool] | None) -> None:
         batch: list[Frame] = []
@@ -128,12 +133,16 @@ class FrameScan:
     def process(self, batch: list[Frame]) -> None:
         """Detect a batch of frames at once, then track, pose and record each frame in order."""
         for frame, dets in zip(batch, self.analyzer.detector.detect([f.image for f in batch])):
-            self.stats.append(self.observe(frame, self.tracker.update(dets)))
+            self.stats.append(self.observe(frame, self.tracker.update(dets), dets))
             self.frames_done += 1
         self.report(min(DETECT_SHARE, DETECT_SHARE * self.frames_done / self.expected))
 
-    def observe(self, frame: Frame, tracked) -> dict:
-        """Add one frame's tracked boxes to their tracks; return the frame's stats row."""
+    def observe(self, frame: Frame, tracked, detections=None) -> dict:
+        """Add one frame's tracked boxes to their tracks; return the frame's stats row.
+
+        detections: the detector's boxes for the frame (the tracker's input); their person boxes
+        get motion too, so people the tracker has not confirmed still count (FrameSignal).
+        """
         from gpu_jobs.behaviours import classify_posture, region_of
 
         names = [str(n) for n in tracked.data.get("class_name", [PERSON] * len(tracked))]
@@ -141,6 +150,8 @@ class FrameScan:
         keypoints = (self.analyzer.pose.estimate(frame.image, tracked.xyxy[person_idx])
                      if person_idx else np.zeros((0, 17, 3), np.float32))
         kp_of = {i: keypoints[j] for j, i in enumerate(person_idx)}
+        motion_of = self._motion(frame, tracked, person_idx, detections)
+        falls = tracked.data.get("fall")
         counts: Counter = Counter()
         by_region: dict[str, Counter] = defaultdict(Counter)
         detections = []
@@ -151,7 +162,8 @@ class FrameScan:
             region = region_of(foot_x, self.frame_size[0])
             obs = Observation(t=frame.t, frame=frame.index, bbox=bbox, confidence=float(conf),
                               keypoints=kp_of.get(i), region=region,
-                              zones=tuple(z.name for z in self.zones if z.contains(foot_x, foot_y)))
+                              zones=tuple(z.name for z in self.zones if z.contains(foot_x, foot_y)),
+                              motion=motion_of.get(i), fall=bool(falls[i]) if falls is not None else False)
             self._append(frame, (name, int(tid)), obs)
             counts[name] += 1
             by_region[region][name] += 1
@@ -163,6 +175,34 @@ class FrameScan:
             detections.append(detection)
         return {"t": frame.t, "frame": frame.index, "counts": dict(counts),
                 "region_counts": {r: dict(c) for r, c in by_region.items()}, "detections": detections}
+
+    def _motion(self, frame: Frame, tracked, person_idx: list[int], detections) -> dict[int, np.ndarray]:
+        """Optical flow in the tracked and detected person boxes (one small DIS flow a frame, only with people)."""
+        self.motion.update(frame.image, frame.t)
+        det_boxes = np.zeros((0, 4), np.float32)
+        det_conf = np.zeros(0, np.float32)
+        if detections is not None and len(detections):
+            det_names = detections.data.get("class_name", np.array([PERSON] * len(detections), dtype=object))
+            is_person = np.array([str(n) == PERSON for n in det_names], bool)
+            det_boxes, det_conf = detections.xyxy[is_person], detections.confidence[is_person]
+        if not person_idx and not len(det_boxes):
+            # an empty frame still says the scene was watched (someone lost there did not come back)
+            self.signals.append(FrameSignal(t=frame.t, frame=frame.index, boxes=det_boxes.reshape(-1, 4),
+                                            confidence=det_conf.reshape(-1)))
+            return {}
+        h, w = frame.image.shape[:2]
+        # a tracked box is its matched detection's box: measure each distinct box once
+        tracked_boxes = np.asarray(tracked.xyxy[person_idx], np.float32).reshape(-1, 4)
+        boxes, where = np.unique(np.concatenate([det_boxes.reshape(-1, 4), tracked_boxes]).round(1), axis=0,
+                                 return_inverse=True)
+        found = self.motion.box_features(np.concatenate([boxes, [[0, 0, w, h]]]), (w, h))
+        where = where.reshape(-1)
+        k = len(det_boxes)
+        self.signals.append(FrameSignal(
+            t=frame.t, frame=frame.index, boxes=np.asarray(det_boxes, np.float32).reshape(-1, 4),
+            confidence=np.asarray(det_conf, np.float32).reshape(-1),
+            motion=None if found is None else found[where[:k]], frame_motion=None if found is None else found[-1]))
+        return {} if found is None else {i: found[where[k + j]] for j, i in enumerate(person_idx)}
 
     def _append(self, frame: Frame, key: tuple[str, int], obs: Observation) -> None:
         track = self.tracks.get(key)

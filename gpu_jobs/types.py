@@ -31,6 +31,8 @@ class Observation:
     keypoints: np.ndarray | None = None  # (17, 3): x, y in pixels, score 0..1
     region: str = "centre"  # left | centre | right
     zones: tuple[str, ...] = ()  # names of the zones the box's foot point is in
+    motion: np.ndarray | None = None  # (5,) optical flow inside the box, gpu_jobs.vision.motion.MOTION_FIELDS
+    fall: bool = False  # a fall detector (the ultralytics fall checkpoint) called this box a fallen person
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -49,6 +51,22 @@ class Observation:
     @property
     def width(self) -> float:
         return max(1.0, self.bbox[2] - self.bbox[0])
+
+
+@dataclass(slots=True)
+class FrameSignal:
+    """One sampled frame's motion where people are, tracked or not (person detections at the detection floor).
+
+    A fight tangles bodies, and the tracker confirms few of them in two seconds; the rules that
+    judge motion read these alongside the tracks.
+    """
+
+    t: float
+    frame: int
+    boxes: np.ndarray  # (n, 4) person detection boxes, pixels
+    confidence: np.ndarray  # (n,)
+    motion: np.ndarray | None = None  # (n, 5) gpu_jobs.vision.motion.MOTION_FIELDS per box; None: no flow
+    frame_motion: np.ndarray | None = None  # (5,) the same over the whole frame (in frame sizes)
 
 
 @dataclass(slots=True)

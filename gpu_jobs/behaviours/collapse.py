@@ -1,8 +1,32 @@
-"""collapse: a fast fall from upright to lying, then lying on."""
+"""collapse: a fast drop from standing to down, then staying down.
+
+What a fall looks like to a CCTV analysis at 5 fps (Le2i and GMDCSA-24 rooms): the box's top
+(the head) comes down fast, the box turns squat (crouched, on the floor, lying), and then either
+the person stays down where the camera can see them, or the person detector loses them, because
+detectors trained on COCO rarely find someone lying on a floor. So a collapse is:
+
+1. a standing moment (box at least collapse_upright_aspect tall, not cut by the frame's edge),
+2. within collapse_drop_s the head falls at least collapse_head_drop standing heights and the
+   person is down (box h/w <= collapse_low_aspect, lying, or flagged by a fall detector),
+3. for collapse_persist_s after that nobody stands up there again (the same track, another track
+   or an untracked person detection within collapse_return_radius), and one of
+   - lying is seen (box h/w < lying_aspect, or a fall detector's flag),
+   - the drop went all the way to the floor (>= collapse_floor_drop: sitting on a chair drops less),
+   - the track ends there, away from the frame's edges, while the scene goes on being watched.
+
+What is not a collapse: sitting down fast (a shallow drop, seen sitting on), lying down slowly
+(the drop takes longer than collapse_drop_s), a stumble or a bend (standing again within
+collapse_persist_s), someone already lying when first seen (unless a fall detector flags them),
+walking out of the frame or being cut by its edge (an edge box is neither a standing reference
+nor a place where someone was lost).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 from gpu_jobs.behaviours.events import EPS, lasts, make_event, mean_confidence, runs_where, saturate
 from gpu_jobs.behaviours.kinematics import TrackProfile
@@ -10,47 +34,197 @@ from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.types import Event, Track
 
+CRUMPLE = 0.75  # a box this much shorter than standing, with the head fallen, is going down
+END_SLACK_S = 0.6  # a track seen this close to the end of what was watched lasted to the end
+MIN_DOWN_S = 0.4  # down at least this long when the video ends right after the drop
+
+
+@dataclass(slots=True)
+class Fall:
+    """One collapse found on a track: where it started, where the person was last down, and why it counts."""
+
+    start: int  # the standing observation the fall started from
+    down: int  # the first observation down
+    last: int  # the last observation of the fall (down, or the last one before the track was lost)
+    drop: float  # how far the head fell, in standing heights
+    why: str  # lying | floor | lost | flag
+    down_s: float  # how long they were seen down (or lost there) after the drop
+    lying: bool
+
 
 class CollapseRule(ThresholdRule):
-    """collapse: upright to lying with the hips falling fast, then lying for collapse_persist_s.
-
-    A frame flagged by an external fall detector (track attribute `fall_frames`) counts as lying
-    and stands in for the visible transition.
-    """
-
-    def _fall(self, p: TrackProfile, first: int) -> tuple[int | None, float]:
-        """The upright observation the fall started from and how far the hips dropped (body heights)."""
-        th = self.th
-        before = [j for j in range(first) if p.t[first] - p.t[j] <= th.collapse_drop_s + EPS and p.posture[j] == "upright"]
-        if not before:
-            return None, 0.0
-        highest = min(before, key=lambda j: p.hip_y[j])  # hips before the fall, robust to a half-fallen frame
-        after = [i for i in range(first, len(p.t)) if p.t[i] - p.t[first] <= th.collapse_drop_s and p.posture[i] == "lying"]
-        drop = (max(p.hip_y[i] for i in after) - p.hip_y[highest]) / p.observations[highest].height
-        return before[-1], float(drop)
+    """collapse: a fast drop from standing to down, then down for collapse_persist_s (see the module docstring)."""
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         th = self.th
+        people = person_tracks(tracks)
+        profiles = [scene.profile(tr, th) for tr in people]
+        scene_end = max([float(p.t[-1]) for p in profiles] + [s.t for s in scene.signals[-1:]], default=0.0)
         events = []
-        for track in person_tracks(tracks):
-            p = scene.profile(track, th)
-            for first, last in runs_where([s == "lying" for s in p.posture], p.t, th.max_gap_s):
-                lying_s = p.t[last] - p.t[first]
-                if not lasts(lying_s, th.collapse_persist_s):
-                    continue
-                flagged = bool(p.fall_flag[first:last + 1].any())
-                start, drop = self._fall(p, first)
-                seen_falling = start is not None and drop >= th.collapse_min_drop
-                if not (seen_falling or flagged):
-                    continue  # already lying when first seen, or lay down slowly: not a collapse
-                evidence = 0.4 + 0.3 * saturate(drop, 2 * th.collapse_min_drop) + 0.3 * saturate(lying_s, 2 * th.collapse_persist_s)
-                if flagged:
-                    evidence = max(evidence, 0.9)
-                obs = track.observations
-                events.append(make_event(
-                    "collapse", track=track, obs=obs[first],
-                    t_start=obs[start].t if start is not None else obs[first].t, t_end=obs[last].t,
-                    evidence=evidence, detection=mean_confidence(obs[first:last + 1]), place=scene.zones.label(obs[first]),
-                    facts={"lying_s": lying_s, "hip_drop": drop, "fall_flag": flagged},
-                ))
+        for k, p in enumerate(profiles):
+            others = [q for j, q in enumerate(profiles) if j != k]
+            found = self._falls(p, others, scene, scene_end)
+            found += [f for f in self._flagged(p) if not any(f.down <= g.last and g.down <= f.last for g in found)]
+            for fall in found:
+                events.append(self._event(p, fall, scene))
         return events
+
+    # ---------------------------------------------------------------------------------------- measures
+
+    def _shape(self, p: TrackProfile, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per observation: box h/w, top y, standing-ready (tall, uncut) and down."""
+        th = self.th
+        boxes = p.boxes
+        h = np.maximum(1.0, boxes[:, 3] - boxes[:, 1])
+        w = np.maximum(1.0, boxes[:, 2] - boxes[:, 0])
+        aspect = h / w
+        fw, fh = scene.frame_size
+        ex, ey = th.collapse_edge * fw, th.collapse_edge * fh
+        cut_top = boxes[:, 1] <= ey  # the head is out of the frame: its height is unknown
+        cut_bottom = boxes[:, 3] >= fh - ey
+        cut_side = (boxes[:, 0] <= ex) | (boxes[:, 2] >= fw - ex)
+        # feet out of the frame (close to the camera) still leave the head to measure
+        standing = (aspect >= th.collapse_upright_aspect) & ~cut_top
+        lying = np.array([s == "lying" for s in p.posture]) | p.fall_flag
+        # a box cut by a side edge narrows or widens as the person walks out; squat but not lying is no sign there
+        down = ((aspect <= th.collapse_low_aspect) & ~(cut_side & (aspect > th.lying_aspect))) | lying
+        return aspect, boxes[:, 1], standing, down, cut_bottom
+
+    def _falls(self, p: TrackProfile, others: list[TrackProfile], scene: Scene, scene_end: float) -> list[Fall]:
+        th = self.th
+        n = len(p.t)
+        if n < 2:
+            return []
+        aspect, top, standing, down, cut_bottom = self._shape(p, scene)
+        height = p.boxes[:, 3] - p.boxes[:, 1]
+        lying = (aspect < th.lying_aspect) | p.fall_flag
+        # crumpling: the head falls fast and the box shrinks, even where furniture hides how squat the body is
+        for i in np.flatnonzero(~down):
+            refs = [j for j in range(i) if standing[j] and p.t[i] - p.t[j] <= th.collapse_drop_s + EPS]
+            down[i] = any((top[i] - top[j]) / height[j] >= th.collapse_head_drop - EPS
+                          and height[i] <= CRUMPLE * height[j] for j in refs)
+        falls: list[Fall] = []
+        k = 1
+        while k < n:
+            if not down[k] or down[k - 1]:  # judge each down stretch once, from where it starts
+                k += 1
+                continue
+            refs = [j for j in range(k) if standing[j] and p.t[k] - p.t[j] <= th.collapse_drop_s + EPS]
+            if not refs:
+                k += 1
+                continue
+            j = min(refs, key=lambda i: top[i])  # the head at its highest just before
+            # standing height: the tallest standing box a little before (the fall may have begun at j)
+            ref_h = float(height[j])
+            tallest = float(max(height[i] for i in range(k) if standing[i]
+                                and p.t[k] - p.t[i] <= 2 * th.collapse_drop_s + EPS))
+            # the down stretch: consecutive down observations (short holes allowed)
+            last = k
+            while last + 1 < n and down[last + 1] and p.t[last + 1] - p.t[last] <= th.max_gap_s + EPS:
+                last += 1
+            early = [i for i in range(k, last + 1) if p.t[i] - p.t[k] <= 1.0 + EPS]
+            drop = float((max(top[i] for i in early) - top[j]) / ref_h)
+            # someone who fell lies where they stood or nearer the camera; a box whose bottom rose a lot
+            # is a body bending over a counter or table that hides the legs
+            rise = float((p.boxes[j, 3] - min(p.boxes[i, 3] for i in early)) / ref_h)
+            if drop < th.collapse_head_drop - EPS or rise > th.collapse_max_rise + EPS:
+                k = last + 1
+                continue
+            horizon = p.t[k] + th.collapse_persist_s
+            # standing again on this track within the horizon: a stumble, a bend, a squat
+            back_up = [i for i in range(last + 1, n) if p.t[i] <= horizon + EPS and standing[i]
+                       and (top[i] - top[j]) / ref_h < th.collapse_head_drop / 2]
+            if back_up:
+                k = last + 1
+                continue
+            # lying soon after the drop; lying down later, after sitting a while, is done on purpose
+            soon = p.t[k:last + 1] <= horizon + EPS
+            seen_lying = bool(lying[k:last + 1][soon].any())
+            # how tall they are down there, against standing: on a chair ~0.7, on the floor ~0.5 or less
+            low_share = float(np.median(height[k:last + 1][soon])) / tallest
+            down_s = float(p.t[last] - p.t[k])
+            lost = last == n - 1 and self._lost_in_place(p, last, others, scene, scene_end, ref_h)
+            # down until the video ends counts as staying down, however short what was left to watch
+            to_end = last == n - 1 and scene_end - float(p.t[last]) <= END_SLACK_S + EPS and down_s >= MIN_DOWN_S
+            persists = lasts(down_s, th.collapse_persist_s) or to_end
+            if persists or lost:
+                why = None
+                if seen_lying:
+                    why = "lying"
+                elif (drop >= th.collapse_floor_drop - EPS or low_share <= th.collapse_floor_height + EPS) \
+                        and persists:
+                    why = "floor"
+                elif lost:
+                    why = "lost"
+                if why is not None:
+                    if lost:
+                        down_s = max(down_s, min(scene_end, horizon) - float(p.t[k]))
+                    falls.append(Fall(start=refs[-1], down=k, last=last, drop=drop, why=why, down_s=down_s,
+                                      lying=seen_lying))
+            k = last + 1
+        return falls
+
+    def _lost_in_place(self, p: TrackProfile, last: int, others: list[TrackProfile], scene: Scene,
+                       scene_end: float, ref_h: float) -> bool:
+        """The track ended at `last` away from the frame's sides, the scene was watched on, and nobody stood there."""
+        th = self.th
+        x1, y1, x2, y2 = p.boxes[last]
+        fw, fh = scene.frame_size
+        ex, ey = th.collapse_edge * fw, th.collapse_edge * fh
+        if x1 <= ex or x2 >= fw - ex or y1 <= ey:
+            return False  # left the frame at a side (or the top): not lost where they fell
+        t_lost = float(p.t[last])
+        if scene_end - t_lost < min(th.collapse_persist_s, 1.0) - EPS:
+            return False  # the video ends: nothing says they stayed down
+        horizon = t_lost + th.collapse_persist_s
+        spot = np.array([(x1 + x2) / 2, y2])
+        radius = th.collapse_return_radius * ref_h
+
+        def stands(box) -> bool:
+            bh, bw = box[3] - box[1], max(1.0, box[2] - box[0])
+            foot = np.array([(box[0] + box[2]) / 2, box[3]])
+            return bh / bw >= th.collapse_upright_aspect and float(np.linalg.norm(foot - spot)) <= radius
+
+        for q in others:
+            sel = (q.t > t_lost + EPS) & (q.t <= horizon + EPS)
+            if any(stands(b) for b in q.boxes[sel]):
+                return False
+        for s in scene.signals:
+            if t_lost + EPS < s.t <= horizon + EPS and any(stands(b) for b in s.boxes):
+                return False
+        return True
+
+    def _flagged(self, p: TrackProfile) -> list[Fall]:
+        """A fall detector's flag on a lying run that lasts stands in for the transition nobody saw."""
+        th = self.th
+        out = []
+        for first, last in runs_where([s == "lying" for s in p.posture], p.t, th.max_gap_s):
+            lying_s = float(p.t[last] - p.t[first])
+            if lasts(lying_s, th.collapse_persist_s) and p.fall_flag[first:last + 1].any():
+                out.append(Fall(start=first, down=first, last=last, drop=0.0, why="flag", down_s=lying_s, lying=True))
+        return out
+
+    # ---------------------------------------------------------------------------------------- the event
+
+    def _event(self, p: TrackProfile, fall: Fall, scene: Scene) -> Event:
+        th = self.th
+        obs = p.observations
+        flagged = bool(p.fall_flag[fall.down:fall.last + 1].any())
+        evidence = (0.4 + 0.3 * saturate(fall.drop, 2 * th.collapse_head_drop)
+                    + 0.3 * saturate(fall.down_s, 2 * th.collapse_persist_s))
+        if fall.lying:
+            evidence = min(1.0, evidence + 0.1)
+        if fall.why == "lost":
+            evidence *= 0.85  # the end of the fall was not seen
+        if flagged:
+            evidence = max(evidence, 0.9)
+        first_lying = next((i for i in range(fall.down, fall.last + 1) if p.posture[i] == "lying"), fall.down)
+        t_end = max(float(obs[fall.last].t), float(obs[fall.down].t) + fall.down_s)
+        return make_event(
+            "collapse", track=p.track, obs=obs[first_lying],
+            t_start=obs[fall.start].t if fall.why != "flag" else obs[fall.down].t, t_end=t_end,
+            evidence=evidence, detection=mean_confidence(obs[fall.down:fall.last + 1]),
+            place=scene.zones.label(obs[first_lying]),
+            facts={"lying_s": fall.down_s, "hip_drop": fall.drop, "head_drop": fall.drop, "fall_flag": flagged,
+                   "seen": fall.why},
+        )

@@ -21,7 +21,7 @@ from gpu_jobs.behaviours.rule import Rule, ThresholdRule
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.behaviours.theft import TheftRule
 from gpu_jobs.behaviours.violence import ViolenceRule
-from gpu_jobs.types import Event, Track, Zone
+from gpu_jobs.types import Event, FrameSignal, Track, Zone
 from settings import BehaviourThresholds
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class BehaviourRules:
         self.thresholds = thresholds
         self.rules: list[Rule] = [rule(thresholds) for rule in RULES]
 
-    def run(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int], fps_sampled: float) -> list[Event]:
+    def run(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int], fps_sampled: float, *,
+            signals: Sequence[FrameSignal] | None = None) -> list[Event]:
         """Events of all rules, ordered by start time.
 
         Args:
@@ -48,9 +49,10 @@ class BehaviourRules:
             zones: the video's shelf, checkout, exit and custom zones (regions optional).
             frame_size: (width, height) in pixels.
             fps_sampled: the analysis rate, used for smoothing windows.
+            signals: per sampled frame, motion where the people are (gpu_jobs.analysis); optional.
         """
         usable = [_in_time_order(tr) for tr in tracks if tr.observations]
-        scene = Scene.build(zones, frame_size, fps_sampled if fps_sampled > 0 else _infer_fps(usable))
+        scene = Scene.build(zones, frame_size, fps_sampled if fps_sampled > 0 else _infer_fps(usable), signals=signals)
         events: list[Event] = []
         for rule in self.rules:
             found = rule.detect(usable, scene)

@@ -13,7 +13,8 @@ import numpy as np
 from gpu_jobs.types import KEYPOINTS, Observation, Track
 from settings import BehaviourThresholds
 
-FALL_FRAMES_KEY = "fall_frames"  # optional track attribute: frames an external fall detector flagged
+# optional track attribute: frames an external fall detector flagged (the detector also sets Observation.fall)
+FALL_FRAMES_KEY = "fall_frames"
 
 _KP = {name: i for i, name in enumerate(KEYPOINTS)}
 _WRISTS = (_KP["left_wrist"], _KP["right_wrist"])
@@ -148,7 +149,7 @@ def profile_track(track: Track, th: BehaviourThresholds, fps: float) -> TrackPro
         if o.keypoints is not None:
             keypoints[i] = o.keypoints
     flagged = set(track.attributes.get(FALL_FRAMES_KEY) or ())
-    fall_flag = np.array([o.frame in flagged for o in obs], bool)
+    fall_flag = np.array([o.fall or o.frame in flagged for o in obs], bool)  # the detector's per-box flag, or listed
     posture = postures(h / w, keypoints, fall_flag, th)
     hips = keypoints[:, [_KP["left_hip"], _KP["right_hip"]]]
     hip_seen = hips[:, :, 2] >= th.keypoint_min_score

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from gpu_jobs.behaviours.kinematics import TrackProfile, profile_track
 from gpu_jobs.behaviours.zones import ZoneMap
-from gpu_jobs.types import Track, Zone
+from gpu_jobs.types import FrameSignal, Track, Zone
 from settings import BehaviourThresholds
 
 
 @dataclass
 class Scene:
-    """What every rule needs besides the tracks: zones, frame size and sampling rate; caches per run."""
+    """What every rule needs besides the tracks: zones, frame size, sampling rate, per-frame signals; caches per run."""
 
     zones: ZoneMap
     frame_size: tuple[int, int]
     fps: float
+    signals: tuple[FrameSignal, ...] = ()  # per sampled frame, motion where people are (may be empty)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, zones: Iterable[Zone] = (), frame_size: tuple[int, int] = (1280, 720), fps: float = 5.0) -> Scene:
-        return cls(ZoneMap(zones), (int(frame_size[0]), int(frame_size[1])), float(fps) if fps > 0 else 5.0)
+    def build(cls, zones: Iterable[Zone] = (), frame_size: tuple[int, int] = (1280, 720), fps: float = 5.0, *,
+              signals: Sequence[FrameSignal] | None = None) -> Scene:
+        return cls(ZoneMap(zones), (int(frame_size[0]), int(frame_size[1])), float(fps) if fps > 0 else 5.0,
+                   tuple(signals or ()))
 
     def cached(self, key: tuple, keep: object, compute):
         """compute() once per key; keep is held so the ids in key stay unique while cached."""

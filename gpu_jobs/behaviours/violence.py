@@ -1,4 +1,14 @@
-"""violent: fast limb motion between two people at close range, persisting."""
+"""violent: a fight within two seconds (learned model over motion and pose), or fast limbs at close range.
+
+Two ways to fire, both explainable:
+- the fight model (gpu_jobs/behaviours/models/fight.py): every two-second window of the run is
+  described by optical flow in and between the person boxes (tracked or only detected), wrist and
+  ankle speeds, box jitter, closing distance and people knocked down, and scored by a small model
+  trained on real surveillance fights (bench/train_fight_model.py); a window at or above
+  violent_model_threshold is violent. Windows in a row make one event.
+- fast wrists relative to the body between two tracked people at close range, over
+  violent_persist_s (needs pose on both; it does not depend on the model).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +19,82 @@ import numpy as np
 
 from gpu_jobs.behaviours.events import EPS, lasts, make_event, saturate, union_box
 from gpu_jobs.behaviours.kinematics import TrackProfile
+from gpu_jobs.behaviours.models.evaluator import WindowScorer
+from gpu_jobs.behaviours.models.fight import Window, fight_windows, load_fight_model
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
-from gpu_jobs.types import Event, Track
+from gpu_jobs.behaviours.zones import region_of
+from gpu_jobs.types import Event, Observation, Track
 
 
 class ViolenceRule(ThresholdRule):
-    """violent: fast wrist motion (relative to the body) between two people at close range, persisting."""
+    """violent: the fight model's windows at or above violent_model_threshold, or fast wrists at close range.
+
+    model: any WindowScorer over FIGHT_FEATURES; by default the packaged fight.json (None when
+    violent_model is off or the file is missing: then only the wrist rule runs).
+    """
+
+    def __init__(self, thresholds, model: WindowScorer | None = None):
+        super().__init__(thresholds)
+        self.model = model if model is not None else (load_fight_model() if thresholds.violent_model else None)
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         profiles = [scene.profile(tr, self.th) for tr in person_tracks(tracks)]
         events = []
         for a, b in combinations(profiles, 2):
             events.extend(self._pair(a, b, scene))
+        for event in self._model_events(profiles, scene):
+            if not any(event.t_start <= e.t_end and e.t_start <= event.t_end for e in events):
+                events.append(event)
         return events
+
+    def _model_events(self, profiles: list[TrackProfile], scene: Scene) -> list[Event]:
+        """Windows the fight model scores at or above the threshold; consecutive ones are one event."""
+        if self.model is None or not scene.signals:
+            return []
+        th = self.th
+        windows = fight_windows(profiles, scene.signals, scene.frame_size, scene.fps,
+                                min_score=th.keypoint_min_score, max_gap_s=th.max_gap_s)
+        if not windows:
+            return []
+        prob = self.model.probability(np.array([w.features for w in windows]))
+        episodes: list[list[tuple[Window, float]]] = []
+        for w, pr in zip(windows, prob):
+            if pr < th.violent_model_threshold:
+                continue
+            if episodes and w.t0 <= episodes[-1][-1][0].t1 + EPS:
+                episodes[-1].append((w, float(pr)))
+            else:
+                episodes.append([(w, float(pr))])
+        return [self._episode_event(ep, profiles, scene) for ep in episodes]
+
+    def _episode_event(self, ep: list[tuple[Window, float]], profiles: list[TrackProfile], scene: Scene) -> Event:
+        peak, peak_p = max(ep, key=lambda x: x[1])
+        t_start, t_end = ep[0][0].t0, ep[-1][0].t1
+        actor = profiles[peak.actor] if peak.actor is not None else None
+        other = profiles[peak.other] if peak.other is not None else None
+        seen = [o for p in profiles for o in p.observations if t_start - EPS <= o.t <= t_end + EPS]
+        if seen:  # the event spans what was seen, not the window's edges
+            t_start, t_end = max(t_start, min(o.t for o in seen)), min(t_end, max(o.t for o in seen))
+        if actor is not None:
+            obs = min(actor.observations, key=lambda o: abs(o.frame - peak.frame))
+            boxes = [obs.bbox, peak.bbox]
+            if other is not None:
+                boxes.append(min(other.observations, key=lambda o: abs(o.frame - peak.frame)).bbox)
+            bbox = union_box(boxes, scene.frame_size)
+        else:  # nobody tracked: the detections that moved
+            bbox = peak.bbox
+            obs = Observation(t=t_start, frame=peak.frame, bbox=bbox, confidence=0.5,
+                              region=region_of((bbox[0] + bbox[2]) / 2, scene.frame_size[0]))
+        evidence = 0.5 + 0.5 * saturate(peak_p - self.th.violent_model_threshold,
+                                        1.0 - self.th.violent_model_threshold)
+        return make_event(
+            "violent", track=actor.track if actor is not None else None, obs=obs, t_start=t_start, t_end=t_end,
+            evidence=evidence, detection=obs.confidence, place=scene.zones.label(obs),
+            related=(other.track.number,) if other is not None else (), bbox=bbox,
+            facts={"duration_s": t_end - t_start, "fight_probability": peak_p, "windows": len(ep),
+                   "limb_source": "model"},
+        )
 
     def _pair(self, a: TrackProfile, b: TrackProfile, scene: Scene) -> list[Event]:
         th = self.th
@@ -52,7 +124,8 @@ class ViolenceRule(ThresholdRule):
             peak = max(ep, key=lambda h: actor.limb_speed[h[idx]])
             peak_speed = float(actor.limb_speed[peak[idx]])
             wrists = float(np.mean([actor.limb_from_wrists[h[idx]] for h in ep]))
-            evidence = 0.4 + 0.3 * saturate(span, 2 * th.violent_persist_s) + 0.3 * saturate(peak_speed, 2 * th.violent_limb_speed)
+            evidence = (0.4 + 0.3 * saturate(span, 2 * th.violent_persist_s)
+                        + 0.3 * saturate(peak_speed, 2 * th.violent_limb_speed))
             evidence *= 0.7 + 0.3 * wrists  # box-shape motion is a weaker sign than seen wrists
             actor_obs = actor.observations[peak[idx]]
             other_obs = other.observations[peak[3 - idx]]
