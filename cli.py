@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     _load_extra_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # a plain SIGTERM would end the process without its exit hooks, leaving the embedded database up
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -158,10 +160,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _one_line(exc: BaseException) -> str:
+    if _database_down(exc):
+        from settings import get_settings
+
+        if get_settings().database_url:
+            return (f"the database is not reachable ({_first_line(exc)}); start the PostgreSQL server that "
+                    "DATABASE_URL names, or unset DATABASE_URL to use the embedded one.")
+        return (f"the embedded database stopped ({_first_line(exc)}); run the command again to start it, "
+                "and `sentinel health` to check it.")
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first if isinstance(exc, (CliError,)) or text else first
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _database_down(exc: BaseException) -> bool:
+    """A connection to PostgreSQL failed or timed out (not a wrong query): the server is down or gone."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "DatabaseUnavailable" in names:
+        return False  # already says what to do
+    return bool(names & {"PoolTimeout", "OperationalError"}) and not names & {"QueryCanceled"}
 
 
 if __name__ == "__main__":

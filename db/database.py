@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from db.embedded import start_embedded
+from db.embedded import EmbeddedDatabaseError, start_embedded
 from db import vector_index
 from db.migrate import migrate
 from settings import Settings
@@ -27,7 +27,10 @@ def resolve_url(settings: Settings) -> str:
     """DATABASE_URL when set, else the embedded server under SENTINEL_DATA_DIR."""
     if settings.database_url:
         return settings.database_url
-    return start_embedded(settings.pg_dir)
+    try:
+        return start_embedded(settings.pg_dir)
+    except EmbeddedDatabaseError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -48,7 +51,9 @@ class Database:
                 migrate(conn, embedding_dim=settings.embedding_dim)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatabaseUnavailable(f"Cannot connect to PostgreSQL ({first}); check DATABASE_URL.") from exc
+            where = ("start the PostgreSQL server DATABASE_URL names, or unset DATABASE_URL to use the embedded one"
+                     if settings.database_url else f"its log is in {settings.pg_dir / 'log'}")
+            raise DatabaseUnavailable(f"The database is not running ({first}); {where}.") from exc
         self.pool = ConnectionPool(
             self.url,
             min_size=1,
