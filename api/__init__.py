@@ -9,8 +9,10 @@ Every route except `/health` needs `Authorization: Bearer <SENTINEL_API_TOKEN>`.
 `{"error": {"code", "message"}}` with a one-sentence message and never a stack trace.
 
 Layout: `app` builds the app, `routers/` holds one module per resource, `schemas` the models,
-`errors` the error shape and handlers, `deps` the App and token dependencies, `uploads` the
-streaming body readers and `links` the presigned object URLs.
+`errors` the error shape and handlers, `deps` the App and token dependencies, `guard` the ASGI
+checks before any route (the token before the body, body limits, stalled bodies, upload slots),
+`uploads` the streaming body readers, `links` the presigned object URLs and `server` the uvicorn
+settings of `sentinel api` (keep-alive, request-head deadline).
 
 Example:
     from bootstrap import get_app

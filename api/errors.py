@@ -63,15 +63,22 @@ class BodyTooLarge(BodyRefused):
         super().__init__(413, message)
 
 
+class BodyIdle(BodyRefused):
+    code = "request_timeout"
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__(408, f"No byte of the request body arrived for {idle_s:g} s; send the request again.")
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error responses, all in the ErrorResponse shape."""
     return {code: {"model": ErrorResponse} for code in codes}
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "upload_too_large",
-                 415: "unsupported_media_type", 422: "invalid_request", 500: "internal_error",
-                 503: "unavailable"}
+                 405: "method_not_allowed", 406: "not_acceptable", 408: "request_timeout", 409: "conflict",
+                 413: "upload_too_large", 415: "unsupported_media_type", 422: "invalid_request",
+                 429: "too_many_uploads", 500: "internal_error", 503: "unavailable"}
 
 
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:

@@ -20,6 +20,7 @@ def cmd_api(args) -> int:
     import uvicorn
 
     from api import check_bind, create_app
+    from api.server import uvicorn_config
     from bootstrap import get_app
 
     app = get_app()
@@ -30,6 +31,7 @@ def cmd_api(args) -> int:
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"Sentinel API on {where} (docs at {where}/docs)"
           + ("" if token else "  (no SENTINEL_API_TOKEN: open to this machine only)"), file=sys.stderr, flush=True)
-    uvicorn.run(create_app(app, token=token), host=args.host, port=args.port, log_level=args.log_level,
-                server_header=False)
+    # keep-alive, request-head deadline and head size: api/server.py; slow bodies and upload slots: api/guard.py
+    config = uvicorn_config(create_app(app, token=token), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(config).run()
     return 0

@@ -13,6 +13,8 @@ import time
 from contextlib import closing
 from urllib.parse import urlparse
 
+import pytest
+
 from api import create_app
 from tests.conftest import AUTH, TOKEN
 
@@ -113,3 +115,127 @@ def test_the_token_is_checked_before_the_body_and_every_json_body_is_bounded(ser
 
     ok = httpx.post(f"{url}/v1/ask", headers=AUTH, json={"question": "any theft?"}, timeout=60)
     assert ok.status_code == 200, ok.text
+
+
+# ---- 1. slow clients ----------------------------------------------------------------------------
+
+@pytest.fixture()
+def serve_shipped():
+    """Serve an ASGI app with the uvicorn.Config `sentinel api` uses (api.server), in a thread."""
+    import threading
+
+    import uvicorn
+
+    from api.server import uvicorn_config
+    from tests.conftest import free_port
+
+    servers = []
+
+    def start(asgi_app, **options) -> str:
+        port = free_port()
+        server = uvicorn.Server(uvicorn_config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="off", **options))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _stalled_upload(url: str) -> socket.socket:
+    """An authenticated upload that sends its headers and 100 bytes of a 10 MB body, then nothing."""
+    sock = _connect(url, timeout=30)
+    part = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="cam.mp4"\r\n'
+            b"Content-Type: video/mp4\r\n\r\n")
+    sock.sendall(_head("POST", "/v1/videos", length=10 * 1024 * 1024, headers=AUTH_LINE,
+                       content_type="multipart/form-data; boundary=B") + (part + b"\x00" * 100)[:100])
+    return sock
+
+
+def _answered(sock: socket.socket, within_s: float) -> bool:
+    return bool(select.select([sock], [], [], within_s)[0])
+
+
+def test_stalled_uploads_neither_freeze_the_api_nor_hold_their_threads(serve_shipped, api_app, monkeypatch):
+    import httpx
+
+    from tests.conftest import add_analysed_video
+
+    idle_s = 5.0
+    monkeypatch.setattr(api_app.settings, "body_idle_timeout_s", idle_s)
+    slots = api_app.settings.max_concurrent_uploads
+    assert slots < 40
+    url = serve_shipped(create_app(api_app, token=TOKEN), header_timeout_s=2.0)
+    add_analysed_video(api_app, embed=True)
+    routes = [("GET", "/health", None), ("GET", "/v1/videos", None), ("POST", "/v1/ask", {"question": "any theft?"})]
+    with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
+        for method, path, body in routes:  # warm: the first question loads the embedder
+            assert client.request(method, path, json=body).status_code == 200
+
+        stalled = [_stalled_upload(url) for _ in range(40)]
+        started = time.monotonic()
+        try:
+            # the uploads past the cap are refused at once; the others hold a slot, waiting for bytes
+            refused: list[socket.socket] = []
+            deadline = time.monotonic() + 3.0
+            while len(refused) < 40 - slots and time.monotonic() < deadline:
+                ready = select.select([s for s in stalled if s not in refused], [], [], 0.1)[0]
+                refused += ready
+            time.sleep(0.2)  # and no more than those
+            refused += select.select([s for s in stalled if s not in refused], [], [], 0)[0]
+            assert len(refused) == 40 - slots, len(refused)
+            for sock in refused:
+                error = _error(_response(sock), 429, "too_many_uploads")
+                assert "SENTINEL_MAX_CONCURRENT_UPLOADS" in error["message"]
+
+            # every other route keeps answering, quickly
+            for method, path, body in routes:
+                t0 = time.monotonic()
+                response = client.request(method, path, json=body)
+                assert response.status_code == 200, (path, response.text)
+                assert time.monotonic() - t0 < 2.0, (path, time.monotonic() - t0)
+            assert time.monotonic() - started < idle_s, "the checks took longer than the idle timeout"
+
+            # the stalled ones are answered 408 once idle_s passed without a byte, and closed
+            waiting = [s for s in stalled if s not in refused]
+            for sock in waiting:
+                assert _answered(sock, idle_s + 5 - (time.monotonic() - started)), "no 408 in time"
+                answer = _response(sock)
+                _error(answer, 408, "request_timeout")
+                assert answer[1]["connection"] == "close"
+            assert time.monotonic() - started >= idle_s - 0.5
+        finally:
+            for sock in stalled:
+                sock.close()
+
+        # the slots are free again: an upload goes through
+        from tests.conftest import write_clip
+
+        clip = write_clip(api_app.settings.data_dir.parent / "after.mp4", seconds=1)
+        with open(clip, "rb") as f:
+            response = client.post("/v1/videos", files={"file": ("after.mp4", f, "video/mp4")})
+        assert response.status_code == 202, response.text
+
+
+def test_a_request_head_that_never_completes_is_cut_off(serve_shipped, api_app):
+    url = serve_shipped(create_app(api_app, token=TOKEN), header_timeout_s=1.0)
+    with closing(_connect(url)) as silent, closing(_connect(url)) as half:
+        half.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        started = time.monotonic()
+        for sock in (silent, half):
+            assert _answered(sock, 5.0), "the server kept a stalled request head open"
+            assert sock.recv(1024) == b""  # closed, nothing sent
+        assert time.monotonic() - started < 5.0
+        # a keep-alive connection between two requests is not cut while it is used
+    with closing(_connect(url)) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _response(sock)[0] == 200

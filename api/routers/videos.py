@@ -68,13 +68,15 @@ def _accepted(app: App, result) -> UploadAccepted:
 
 
 @router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=UPLOAD_BODY,
-             responses=error_responses(400, 413, 415), summary="Upload a video or import one from S3")
+             responses=error_responses(400, 408, 413, 415, 429), summary="Upload a video or import one from S3")
 async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
     """Store a video and queue its analysis.
 
     Send either a multipart/form-data body with the video in the `file` field (streamed to
     the store; refused with 413 as soon as it passes SENTINEL_MAX_UPLOAD_MB), or JSON
     `{"s3_uri": "s3://bucket/key"}`. The same bytes twice give the same video, analysed once.
+    At most SENTINEL_MAX_CONCURRENT_UPLOADS run at once (429 with Retry-After beyond), and a body
+    that sends nothing for SENTINEL_BODY_IDLE_TIMEOUT_S is answered 408.
     """
     media_type, options = parse_options_header(request.headers.get("content-type"))
     if media_type == b"application/json":
