@@ -81,7 +81,8 @@ def test_filter_mismatch_is_penalised(embeddings) -> None:
 
 
 def test_semantic_signal_finds_the_meaning_without_filters(embeddings, store_events) -> None:
-    question = "someone putting merchandise under their coat"
+    # "putting it under a coat" names concealment now; this phrasing names no type, zone or person
+    question = "goods disappearing under a coat"
     filters = parse_question(question)
     assert not filters.has_filters  # only the embedding and word overlap can decide
     top = OfflineReranker(embeddings=embeddings).rerank(question, store_events, filters, k=2)
