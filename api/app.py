@@ -16,6 +16,16 @@ API_VERSION = "1.0.0"
 FROM_SETTINGS: Any = object()  # create_app(token=...) default: read SENTINEL_API_TOKEN
 
 
+def open_for_requests(app_instance: App) -> None:
+    """Start (or join) the database now, and let API requests wait SENTINEL_API_DB_TIMEOUT_S for a connection.
+
+    The pool's own wait (30 s) suits the worker and the CLI; a request in front of a client is better
+    answered 503 in a few seconds while the database is down. `sentinel api` calls this before serving.
+    """
+    database = app_instance.db
+    database.pool.timeout = min(database.pool.timeout, app_instance.settings.api_db_timeout_s)
+
+
 def create_app(app_instance: App | None = None, *, token: str | None = FROM_SETTINGS) -> FastAPI:
     """The FastAPI app over `app_instance` (the process-wide App when None).
 

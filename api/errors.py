@@ -10,14 +10,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import NO_NUL, NOT_BLANK, ErrorDetail, ErrorResponse
 from core.errors import VideoNotFound
 from db.database import DatabaseUnavailable
+from db.objects import BucketMissing, StoreUnavailable
 from gpu_jobs.ingest import IngestError, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,11 @@ def _validation_message(errors: list[Mapping[str, Any]]) -> str:
     return f"{where}: {text}{more}." if where else f"{text}{more}."
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
 def install_error_handlers(api: FastAPI) -> None:
     """Answer every error raised while serving `api` in the ErrorResponse shape."""
 
@@ -138,8 +146,23 @@ def install_error_handlers(api: FastAPI) -> None:
         return error_response(422, "invalid_video", str(exc))
 
     @api.exception_handler(DatabaseUnavailable)
-    async def _no_database(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return error_response(503, "unavailable", "The database is unreachable; try again shortly.")
+    @api.exception_handler(psycopg.OperationalError)  # a connection lost mid-request
+    @api.exception_handler(PoolTimeout)  # no connection within the pool's wait (SENTINEL_API_DB_TIMEOUT_S)
+    async def _no_database(request: Request, exc: Exception) -> JSONResponse:
+        # DatabaseUnavailable's own advice is for whoever runs the server; the client gets psycopg's reason
+        reason = _first_line(exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
+        return error_response(503, "unavailable", f"The database is unreachable ({reason.rstrip('.')}); "
+                                                  "try again shortly.", {"Retry-After": "5"})
+
+    @api.exception_handler(StoreUnavailable)
+    @api.exception_handler(BucketMissing)
+    async def _no_store(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("object store unavailable on %s %s: %s", request.method, request.url.path, _first_line(exc))
+        text = _first_line(exc).rstrip(".")
+        transient = isinstance(exc, StoreUnavailable)  # a missing bucket waits for someone to create it
+        message = text[:1].upper() + text[1:] + ("; try again shortly." if transient else ".")
+        return error_response(503, "unavailable", message, {"Retry-After": "5"} if transient else None)
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

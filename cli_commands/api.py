@@ -20,13 +20,14 @@ def cmd_api(args) -> int:
     import uvicorn
 
     from api import check_bind, create_app
+    from api.app import open_for_requests
     from api.server import uvicorn_config
     from bootstrap import get_app
 
     app = get_app()
     token = app.settings.api_token.get_secret_value() if app.settings.api_token else None
     check_bind(args.host, token)
-    _ = app.db  # start (or join) the database and migrate before the first request waits on it
+    open_for_requests(app)  # start (or join) the database and migrate; requests wait a few seconds for it at most
     app.store.check()
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"Sentinel API on {where} (docs at {where}/docs)"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
+
+log = logging.getLogger(__name__)
 
 CHUNK = 8 * 1024 * 1024  # S3's multipart minimum is 5 MiB; 8 MiB parts keep memory flat
 # CopyObject refuses sources over 5 GiB; above this size a class change copies part by part
@@ -32,6 +36,19 @@ class BlobNotFound(KeyError):
 
 class ObjectArchived(RuntimeError):
     """The object is in the archive tier and must be restored before it can be read."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The object store cannot be reached: refused, timed out, no such host, or 5xx after the retries.
+
+    Not a missing object (BlobNotFound): it passes by itself, so the API answers 503 and jobs wait and retry.
+    """
+
+    transient = True
+
+
+class BucketMissing(RuntimeError):
+    """S3_BUCKET does not exist and these credentials may not create it; the message says how to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +156,10 @@ class BlobStore(ABC):
     @abstractmethod
     def check(self) -> str:
         """Raise if the store is unusable; return a short description for health."""
+
+    @abstractmethod
+    def ensure_reachable(self) -> None:
+        """Raise StoreUnavailable unless the store answers now (one quick try)."""
 
 
 class FolderStore(BlobStore):
@@ -269,6 +290,9 @@ class FolderStore(BlobStore):
                 done += 1
         return done
 
+    def ensure_reachable(self) -> None:
+        return None  # a local folder is always there (check() tells whether it is writable)
+
     def check(self) -> str:
         probe = self.root / ".health"
         probe.write_text("ok")
@@ -291,17 +315,86 @@ class S3Store(BlobStore):
     name = "s3"
 
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str = "us-east-1",
-                 client=None) -> None:
+                 client=None, retries: int = 3, connect_timeout_s: float = 3.0, read_timeout_s: float = 60.0) -> None:
+        """Args:
+            retries: retries after the first attempt of each call, in botocore's "standard" mode
+                (exponential back-off with jitter, on throttling, 5xx and connection errors).
+            connect_timeout_s, read_timeout_s: per attempt. `check` and `ensure_reachable` make one
+                attempt with the connect timeout only, so a request in front of a user fails in seconds.
+        """
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
         self.endpoint_url = endpoint_url
-        self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, signature_version="s3v4",
-                          connect_timeout=5, read_timeout=60),
-        )
+        self.region = region
+
+        def make(attempts: int, read_timeout: float):
+            return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=Config(
+                retries={"mode": "standard", "max_attempts": attempts}, signature_version="s3v4",
+                connect_timeout=connect_timeout_s, read_timeout=read_timeout))
+
+        self.client = client or make(retries, read_timeout_s)
+        self._probe = client or make(0, min(read_timeout_s, 10.0))
+
+    @contextmanager
+    def _reached(self) -> Iterator[None]:
+        """Turn botocore's connection failures (and 5xx answers after the retries) into StoreUnavailable."""
+        from botocore.exceptions import ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        try:
+            yield
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise StoreUnavailable(f"the object store is unreachable: {_first_line(exc)}") from exc
+        except ClientError as exc:
+            if int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                raise StoreUnavailable(f"the object store is unreachable: {_first_line(exc)}") from exc
+            raise
+
+    def _mb_hint(self) -> str:
+        endpoint = f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else ""
+        return f"create it with `aws s3 mb s3://{self.bucket}{endpoint}`, or set S3_BUCKET to one that exists"
+
+    def ensure_bucket(self) -> bool:
+        """Create the bucket when it is missing and the credentials allow; True when it was created.
+
+        Raises BucketMissing (one line that says how to create it) when they do not, and
+        StoreUnavailable when the endpoint cannot be reached.
+        """
+        from botocore.exceptions import ClientError
+
+        with self._reached():
+            try:
+                self._probe.head_bucket(Bucket=self.bucket)
+                return False
+            except ClientError as exc:
+                if not self._not_found(exc) and _code(exc) != "NoSuchBucket":
+                    return False  # it exists (403: another owner, or no s3:ListBucket); writes will tell
+            extra = {} if self.region == "us-east-1" else {
+                "CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            try:
+                self.client.create_bucket(Bucket=self.bucket, **extra)
+            except ClientError as exc:
+                if _code(exc) in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    return False
+                if int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                    raise
+                raise BucketMissing(f"The bucket {self.bucket} does not exist and these credentials cannot create "
+                                    f"it ({_code(exc) or _first_line(exc)}); {self._mb_hint()}.") from exc
+        log.info("created the missing bucket s3://%s%s", self.bucket,
+                 f" at {self.endpoint_url}" if self.endpoint_url else "")
+        return True
+
+    def ensure_reachable(self) -> None:
+        from botocore.exceptions import ClientError
+
+        with self._reached():
+            try:
+                self._probe.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:  # any answer but a 5xx: the store is there
+                if int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500:
+                    raise
 
     def put_stream(self, key: str, stream: BinaryIO, *, content_type: str | None = None) -> int:
         from boto3.s3.transfer import TransferConfig
@@ -311,7 +404,8 @@ class S3Store(BlobStore):
         # upload_fileobj streams multipart in CHUNK-sized parts, so memory stays flat for any size
         config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK, max_concurrency=2)
         config.max_in_memory_upload_chunks = 2  # bounds the parts buffered from a non-seekable stream
-        self.client.upload_fileobj(counter, self.bucket, check_key(key), ExtraArgs=extra, Config=config)
+        with self._reached():
+            self.client.upload_fileobj(counter, self.bucket, check_key(key), ExtraArgs=extra, Config=config)
         return counter.count
 
     def _not_found(self, exc) -> bool:
@@ -322,7 +416,8 @@ class S3Store(BlobStore):
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
+            with self._reached():
+                return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
         except ClientError as exc:
             if self._not_found(exc):
                 raise BlobNotFound(key) from exc
@@ -334,7 +429,8 @@ class S3Store(BlobStore):
         from botocore.exceptions import ClientError
 
         try:
-            r = self.client.head_object(Bucket=self.bucket, Key=check_key(key))
+            with self._reached():
+                r = self.client.head_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
             if self._not_found(exc):
                 raise BlobNotFound(key) from exc
@@ -344,7 +440,8 @@ class S3Store(BlobStore):
                         expires_at)
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+        with self._reached():
+            self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
     def url(self, key: str, *, expires_s: int = 3600) -> str:
         return self.client.generate_presigned_url(
@@ -372,10 +469,11 @@ class S3Store(BlobStore):
         # UploadPartCopy above COPY_PART, so originals over 5 GiB move too, content type and metadata kept
         config = TransferConfig(multipart_threshold=COPY_PART, multipart_chunksize=COPY_PART, max_concurrency=2)
         try:
-            self.client.copy(
-                {"Bucket": self.bucket, "Key": check_key(key)}, self.bucket, key,
-                ExtraArgs={"StorageClass": storage_class, "MetadataDirective": "COPY"}, Config=config,
-            )
+            with self._reached():
+                self.client.copy(
+                    {"Bucket": self.bucket, "Key": check_key(key)}, self.bucket, key,
+                    ExtraArgs={"StorageClass": storage_class, "MetadataDirective": "COPY"}, Config=config,
+                )
         except ClientError as exc:
             if self._not_found(exc):
                 raise BlobNotFound(key) from exc
@@ -388,9 +486,10 @@ class S3Store(BlobStore):
         from botocore.exceptions import ClientError
 
         try:
-            self.client.restore_object(
-                Bucket=self.bucket, Key=check_key(key),
-                RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}})
+            with self._reached():
+                self.client.restore_object(
+                    Bucket=self.bucket, Key=check_key(key),
+                    RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": "Standard"}})
         except ClientError as exc:
             # a restore already in progress is not an error for us
             if exc.response.get("Error", {}).get("Code") != "RestoreAlreadyInProgress":
@@ -412,8 +511,25 @@ class S3Store(BlobStore):
         return self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
 
     def check(self) -> str:
-        self.client.head_bucket(Bucket=self.bucket)
+        from botocore.exceptions import ClientError
+
+        try:
+            with self._reached():
+                self._probe.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if self._not_found(exc) or _code(exc) == "NoSuchBucket":
+                raise BucketMissing(f"The bucket {self.bucket} does not exist; {self._mb_hint()}.") from exc
+            raise
         return f"s3://{self.bucket}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+
+
+def _code(exc) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _CountingReader:
@@ -430,7 +546,16 @@ class _CountingReader:
 
 
 def make_store(settings) -> BlobStore:
-    """S3 when S3_BUCKET is set, else the folder under SENTINEL_DATA_DIR."""
+    """S3 when S3_BUCKET is set (its bucket created when missing and the credentials allow), else the folder.
+
+    An unreachable S3 endpoint is logged, not raised: requests answer 503 until it is back.
+    """
     if settings.s3_bucket:
-        return S3Store(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+        store = S3Store(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+                        retries=settings.s3_retries, connect_timeout_s=settings.s3_connect_timeout_s)
+        try:
+            store.ensure_bucket()
+        except StoreUnavailable as exc:
+            log.warning("%s; requests that need it answer 503 until it is back", exc)
+        return store
     return FolderStore(settings.blobs_dir)

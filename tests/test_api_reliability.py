@@ -239,3 +239,148 @@ def test_a_request_head_that_never_completes_is_cut_off(serve_shipped, api_app):
         for _ in range(2):
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _response(sock)[0] == 200
+
+
+# ---- 5. a dependency that is down ---------------------------------------------------------------
+
+class UnixProxy:
+    """A TCP port on 127.0.0.1 forwarded to the embedded server's Unix socket, which can be cut like an outage."""
+
+    def __init__(self, socket_path: str) -> None:
+        import threading
+
+        self.socket_path = socket_path
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while self.running:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                continue
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.socket_path)
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def down(self) -> None:
+        """The listener closes (new connections refused) and every open connection is cut."""
+        self.running = False
+        self.thread.join(5)
+        self.server.close()
+        for sock in self.open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+def _health(url: str) -> tuple[int, dict[str, dict]]:
+    import httpx
+
+    response = httpx.get(f"{url}/health", headers=AUTH, timeout=30)
+    return response.status_code, {c["component"]: c for c in response.json()["components"]}
+
+
+def test_a_database_that_is_down_is_503_within_seconds_and_health_names_it(serve, settings, database, tmp_path):
+    import glob
+    from urllib.parse import parse_qs
+
+    import httpx
+
+    import bootstrap
+    from api.app import open_for_requests
+    from tests.conftest import free_port
+
+    # never reachable: a closed port
+    closed = bootstrap.App(settings.model_copy(update={
+        "data_dir": tmp_path / "closed", "database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"}))
+    url = serve(create_app(closed, token=TOKEN))
+    started = time.monotonic()
+    response = httpx.get(f"{url}/v1/videos", headers=AUTH, timeout=30)
+    assert response.status_code == 503 and time.monotonic() - started < 5, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unavailable" and error["message"].startswith("The database is unreachable (")
+    assert "\n" not in error["message"] and error["message"].endswith("; try again shortly.")
+    status, components = _health(url)
+    assert status == 503 and not components["database"]["ok"] and components["object store"]["ok"]
+
+    # reachable, then down: requests wait SENTINEL_API_DB_TIMEOUT_S for the pool, not its 30 s
+    socket_dir = parse_qs(urlparse(database.url).query)["host"][0]
+    pg_socket = next(p for p in glob.glob(f"{socket_dir}/.s.PGSQL.*") if not p.endswith(".lock"))
+    proxy = UnixProxy(pg_socket)
+    cut = bootstrap.App(settings.model_copy(update={
+        "data_dir": tmp_path / "cut", "api_db_timeout_s": 2.0,
+        "database_url": f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"}))
+    try:
+        open_for_requests(cut)
+        url = serve(create_app(cut, token=TOKEN))
+        assert httpx.get(f"{url}/v1/videos", headers=AUTH, timeout=30).status_code == 200
+        proxy.down()
+        started = time.monotonic()
+        response = httpx.get(f"{url}/v1/videos", headers=AUTH, timeout=60)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503 and elapsed < 6, (elapsed, response.text)
+        assert response.json()["error"]["message"].startswith("The database is unreachable (")
+        status, components = _health(url)
+        assert status == 503 and not components["database"]["ok"], components
+    finally:
+        proxy.down() if proxy.running else None
+        cut.close()
+
+
+def test_a_store_that_is_down_is_503_at_once_and_a_missing_bucket_is_created(serve, api_app, moto_s3, tmp_path,
+                                                                            caplog):
+    import logging
+
+    import boto3
+    import httpx
+
+    import bootstrap
+    from tests.conftest import free_port, write_clip
+
+    down = bootstrap.App(api_app.settings.model_copy(update={
+        "s3_bucket": "sentinel-down", "s3_endpoint_url": f"http://127.0.0.1:{free_port()}"}))
+    down.db = api_app.db
+    url = serve(create_app(down, token=TOKEN))
+    clip = write_clip(tmp_path / "down.mp4", seconds=1)
+    started = time.monotonic()
+    with open(clip, "rb") as f:
+        response = httpx.post(f"{url}/v1/videos", headers=AUTH, files={"file": ("down.mp4", f, "video/mp4")},
+                              timeout=60)
+    assert response.status_code == 503 and time.monotonic() - started < 5, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unavailable" and error["message"].startswith("The object store is unreachable: ")
+    assert "\n" not in error["message"] and response.headers["retry-after"]
+    status, components = _health(url)
+    assert status == 200 and components["database"]["ok"]  # the API still reads and answers
+    store = components["object store"]
+    assert not store["ok"] and store["detail"].startswith("the object store is unreachable: ")
+
+    # a bucket that does not exist yet is created when the store is first used, with a log line
+    name = f"sentinel-new-{time.monotonic_ns() % 10**9}"
+    fresh = bootstrap.App(api_app.settings.model_copy(update={"s3_bucket": name, "s3_endpoint_url": moto_s3}))
+    with caplog.at_level(logging.INFO, logger="db.objects"):
+        fresh.store.check()
+    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").head_bucket(Bucket=name)
+    assert any(f"created the missing bucket s3://{name}" in r.getMessage() for r in caplog.records)

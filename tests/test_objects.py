@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 import tracemalloc
 import urllib.request
 
@@ -137,3 +138,40 @@ def test_folder_writes_are_atomic(tmp_path):
         store.put_stream("k.bin", Broken())
     assert store.get_bytes("k.bin") == b"old"
     assert not [p for p in (tmp_path / "root").iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_s3_down_is_store_unavailable_fast_not_a_missing_object(moto_s3):
+    from tests.conftest import free_port
+
+    down = S3Store("sentinel-down", endpoint_url=f"http://127.0.0.1:{free_port()}", retries=1)
+    for call in (down.ensure_reachable, down.check, lambda: down.head("k"), lambda: down.put_bytes("k", b"x"),
+                 lambda: down.open("k"), lambda: down.delete("k")):
+        started = time.monotonic()
+        with pytest.raises(objects.StoreUnavailable, match="^the object store is unreachable: "):
+            call()
+        assert time.monotonic() - started < 5
+    assert objects.StoreUnavailable.transient and not issubclass(objects.StoreUnavailable, BlobNotFound)
+
+
+def test_a_missing_bucket_is_created_or_named_with_how_to_create_it(moto_s3):
+    import uuid
+
+    from botocore.stub import Stubber
+
+    store = S3Store(f"sentinel-{uuid.uuid4().hex[:12]}", endpoint_url=moto_s3)
+    with pytest.raises(objects.BucketMissing, match="aws s3 mb"):
+        store.check()
+    assert store.ensure_bucket() is True and store.ensure_bucket() is False
+    assert store.check().startswith("s3://")
+
+    # credentials that may not create buckets: one line that says how to
+    denied = S3Store("sentinel-denied", endpoint_url=moto_s3)
+    with Stubber(denied.client) as stub:
+        stub.add_client_error("head_bucket", "404", http_status_code=404)
+        stub.add_client_error("create_bucket", "AccessDenied", "Access Denied", http_status_code=403)
+        denied._probe = denied.client
+        with pytest.raises(objects.BucketMissing) as caught:
+            denied.ensure_bucket()
+    message = str(caught.value)
+    assert "\n" not in message and "AccessDenied" in message
+    assert f"aws s3 mb s3://sentinel-denied --endpoint-url {moto_s3}" in message

@@ -13,7 +13,7 @@ from api.links import object_url
 from api.schemas import AskRequest, AskResponse, Citation
 from bootstrap import App
 
-router = APIRouter(tags=["ask"], dependencies=AUTH, responses=error_responses(400, 401, 404, 408, 413, 422))
+router = APIRouter(tags=["ask"], dependencies=AUTH, responses=error_responses(400, 401, 404, 408, 413, 422, 503))
 
 
 def _citation(app: App, cited: Mapping[str, Any]) -> Citation:

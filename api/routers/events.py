@@ -14,7 +14,7 @@ from api.links import object_url
 from api.schemas import NO_NUL, EventPage, page
 from services.events import list_events
 
-router = APIRouter(tags=["events"], dependencies=AUTH, responses=error_responses(401, 404, 422))
+router = APIRouter(tags=["events"], dependencies=AUTH, responses=error_responses(401, 404, 422, 503))
 
 
 @router.get("/v1/videos/{video_id}/events", response_model=EventPage,

@@ -13,7 +13,7 @@ from api.errors import ApiError, error_responses
 from api.schemas import SummaryOut
 
 router = APIRouter(prefix="/v1/videos/{video_id}/summary", tags=["summaries"], dependencies=AUTH,
-                   responses=error_responses(401, 404, 422))
+                   responses=error_responses(401, 404, 422, 503))
 
 
 @router.get("", response_model=SummaryOut, summary="Read a video's summary")

@@ -43,7 +43,8 @@ from services import videos as video_service
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/videos", tags=["videos"], dependencies=AUTH, responses=error_responses(401, 422))
+router = APIRouter(prefix="/v1/videos", tags=["videos"], dependencies=AUTH,
+                   responses=error_responses(401, 422, 503))
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
@@ -68,7 +69,7 @@ def _accepted(app: App, result) -> UploadAccepted:
 
 
 @router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=UPLOAD_BODY,
-             responses=error_responses(400, 408, 413, 415, 429), summary="Upload a video or import one from S3")
+             responses=error_responses(400, 408, 413, 415, 429, 503), summary="Upload a video or import one from S3")
 async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
     """Store a video and queue its analysis.
 
@@ -85,7 +86,11 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
             payload = S3Import.model_validate_json(body)
         except ValidationError as exc:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-        result = await run_in_threadpool(lambda: video_service.import_s3(sentinel, uri=payload.s3_uri))
+        def import_s3() -> object:
+            sentinel.store.ensure_reachable()  # 503 in seconds when the store is down, before the copy starts
+            return video_service.import_s3(sentinel, uri=payload.s3_uri)
+
+        result = await run_in_threadpool(import_s3)
         return await run_in_threadpool(_accepted, sentinel, result)
     if media_type != b"multipart/form-data":
         raise ApiError(415, "unsupported_media_type",
@@ -97,7 +102,9 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
     check_content_length(request, max_file + MULTIPART_OVERHEAD, too_large_message(max_file))
 
     def ingest_upload() -> UploadAccepted:
-        # runs in a worker thread: pulls the body from the event loop chunk by chunk as ingest reads
+        # runs in a worker thread: pulls the body from the event loop chunk by chunk as ingest reads;
+        # a store that is down is answered 503 in seconds, before the client sends the whole video
+        sentinel.store.ensure_reachable()
         stream = MultipartFileStream(body_puller(request), boundary, max_file_bytes=max_file)
         filename = stream.open()
         return _accepted(sentinel, video_service.upload(sentinel, stream=stream, filename=filename))
