@@ -72,7 +72,6 @@ class BehaviourThresholds(BaseSettings):
     collapse_low_aspect: float = 1.4  # box height / width at or below this is down (crouched, on the floor, lying)
     collapse_floor_drop: float = 0.55  # seen down on after a drop this deep: on the floor, not on a chair
     collapse_floor_height: float = 0.55  # or seen down on at most this share of the standing height
-    collapse_max_rise: float = 0.3  # the box's bottom rising more (standing heights): leaning over something
     collapse_upright_aspect: float = 1.5  # the standing moment before a fall is at least this tall
     collapse_return_radius: float = 1.0  # someone standing this close (standing heights) after the drop: got up
     collapse_edge: float = 0.02  # a box this close (share of the frame) to its edge may be cut off
@@ -91,11 +90,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     s3_bucket: str | None = Field(default=None, alias="S3_BUCKET")
     s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    s3_region: str = Field(default="us-east-1", alias="AWS_DEFAULT_REGION")
     # S3 calls retry in botocore's "standard" mode (back-off with jitter); the API's up-front check of an upload
     # tries once, so an upload fails with 503 within the connect timeout while jobs retry
     s3_retries: int = Field(default=3, ge=0, le=20, alias="SENTINEL_S3_RETRIES")
     s3_connect_timeout_s: float = Field(default=3.0, gt=0, alias="SENTINEL_S3_CONNECT_TIMEOUT_S")
-    s3_region: str = Field(default="us-east-1", alias="AWS_DEFAULT_REGION")
     runner: Literal["local", "modal"] = Field(default="local", alias="SENTINEL_RUNNER")
     llm: str | None = Field(default=None, alias="SENTINEL_LLM")
     llm_base_url: str | None = Field(default=None, alias="SENTINEL_LLM_BASE_URL")
@@ -111,10 +110,10 @@ class Settings(BaseSettings):
     # the HTTP API against slow clients: a body that sends no byte this long is answered 408, and at most
     # this many uploads run at once (each holds one of anyio's 40 worker threads); one more is answered 429
     body_idle_timeout_s: float = Field(default=30.0, gt=0, alias="SENTINEL_BODY_IDLE_TIMEOUT_S")
+    max_concurrent_uploads: int = Field(default=8, ge=1, le=32, alias="SENTINEL_MAX_CONCURRENT_UPLOADS")
     # how long an API request waits for a pooled database connection before it is answered 503 (the pool's 30 s
     # stays for the worker and the CLI)
     api_db_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_API_DB_TIMEOUT_S")
-    max_concurrent_uploads: int = Field(default=8, ge=1, le=32, alias="SENTINEL_MAX_CONCURRENT_UPLOADS")
 
     # analysis
     analysis_fps: float = Field(default=5.0, alias="SENTINEL_ANALYSIS_FPS")

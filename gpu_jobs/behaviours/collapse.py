@@ -122,12 +122,11 @@ class CollapseRule(ThresholdRule):
             last = k
             while last + 1 < n and down[last + 1] and p.t[last + 1] - p.t[last] <= th.max_gap_s + EPS:
                 last += 1
+            # how far the head fell within collapse_drop_s: from a standing moment to a moment down soon after
             early = [i for i in range(k, last + 1) if p.t[i] - p.t[k] <= 1.0 + EPS]
-            drop = float((max(top[i] for i in early) - top[j]) / ref_h)
-            # someone who fell lies where they stood or nearer the camera; a box whose bottom rose a lot
-            # is a body bending over a counter or table that hides the legs
-            rise = float((p.boxes[j, 3] - min(p.boxes[i, 3] for i in early)) / ref_h)
-            if drop < th.collapse_head_drop - EPS or rise > th.collapse_max_rise + EPS:
+            drop = max(float((top[i] - top[r]) / height[r]) for i in early for r in range(i)
+                       if standing[r] and p.t[i] - p.t[r] <= th.collapse_drop_s + EPS)
+            if drop < th.collapse_head_drop - EPS:
                 k = last + 1
                 continue
             horizon = p.t[k] + th.collapse_persist_s
