@@ -25,5 +25,5 @@ def test_closed_database_port_fails_with_one_clear_line():
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert "database" in lines[0] and "Cannot connect" in lines[0]
+    assert "database" in lines[0] and "is not running" in lines[0] and "DATABASE_URL" in lines[0]
     assert "Traceback" not in result.stderr

@@ -39,8 +39,11 @@ def _wait_gone(proc: psutil.Process | None, within_s: float = 30.0) -> bool:
 def _join(pg_dir: Path, hold: float) -> subprocess.Popen:
     """A process that starts (or joins) the server and holds it for `hold` seconds."""
     child = subprocess.Popen([sys.executable, "-c", JOIN.format(root=str(ROOT), pg=str(pg_dir), hold=hold)],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "up"
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = child.stdout.readline().strip()
+    if line != "up":
+        child.wait(30)
+        pytest.fail(f"the child did not start the server:\n{child.stderr.read()[-3000:]}")
     return child
 
 
