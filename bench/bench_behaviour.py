@@ -525,7 +525,8 @@ def render_section(meta: dict, clips: list[Clip], types: dict[str, list[str]], r
         lines += ["", "Detections of a kind's types on clips of other kinds (all negatives for it): "
                   + "; ".join(f"{r['kind']} types on {r['on']} clips {r['detections']} "
                               f"({r['per_clip']:.2f} per clip)" for r in cross) + "."]
-    failed = [(c.path, records[c.path]) for c in clips if c.path in records and records[c.path]["status"] != "completed"]
+    failed = [(c.path, records[c.path]) for c in clips
+              if c.path in records and records[c.path]["status"] != "completed"]
     if failed:
         lines += ["", f"Failed or timed out ({len(failed)}): "
                   + "; ".join(f"`{p}` {r['status']}: {r.get('error') or 'no error text'}" for p, r in failed) + "."]

@@ -18,7 +18,8 @@ EVENT_TYPES: tuple[str, ...] = (
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "theft": ("stealing", "shoplifting", "shoplifter", "steal", "stolen", "unpaid", "suspicious"),
     "concealment": ("conceal", "concealed", "hide", "hid", "hidden", "pocket", "pocketed", "put in a bag", "stashed"),
-    "collapse": ("fall", "fell", "fallen", "fainted", "faint", "collapsed", "lying on the floor", "medical emergency", "unconscious"),
+    "collapse": ("fall", "fell", "fallen", "fainted", "faint", "collapsed", "lying on the floor", "medical emergency",
+                 "unconscious"),
     "violent": ("fight", "fighting", "assault", "violence", "aggression", "attack", "hitting", "punching"),
     "picking": ("pick up", "picked up", "taking an item", "grab", "product", "shopping"),
     "walking": ("walk", "moving", "passing by"),

@@ -13,7 +13,8 @@ from core.phrasing import REGION_PHRASES, age_word, is_female, is_male, known_wo
 from core.vocabulary import ANOMALY_SYNONYMS, SYNONYMS
 from gpu_jobs.types import Event
 
-DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera", "towards": "towards the camera"}
+DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera",
+                     "towards": "towards the camera"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 # where a concealment put the item (the rule's hidden_at fact)
 HIDDEN_PHRASES = {"waist": "at the waist (a pocket or the waistband)", "pocket": "in a pocket", "bag": "in a bag",
@@ -68,7 +69,8 @@ def _predicate(event: Event, facts: dict) -> str:
             shelf = _place(facts.get("shelf"), "shelf", "from") if facts.get("shelf") else ""
             if facts.get("carried_out"):
                 how = "hides it and " if facts.get("concealed") else ""
-                return f"takes {item}{shelf}, {how}leaves{_place(zone, kind, 'through') or ' through the exit'} without paying"
+                way_out = _place(zone, kind, "through") or " through the exit"
+                return f"takes {item}{shelf}, {how}leaves{way_out} without paying"
             hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""))
             if hidden:
                 return f"takes {item}{shelf} and hides it {hidden}{at} without paying"

@@ -38,7 +38,8 @@ def times(t0: float, t1: float) -> list[float]:
 def line(*waypoints: tuple[float, float, float]):
     """A foot path through (t, x, y) waypoints, linear between them, held before and after."""
     ts = [w[0] for w in waypoints]
-    return lambda t: (float(np.interp(t, ts, [w[1] for w in waypoints])), float(np.interp(t, ts, [w[2] for w in waypoints])))
+    xs, ys = [w[1] for w in waypoints], [w[2] for w in waypoints]
+    return lambda t: (float(np.interp(t, ts, xs)), float(np.interp(t, ts, ys)))
 
 
 def at(value_or_fn, t):
@@ -89,8 +90,9 @@ def item(number, cls, t0, t1, centre, size=(20.0, 30.0)) -> Track:
     observations = []
     for t in times(t0, t1):
         x, y = at(centre, t)
-        observations.append(Observation(t=t, frame=int(round(t * FPS)), bbox=(x - w / 2, y - h / 2, x + w / 2, y + h / 2),
-                                        confidence=0.8, region=region_of(x, W)))
+        box = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+        observations.append(Observation(t=t, frame=int(round(t * FPS)), bbox=box, confidence=0.8,
+                                        region=region_of(x, W)))
     return Track(number, cls, observations)
 
 
@@ -225,8 +227,12 @@ def test_stumble_and_get_up_is_not_a_collapse():
 
 def test_lying_down_slowly_from_sitting_is_not_a_collapse():
     # sits for 3 s (aspect 1.0), then lies down: no upright posture just before lying
-    height = lambda t: 200.0 if t < 2 else 120.0 if t < 5 else 60.0
-    aspect = lambda t: 3.0 if t < 2 else 1.0 if t < 5 else 0.3
+    def height(t):
+        return 200.0 if t < 2 else 120.0 if t < 5 else 60.0
+
+    def aspect(t):
+        return 3.0 if t < 2 else 1.0 if t < 5 else 0.3
+
     assert detect(CollapseRule, [person(4, 0, 9, (640, 600), height=height, aspect=aspect)]) == []
 
 
@@ -271,7 +277,8 @@ def test_wrist_in_shelf_for_one_sample_is_not_picking():
 
 def test_hands_by_the_body_in_front_of_a_shelf_are_not_picking():
     # standing close enough that the resting left wrist overlaps the shelf polygon in the image
-    shopper = person(6, 0, 4, line((0, 600, 600), (2, 270, 600)), height=300, keypoints=lambda t, foot, h: skeleton(foot, h))
+    shopper = person(6, 0, 4, line((0, 600, 600), (2, 270, 600)), height=300,
+                     keypoints=lambda t, foot, h: skeleton(foot, h))
     assert shopper.observations[-1].keypoints[KP["left_wrist"], 0] < 250
     assert detect(PickingRule, [shopper], [SHELF]) == []
 
@@ -324,7 +331,8 @@ def test_item_left_on_the_shelf_is_not_picking():
 
 def test_own_bag_moving_with_a_person_is_not_picking():
     path = line((0, 500, 600), (6, 1000, 600))
-    events = detect(PickingRule, [person(7, 0, 6, path, height=300), item(21, "handbag", 0, 6, lambda t: (path(t)[0] + 40, 480))], STORE)
+    bag = item(21, "handbag", 0, 6, lambda t: (path(t)[0] + 40, 480))
+    events = detect(PickingRule, [person(7, 0, 6, path, height=300), bag], STORE)
     assert events == []
 
 

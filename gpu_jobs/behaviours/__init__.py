@@ -35,7 +35,8 @@ from gpu_jobs.behaviours.violence import ViolenceRule
 from gpu_jobs.behaviours.zones import default_regions, points_in_polygon, region_of
 
 __all__ = [
-    "RULES", "AnomalyRule", "BehaviourRules", "CollapseRule", "ConcealmentRule", "CrowdingRule", "LoiteringRule", "PickingRule",
+    "RULES", "AnomalyRule", "BehaviourRules", "CollapseRule", "ConcealmentRule", "CrowdingRule", "LoiteringRule",
+    "PickingRule",
     "PostureSegments", "Rule", "Scene", "TheftRule", "ThresholdRule", "ViolenceRule",
     "classify_posture", "default_regions", "points_in_polygon", "region_of",
 ]

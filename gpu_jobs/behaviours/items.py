@@ -91,7 +91,8 @@ def _find_item_takes(tracks: Sequence[Track], scene: Scene, th: BehaviourThresho
     return takes
 
 
-def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, scene: Scene, th: BehaviourThresholds) -> ItemTake | None:
+def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, scene: Scene,
+             th: BehaviourThresholds) -> ItemTake | None:
     obs = item.observations
     centres = np.array([o.centre for o in obs], float)
     body = prof.median_body

@@ -17,7 +17,8 @@ def default_regions(w: float, h: float) -> list[Zone]:
     """The left, centre and right thirds of a w x h frame, as zones of kind 'region'."""
     third = w / 3
     return [
-        Zone(name, "region", [(i * third, 0.0), ((i + 1) * third, 0.0), ((i + 1) * third, float(h)), (i * third, float(h))])
+        Zone(name, "region",
+             [(i * third, 0.0), ((i + 1) * third, 0.0), ((i + 1) * third, float(h)), (i * third, float(h))])
         for i, name in enumerate(REGIONS)
     ]
 
