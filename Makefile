@@ -4,9 +4,10 @@
 run: setup
 	.venv/bin/sentinel serve
 
-# Set up everything, check the layers, then run the whole test suite
+# Set up everything, check the layers and lint, then run the whole test suite
 test: setup
 	.venv/bin/lint-imports
+	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 
 setup:
