@@ -268,3 +268,31 @@ def test_real_people_walking_past_each_other_are_not_violent(analyzer):
     for model in (False, True):
         events = analyse(analyzer, "scfd_nofi026.mp4", violent_model=model)
         assert not [e for e in events if e.type in ("violent", "collapse")]
+
+
+def test_the_detectors_fall_flag_reaches_the_observation_and_frames_get_motion():
+    """FrameScan copies data['fall'] (the ultralytics fall checkpoint) to Observation.fall; flow fills motion."""
+    from types import SimpleNamespace
+
+    from core.runtime.media import Frame
+    from gpu_jobs.analysis import FrameScan
+    from gpu_jobs.vision.detectors import make_detections
+    from settings import get_settings
+
+    pose = SimpleNamespace(estimate=lambda image, boxes: np.zeros((len(boxes), 17, 3), np.float32))
+    attrs = SimpleNamespace(estimate=lambda image, box, kp: {})
+    stub = SimpleNamespace(settings=get_settings(), pose=pose, attributes=attrs,
+                           new_tracker=lambda fps: None, detector=None)
+    scan = FrameScan(stub, 5.0, (320, 240), [], expected=2, report=lambda p: None)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (240, 320, 3), np.uint8)
+    boxes = [[100, 60, 160, 200], [200, 150, 300, 200]]
+    for k in range(2):
+        dets = make_detections(boxes, [0.9, 0.8], ["person", "person"], {"fall": [False, True]})
+        dets.tracker_id = np.array([1, 2])
+        scan.observe(Frame(k, k * 0.2, np.roll(image, 3 * k, axis=1)), dets, dets)
+    first, second = (scan.tracks[("person", i)].observations for i in (1, 2))
+    assert [o.fall for o in first] == [False, False] and [o.fall for o in second] == [True, True]
+    assert first[0].motion is None and first[1].motion.shape == (5,) and first[1].motion[0] > 0
+    assert len(scan.signals) == 2 and scan.signals[1].motion.shape == (2, 5)
+    assert scan.signals[1].frame_motion.shape == (5,)
