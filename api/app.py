@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from api.deps import single_valued_query
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
-from api.routers import ask, events, health, summaries, videos
+from api.routers import ask, cameras, events, health, summaries, videos, zones
 from bootstrap import App, get_app
 
 API_VERSION = "1.0.0"
@@ -53,6 +53,6 @@ def create_app(app_instance: App | None = None, *, token: str | None = FROM_SETT
     install_error_handlers(api)
     api.add_middleware(RequestGuard, api=api)  # the token and body limits, before any route reads a body
     # this order is the order of the paths in the OpenAPI document
-    for module in (videos, events, summaries, ask, health):
+    for module in (videos, zones, cameras, events, summaries, ask, health):
         api.include_router(module.router)
     return api

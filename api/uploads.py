@@ -21,6 +21,8 @@ MULTIPART_OVERHEAD = 1024 * 1024  # part headers and small fields on top of the 
 JSON_BODY_LIMIT = 64 * 1024
 MAX_PART_HEADER = 16 * 1024  # one multipart header line; real ones are a few hundred bytes
 FILE_FIELD = "file"
+TEXT_FIELDS = ("camera",)  # small text fields read beside the file (each at most MAX_TEXT_FIELD bytes)
+MAX_TEXT_FIELD = 400
 
 
 class MultipartFileStream:
@@ -50,6 +52,9 @@ class MultipartFileStream:
         self._file_done = False
         self._body_done = False
         self.filename: str | None = None
+        self.fields: dict[str, str] = {}  # TEXT_FIELDS seen so far (before the file: known at open())
+        self._text_field: str | None = None
+        self._text = bytearray()
         self._parser = MultipartParser(boundary, {
             "on_part_begin": self._on_part_begin,
             "on_part_data": self._on_part_data,
@@ -89,14 +94,26 @@ class MultipartFileStream:
         if options.get(b"name") == FILE_FIELD.encode() and self.filename is None:
             self._in_file = True
             self.filename = options.get(b"filename", b"upload").decode("utf-8", "replace") or "upload"
+        else:
+            name = options.get(b"name", b"").decode("utf-8", "replace")
+            self._text_field = name if name in TEXT_FIELDS and b"filename" not in options else None
+            self._text = bytearray()
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
             self._buffer += data[start:end]
+        elif self._text_field is not None:
+            self._text += data[start:end]
+            if len(self._text) > MAX_TEXT_FIELD:
+                raise UploadIncomplete(f"The multipart field '{self._text_field}' is longer than "
+                                       f"{MAX_TEXT_FIELD} bytes.")
 
     def _on_part_end(self) -> None:
         if self._in_file:
             self._in_file, self._file_done = False, True
+        elif self._text_field is not None:
+            self.fields[self._text_field] = self._text.decode("utf-8", "replace")
+            self._text_field = None
 
     def _on_end(self) -> None:
         self._body_done = True

@@ -10,6 +10,8 @@ import sys
 def register(sub) -> None:
     s = sub.add_parser("analyze", help="ingest a video (path or s3:// URI) and analyse it now")
     s.add_argument("path")
+    s.add_argument("--camera", metavar="NAME", help="the camera it belongs to (whose zones apply); "
+                                                    "by default one from the file name")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_analyze)
 
@@ -50,15 +52,15 @@ def cmd_analyze(args) -> int:
 
     app = _app()
     if args.json:
-        summary = analyze_now(app, source=args.path)
+        summary = analyze_now(app, source=args.path, camera=args.camera)
         print(json.dumps(summary))
         return 0
     if _stderr_console().is_terminal:
         bar, update = _progress_bar()
         with bar:
-            summary = analyze_now(app, source=args.path, progress=update)
+            summary = analyze_now(app, source=args.path, progress=update, camera=args.camera)
     else:  # a log file or a pipe gets the summary line only
-        summary = analyze_now(app, source=args.path)
+        summary = analyze_now(app, source=args.path, camera=args.camera)
     types = ", ".join(f"{n} {t}" for t, n in summary["events_by_type"].items()) or "no events"
     print(f"Video {summary['video_id']}: {summary['duration_s']:.1f} s, {summary['frames_analyzed']} frames "
           f"analysed, {summary['tracks']} people tracked, {types} ({summary['elapsed_s']:.1f} s).")

@@ -18,6 +18,7 @@ import psycopg
 
 from db.repos import videos
 from core.runtime.media import InvalidVideo, poster, probe
+from core.cameras import clean_camera, default_camera
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,17 @@ def _spool(stream: BinaryIO, dest: Path, limit: int, on_bytes: Callable[[int], N
 
 
 def ingest_stream(app, stream: BinaryIO, filename: str, *, submit: bool = True,
-                  on_bytes: Callable[[int], None] | None = None, source: str = "upload") -> IngestResult:
-    """Validate and store an uploaded stream; the same bytes twice give the same video."""
+                  on_bytes: Callable[[int], None] | None = None, source: str = "upload",
+                  camera: str | None = None) -> IngestResult:
+    """Validate and store an uploaded stream; the same bytes twice give the same video.
+
+    camera: the camera the video belongs to (its zones apply); by default one from the file name.
+    A duplicate given a camera moves to it.
+    """
+    try:
+        camera = clean_camera(camera) if camera is not None else None
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
     settings = app.settings
     tmp_dir = settings.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +105,9 @@ def ingest_stream(app, stream: BinaryIO, filename: str, *, submit: bool = True,
         with app.db.connection() as conn:
             existing = videos.get_by_sha(conn, sha)
         if existing:
+            if camera is not None and existing.get("camera") != camera:
+                with app.db.connection() as conn:
+                    existing = videos.update(conn, existing["id"], camera=camera)
             return IngestResult(existing, _resubmit_if_failed(app, existing, submit), duplicate=True)
         try:
             info = probe(tmp)
@@ -103,7 +116,8 @@ def ingest_stream(app, stream: BinaryIO, filename: str, *, submit: bool = True,
         if info.duration_s > settings.max_duration_s:
             raise IngestError(f"The video is {info.duration_s / 60:.0f} minutes long; the limit is "
                               f"{settings.max_duration_s / 60:.0f} minutes (SENTINEL_MAX_DURATION_S).")
-        return _store_and_register(app, tmp, filename, size, sha, info, submit=submit, source=source)
+        return _store_and_register(app, tmp, filename, size, sha, info, submit=submit, source=source,
+                                   camera=camera or default_camera(filename))
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -142,7 +156,7 @@ def ingest(app, source: str | Path, **kwargs) -> IngestResult:
 
 
 def _store_and_register(app, tmp: Path, filename: str, size: int, sha: str, info, *, submit: bool,
-                        source: str) -> IngestResult:
+                        source: str, camera: str) -> IngestResult:
     video_id = uuid.uuid4()
     now = datetime.now(timezone.utc)
     name = safe_name(filename)
@@ -156,7 +170,8 @@ def _store_and_register(app, tmp: Path, filename: str, size: int, sha: str, info
         store.put_bytes(thumb_key, poster(tmp), content_type="image/jpeg")
         with app.db.connection() as conn:
             row = videos.insert(conn, video_id=video_id, name=display_name(filename), original_filename=filename,
-                                sha256=sha, storage_key=key, size_bytes=size, source=source, meta=info.as_meta())
+                                sha256=sha, storage_key=key, size_bytes=size, source=source, meta=info.as_meta(),
+                                camera=camera)
             row = videos.update(conn, video_id, thumbnail_key=thumb_key)
     except psycopg.errors.UniqueViolation:
         # the same bytes arrived concurrently: keep the first, drop our copy

@@ -98,7 +98,8 @@ def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callab
             raise JobCancelled("The analysis was cancelled.")
         event_rows, highlight_keys = _event_rows(app, video_id, run_id, output, progress)
         track_rows = _track_rows(output)
-    _write_run(app, video_id, run_id, track_rows, event_rows, output.frame_stats, highlight_keys)
+        inputs = rule_inputs_row(output, analyzer, video.get("fps"))
+    _write_run(app, video_id, run_id, track_rows, event_rows, output.frame_stats, highlight_keys, inputs)
     return _summary(video_id, output, time.monotonic() - started)
 
 
@@ -131,16 +132,35 @@ def _event_rows(app, video_id: UUID, run_id: uuid.UUID, output: AnalysisOutput,
             key = f"highlights/{video_id}/{run_id}/{i:05d}_{event.type}.jpg"
             app.store.put_bytes(key, output.highlights[i], content_type="image/jpeg")
             highlight_keys.append(key)
-        rows.append({
-            "track_number": event.track_number, "type": event.type, "t_start": event.t_start,
-            "t_end": event.t_end, "frame": event.frame, "bbox": [float(v) for v in event.bbox], "zone": event.zone,
-            "confidence": event.confidence,
-            "attributes": _jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
-                                     **({"object": event.object_class} if event.object_class else {})}),
-            "description": event.description, "keywords": event.keywords, "highlight_key": key,
-            "embedding": embeddings[i],
-        })
+        rows.append(event_row(event, embeddings[i], key))
     return rows, highlight_keys
+
+
+def event_row(event, embedding, highlight_key: str | None) -> dict:
+    """One event as `runs.write_run` takes it."""
+    return {
+        "track_number": event.track_number, "type": event.type, "t_start": event.t_start,
+        "t_end": event.t_end, "frame": event.frame, "bbox": [float(v) for v in event.bbox], "zone": event.zone,
+        "confidence": event.confidence,
+        "attributes": _jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
+                                 **({"object": event.object_class} if event.object_class else {})}),
+        "description": event.description, "keywords": event.keywords, "highlight_key": highlight_key,
+        "embedding": embedding,
+    }
+
+
+def rule_inputs_row(output: AnalysisOutput, analyzer: Analyzer, video_fps: float | None) -> dict:
+    """What the rules read (tracks' observations and attributes, frame signals), packed to re-derive events.
+
+    fps is the rate the rules ran at, as `Analyzer.analyze_file` chose it.
+    """
+    from gpu_jobs import rule_inputs
+
+    fps = float(analyzer.settings.analysis_fps)
+    if video_fps:
+        fps = min(fps, float(video_fps))
+    return {"fps": fps, "frame_width": output.frame_size[0], "frame_height": output.frame_size[1],
+            "data": rule_inputs.pack(output.tracks, output.signals)}
 
 
 def _track_rows(output: AnalysisOutput) -> list[dict]:
@@ -152,7 +172,7 @@ def _track_rows(output: AnalysisOutput) -> list[dict]:
 
 
 def _write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], event_rows: list[dict],
-               frame_stats: list[dict], highlight_keys: list[str]) -> None:
+               frame_stats: list[dict], highlight_keys: list[str], rule_inputs: dict | None = None) -> None:
     """One transaction replaces the previous run; the old run's pictures go only once it committed."""
     from db.repos import runs, videos
 
@@ -161,7 +181,7 @@ def _write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], e
     try:
         with app.db.connection() as conn:
             runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=track_rows, events=event_rows,
-                           frame_stats=frame_stats)
+                           frame_stats=frame_stats, rule_inputs=rule_inputs)
     except BaseException:
         for key in highlight_keys:  # a failed run leaves no stray pictures behind
             app.store.delete(key)

@@ -16,6 +16,9 @@ st.title("Upload")
 
 auto = st.toggle("Analyse automatically on upload", key="auto_analyze",
                  help="Off: each stored video waits for its Analyze button. On: analysis is queued at once.")
+camera = st.text_input("Camera", key="upload_camera", max_chars=100, placeholder="from the file name",
+                       help="The camera these videos come from: zones drawn once for a camera serve all its "
+                            "videos. Blank: a name from each file name (without its date and time).")
 files = st.file_uploader(
     f"Drop CCTV videos here — up to {settings.max_upload_mb} MB each (SENTINEL_MAX_UPLOAD_MB)",
     accept_multiple_files=True, key=f"uploader-{st.session_state.get('uploader_round', 0)}",
@@ -25,13 +28,13 @@ files = st.file_uploader(
 outcomes: dict[str, dict] = st.session_state.setdefault("upload_outcomes", {})
 for f in files or []:
     if f.file_id not in outcomes:
-        outcomes[f.file_id] = store_upload(app, f, f.name, f.size, submit=auto).as_dict()
+        outcomes[f.file_id] = store_upload(app, f, f.name, f.size, submit=auto, camera=camera).as_dict()
 
 with st.expander("Import from S3", icon=":material/cloud_download:"):
     with st.form("s3-import", clear_on_submit=True, border=False):
         uri = st.text_input("S3 URI", placeholder="s3://bucket/path/to/video.mp4")
         if st.form_submit_button("Import") and uri.strip():
-            outcomes[f"s3:{uri.strip()}"] = import_s3(app, uri, submit=auto).as_dict()
+            outcomes[f"s3:{uri.strip()}"] = import_s3(app, uri, submit=auto, camera=camera).as_dict()
 
 if outcomes:
     for outcome in outcomes.values():

@@ -148,25 +148,41 @@ def submit_analysis(app, *, video_id: UUID | str) -> dict:
 
 
 def upload(app, *, stream: BinaryIO, filename: str, on_bytes: Callable[[int], None] | None = None,
-           submit: bool = True):
-    """Store an uploaded stream and queue its analysis; returns the IngestResult."""
+           submit: bool = True, camera: str | None = None):
+    """Store an uploaded stream and queue its analysis; returns the IngestResult.
+
+    camera: the camera it belongs to (whose zones apply); by default one derived from the file name.
+    """
     from gpu_jobs.ingest import ingest_stream
 
-    return ingest_stream(app, stream, filename, submit=submit, on_bytes=on_bytes)
+    return ingest_stream(app, stream, filename, submit=submit, on_bytes=on_bytes, camera=camera)
 
 
-def import_s3(app, *, uri: str, submit: bool = True):
+def upload_camera(app, *, video: dict, camera: str) -> dict:
+    """Put an uploaded video on the camera named in a field that came after its file (IngestError if bad)."""
+    from core.cameras import clean_camera
+    from gpu_jobs.ingest import IngestError
+
+    try:
+        camera = clean_camera(camera)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
+    with app.db.connection() as conn:
+        return videos.update(conn, video["id"], camera=camera) or video
+
+
+def import_s3(app, *, uri: str, submit: bool = True, camera: str | None = None):
     """Copy an s3://bucket/key object into the store and queue its analysis; returns the IngestResult."""
     from gpu_jobs.ingest import ingest_s3_uri
 
-    return ingest_s3_uri(app, uri, submit=submit)
+    return ingest_s3_uri(app, uri, submit=submit, camera=camera)
 
 
-def import_source(app, *, source: str | Path, submit: bool = True):
+def import_source(app, *, source: str | Path, submit: bool = True, camera: str | None = None):
     """Store a local path or an s3:// object (the CLI: a path of this machine) and queue its analysis."""
     from gpu_jobs.ingest import ingest
 
-    return ingest(app, source, submit=submit)
+    return ingest(app, source, submit=submit, camera=camera)
 
 
 def analysis_summary(app, *, video: dict) -> dict:
@@ -181,7 +197,8 @@ def analysis_summary(app, *, video: dict) -> dict:
             "events_by_type": dict(sorted(by_type.items())), "elapsed_s": 0.0}
 
 
-def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | None = None) -> dict:
+def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | None = None,
+                camera: str | None = None) -> dict:
     """Ingest a path or s3:// URI and analyse it in this process; returns the analysis summary.
 
     The same bytes analysed before are not analysed again: their summary is read back
@@ -189,7 +206,7 @@ def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | 
     """
     from gpu_jobs.worker import Worker
 
-    result = import_source(app, source=source, submit=False)
+    result = import_source(app, source=source, submit=False, camera=camera)
     video = result.video
     if result.duplicate and video["status"] == "completed":
         return {**analysis_summary(app, video=video), "duplicate": True}

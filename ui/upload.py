@@ -46,8 +46,12 @@ def _start_preview(app, video: dict) -> None:
         preview_maker().status(app, video, preview_key(video["id"]))
 
 
-def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: bool) -> UploadOutcome:
-    """Ingest one uploaded file, showing a progress bar while its bytes are stored."""
+def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: bool,
+                 camera: str | None = None) -> UploadOutcome:
+    """Ingest one uploaded file, showing a progress bar while its bytes are stored.
+
+    camera: the camera it belongs to (its zones apply); None or blank: one from the file name.
+    """
     bar = st.progress(0, text=f"Storing {name}...")
 
     def on_bytes(done: int) -> None:
@@ -55,7 +59,8 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
             bar.progress(min(1.0, done / size), text=f"Storing {name}: {human_bytes(done)} of {human_bytes(size)}")
 
     try:
-        result = video_service.upload(app, stream=stream, filename=name, submit=submit, on_bytes=on_bytes)
+        result = video_service.upload(app, stream=stream, filename=name, submit=submit, on_bytes=on_bytes,
+                                      camera=(camera or "").strip() or None)
         outcome = _outcome(name, result)
         if not result.duplicate:
             _start_preview(app, result.video)
@@ -69,12 +74,12 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
     return outcome
 
 
-def import_s3(app, uri: str, *, submit: bool) -> UploadOutcome:
-    """Copy an s3:// object in through the store, as an upload."""
+def import_s3(app, uri: str, *, submit: bool, camera: str | None = None) -> UploadOutcome:
+    """Copy an s3:// object in through the store, as an upload (camera as in `store_upload`)."""
     name = uri.strip().rsplit("/", 1)[-1] or uri
     with st.spinner(f"Importing {uri}..."):
         try:
-            result = video_service.import_s3(app, uri=uri, submit=submit)
+            result = video_service.import_s3(app, uri=uri, submit=submit, camera=(camera or "").strip() or None)
             if not result.duplicate:
                 _start_preview(app, result.video)
             return _outcome(name, result)

@@ -107,7 +107,11 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
         sentinel.store.ensure_reachable()
         stream = MultipartFileStream(body_puller(request), boundary, max_file_bytes=max_file)
         filename = stream.open()
-        return _accepted(sentinel, video_service.upload(sentinel, stream=stream, filename=filename))
+        camera = stream.fields.get("camera")  # a `camera` field sent before the file
+        result = video_service.upload(sentinel, stream=stream, filename=filename, camera=camera)
+        if camera is None and stream.fields.get("camera") is not None:  # ... or after it
+            result.video = video_service.upload_camera(sentinel, video=result.video, camera=stream.fields["camera"])
+        return _accepted(sentinel, result)
 
     try:
         return await run_in_threadpool(ingest_upload)

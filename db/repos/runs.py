@@ -11,13 +11,14 @@ from psycopg.types.json import Jsonb
 
 
 def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks: Iterable[dict],
-              events: Iterable[dict], frame_stats: Iterable[dict]) -> dict[str, int]:
+              events: Iterable[dict], frame_stats: Iterable[dict], rule_inputs: dict | None = None) -> dict[str, int]:
     """Insert the run's rows, make it current and drop older runs, all in one transaction.
 
     Track dicts: track_number, class_name, t_first, t_last, attributes, path.
     Event dicts: track_number, type, t_start, t_end, frame, bbox, zone, confidence, attributes,
     description, keywords, highlight_key, embedding (sequence of floats or None).
     Frame-stat dicts: t, frame, counts, region_counts, detections.
+    rule_inputs: fps, frame_width, frame_height, data (bytes: what the rules read, to re-derive events).
     """
     with conn.transaction():
         # serialise writers of the same video so two runs cannot interleave their swap
@@ -58,8 +59,14 @@ def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks:
                    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
                 stat_rows,
             )
+        if rule_inputs is not None:
+            conn.execute(
+                """INSERT INTO rule_inputs (video_id, run_id, fps, frame_width, frame_height, data)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (video_id, run_id, float(rule_inputs["fps"]), int(rule_inputs["frame_width"]),
+                 int(rule_inputs["frame_height"]), rule_inputs["data"]))
         conn.execute("UPDATE videos SET current_run_id = %s, updated_at = now() WHERE id = %s", (run_id, video_id))
-        for table in ("events", "frame_stats", "tracks"):
+        for table in ("events", "frame_stats", "tracks", "rule_inputs"):
             conn.execute(f"DELETE FROM {table} WHERE video_id = %s AND run_id <> %s", (video_id, run_id))
     return {"tracks": len(track_ids), "events": len(event_rows), "frame_stats": len(stat_rows)}
 
@@ -102,11 +109,67 @@ def write_event_runs(conn: psycopg.Connection, runs: Iterable[tuple[UUID, UUID, 
             """UPDATE videos v SET current_run_id = r.run_id, updated_at = now()
                FROM unnest(%s::uuid[], %s::uuid[]) AS r(video_id, run_id) WHERE v.id = r.video_id""",
             (video_ids, [run_id for _, run_id, _ in runs]))
-        for table in ("events", "frame_stats", "tracks"):
+        for table in ("events", "frame_stats", "tracks", "rule_inputs"):
             conn.execute(f"""DELETE FROM {table} t USING videos v
                              WHERE t.video_id = v.id AND v.id = ANY(%s) AND t.run_id <> v.current_run_id""",
                          (video_ids,))
     return written
+
+
+def rule_inputs_for(conn: psycopg.Connection, video_id: UUID) -> dict | None:
+    """The current run's stored rule inputs (fps, frame_width, frame_height, data), or None."""
+    return conn.execute(
+        """SELECT r.* FROM rule_inputs r JOIN videos v ON v.id = r.video_id AND v.current_run_id = r.run_id
+           WHERE r.video_id = %s""", (video_id,)).fetchone()
+
+
+def replace_events(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, events: Iterable[dict]) -> int:
+    """Replace the events of the video's current run (re-derived rules) in one transaction.
+
+    Refuses (RuntimeError) when `run_id` is no longer current: a new analysis committed meanwhile.
+    Event dicts as in `write_run`. Returns the number written; a failure leaves the old events.
+    """
+    with conn.transaction():
+        video = conn.execute("SELECT current_run_id FROM videos WHERE id = %s FOR UPDATE", (video_id,)).fetchone()
+        if video is None or video["current_run_id"] != run_id:
+            raise RuntimeError("The video was analysed again meanwhile; derive its events again.")
+        track_ids = {r["track_number"]: r["id"] for r in conn.execute(
+            "SELECT id, track_number FROM tracks WHERE video_id = %s AND run_id = %s", (video_id, run_id))}
+        conn.execute("DELETE FROM events WHERE video_id = %s AND run_id = %s", (video_id, run_id))
+        rows = [
+            (video_id, run_id, track_ids.get(e.get("track_number")), e.get("track_number"), e["type"],
+             e["t_start"], e["t_end"], e.get("frame"), list(e["bbox"]) if e.get("bbox") is not None else None,
+             e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
+             e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
+             np.asarray(e["embedding"], dtype=np.float32) if e.get("embedding") is not None else None)
+            for e in events
+        ]
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO events (video_id, run_id, track_id, track_number, type, t_start, t_end, frame, bbox,
+                                       zone, confidence, attributes, description, keywords, highlight_key, embedding)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT DO NOTHING""",
+                rows,
+            )
+        conn.execute("UPDATE videos SET updated_at = now() WHERE id = %s", (video_id,))
+        # the written summary told the old events: it reads stale now (as after a new run)
+        conn.execute("UPDATE summaries SET run_id = NULL WHERE video_id = %s", (video_id,))
+    return len(rows)
+
+
+def current_events(conn: psycopg.Connection, video_id: UUID) -> list[dict]:
+    """The current run's events (without embeddings): what re-deriving may keep pictures of."""
+    return conn.execute(
+        """SELECT e.id, e.type, e.t_start, e.frame, e.bbox, e.highlight_key FROM events e
+           JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id WHERE e.video_id = %s""",
+        (video_id,)).fetchall()
+
+
+def frame_stats_at_frames(conn: psycopg.Connection, video_id: UUID, run_id: UUID, frames: list[int]) -> list[dict]:
+    return conn.execute(
+        "SELECT t, frame, detections FROM frame_stats WHERE video_id = %s AND run_id = %s AND frame = ANY(%s)",
+        (video_id, run_id, list(frames))).fetchall()
 
 
 def highlight_keys(conn: psycopg.Connection, video_id: UUID) -> list[str]:

@@ -12,25 +12,26 @@ from db.repos.common import one_or_none
 _UPDATABLE = {
     "name", "storage_key", "thumbnail_key", "size_bytes", "duration_s", "fps", "width", "height",
     "codec", "frame_count", "status", "progress", "error", "storage_tier", "restore_state",
-    "restore_expires_at", "current_run_id",
+    "restore_expires_at", "current_run_id", "camera",
 }
 
 
 def insert(conn: psycopg.Connection, *, name: str, original_filename: str, sha256: str | None,
            storage_key: str | None, size_bytes: int, source: str = "upload",
-           meta: dict[str, Any] | None = None, video_id: UUID | None = None) -> dict:
+           meta: dict[str, Any] | None = None, video_id: UUID | None = None, camera: str | None = None) -> dict:
     """Insert a video row; `meta` holds duration_s, fps, width, height, codec, frame_count."""
     meta = meta or {}
     return conn.execute(
         """INSERT INTO videos (id, name, original_filename, sha256, storage_key, size_bytes, source,
-                               duration_s, fps, width, height, codec, frame_count)
+                               duration_s, fps, width, height, codec, frame_count, camera)
            VALUES (COALESCE(%(id)s, gen_random_uuid()), %(name)s, %(orig)s, %(sha)s, %(key)s, %(size)s,
-                   %(source)s, %(duration_s)s, %(fps)s, %(width)s, %(height)s, %(codec)s, %(frame_count)s)
+                   %(source)s, %(duration_s)s, %(fps)s, %(width)s, %(height)s, %(codec)s, %(frame_count)s,
+                   %(camera)s)
            RETURNING *""",
         {"id": video_id, "name": name, "orig": original_filename, "sha": sha256, "key": storage_key,
          "size": size_bytes, "source": source, "duration_s": meta.get("duration_s"), "fps": meta.get("fps"),
          "width": meta.get("width"), "height": meta.get("height"), "codec": meta.get("codec"),
-         "frame_count": meta.get("frame_count")},
+         "frame_count": meta.get("frame_count"), "camera": camera},
     ).fetchone()
 
 

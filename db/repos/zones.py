@@ -1,7 +1,12 @@
-"""Named zones (polygons in 0..1 frame coordinates) per video or camera."""
+"""Named zones (polygons in 0..1 frame coordinates) per camera, per video, or global.
+
+A video's zones are its camera's, overridden by name by the video's own (and camera-less
+global zones below both).
+"""
 
 from __future__ import annotations
 
+from typing import Iterable
 from uuid import UUID
 
 import psycopg
@@ -18,9 +23,69 @@ def upsert(conn: psycopg.Connection, *, name: str, kind: str, polygon: list[list
     ).fetchone()
 
 
+def replace(conn: psycopg.Connection, zones: Iterable[dict], *, video_id: UUID | None = None,
+            camera: str | None = None) -> list[dict]:
+    """Replace the zones of one video (video_id) or one camera (camera) in one transaction.
+
+    Zone dicts: name, kind, polygon (0..1). Returns the stored rows by name.
+    """
+    if (video_id is None) == (camera is None):
+        raise ValueError("give exactly one of video_id and camera")
+    with conn.transaction():
+        if video_id is not None:
+            conn.execute("DELETE FROM zones WHERE video_id = %s", (video_id,))
+        else:
+            conn.execute("DELETE FROM zones WHERE camera = %s AND video_id IS NULL", (camera,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO zones (video_id, camera, name, kind, polygon) VALUES (%s, %s, %s, %s, %s)",
+                [(video_id, camera if video_id is None else None, z["name"], z["kind"], Jsonb(z["polygon"]))
+                 for z in zones])
+    return of_owner(conn, video_id=video_id, camera=camera)
+
+
+def of_owner(conn: psycopg.Connection, *, video_id: UUID | None = None, camera: str | None = None) -> list[dict]:
+    """The zones stored for exactly this video, or exactly this camera."""
+    if video_id is not None:
+        return conn.execute("SELECT * FROM zones WHERE video_id = %s ORDER BY name", (video_id,)).fetchall()
+    return conn.execute("SELECT * FROM zones WHERE camera = %s AND video_id IS NULL ORDER BY name",
+                        (camera,)).fetchall()
+
+
 def for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict]:
-    """The video's own zones, plus camera-less global zones."""
+    """The zones that apply to a video: its own, then its camera's, then global ones; the first of a name wins.
+
+    Each row has `source`: video, camera or global.
+    """
     return conn.execute(
-        "SELECT * FROM zones WHERE video_id = %s OR (video_id IS NULL AND camera IS NULL) ORDER BY name",
-        (video_id,),
+        """SELECT DISTINCT ON (z.name) z.*,
+                  CASE WHEN z.video_id IS NOT NULL THEN 'video' WHEN z.camera IS NOT NULL THEN 'camera'
+                       ELSE 'global' END AS source
+             FROM zones z LEFT JOIN videos v ON v.id = %s
+            WHERE z.video_id = %s
+               OR (z.video_id IS NULL AND z.camera IS NOT NULL AND z.camera = v.camera)
+               OR (z.video_id IS NULL AND z.camera IS NULL)
+            ORDER BY z.name, (z.video_id IS NULL), (z.camera IS NULL)""",
+        (video_id, video_id),
     ).fetchall()
+
+
+def cameras(conn: psycopg.Connection) -> list[dict]:
+    """Every camera named by a video or a zone: name, videos, zones, and the frame size of its latest sized video."""
+    return conn.execute(
+        """WITH names AS (SELECT camera AS name FROM videos WHERE camera IS NOT NULL
+                          UNION SELECT camera FROM zones WHERE camera IS NOT NULL AND video_id IS NULL)
+           SELECT n.name,
+                  (SELECT count(*) FROM videos v WHERE v.camera = n.name) AS videos,
+                  (SELECT count(*) FROM zones z WHERE z.camera = n.name AND z.video_id IS NULL) AS zones,
+                  s.width, s.height
+             FROM names n
+             LEFT JOIN LATERAL (SELECT width, height FROM videos v
+                                 WHERE v.camera = n.name AND v.width > 0 AND v.height > 0
+                                 ORDER BY v.created_at DESC LIMIT 1) s ON true
+            ORDER BY n.name""",
+    ).fetchall()
+
+
+def camera(conn: psycopg.Connection, name: str) -> dict | None:
+    return next((c for c in cameras(conn) if c["name"] == name), None)

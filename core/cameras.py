@@ -1,0 +1,30 @@
+"""Camera names: the one a video gets from its file name, and the check on one a person chose."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+MAX_CAMERA_LEN = 100
+# a trailing date, time or recording counter: store3_cam2_20260101_120000.mp4 -> store3_cam2
+_STAMP = re.compile(r"([ _-]+[0-9][0-9_T-]{5,})+$")
+
+
+def default_camera(filename: str) -> str:
+    """The camera a video belongs to unless one is chosen: its file name without extension and timestamp."""
+    stem = PurePosixPath(str(filename).replace("\\", "/")).name
+    stem = re.sub(r"\.[^.]*$", "", stem) or stem
+    name = _STAMP.sub("", stem).strip() or stem.strip() or "camera"
+    return clean_camera(name[:MAX_CAMERA_LEN])
+
+
+def clean_camera(name: str) -> str:
+    """A chosen camera name, trimmed; ValueError (one sentence) for an empty, too long or control-character one."""
+    name = str(name).strip()
+    if not name:
+        raise ValueError("A camera name cannot be empty.")
+    if len(name) > MAX_CAMERA_LEN:
+        raise ValueError(f"A camera name has at most {MAX_CAMERA_LEN} characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name) or "/" in name:
+        raise ValueError("A camera name cannot contain control characters or '/'.")
+    return name

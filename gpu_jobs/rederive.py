@@ -1,0 +1,155 @@
+"""Re-derive a video's events from its stored rule inputs: the current zones and thresholds, no decoding or detection.
+
+The current run keeps its tracks and frame stats; its events (with descriptions, highlights and
+embeddings) are replaced in one transaction. A highlight whose event is unchanged (same type,
+frame, box and start) is kept; only new events' frames are read from the video.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from uuid import UUID
+
+from gpu_jobs.analysis import Analyzer
+from gpu_jobs.pipeline import event_row, load_zones
+from gpu_jobs.types import Event, Track, Zone
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class RulesUnavailable(RuntimeError):
+    """The video's current run stored nothing to re-derive from (analysed before rule inputs were kept)."""
+
+
+class _NotLoaded:
+    """Stands in for the models a rules-only Analyzer never calls."""
+
+    def __getattr__(self, name):
+        raise RuntimeError("This Analyzer only runs the behaviour rules.")
+
+
+_rule_analyzers: dict[str, Analyzer] = {}
+_lock = threading.Lock()
+
+
+def rules_analyzer(settings: Settings) -> Analyzer:
+    """An Analyzer that runs the rules and descriptions only (no detector, pose or face models loaded)."""
+    key = settings.model_dump_json()
+    with _lock:
+        if key not in _rule_analyzers:
+            _rule_analyzers[key] = Analyzer(settings, detector=_NotLoaded(), pose=_NotLoaded(),
+                                            attributes=_NotLoaded())
+        return _rule_analyzers[key]
+
+
+def apply_zones(tracks: list[Track], zones: list[Zone]) -> None:
+    """Each observation's zone names from these zones (the foot point, as the frame scan does)."""
+    for track in tracks:
+        for obs in track.observations:
+            x, y = obs.foot
+            obs.zones = tuple(z.name for z in zones if z.contains(x, y))
+
+
+def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
+    """Run the rules again on the current run's stored inputs and replace its events; return the summary.
+
+    Raises LookupError for an unknown video, RulesUnavailable when nothing is stored to re-derive from.
+    `fail_before_commit` (tests) is called inside the write, before it commits.
+    """
+    from core.runtime.embeddings import embed_texts
+    from db.repos import runs, videos
+    from gpu_jobs import rule_inputs
+
+    started = time.monotonic()
+    with app.db.connection() as conn:
+        video = videos.get(conn, video_id)
+        if video is None:
+            raise LookupError(f"No video {video_id}.")
+        stored = runs.rule_inputs_for(conn, video["id"]) if video["current_run_id"] else None
+        old = runs.current_events(conn, video["id"]) if stored else []
+    if stored is None:
+        raise RulesUnavailable("This video was analysed before rule inputs were kept; "
+                               "analyse it again to re-derive its events.")
+    video_id, run_id = video["id"], stored["run_id"]
+    frame_size = (int(stored["frame_width"]), int(stored["frame_height"]))
+    tracks, signals = rule_inputs.unpack(bytes(stored["data"]))
+    zones = load_zones(app, video_id, frame_size)
+    apply_zones(tracks, zones)
+    events = rules_analyzer(app.settings).derive_events(tracks, zones, frame_size, float(stored["fps"]),
+                                                        signals=signals)
+    embeddings = embed_texts([e.description for e in events], app.settings) if events else []
+    kept = {_picture_key(o["type"], o["frame"], o["bbox"], o["t_start"]): o["highlight_key"]
+            for o in old if o["highlight_key"]}
+    keys: list[str | None] = [kept.get(_picture_key(e.type, e.frame, e.bbox, e.t_start)) for e in events]
+    new_keys = _render_new(app, video, run_id, events, keys)
+    rows = [event_row(e, embeddings[i], keys[i]) for i, e in enumerate(events)]
+    try:
+        with app.db.connection() as conn:
+            with conn.transaction():
+                runs.replace_events(conn, video_id=video_id, run_id=run_id, events=rows)
+                if fail_before_commit is not None:
+                    fail_before_commit()
+    except BaseException:
+        for key in new_keys:  # a failed write leaves the old events and no stray pictures
+            app.store.delete(key)
+        raise
+    in_use = set(keys)
+    for o in old:
+        if o["highlight_key"] and o["highlight_key"] not in in_use:
+            app.store.delete(o["highlight_key"])
+    by_type = Counter(e.type for e in events)
+    return {"video_id": str(video_id), "run_id": str(run_id), "zones": len(zones),
+            "events_by_type": dict(sorted(by_type.items())), "events": len(events),
+            "highlights_rendered": len(new_keys), "elapsed_s": round(time.monotonic() - started, 3)}
+
+
+def _picture_key(kind: str, frame, bbox, t_start) -> tuple:
+    return (kind, int(frame) if frame is not None else None,
+            tuple(round(float(v), 1) for v in bbox) if bbox is not None else None, round(float(t_start), 3))
+
+
+def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None]) -> list[str]:
+    """Highlight JPEGs of the events without a kept picture (their frames read by seeking); fills `keys`."""
+    from core.runtime.media import encode_jpeg, read_frame_at
+    from db.repos import runs
+    from gpu_jobs.highlights import draw_event
+
+    todo = [i for i, key in enumerate(keys) if key is None]
+    if not todo or not video.get("storage_key"):
+        return []
+    with app.db.connection() as conn:
+        stats = {s["frame"]: s for s in runs.frame_stats_at_frames(conn, video["id"], run_id,
+                                                                    sorted({events[i].frame for i in todo}))}
+    batch = uuid.uuid4().hex[:8]
+    written: list[str] = []
+    try:
+        with app.store.local_path(video["storage_key"]) as path:
+            images: dict[int, object] = {}
+            for i in todo:
+                event = events[i]
+                stat = stats.get(event.frame)
+                if event.frame not in images:
+                    t = stat["t"] if stat else event.t_start
+                    try:
+                        images[event.frame] = read_frame_at(path, float(t))
+                    except Exception:  # an unreadable frame costs the picture, not the events
+                        log.warning("no frame at %.2f s for a highlight", float(t), exc_info=True)
+                        images[event.frame] = None
+                image = images[event.frame]
+                if image is None:
+                    continue
+                jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else []), max_width=640)
+                key = f"highlights/{video['id']}/{run_id}/{batch}_{i:05d}_{event.type}.jpg"
+                app.store.put_bytes(key, jpeg, content_type="image/jpeg")
+                written.append(key)
+                keys[i] = key
+    except BaseException:
+        for key in written:
+            app.store.delete(key)
+        raise
+    return written

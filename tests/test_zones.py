@@ -1,0 +1,279 @@
+"""Store layout: zones per camera and per video (API, CLI, validation), stored rule inputs, and re-deriving events."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from db.repos import runs, videos
+from gpu_jobs.rule_inputs import _pack_records, _unpack_records, pack, unpack
+from gpu_jobs.types import FrameSignal, Observation, Track
+from services import zones as zone_service
+from tests.conftest import AUTH, TOKEN, add_analysed_video, run_cli, write_clip
+
+W, H = 1280, 720
+FPS = 5.0
+SHELF = {"name": "drinks shelf", "kind": "shelf", "polygon": [[0, 200], [250, 200], [250, 500], [0, 500]]}
+SQUARE = [[10, 10], [100, 10], [100, 100], [10, 100]]
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("zones, says", [
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [10, 0]]}], "at least 3"),
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [400, 0], [0, 100]]}], "outside the 320x240 frame"),
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [100, 100], [100, 0], [0, 100]]}], "crosses itself"),
+    ([{"name": "a", "kind": "aisle", "polygon": SQUARE}], "unknown kind 'aisle'"),
+    ([{"name": f"z{i}", "kind": "custom", "polygon": SQUARE} for i in range(65)], "At most 64 zones"),
+    ([{"name": "a", "kind": "exit", "polygon": SQUARE}, {"name": "a", "kind": "exit", "polygon": SQUARE}],
+     "Two zones are named 'a'"),
+    ([{"name": "a", "kind": "exit", "polygon": [[0, 0], [10, 10], [20, 20]]}], "no area"),
+])
+def test_bad_zones_are_refused_with_one_sentence(zones, says):
+    with pytest.raises(zone_service.ZoneInvalid) as exc:
+        zone_service.validate(zones, (320, 240))
+    message = str(exc.value)
+    assert says in message and message.count(". ") == 0 and message.endswith(".")
+
+
+def test_good_zones_pass_every_kind():
+    zones = [{"name": k, "kind": k, "polygon": SQUARE} for k in zone_service.KINDS]
+    zones.append({"name": "concave", "kind": "custom", "polygon": [[0, 0], [200, 0], [200, 200], [100, 50], [0, 200]]})
+    assert [z["name"] for z in zone_service.validate(zones, (320, 240))] == [*zone_service.KINDS, "concave"]
+
+
+# ---- stored rule inputs -------------------------------------------------------------------------
+
+def test_rule_inputs_round_trip_every_field():
+    rng = np.random.default_rng(1)
+    obs = [Observation(t=i / FPS, frame=2 * i, bbox=(1.5, 2.0, 40.25, 90.0), confidence=0.8,
+                       keypoints=rng.random((17, 3), dtype=np.float32) * 300 if i % 2 else None,
+                       region="left", zones=("a",) if i % 3 else (),
+                       motion=rng.random(5, dtype=np.float32) if i % 4 else None, fall=i == 5) for i in range(40)]
+    tracks = [Track(3, "person", obs, {"gender": "female", "score": np.float32(0.5)}), Track(9, "bottle", [], {})]
+    signals = [FrameSignal(t=i / FPS, frame=2 * i, boxes=rng.random((i % 3, 4), dtype=np.float32),
+                           confidence=rng.random(i % 3, dtype=np.float32)) for i in range(10)]
+    back, back_signals = unpack(pack(tracks, signals))
+    assert [(t.number, t.class_name, len(t.observations)) for t in back] == [(3, "person", 40), (9, "bottle", 0)]
+    assert back[0].attributes == {"gender": "female", "score": 0.5}
+    for a, b in zip(obs, back[0].observations):
+        assert (a.t, a.frame, a.bbox, a.confidence, a.region, a.zones, a.fall) == \
+               (b.t, b.frame, b.bbox, b.confidence, b.region, b.zones, b.fall)
+        assert (a.keypoints is None) == (b.keypoints is None) and (a.motion is None) == (b.motion is None)
+        if a.keypoints is not None:
+            assert b.keypoints.dtype == np.float32 and np.allclose(a.keypoints, b.keypoints, atol=0.25)
+    assert [s.boxes.shape for s in back_signals] == [s.boxes.shape for s in signals]
+    assert back_signals[4].motion is None and np.allclose(back_signals[5].boxes, signals[5].boxes)
+
+
+def test_a_field_added_later_survives_the_round_trip():
+    @dataclasses.dataclass
+    class Later:
+        t: float
+        lean: float | None = None
+        hands: np.ndarray | None = None
+        label: str = "x"
+
+    records = [Later(0.0, 0.5, np.ones((2, 2), np.float32), "a"), Later(0.2), Later(0.4, 1.0, None, "b")]
+    arrays: dict = {}
+    layout = _pack_records("r", records, Later, arrays)
+    back = _unpack_records("r", layout, 3, Later, arrays)
+    assert [(r.t, r.lean, r.label) for r in back] == [(0.0, 0.5, "a"), (0.2, None, "x"), (0.4, 1.0, "b")]
+    assert back[0].hands.shape == (2, 2) and back[1].hands is None
+
+
+# ---- API ---------------------------------------------------------------------------------------
+
+@pytest.fixture()
+def client(api_app):
+    with TestClient(create_app(api_app, token=TOKEN), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_video_and_camera_zones_round_trip_over_the_api(client, api_app):
+    video = add_analysed_video(api_app, name="aisle3_20260101_120000.mp4")  # 320x240
+    vid = video["id"]
+    zone_service.set_camera(api_app, video_id=vid, camera="aisle3")
+    got = client.get(f"/v1/videos/{vid}/zones", headers=AUTH)
+    assert got.status_code == 200 and got.json()["zones"] == [] and got.json()["camera"] == "aisle3"
+
+    camera_zones = [{"name": "till", "kind": "checkout", "polygon": [[0, 0], [160, 0], [160, 120], [0, 120]]},
+                    {"name": "door", "kind": "exit", "polygon": [[300, 200], [320, 200], [320, 240]]}]
+    put = client.put("/v1/cameras/aisle3/zones", json={"zones": camera_zones}, headers=AUTH)
+    assert put.status_code == 200, put.text
+    assert put.json()["zones"] == sorted(camera_zones, key=lambda z: z["name"])
+    assert client.get("/v1/cameras/aisle3/zones", headers=AUTH).json()["zones"] == put.json()["zones"]
+    cams = client.get("/v1/cameras", headers=AUTH).json()["cameras"]
+    assert {"name": "aisle3", "videos": 1, "zones": 2, "width": 320, "height": 240} in cams
+
+    own = [{"name": "door", "kind": "entrance", "polygon": [[0, 200], [50, 200], [50, 240], [0, 240]]},
+           {"name": "fridge", "kind": "shelf", "polygon": [[200, 20], [300, 20], [300, 90], [200, 90]]}]
+    put = client.put(f"/v1/videos/{vid}/zones", json={"zones": own}, headers=AUTH)
+    assert put.status_code == 200, put.text
+    body = put.json()
+    assert body["zones"] == own and client.get(f"/v1/videos/{vid}/zones", headers=AUTH).json() == body
+    effective = {z["name"]: (z["kind"], z["source"]) for z in body["effective"]}
+    assert effective == {"door": ("entrance", "video"), "fridge": ("shelf", "video"), "till": ("checkout", "camera")}
+    # what the pipeline loads: the same zones, in pixels
+    from gpu_jobs.pipeline import load_zones
+    loaded = {z.name: z for z in load_zones(api_app, vid, (320, 240))}
+    assert loaded["fridge"].polygon == [(200.0, 20.0), (300.0, 20.0), (300.0, 90.0), (200.0, 90.0)]
+
+
+@pytest.mark.parametrize("zones, says", [
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [10, 0]]}], "at least 3"),
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [321, 0], [0, 100]]}], "outside"),
+    ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [100, 100], [100, 0], [0, 100]]}], "crosses itself"),
+    ([{"name": "a", "kind": "aisle", "polygon": SQUARE}], "unknown kind"),
+    ([{"name": f"z{i}", "kind": "custom", "polygon": SQUARE} for i in range(65)], "At most 64"),
+])
+def test_bad_polygons_are_422_over_the_api(client, api_app, zones, says):
+    vid = add_analysed_video(api_app)["id"]
+    zone_service.set_camera(api_app, video_id=vid, camera="cam1")
+    for path in (f"/v1/videos/{vid}/zones", "/v1/cameras/cam1/zones"):
+        r = client.put(path, json={"zones": zones}, headers=AUTH)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_zones", r.text
+        assert says in r.json()["error"]["message"]
+    assert client.get(f"/v1/videos/{vid}/zones", headers=AUTH).json()["zones"] == []
+
+
+def test_unknown_video_or_camera_is_404_and_old_runs_are_409(client, api_app):
+    assert client.get(f"/v1/videos/{uuid.uuid4()}/zones", headers=AUTH).status_code == 404
+    assert client.get("/v1/cameras/nowhere/zones", headers=AUTH).status_code == 404
+    assert client.put("/v1/cameras/nowhere/zones", json={"zones": []}, headers=AUTH).status_code == 404
+    vid = add_analysed_video(api_app)["id"]  # written without rule inputs, as before this change
+    r = client.post(f"/v1/videos/{vid}/rules", headers=AUTH)
+    assert r.status_code == 409 and "analyse it again" in r.json()["error"]["message"]
+    assert client.get(f"/v1/videos/{vid}/zones").status_code == 401
+
+
+# ---- re-deriving -------------------------------------------------------------------------------
+
+def reaching_shopper() -> Track:
+    """A person at the shelf whose box widens into it at shoulder height (2-3 s), with no keypoints:
+    a pick only where a shelf zone is (the box in the shelf is the one signal)."""
+    observations = []
+    for i in range(int(4 * FPS) + 1):
+        t = i / FPS
+        x, y, h = 330.0, 600.0, 300.0
+        w = h / (1.6 if 2.0 <= t <= 3.0 else 3.0)
+        observations.append(Observation(t=t, frame=int(round(t * 10)), bbox=(x - w / 2, y - h, x + w / 2, y),
+                                        confidence=0.9, region="left"))
+    return Track(6, "person", observations, {"gender": "female", "clothing_colour": "blue"})
+
+
+def stored_run(app, tmp_path) -> dict:
+    """A completed 1280x720 video whose current run stored the reaching shopper as rule inputs."""
+    clip = write_clip(tmp_path / "shop.mp4", seconds=4.5, fps=10, size=(W, H))
+    video_id, run_id = uuid.uuid4(), uuid.uuid4()
+    key = f"videos/2026/01/01/{video_id}_shop.mp4"
+    app.store.put_bytes(key, clip.read_bytes())
+    track = reaching_shopper()
+    with app.db.connection() as conn:
+        videos.insert(conn, video_id=video_id, name="shop.mp4", original_filename="shop.mp4",
+                      sha256=uuid.uuid4().hex, storage_key=key, size_bytes=clip.stat().st_size, camera="shop",
+                      meta={"duration_s": 4.5, "fps": 10.0, "width": W, "height": H, "codec": "mpeg4",
+                            "frame_count": 45})
+        videos.update(conn, video_id, status="completed", progress=100)
+        runs.write_run(conn, video_id=video_id, run_id=run_id, frame_stats=[], events=[{
+            "type": "standing", "t_start": 0.0, "t_end": 4.0, "frame": 0, "bbox": [0, 0, 10, 10],
+            "confidence": 0.5, "description": "A woman stands.", "track_number": 6}],
+            tracks=[{"track_number": 6, "class_name": "person", "t_first": 0.0, "t_last": 4.0}],
+            rule_inputs={"fps": FPS, "frame_width": W, "frame_height": H, "data": pack([track], [])})
+        return videos.get(conn, video_id)
+
+
+def event_types(app, video_id) -> list[str]:
+    with app.db.connection() as conn:
+        return sorted(r["type"] for r in conn.execute(
+            "SELECT e.type FROM events e JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id "
+            "WHERE e.video_id = %s", (video_id,)))
+
+
+def test_adding_a_shelf_zone_and_re_deriving_gives_a_picking_event(app, clean_db, tmp_path):
+    video = stored_run(app, tmp_path)
+    first = zone_service.rederive_events(app, video_id=video["id"])
+    assert "picking" not in first["events_by_type"] and first["elapsed_s"] >= 0
+    assert "picking" not in event_types(app, video["id"]) and "standing" in event_types(app, video["id"])
+
+    zone_service.set_camera_zones(app, name="shop", zones=[SHELF])
+    second = zone_service.rederive_events(app, video_id=video["id"])
+    assert second["events_by_type"].get("picking") == 1 and second["zones"] == 1
+    with app.db.connection() as conn:
+        pick = conn.execute("SELECT * FROM events WHERE video_id = %s AND type = 'picking'", (video["id"],)).fetchone()
+        track = conn.execute("SELECT * FROM tracks WHERE video_id = %s", (video["id"],)).fetchone()
+    assert pick["zone"] == "drinks shelf" and pick["description"] and pick["embedding"] is not None
+    assert pick["track_id"] == track["id"] and pick["run_id"] == video["current_run_id"]
+    assert app.store.get_bytes(pick["highlight_key"])[:2] == b"\xff\xd8"
+    # the zone gone again: the pick and its picture go with it
+    zone_service.set_camera_zones(app, name="shop", zones=[])
+    assert "picking" not in zone_service.rederive_events(app, video_id=video["id"])["events_by_type"]
+    assert not app.store.exists(pick["highlight_key"])
+
+
+def test_a_failed_re_derive_leaves_the_old_events(app, clean_db, tmp_path):
+    from gpu_jobs import rederive
+
+    video = stored_run(app, tmp_path)
+    zone_service.set_camera_zones(app, name="shop", zones=[SHELF])
+    before = event_types(app, video["id"])
+
+    def boom():
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        rederive.derive(app, video["id"], fail_before_commit=boom)
+    assert event_types(app, video["id"]) == before == ["standing"]
+    zone_service.rederive_events(app, video_id=video["id"])
+    assert "picking" in event_types(app, video["id"])
+
+
+def test_zones_and_rules_round_trip_over_the_cli(app, clean_db, tmp_path):
+    video = stored_run(app, tmp_path)
+    vid = str(video["id"])
+    shown = run_cli("zones", vid, "--json", timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["zones"] == [] and json.loads(shown.stdout)["camera"] == "shop"
+
+    (tmp_path / "zones.json").write_text(json.dumps({"zones": [SHELF]}))
+    set_ = run_cli("zones", vid, "--set", str(tmp_path / "zones.json"), "--json", timeout=120)
+    assert set_.returncode == 0, set_.stderr
+    assert json.loads(set_.stdout)["zones"] == [SHELF]
+
+    (tmp_path / "bad.json").write_text(json.dumps([{"name": "x", "kind": "shelf", "polygon": [[0, 0], [5, 5]]}]))
+    bad = run_cli("zones", vid, "--set", str(tmp_path / "bad.json"), timeout=120)
+    assert bad.returncode != 0 and "at least 3" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+    cam = run_cli("zones", "--camera", "shop", "--json", timeout=120)
+    assert cam.returncode == 0 and json.loads(cam.stdout) == {"camera": "shop", "width": W, "height": H, "zones": []}
+
+    rules = run_cli("rules", vid, "--json", timeout=300)
+    assert rules.returncode == 0, rules.stderr
+    result = json.loads(rules.stdout)
+    assert result["events_by_type"].get("picking") == 1 and isinstance(result["elapsed_s"], float)
+    text = run_cli("rules", vid, timeout=300)
+    assert text.returncode == 0 and "re-derived" in text.stdout
+
+
+def test_upload_names_the_camera_from_the_form_or_the_file_name(client, api_app, tmp_path):
+    clip = write_clip(tmp_path / "till2_20260301_0900.mp4", seconds=1.0)
+    other = write_clip(tmp_path / "other.mp4", seconds=1.2)
+    named = client.post("/v1/videos", headers=AUTH, data={"camera": " front door "},
+                        files={"file": ("till2_20260301_0900.mp4", clip.read_bytes(), "video/mp4")})
+    derived = client.post("/v1/videos", headers=AUTH,
+                          files={"file": ("store 4 - till2_20260301_0900.mp4", other.read_bytes(), "video/mp4")})
+    assert named.status_code == derived.status_code == 202, named.text + derived.text
+    with api_app.db.connection() as conn:
+        assert videos.get(conn, named.json()["video_id"])["camera"] == "front door"
+        assert videos.get(conn, derived.json()["video_id"])["camera"] == "store 4 - till2"
+    cams = {c["name"] for c in client.get("/v1/cameras", headers=AUTH).json()["cameras"]}
+    assert cams == {"front door", "store 4 - till2"}
+    bad = client.post("/v1/videos", headers=AUTH, data={"camera": "a/b"},
+                      files={"file": ("x.mp4", clip.read_bytes(), "video/mp4")})
+    assert bad.status_code == 422 and "camera name" in bad.json()["error"]["message"]
