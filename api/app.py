@@ -9,8 +9,10 @@ from fastapi import Depends, FastAPI
 from api.deps import single_valued_query
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
+from api.media import router as media_router
 from api.routers import ask, cameras, events, health, summaries, videos, zones
 from bootstrap import App, get_app
+from db.url_signing import UrlSigner
 
 API_VERSION = "1.0.0"
 FROM_SETTINGS: Any = object()  # create_app(token=...) default: read SENTINEL_API_TOKEN
@@ -50,9 +52,11 @@ def create_app(app_instance: App | None = None, *, token: str | None = FROM_SETT
     )
     api.state.sentinel = app_instance
     api.state.api_token = token or None
+    api.state.media_signer = UrlSigner()  # folder-store links (api/links.py) die with the process
     install_error_handlers(api)
     api.add_middleware(RequestGuard, api=api)  # the token and body limits, before any route reads a body
     # this order is the order of the paths in the OpenAPI document
     for module in (videos, zones, cameras, events, summaries, ask, health):
         api.include_router(module.router)
+    api.include_router(media_router)  # signed folder-store links; not in the document
     return api

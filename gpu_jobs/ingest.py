@@ -57,10 +57,13 @@ def safe_name(filename: str, *, max_len: int = 80) -> str:
 
 
 def display_name(filename: str) -> str:
-    """The name shown to people: the file's base name without control characters."""
-    base = PurePosixPath(str(filename).replace("\\", "/")).name
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    return base[:200] or "video"
+    """The name shown to people: the text as given, without control characters (at most 200 characters).
+
+    Nothing in it is read as a path: `a</script>.avi` stays `a</script>.avi` (front ends escape it);
+    only the storage key is made safe (safe_name).
+    """
+    text = "".join(ch for ch in str(filename) if unicodedata.category(ch)[0] != "C").strip()
+    return text[:200] or "video"
 
 
 def _spool(stream: BinaryIO, dest: Path, limit: int, on_bytes: Callable[[int], None] | None) -> tuple[int, str]:

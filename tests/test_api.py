@@ -147,7 +147,10 @@ def test_upload_streams_to_the_store_and_queues_one_job(client, api_app, clip):
     assert detail["status"] == "pending" and detail["progress"] == 0
     assert detail["job"]["id"] == job_id and detail["job"]["status"] == "queued"
     assert detail["duration_s"] == pytest.approx(2.0, abs=0.2) and (detail["width"], detail["height"]) == (320, 240)
-    assert detail["thumbnail_url"].startswith("file://") and detail["video_url"].startswith("file://")
+    # the folder store's objects come through this API's signed /media/ links, never as server paths
+    assert detail["thumbnail_url"].startswith("http://testserver/media/")
+    assert client.get(detail["thumbnail_url"]).content[:2] == b"\xff\xd8"
+    assert client.get(detail["video_url"]).content == clip.read_bytes()
     assert "storage_key" not in detail and "sha256" not in detail
 
     again = upload(client, clip, name="copy.mp4").json()
@@ -160,7 +163,7 @@ def test_upload_keeps_a_safe_name_from_a_hostile_file_name(client, api_app, clip
     assert response.status_code == 202, response.text
     with api_app.db.connection() as conn:
         row = videos.get(conn, response.json()["video_id"])
-    assert row["name"] == "ünïcode name.mp4"
+    assert row["name"] == "../../etc/ünïcode name.mp4"  # shown as written; only the storage key is made safe
     assert row["storage_key"].startswith("videos/") and ".." not in row["storage_key"]
 
 
@@ -331,7 +334,7 @@ def test_list_videos_paginates_and_filters(client, api_app):
     first = client.get("/v1/videos", headers=AUTH, params={"limit": 2}).json()
     assert [v["name"] for v in first["items"]] == ["cam2.mp4", "cam1.mp4"]  # newest first
     assert first["next_offset"] == 2 and first["items"][0]["event_count"] == 3
-    assert first["items"][0]["thumbnail_url"].startswith("file://")
+    assert first["items"][0]["thumbnail_url"].startswith("http://testserver/media/")
     rest = client.get("/v1/videos", headers=AUTH, params={"limit": 2, "offset": 2}).json()
     assert [v["name"] for v in rest["items"]] == ["cam0.mp4"] and rest["next_offset"] is None
 
@@ -388,7 +391,7 @@ def test_events_filter_and_paginate(client, api_app):
     assert [e["type"] for e in every["items"]] == ["walking", "picking", "theft"]
     first = every["items"][0]
     assert first["bbox"] == [10.0, 20.0, 60.0, 180.0] and first["attributes"]["clothing_colour"] == "red"
-    assert first["highlight_url"].startswith("file://") and first["video_name"] == "cam1.mp4"
+    assert first["highlight_url"].startswith("http://testserver/media/") and first["video_name"] == "cam1.mp4"
 
     def types(**params):
         return [e["type"] for e in client.get(url, headers=AUTH, params=params).json()["items"]]
@@ -423,7 +426,8 @@ def test_ask_answers_with_citations_and_presigned_thumbnails(client, api_app):
     assert body["answer"] and body["citations"], body
     theft = next(c for c in body["citations"] if c["type"] == "theft")
     assert theft["video_id"] == str(video["id"]) and theft["t_start"] == 190.0
-    assert theft["thumbnail_url"].startswith("file://") and theft["thumbnail_url"].endswith("_theft.jpg")
+    assert theft["thumbnail_url"].startswith("http://testserver/media/")
+    assert theft["thumbnail_url"].endswith("_theft.jpg")
     assert isinstance(body["filters"], dict) and body["search_method"] and isinstance(body["timings_ms"], dict)
 
     follow_up = client.post("/v1/ask", headers=AUTH, json={"question": "and where did he go?",

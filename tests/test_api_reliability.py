@@ -384,3 +384,79 @@ def test_a_store_that_is_down_is_503_at_once_and_a_missing_bucket_is_created(ser
         fresh.store.check()
     boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").head_bucket(Bucket=name)
     assert any(f"created the missing bucket s3://{name}" in r.getMessage() for r in caplog.records)
+
+
+# ---- 7. no server paths, names kept as written, literal name filters ---------------------------
+
+def test_folder_store_objects_come_through_signed_media_links_never_server_paths(serve, api_app):
+    import httpx
+
+    from tests.conftest import JPEG, add_analysed_video
+
+    video = add_analysed_video(api_app, embed=True)
+    url = serve(create_app(api_app, token=TOKEN))
+    root = str(api_app.store.root)
+    with httpx.Client(base_url=url, headers=AUTH, timeout=60) as client:
+        listed = client.get("/v1/videos")
+        detail = client.get(f"/v1/videos/{video['id']}")
+        events = client.get(f"/v1/videos/{video['id']}/events")
+        asked = client.post("/v1/ask", json={"question": "any theft?", "video_id": str(video["id"])})
+    for response in (listed, detail, events, asked):
+        assert response.status_code == 200, response.text
+        assert "file://" not in response.text and root not in response.text
+    links = [listed.json()["items"][0]["thumbnail_url"], detail.json()["thumbnail_url"],
+             detail.json()["video_url"], *[e["highlight_url"] for e in events.json()["items"]],
+             *[c["thumbnail_url"] for c in asked.json()["citations"]]]
+    assert len(links) >= 5 and all(link.startswith(f"{url}/media/") for link in links), links
+
+    # the signature is the credential (an <img> sends no bearer token); the bytes are the stored ones
+    thumb = httpx.get(detail.json()["thumbnail_url"], timeout=30)
+    assert thumb.status_code == 200 and thumb.content == JPEG and thumb.headers["content-type"] == "image/jpeg"
+    original = detail.json()["video_url"]
+    part = httpx.get(original, headers={"Range": "bytes=2-5"}, timeout=30)
+    assert part.status_code == 206 and part.content == b"original-bytes"[2:6]
+    token = original.split("/media/")[1].split("/")[0]
+    encoded, expires, signature = token.split(".")
+    other = thumb.url.path.split("/")[2].split(".")[0]
+    for forged in (f"{other}.{expires}.{signature}", f"{encoded}.{int(expires) + 3600}.{signature}", "x"):
+        refused = httpx.get(f"{url}/media/{forged}/x.jpg", timeout=30)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert "/media/{token}/{name}" not in httpx.get(f"{url}/openapi.json", timeout=30).json()["paths"]
+
+
+def test_a_name_is_kept_as_written_and_name_filters_match_it_literally(serve, api_app, tmp_path):
+    import httpx
+
+    from tests.conftest import write_clip
+
+    url = serve(create_app(api_app, token=TOKEN))
+    clip = write_clip(tmp_path / "clip.mp4", seconds=1)
+    with httpx.Client(base_url=url, headers=AUTH, timeout=60) as client:
+        with open(clip, "rb") as f:
+            accepted = client.post("/v1/videos", files={"file": ("x</script>.avi", f, "video/x-msvideo")})
+        assert accepted.status_code == 202, accepted.text
+        video = client.get(f"/v1/videos/{accepted.json()['video_id']}").json()
+        assert video["name"] == video["original_filename"] == "x</script>.avi"
+        with api_app.db.connection() as conn:
+            key = conn.execute("SELECT storage_key FROM videos WHERE id = %s", (video["id"],)).fetchone()[
+                "storage_key"]
+        leaf = key.rsplit("/", 1)[1]
+        assert key.startswith("videos/") and all(c.isalnum() or c in "._-" for c in leaf), key
+
+        from db.repos import videos
+
+        with api_app.db.connection() as conn:
+            for name in ("cam_1.mp4", "cam21.mp4", "100%.mp4", "back\\slash.mp4"):
+                videos.insert(conn, name=name, original_filename=name, sha256=None, storage_key=None, size_bytes=0)
+
+        def named(fragment: str) -> set[str]:
+            response = client.get("/v1/videos", params={"name": fragment})
+            assert response.status_code == 200, response.text
+            return {v["name"] for v in response.json()["items"]}
+
+        assert named("%") == {"100%.mp4"}
+        assert named("_") == {"cam_1.mp4"}
+        assert named("cam_") == {"cam_1.mp4"}
+        assert named("\\") == {"back\\slash.mp4"}
+        assert named("CAM") == {"cam_1.mp4", "cam21.mp4"}  # still a case-insensitive fragment
+        assert named("</script>") == {"x</script>.avi"}

@@ -128,7 +128,7 @@ def test_odd_file_names_are_stored_safely(empty, tmp_path, name):
     assert key.startswith("videos/") and ".." not in key
     assert all(c.isalnum() or c in "._-" for c in leaf), key
     assert empty.store.exists(key) and empty.store.exists(result.video["thumbnail_key"])
-    assert "\n" not in result.video["name"] and "/" not in result.video["name"]
+    assert "\n" not in result.video["name"] and result.video["name"] == display_name(name)
     assert result.video["original_filename"] == name
 
 
@@ -161,4 +161,5 @@ def test_name_helpers():
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("Caméra 1 (entrée).MP4") == "Camera_1_entree.mp4"
     assert safe_name("....") == "video"
-    assert display_name("dir/sub/clip\x07.mp4") == "clip.mp4"
+    assert display_name("dir/sub/clip\x07.mp4") == "dir/sub/clip.mp4"  # the text as given, nothing read as a path
+    assert display_name("x</script>.avi") == "x</script>.avi" and safe_name("x</script>.avi") == "script.avi"

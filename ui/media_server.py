@@ -12,23 +12,19 @@ ranges it plays, and nothing is read into memory.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
-import secrets
 import threading
 import time
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from db.objects import BlobNotFound, FolderStore, InvalidKey, ObjectArchived
+from db.url_signing import EXPIRY_STEP_S, UrlSigner
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
-EXPIRY_STEP_S = 300
+__all__ = ["EXPIRY_STEP_S", "MediaServer"]
 
 
 class MediaServer:
@@ -46,36 +42,19 @@ class MediaServer:
         self.store = store
         self.host = host
         self.port = port
-        self._secret = secret or secrets.token_bytes(32)
+        self._signer = UrlSigner(secret)
         self._server = None
         self._thread: threading.Thread | None = None
 
     # -- URLs ------------------------------------------------------------------------------------
 
-    def _signature(self, key: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
-
     def token(self, key: str, *, expires_s: int = 3600, now: float | None = None) -> str:
-        """`<base64 key>.<expiry>.<signature>`: the key cannot be changed or the URL kept past expiry.
-
-        The expiry is rounded up to EXPIRY_STEP_S, so reruns within a few minutes get the same
-        URL and the player does not reload; a URL lives expires_s to expires_s + EXPIRY_STEP_S.
-        """
-        expires = (int((time.time() if now is None else now) + expires_s) // EXPIRY_STEP_S + 1) * EXPIRY_STEP_S
-        encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-        return f"{encoded}.{expires}.{self._signature(key, expires)}"
+        """`<base64 key>.<expiry>.<signature>` (db.url_signing): lives expires_s, rounded up to a few minutes."""
+        return self._signer.token(key, expires_s=expires_s, now=now)
 
     def verify(self, token: str, *, now: float | None = None) -> str | None:
         """The key a token names, or None when it is malformed, forged or expired."""
-        try:
-            encoded, expires_text, signature = token.split(".")
-            key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-            expires = int(expires_text)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            return None
-        if not hmac.compare_digest(signature, self._signature(key, expires)):
-            return None
-        return key if expires >= (time.time() if now is None else now) else None
+        return self._signer.verify(token, now=now)
 
     def url(self, key: str, *, host: str | None = None, expires_s: int = 3600) -> str:
         """A URL the browser can play; `host` is the name the browser reached the app by."""

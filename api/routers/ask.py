@@ -9,22 +9,21 @@ from fastapi import APIRouter
 
 from api.deps import AUTH, Sentinel, video_or_404
 from api.errors import ApiError, error_responses
-from api.links import object_url
+from api.links import Links, ObjectLinks
 from api.schemas import AskRequest, AskResponse, Citation
-from bootstrap import App
 
 router = APIRouter(tags=["ask"], dependencies=AUTH, responses=error_responses(400, 401, 404, 408, 413, 422, 503))
 
 
-def _citation(app: App, cited: Mapping[str, Any]) -> Citation:
+def _citation(links: Links, cited: Mapping[str, Any]) -> Citation:
     return Citation(event_id=cited["event_id"], video_id=cited["video_id"], video_name=cited.get("video_name"),
                     t_start=cited["t_start"], t_end=cited["t_end"], type=cited["type"],
                     description=cited.get("description") or "", zone=cited.get("zone"), score=cited.get("score"),
-                    thumbnail_url=object_url(app, cited.get("highlight_key")))
+                    thumbnail_url=links.url(cited.get("highlight_key")))
 
 
 @router.post("/v1/ask", response_model=AskResponse, summary="Ask a question about the events")
-def ask(body: AskRequest, sentinel: Sentinel) -> AskResponse:
+def ask(body: AskRequest, sentinel: Sentinel, links: ObjectLinks) -> AskResponse:
     """Answer in plain language, citing the events it rests on with presigned thumbnails."""
     from services.ask import ask as answer
 
@@ -36,6 +35,6 @@ def ask(body: AskRequest, sentinel: Sentinel) -> AskResponse:
         raise  # lookup errors of the code itself are bugs (500), not unknown ids
     except LookupError as exc:  # an unknown session, or a video deleted meanwhile
         raise ApiError(404, "not_found", str(exc)) from None
-    return AskResponse(answer=result.answer, citations=[_citation(sentinel, c) for c in result.citations],
+    return AskResponse(answer=result.answer, citations=[_citation(links, c) for c in result.citations],
                        filters=result.filters, search_method=result.search_method,
                        timings_ms=result.timings_ms, session_id=result.session_id)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.deps import AUTH, Sentinel, video_or_404
 from api.errors import error_responses
-from api.links import object_url
+from api.links import ObjectLinks
 from api.schemas import NO_NUL, EventPage, page
 from services.events import list_events
 
@@ -22,6 +22,7 @@ router = APIRouter(tags=["events"], dependencies=AUTH, responses=error_responses
 def list_video_events(
     video_id: UUID,
     sentinel: Sentinel,
+    links: ObjectLinks,
     types: Annotated[list[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]] | None, Query(
         alias="type", description="repeat for several: walking, standing, sitting, picking, theft, collapse, "
                                   "violent, loitering, crowding, anomaly")] = None,
@@ -39,5 +40,5 @@ def list_video_events(
     rows = list_events(sentinel, video_id=video_id, types=types, t_from=t_from, t_to=t_to, zone=zone,
                        min_confidence=min_confidence, limit=limit + 1, offset=offset)
     items = [{**r, "bbox": list(r["bbox"]) if r["bbox"] is not None else None,
-              "highlight_url": object_url(sentinel, r["highlight_key"])} for r in rows]
+              "highlight_url": links.url(r["highlight_key"])} for r in rows]
     return page(items, limit, offset)

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from api.deps import AUTH, Sentinel
 from api.errors import ApiError, MissingFileField, UploadIncomplete, error_responses
-from api.links import object_url
+from api.links import Links, ObjectLinks
 from api.schemas import (
     NO_NUL,
     DeleteResponse,
@@ -54,8 +54,8 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
 }}}
 
 
-def _video_out(app: App, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "thumbnail_url": object_url(app, row.get("thumbnail_key"))}
+def _video_out(links: Links, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "thumbnail_url": links.url(row.get("thumbnail_key"))}
 
 
 def _accepted(app: App, result) -> UploadAccepted:
@@ -127,6 +127,7 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
 @router.get("", response_model=VideoPage, summary="List videos, newest first")
 def list_videos(
     sentinel: Sentinel,
+    links: ObjectLinks,
     status: Annotated[VideoStatus | None, Query(description="only videos in this state")] = None,
     name: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="name contains")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -135,18 +136,18 @@ def list_videos(
     """Videos with their status, progress, metadata and event counts."""
     rows = video_service.list_videos(sentinel, statuses=[status] if status else None, name=name, limit=limit + 1,
                                      offset=offset)
-    return page([_video_out(sentinel, r) for r in rows], limit, offset)
+    return page([_video_out(links, r) for r in rows], limit, offset)
 
 
 @router.get("/{video_id}", response_model=VideoDetail, responses=error_responses(404),
             summary="A video's status, progress and metadata")
-def get_video(video_id: UUID, sentinel: Sentinel) -> dict[str, Any]:
+def get_video(video_id: UUID, sentinel: Sentinel, links: ObjectLinks) -> dict[str, Any]:
     """One video, its latest analysis job, its events by type and a link to the original."""
     detail = video_service.video_detail(sentinel, video_id=video_id)
     row = detail.video
-    return {**_video_out(sentinel, row), "job": detail.job, "events_by_type": detail.events_by_type,
+    return {**_video_out(links, row), "job": detail.job, "events_by_type": detail.events_by_type,
             "event_count": detail.event_count,
-            "video_url": object_url(sentinel, row["storage_key"]) if detail.playable else None}
+            "video_url": links.url(row["storage_key"]) if detail.playable else None}
 
 
 @router.delete("/{video_id}", response_model=DeleteResponse, responses=error_responses(404),

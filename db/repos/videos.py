@@ -58,6 +58,11 @@ def upsert_media_less(conn: psycopg.Connection, videos: Sequence[tuple[str, floa
     return {row["name"]: row["id"] for row in rows}
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with `ESCAPE '\\'`, matched as written: `%`, `_` and `\\` are no wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def get(conn: psycopg.Connection, video_id: UUID | str) -> dict | None:
     """A video by id (None for an unknown or malformed id)."""
     try:
@@ -88,8 +93,8 @@ def find(conn: psycopg.Connection, id_or_name: str) -> dict | None:
     if found:
         return found
     return one_or_none(conn.execute(
-        "SELECT * FROM videos WHERE name LIKE %s ORDER BY created_at DESC LIMIT 2",
-        (id_or_name.replace("%", r"\%").replace("_", r"\_") + "%",),
+        r"SELECT * FROM videos WHERE name LIKE %s ESCAPE '\' ORDER BY created_at DESC LIMIT 2",
+        (like_literal(id_or_name) + "%",),
     ).fetchall())
 
 
@@ -100,9 +105,10 @@ def list_videos(conn: psycopg.Connection, *, status: str | None = None, name_lik
                         AND e.run_id = v.current_run_id) AS event_count
            FROM videos v
            WHERE (%(status)s::text IS NULL OR v.status = %(status)s)
-             AND (%(name)s::text IS NULL OR v.name ILIKE '%%' || %(name)s || '%%')
+             AND (%(name)s::text IS NULL OR v.name ILIKE '%%' || %(name)s || '%%' ESCAPE '\\')
            ORDER BY v.created_at DESC LIMIT %(limit)s OFFSET %(offset)s""",
-        {"status": status, "name": name_like, "limit": limit, "offset": offset},
+        {"status": status, "name": like_literal(name_like) if name_like is not None else None, "limit": limit,
+         "offset": offset},
     ).fetchall()
 
 
