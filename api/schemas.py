@@ -71,6 +71,7 @@ class VideoOut(BaseModel):
     height: int | None
     codec: str | None
     frame_count: int | None
+    camera: str | None = Field(default=None, description="the camera it belongs to (whose zones apply)")
     size_bytes: int
     source: str
     storage_tier: Literal["hot", "warm", "archive"]

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from uuid import UUID
 
 from gpu_jobs.analysis import Analyzer
@@ -113,6 +114,25 @@ def _picture_key(kind: str, frame, bbox, t_start) -> tuple:
             tuple(round(float(v), 1) for v in bbox) if bbox is not None else None, round(float(t_start), 3))
 
 
+@contextmanager
+def _video_file(app, video: dict):
+    """The video's local path, or None when it cannot be read now (archived, store down): no new pictures then."""
+    try:
+        cm = app.store.local_path(video["storage_key"])
+        path = cm.__enter__()
+    except Exception:
+        log.warning("video %s unreadable: re-derived events get no new highlights", video["id"], exc_info=True)
+        yield None
+        return
+    try:
+        yield path
+    except BaseException as exc:
+        if not cm.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        cm.__exit__(None, None, None)
+
+
 def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None]) -> list[str]:
     """Highlight JPEGs of the events without a kept picture (their frames read by seeking); fills `keys`."""
     from core.runtime.media import encode_jpeg, read_frame_at
@@ -128,7 +148,9 @@ def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[
     batch = uuid.uuid4().hex[:8]
     written: list[str] = []
     try:
-        with app.store.local_path(video["storage_key"]) as path:
+        with _video_file(app, video) as path:
+            if path is None:
+                return []
             images: dict[int, object] = {}
             for i in todo:
                 event = events[i]

@@ -277,3 +277,19 @@ def test_upload_names_the_camera_from_the_form_or_the_file_name(client, api_app,
     bad = client.post("/v1/videos", headers=AUTH, data={"camera": "a/b"},
                       files={"file": ("x.mp4", clip.read_bytes(), "video/mp4")})
     assert bad.status_code == 422 and "camera name" in bad.json()["error"]["message"]
+
+
+def test_re_deriving_without_the_video_file_keeps_the_events_without_new_pictures(app, clean_db, tmp_path):
+    video = stored_run(app, tmp_path)
+    app.store.delete(video["storage_key"])  # archived away or lost: the rules need no frames
+    zone_service.set_video_zones(app, video_id=video["id"], zones=[SHELF])
+    assert zone_service.rederive_events(app, video_id=video["id"])["events_by_type"].get("picking") == 1
+    with app.db.connection() as conn:
+        pick = conn.execute("SELECT * FROM events WHERE video_id = %s AND type = 'picking'", (video["id"],)).fetchone()
+    assert pick["highlight_key"] is None and pick["embedding"] is not None
+
+
+def test_the_video_reply_names_its_camera(client, api_app):
+    vid = add_analysed_video(api_app)["id"]
+    zone_service.set_camera(api_app, video_id=vid, camera="entrance cam")
+    assert client.get(f"/v1/videos/{vid}", headers=AUTH).json()["camera"] == "entrance cam"
