@@ -7,15 +7,16 @@ from pathlib import PurePosixPath
 
 MAX_CAMERA_LEN = 100
 # a trailing date, time or recording counter: store3_cam2_20260101_120000.mp4 -> store3_cam2
-_STAMP = re.compile(r"([ _-]+[0-9][0-9_T-]{5,})+$")
+_STAMP = re.compile(r"([ _-]+[0-9]{4}[0-9_T-]{2,})+$")
 
 
 def default_camera(filename: str) -> str:
     """The camera a video belongs to unless one is chosen: its file name without extension and timestamp."""
     stem = PurePosixPath(str(filename).replace("\\", "/")).name
+    stem = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in stem)
     stem = re.sub(r"\.[^.]*$", "", stem) or stem
-    name = _STAMP.sub("", stem).strip() or stem.strip() or "camera"
-    return clean_camera(name[:MAX_CAMERA_LEN])
+    name = " ".join((_STAMP.sub("", stem).strip() or stem.strip()).split()) or "camera"
+    return clean_camera(name[:MAX_CAMERA_LEN].strip() or "camera")
 
 
 def clean_camera(name: str) -> str:

@@ -293,3 +293,14 @@ def test_the_video_reply_names_its_camera(client, api_app):
     vid = add_analysed_video(api_app)["id"]
     zone_service.set_camera(api_app, video_id=vid, camera="entrance cam")
     assert client.get(f"/v1/videos/{vid}", headers=AUTH).json()["camera"] == "entrance cam"
+
+
+@pytest.mark.parametrize("filename, camera", [
+    ("store3_cam2_20260101_120000.mp4", "store3_cam2"), ("vtest.avi", "vtest"), ("cam1.mp4", "cam1"),
+    ("../../etc/aisle 4-2026-03-01T09-00.mkv", "aisle 4"), ("name with\nnewline.mp4", "name with newline"),
+    ("   .avi", "camera"),
+])
+def test_the_default_camera_comes_from_the_file_name(filename, camera):
+    from core.cameras import default_camera
+
+    assert default_camera(filename) == camera

@@ -3,7 +3,7 @@
 ALTER TABLE videos ADD COLUMN camera text;
 UPDATE videos SET camera = COALESCE(NULLIF(regexp_replace(
            regexp_replace(regexp_replace(original_filename, '^.*[/\\]', ''), '\.[^.]*$', ''),
-           '([ _-]+[0-9][0-9_T-]{5,})+$', ''), ''), name)
+           '([ _-]+[0-9]{4}[0-9_T-]{2,})+$', ''), ''), name)
  WHERE camera IS NULL;
 CREATE INDEX videos_camera_idx ON videos (camera);
 
