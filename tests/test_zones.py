@@ -304,3 +304,20 @@ def test_the_default_camera_comes_from_the_file_name(filename, camera):
     from core.cameras import default_camera
 
     assert default_camera(filename) == camera
+
+
+def test_the_upload_page_puts_videos_on_the_camera_typed(app, clean_db, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/upload.py").run()
+    at.text_input(key="upload_camera").input("back door").run()
+    clip = write_clip(tmp_path / "clip_20260101_0900.mp4", seconds=1.0).read_bytes()
+    at.file_uploader[0].set_value([("clip_20260101_0900.mp4", clip, "video/mp4")]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    with app.db.connection() as conn:
+        (video,) = videos.list_videos(conn)
+    assert video["camera"] == "back door"
