@@ -321,3 +321,17 @@ def test_the_upload_page_puts_videos_on_the_camera_typed(app, clean_db, tmp_path
     with app.db.connection() as conn:
         (video,) = videos.list_videos(conn)
     assert video["camera"] == "back door"
+
+
+def test_re_deriving_makes_the_written_summary_stale(app, clean_db, tmp_path):
+    from db.repos import summaries
+
+    video = stored_run(app, tmp_path)
+    with app.db.connection() as conn:
+        row = summaries.set_status(conn, video["id"], "completed", text="Nobody took anything.",
+                                   run_id=video["current_run_id"])
+    assert row["stale"] is False
+    zone_service.set_camera_zones(app, name="shop", zones=[SHELF])
+    zone_service.rederive_events(app, video_id=video["id"])
+    with app.db.connection() as conn:
+        assert summaries.get(conn, video["id"])["stale"] is True
