@@ -335,3 +335,12 @@ def test_re_deriving_makes_the_written_summary_stale(app, clean_db, tmp_path):
     zone_service.rederive_events(app, video_id=video["id"])
     with app.db.connection() as conn:
         assert summaries.get(conn, video["id"])["stale"] is True
+
+
+def test_the_cli_says_in_one_line_that_an_old_run_needs_a_new_analysis(app, clean_db):
+    vid = str(add_analysed_video(app)["id"])
+    result = run_cli("rules", vid, timeout=300)
+    assert result.returncode != 0 and "analyse it again" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    as_json = run_cli("rules", vid, "--json", timeout=300)
+    assert as_json.returncode != 0 and "analyse it again" in json.loads(as_json.stdout)["error"]
