@@ -20,8 +20,8 @@ app = modal.App("sentinel")
 # first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
 LOCAL_SOURCES = ("api", "bootstrap", "cli", "cli_commands", "core", "db", "gpu_jobs", "rag", "services",
                  "settings")
-# Modal ships only .py files of those by default; the behaviour models' JSON weights go too
-SHIPPED_FILES = ~FilePatternMatcher("**/*.py", "**/behaviours/models/*.json")
+# Modal ships only .py files of those by default; the behaviour models' weights and the SQL migrations go too
+SHIPPED_FILES = ~FilePatternMatcher("**/*.py", "**/behaviours/models/*.json", "**/migrations/*.sql")
 
 
 def _bake_weights() -> None:

@@ -57,3 +57,17 @@ def test_the_scan_sees_function_level_imports(tmp_path):
     sample = tmp_path / "m.py"
     sample.write_text("import os\n\ndef f():\n    from core.runtime.precision import resolve\n    import rag.query\n")
     assert imported_first_party(sample, first_party_names()) == {"core", "rag"}
+
+
+def test_the_containers_get_every_data_file_the_packages_read():
+    """Modal ships only .py files unless told otherwise: the database cannot migrate without its SQL."""
+    import modal.mount as mm
+
+    import modal_app
+
+    for package in ("db", "gpu_jobs"):
+        shipped = {str(remote).removeprefix("/root/") for _, remote in
+                   mm._MountedPythonModule(package, "/root", modal_app.SHIPPED_FILES).get_files_to_upload()}
+        wanted = {str(p.relative_to(ROOT)) for p in (ROOT / package).rglob("*")
+                  if p.is_file() and p.suffix in (".sql", ".json") and "__pycache__" not in p.parts}
+        assert wanted and wanted <= shipped, sorted(wanted - shipped)
