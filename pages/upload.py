@@ -32,7 +32,7 @@ for f in files or []:
 
 with st.expander("Import from S3", icon=":material/cloud_download:"):
     with st.form("s3-import", clear_on_submit=True, border=False):
-        uri = st.text_input("S3 URI", placeholder="s3://bucket/path/to/video.mp4")
+        uri = st.text_input("S3 URI", key="upload_s3_uri", placeholder="s3://bucket/path/to/video.mp4")
         if st.form_submit_button("Import") and uri.strip():
             outcomes[f"s3:{uri.strip()}"] = import_s3(app, uri, submit=auto, camera=camera).as_dict()
 

@@ -253,7 +253,7 @@ def test_upload_with_auto_analyze_and_duplicate(empty, app, tmp_path):
 
 def test_s3_import_with_a_bad_uri_says_so(empty):
     at = open_page("pages/upload.py")
-    at.text_input[0].set_value("http://not-s3/video.mp4")
+    at.text_input(key="upload_s3_uri").set_value("http://not-s3/video.mp4")
     next(b for b in at.button if b.label == "Import").click().run()
     assert any("s3://bucket" in e.value for e in at.error)
 

@@ -60,7 +60,7 @@ def get_camera_zones(sentinel: Sentinel, name: str = CameraName) -> dict[str, An
     return _camera_or_404(lambda: camera_zones(sentinel, name=name))
 
 
-@router.put("/{name}/zones", response_model=CameraZonesOut, responses=error_responses(404),
+@router.put("/{name}/zones", response_model=CameraZonesOut, responses=error_responses(400, 404),
             summary="Replace a camera's zones")
 def put_camera_zones(body: ZonesIn, sentinel: Sentinel, name: str = CameraName) -> dict[str, Any]:
     """Zones in the pixels of the camera's latest video; every video of the camera uses them."""

@@ -71,7 +71,8 @@ def get_video_zones(video_id: UUID, sentinel: Sentinel) -> dict[str, Any]:
     return video_zones(sentinel, video_id=video_id)
 
 
-@router.put("/v1/videos/{video_id}/zones", response_model=VideoZonesOut, summary="Replace a video's own zones")
+@router.put("/v1/videos/{video_id}/zones", response_model=VideoZonesOut, responses=error_responses(400),
+            summary="Replace a video's own zones")
 def put_video_zones(video_id: UUID, body: ZonesIn, sentinel: Sentinel) -> dict[str, Any]:
     """The video's own zones, in its pixels; they add to its camera's zones and override those of the same name.
     Takes effect at the next analysis, or at once with POST /v1/videos/{id}/rules."""
