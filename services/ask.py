@@ -5,16 +5,18 @@ from __future__ import annotations
 from uuid import UUID
 
 from db.repos import chat
-from services.videos import require_video
 
 
 def ask(app, *, question: str, video: str | UUID | None = None, session_id: UUID | str | None = None):
-    """Answer a question (AskResult), scoped to a video id or name when given (VideoNotFound otherwise)."""
+    """Answer a question (AskResult), scoped to a video id or name when given (VideoNotFound otherwise).
+
+    The ask chain resolves the scope once, with the question's own video names, and hands the
+    row to the retriever: one lookup, one message.
+    """
     from rag.ask import get_ask_service
 
-    scope = str(require_video(app, ref=video)["id"]) if video else None
     # one service per App: models and the chain load on the first question only
-    return get_ask_service(app).ask(question, video=scope, session_id=session_id)
+    return get_ask_service(app).ask(question, video=str(video) if video else None, session_id=session_id)
 
 
 def warm_up(app) -> None:
