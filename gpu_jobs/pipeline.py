@@ -13,8 +13,8 @@ from collections import Counter
 from typing import Callable
 from uuid import UUID
 
-import numpy as np
 
+from core.jsonable import jsonable
 from core.vocabulary import PERSON
 from gpu_jobs.analysis import AnalysisOutput, Analyzer, JobCancelled
 from gpu_jobs.types import Zone
@@ -142,7 +142,7 @@ def event_row(event, embedding, highlight_key: str | None) -> dict:
         "track_number": event.track_number, "type": event.type, "t_start": event.t_start,
         "t_end": event.t_end, "frame": event.frame, "bbox": [float(v) for v in event.bbox], "zone": event.zone,
         "confidence": event.confidence,
-        "attributes": _jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
+        "attributes": jsonable({**event.attributes, "related_tracks": list(event.related_tracks),
                                  **({"object": event.object_class} if event.object_class else {})}),
         "description": event.description, "keywords": event.keywords, "highlight_key": highlight_key,
         "embedding": embedding,
@@ -166,7 +166,7 @@ def rule_inputs_row(output: AnalysisOutput, analyzer: Analyzer, video_fps: float
 def _track_rows(output: AnalysisOutput) -> list[dict]:
     return [{
         "track_number": t.number, "class_name": t.class_name, "t_first": t.t_start, "t_last": t.t_end,
-        "attributes": _jsonable(t.attributes),
+        "attributes": jsonable(t.attributes),
         "path": [[o.frame, *[round(v, 1) for v in o.bbox], round(o.confidence, 3)] for o in t.observations],
     } for t in output.tracks]
 
@@ -201,18 +201,6 @@ def _summary(video_id: UUID, output: AnalysisOutput, elapsed_s: float) -> dict:
         "events_by_type": dict(sorted(by_type.items())), "elapsed_s": round(elapsed_s, 2),
     }
 
-
-def _jsonable(value):
-    """Numpy scalars and tuples to plain JSON types."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 _analyzers: dict[str, Analyzer] = {}

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.jsonable import jsonable
 from gpu_jobs.types import FrameSignal, Observation, Track
 
 FORMAT = 1
@@ -34,7 +35,7 @@ def pack(tracks: list[Track], signals: list[FrameSignal] | None = None) -> bytes
     observations = [o for t in tracks for o in t.observations]
     meta: dict[str, Any] = {
         "format": FORMAT,
-        "tracks": [{f.name: _jsonable(getattr(t, f.name)) for f in dataclasses.fields(Track)
+        "tracks": [{f.name: jsonable(getattr(t, f.name)) for f in dataclasses.fields(Track)
                     if f.name not in _NESTED} for t in tracks],
         "track_lengths": [len(t.observations) for t in tracks],
         "observation": _pack_records("obs", observations, Observation, arrays),
@@ -107,7 +108,7 @@ def _pack_column(key: str, name: str, given: list, arrays: dict[str, np.ndarray]
            for v in given) and len({len(v) for v in given}) == 1:
         arrays[key] = np.array(given, np.float32)
         return {"kind": "tuple"}
-    arrays[key] = np.frombuffer(json.dumps([_jsonable(v) for v in given]).encode(), dtype=np.uint8)
+    arrays[key] = np.frombuffer(json.dumps([jsonable(v) for v in given]).encode(), dtype=np.uint8)
     return {"kind": "json", "tuple": all(isinstance(v, tuple) for v in given)}
 
 
@@ -146,14 +147,3 @@ def _unpack_column(key: str, entry: dict, arrays: dict[str, np.ndarray]) -> list
     values = json.loads(data.tobytes())
     return [tuple(v) if entry.get("tuple") and isinstance(v, list) else v for v in values]
 
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value

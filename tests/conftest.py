@@ -252,10 +252,14 @@ def serve():
 
     servers = []
 
-    def start(asgi_app) -> str:
+    def start(asgi_app, *, shipped: bool = False, **options) -> str:
+        """`shipped`: the uvicorn.Config `sentinel api` serves with (api.server), its timeouts included."""
+        from api.server import uvicorn_config
+
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off"))
+        make = uvicorn_config if shipped else uvicorn.Config
+        server = uvicorn.Server(make(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                     **options))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         servers.append((server, thread))

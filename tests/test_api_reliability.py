@@ -13,7 +13,6 @@ import time
 from contextlib import closing
 from urllib.parse import urlparse
 
-import pytest
 
 from api import create_app
 from tests.conftest import AUTH, TOKEN
@@ -119,37 +118,6 @@ def test_the_token_is_checked_before_the_body_and_every_json_body_is_bounded(ser
 
 # ---- 1. slow clients ----------------------------------------------------------------------------
 
-@pytest.fixture()
-def serve_shipped():
-    """Serve an ASGI app with the uvicorn.Config `sentinel api` uses (api.server), in a thread."""
-    import threading
-
-    import uvicorn
-
-    from api.server import uvicorn_config
-    from tests.conftest import free_port
-
-    servers = []
-
-    def start(asgi_app, **options) -> str:
-        port = free_port()
-        server = uvicorn.Server(uvicorn_config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="off", **options))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
-
-
 def _stalled_upload(url: str) -> socket.socket:
     """An authenticated upload that sends its headers and 100 bytes of a 10 MB body, then nothing."""
     sock = _connect(url, timeout=30)
@@ -164,7 +132,7 @@ def _answered(sock: socket.socket, within_s: float) -> bool:
     return bool(select.select([sock], [], [], within_s)[0])
 
 
-def test_stalled_uploads_neither_freeze_the_api_nor_hold_their_threads(serve_shipped, api_app, monkeypatch):
+def test_stalled_uploads_neither_freeze_the_api_nor_hold_their_threads(serve, api_app, monkeypatch):
     import httpx
 
     from tests.conftest import add_analysed_video
@@ -173,7 +141,7 @@ def test_stalled_uploads_neither_freeze_the_api_nor_hold_their_threads(serve_shi
     monkeypatch.setattr(api_app.settings, "body_idle_timeout_s", idle_s)
     slots = api_app.settings.max_concurrent_uploads
     assert slots < 40
-    url = serve_shipped(create_app(api_app, token=TOKEN), header_timeout_s=2.0)
+    url = serve(create_app(api_app, token=TOKEN), shipped=True, header_timeout_s=2.0)
     add_analysed_video(api_app, embed=True)
     routes = [("GET", "/health", None), ("GET", "/v1/videos", None), ("POST", "/v1/ask", {"question": "any theft?"})]
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
@@ -225,8 +193,8 @@ def test_stalled_uploads_neither_freeze_the_api_nor_hold_their_threads(serve_shi
         assert response.status_code == 202, response.text
 
 
-def test_a_request_head_that_never_completes_is_cut_off(serve_shipped, api_app):
-    url = serve_shipped(create_app(api_app, token=TOKEN), header_timeout_s=1.0)
+def test_a_request_head_that_never_completes_is_cut_off(serve, api_app):
+    url = serve(create_app(api_app, token=TOKEN), shipped=True, header_timeout_s=1.0)
     with closing(_connect(url)) as silent, closing(_connect(url)) as half:
         half.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         started = time.monotonic()
