@@ -230,6 +230,81 @@ class OpenAICompatibleServer:
         self.httpd.shutdown()
 
 
+class CuttableProxy:
+    """A TCP port on 127.0.0.1 forwarding to `connect()`; down() refuses and cuts every connection like an
+    outage, up() listens again on the same port. Listening from the start."""
+
+    def __init__(self, connect: Callable[[], socket.socket]) -> None:
+        self.connect = connect
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._server: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._open: list[socket.socket] = []  # live connections, cut on down() like a restart would
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def up(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(16)
+        server.settimeout(0.2)
+        self._server = server
+        thread = threading.Thread(target=self._accept, args=(server,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def down(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in self._open:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self._open.clear()
+        for thread in self._threads:
+            thread.join(2)
+        self._threads.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while self._server is server:
+            try:
+                client, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            upstream = self.connect()
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 # ---- the HTTP API's App, a real uvicorn server, an analysed video ------------------------------
 
 @pytest.fixture()

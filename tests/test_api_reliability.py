@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 
 from api import create_app
-from tests.conftest import AUTH, TOKEN
+from tests.conftest import AUTH, TOKEN, CuttableProxy
 
 AUTH_LINE = f"Authorization: Bearer {TOKEN}\r\n"
 
@@ -211,58 +211,6 @@ def test_a_request_head_that_never_completes_is_cut_off(serve, api_app):
 
 # ---- 5. a dependency that is down ---------------------------------------------------------------
 
-class UnixProxy:
-    """A TCP port on 127.0.0.1 forwarded to the embedded server's Unix socket, which can be cut like an outage."""
-
-    def __init__(self, socket_path: str) -> None:
-        import threading
-
-        self.socket_path = socket_path
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(16)
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.open: list[socket.socket] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        import threading
-
-        while self.running:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                continue
-            upstream = socket.socket(socket.AF_UNIX)
-            upstream.connect(self.socket_path)
-            self.open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def down(self) -> None:
-        """The listener closes (new connections refused) and every open connection is cut."""
-        self.running = False
-        self.thread.join(5)
-        self.server.close()
-        for sock in self.open:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-
 def _health(url: str) -> tuple[int, dict[str, dict]]:
     import httpx
 
@@ -296,7 +244,12 @@ def test_a_database_that_is_down_is_503_within_seconds_and_health_names_it(serve
     # reachable, then down: requests wait SENTINEL_API_DB_TIMEOUT_S for the pool, not its 30 s
     socket_dir = parse_qs(urlparse(database.url).query)["host"][0]
     pg_socket = next(p for p in glob.glob(f"{socket_dir}/.s.PGSQL.*") if not p.endswith(".lock"))
-    proxy = UnixProxy(pg_socket)
+    def to_socket() -> socket.socket:
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(pg_socket)
+        return upstream
+
+    proxy = CuttableProxy(to_socket)
     cut = bootstrap.App(settings.model_copy(update={
         "data_dir": tmp_path / "cut", "api_db_timeout_s": 2.0,
         "database_url": f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"}))

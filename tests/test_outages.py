@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
@@ -13,83 +12,14 @@ from core.errors import is_transient
 from db.repos import jobs, videos
 from gpu_jobs.ingest import ingest_path
 from gpu_jobs.worker import Worker
-from tests.conftest import vtest_excerpt
-
-
-class SwitchableProxy:
-    """A TCP forwarder on a fixed port that can be switched off (connections refused) and on again."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self._server: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
-        self._open: list[socket.socket] = []  # live connections, cut on down() like a restart would
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def up(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(16)
-        server.settimeout(0.2)
-        self._server = server
-        thread = threading.Thread(target=self._accept, args=(server,), daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def down(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        for conn in self._open:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
-        self._open.clear()
-        for thread in self._threads:
-            thread.join(2)
-        self._threads.clear()
-
-    def _accept(self, server: socket.socket) -> None:
-        while self._server is server:
-            try:
-                client, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
-            self._open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+from tests.conftest import CuttableProxy, vtest_excerpt
 
 
 @pytest.fixture()
 def flaky_store_app(settings, clean_db, s3_bucket, tmp_path):
     endpoint, bucket = s3_bucket
-    proxy = SwitchableProxy(int(endpoint.rsplit(":", 1)[1]))
-    proxy.up()
+    port = int(endpoint.rsplit(":", 1)[1])
+    proxy = CuttableProxy(lambda: socket.create_connection(("127.0.0.1", port), timeout=10))
     app = bootstrap.App(settings.model_copy(update={
         "data_dir": tmp_path / "data", "s3_bucket": bucket, "s3_endpoint_url": proxy.url,
         "job_retry_base_s": 0.3, "job_retry_max_delay_s": 1.0, "job_max_attempts": 3}))
