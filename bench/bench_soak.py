@@ -36,6 +36,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_retrieval import log, percentile  # bench/ is on the path when a bench script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "soak.md"
 TOKEN = "soak-" + uuid.uuid4().hex[:12]
@@ -54,17 +56,6 @@ COLOURS = ["red", "blue", "black", "white", "green", "grey"]
 ZONES = ["left", "right", "exit", "counter", "entrance"]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q / 100.0
-    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:

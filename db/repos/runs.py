@@ -35,12 +35,7 @@ def write_run(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, tracks:
                 )
                 track_ids[t["track_number"]] = cur.fetchone()["id"]
             event_rows = [
-                (video_id, run_id, track_ids.get(e.get("track_number")), e.get("track_number"), e["type"],
-                 e["t_start"], e["t_end"], e.get("frame"), list(e["bbox"]) if e.get("bbox") is not None else None,
-                 e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
-                 e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
-                 np.asarray(e["embedding"], dtype=np.float32) if e.get("embedding") is not None else None)
-                for e in events
+                _event_row(video_id, run_id, track_ids, e) for e in events
             ]
             cur.executemany(
                 """INSERT INTO events (video_id, run_id, track_id, track_number, type, t_start, t_end, frame, bbox,
@@ -137,12 +132,7 @@ def replace_events(conn: psycopg.Connection, *, video_id: UUID, run_id: UUID, ev
             "SELECT id, track_number FROM tracks WHERE video_id = %s AND run_id = %s", (video_id, run_id))}
         conn.execute("DELETE FROM events WHERE video_id = %s AND run_id = %s", (video_id, run_id))
         rows = [
-            (video_id, run_id, track_ids.get(e.get("track_number")), e.get("track_number"), e["type"],
-             e["t_start"], e["t_end"], e.get("frame"), list(e["bbox"]) if e.get("bbox") is not None else None,
-             e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
-             e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
-             np.asarray(e["embedding"], dtype=np.float32) if e.get("embedding") is not None else None)
-            for e in events
+            _event_row(video_id, run_id, track_ids, e) for e in events
         ]
         with conn.cursor() as cur:
             cur.executemany(
@@ -209,3 +199,12 @@ def frame_count(conn: psycopg.Connection, video_id: UUID, run_id: UUID | None) -
     """Frames the run analysed (one frame_stats row each)."""
     return conn.execute("SELECT count(*) AS n FROM frame_stats WHERE video_id = %s AND run_id = %s",
                         (video_id, run_id)).fetchone()["n"]
+
+
+def _event_row(video_id: UUID, run_id: UUID, track_ids: dict[int, int], e: dict) -> tuple:
+    """One events row in the column order of the INSERT, from an event dict of the pipeline."""
+    return (video_id, run_id, track_ids.get(e.get("track_number")), e.get("track_number"), e["type"],
+            e["t_start"], e["t_end"], e.get("frame"), list(e["bbox"]) if e.get("bbox") is not None else None,
+            e.get("zone"), float(e.get("confidence", 0.0)), Jsonb(e.get("attributes") or {}),
+            e["description"], list(e.get("keywords") or []), e.get("highlight_key"),
+            np.asarray(e["embedding"], dtype=np.float32) if e.get("embedding") is not None else None)
