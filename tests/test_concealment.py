@@ -18,7 +18,7 @@ from gpu_jobs.describe import describe
 from gpu_jobs.types import Event, Track, Zone
 from rag.answer import GroundedComposer
 from rag.query import parse_question
-from tests.test_behaviours import FPS, KP, TH, H, W, item, line, person, skeleton
+from tests.synthetic import FPS, KP, TH, H, W, item, line, person, skeleton
 
 FOOT = (600.0, 600.0)
 HEIGHT = 300.0
