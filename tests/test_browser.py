@@ -63,7 +63,7 @@ def served_with_password(tmp_path_factory):
 def _serve(tmp_path_factory, *, password: str | None, log_name: str):
     data_dir = tmp_path_factory.mktemp("browser-data")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+    for old in ARTIFACTS.glob("[0-9]*.png" if password is None else "signed-*.png"):  # each test's own shots
         old.unlink()
     log = ARTIFACTS / log_name
     port = free_port()
@@ -100,6 +100,20 @@ def browser_page():
             yield page
         finally:
             browser.close()
+
+
+def _wait_until_settled(count, *, quiet_s: float = 1.5, within_s: float = 30.0) -> int:
+    """Poll a count until it has not changed for `quiet_s` (bounded by `within_s`); return it."""
+    deadline = time.monotonic() + within_s
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
 
 
 def _seconds(mmss: str) -> int:
@@ -162,6 +176,7 @@ def test_upload_analyze_ask_and_seek_in_a_real_browser(served, browser_page, vte
         shot("answer")
 
         # 4. click the card cited latest (0 would prove nothing): the video page opens, the player seeks there
+        _wait_until_settled(lambda: cards.count())  # the cards render one by one after the first
         times = [_seconds(re.search(r"\d+:\d\d(?::\d\d)?", label).group(0)) for label in cards.all_inner_texts()]
         cited = max(times)
         assert cited > 0, times
