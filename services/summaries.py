@@ -5,15 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from core.errors import VideoNotFound
-from services.videos import get_video
+from services.videos import video_by_id
 
 
 def get_summary(app, *, video_id: UUID | str) -> dict | None:
     """The cached summary row (with `stale` after a re-analysis), or None if none was requested."""
     from rag.summaries import get_summary as read
 
-    if get_video(app, video_id=video_id) is None:
-        raise VideoNotFound(video_id)
+    video_by_id(app, video_id=video_id)
     try:
         return read(app, video_id)
     except LookupError:
@@ -24,9 +23,7 @@ def generate_summary(app, *, video_id: UUID | str, wait: bool = True) -> dict:
     """Write the summary now (`wait`) or in a background thread; raises SummaryUnavailable before analysis."""
     from rag.summaries import SummaryUnavailable, generate_summary as generate, request_summary
 
-    video = get_video(app, video_id=video_id)
-    if video is None:
-        raise VideoNotFound(video_id)
+    video = video_by_id(app, video_id=video_id)
     if video["current_run_id"] is None:  # nothing to summarise: refuse before a summary row is written
         raise SummaryUnavailable.not_analysed(video)
     try:

@@ -33,6 +33,14 @@ def get_video(app, *, video_id: UUID | str | None) -> dict | None:
         return videos.get(conn, key)
 
 
+def video_by_id(app, *, video_id: UUID | str) -> dict:
+    """The video row with this id; raises VideoNotFound."""
+    row = get_video(app, video_id=video_id)
+    if row is None:
+        raise VideoNotFound(video_id)
+    return row
+
+
 def require_video(app, *, ref: UUID | str, exact: bool = False) -> dict:
     """The video with this id or name; raises VideoNotFound.
 
@@ -99,9 +107,7 @@ def video_detail(app, *, video_id: UUID | str) -> VideoDetail:
             app.runner.refresh()  # a Modal call that crashed is only noticed by asking Modal
         except Exception:
             log.warning("could not refresh Modal jobs", exc_info=True)
-    row = get_video(app, video_id=video_id)
-    if row is None:
-        raise VideoNotFound(video_id)
+    row = video_by_id(app, video_id=video_id)
     with app.db.connection() as conn:
         job = jobs.latest_for_video(conn, row["id"])
         by_type = events.counts_by_type(conn, row["id"])
@@ -226,9 +232,7 @@ def delete_video(app, *, video_id: UUID | str):
     """Stop its analysis if one runs, then delete its files in every tier and its rows (DeleteResult)."""
     from services import storage
 
-    row = get_video(app, video_id=video_id)
-    if row is None:
-        raise VideoNotFound(video_id)
+    row = video_by_id(app, video_id=video_id)
     with app.db.connection() as conn:
         job = jobs.latest_for_video(conn, row["id"])
     if job and job["status"] in jobs.ACTIVE:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from core.cameras import clean_camera
-from core.errors import VideoNotFound
+from services.videos import video_by_id
 from db.repos import zones as zones_repo
 
 KINDS = ("shelf", "checkout", "exit", "entrance", "custom")
@@ -153,23 +153,13 @@ def _to_pixels(rows: list[dict], frame_size: tuple[int, int] | None) -> list[dic
     return out
 
 
-def _video(app, video_id: UUID | str) -> dict:
-    from db.repos import videos
-
-    with app.db.connection() as conn:
-        row = videos.get(conn, video_id)
-    if row is None:
-        raise VideoNotFound(video_id)
-    return row
-
-
 def _frame(video: dict) -> tuple[int, int]:
     return int(video.get("width") or 0), int(video.get("height") or 0)
 
 
 def video_zones(app, *, video_id: UUID | str) -> dict:
     """A video's own zones (`zones`), its camera, and every zone that applies to it (`effective`, with source)."""
-    video = _video(app, video_id)
+    video = video_by_id(app, video_id=video_id)
     with app.db.connection() as conn:
         own = zones_repo.of_owner(conn, video_id=video["id"])
         effective = zones_repo.for_video(conn, video["id"])
@@ -180,7 +170,7 @@ def video_zones(app, *, video_id: UUID | str) -> dict:
 
 def set_video_zones(app, *, video_id: UUID | str, zones: Sequence[dict]) -> dict:
     """Replace a video's own zones (pixels of the video); they add to or override its camera's by name."""
-    video = _video(app, video_id)
+    video = video_by_id(app, video_id=video_id)
     clean = validate(zones, _frame(video))
     with app.db.connection() as conn:
         zones_repo.replace(conn, _to_unit(clean, _frame(video)), video_id=video["id"])
@@ -228,7 +218,7 @@ def set_camera(app, *, video_id: UUID | str, camera: str) -> dict:
     """Move a video to another camera (its zones come from that camera from now on)."""
     from db.repos import videos
 
-    video = _video(app, video_id)
+    video = video_by_id(app, video_id=video_id)
     with app.db.connection() as conn:
         return videos.update(conn, video["id"], camera=clean_camera(camera))
 
@@ -241,7 +231,7 @@ def rederive_events(app, *, video_id: UUID | str) -> dict:
     """
     from gpu_jobs import rederive
 
-    video = _video(app, video_id)
+    video = video_by_id(app, video_id=video_id)
     try:
         return rederive.derive(app, video["id"])
     except rederive.RulesUnavailable as exc:
