@@ -43,3 +43,21 @@ def test_unknown_attributes_are_filled_from_the_joined_part():
     b.attributes = {"gender": "female", "clothing_colour": "blue"}
     (joined,) = link_tracklets([a, b])
     assert joined.attributes == {"gender": "female", "clothing_colour": "red"}
+
+
+def test_a_fragment_hidden_behind_someone_for_seconds_rejoins_where_it_was_lost():
+    fragment = walker(1, 0.0, 2.0, 100, 20)  # seen 2 s, then stands hidden behind another shopper
+    back = walker(2, 6.0, 12.0, 100 + 20 * 2.0 + 30, 20)  # 4 s later, a third of a body height away
+    (joined,) = link_tracklets([fragment, back])
+    assert joined.t_start == 0.0 and joined.t_end == 12.0
+
+
+def test_only_fragments_bridge_long_gaps_and_only_where_they_were_lost():
+    long_walk = walker(1, 0.0, 8.0, 100, 20)
+    later = walker(2, 12.0, 16.0, 100 + 20 * 8.0, 20)  # 4 s gap, same place, but neither is a fragment
+    assert len(link_tracklets([long_walk, later])) == 2
+    fragment = walker(3, 0.0, 2.0, 100, 20)
+    elsewhere = walker(4, 6.0, 12.0, 400, 20)  # 4 s later, three body heights away: someone else
+    assert len(link_tracklets([fragment, elsewhere])) == 2
+    too_late = walker(5, 8.0, 12.0, 140, 20)  # same place, but 6 s later: beyond fragment_gap_s
+    assert len(link_tracklets([walker(6, 0.0, 2.0, 100, 20), too_late])) == 2

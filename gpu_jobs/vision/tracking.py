@@ -82,14 +82,18 @@ class ObjectTracker:
         self.items.reset()
 
 
-def link_tracklets(tracks: list, *, max_gap_s: float = 2.0, max_jump: float = 1.0, min_iou_size: float = 0.6) -> list:
+def link_tracklets(tracks: list, *, max_gap_s: float = 2.0, max_jump: float = 1.0, min_iou_size: float = 0.6,
+                   fragment_s: float = 3.0, fragment_gap_s: float = 5.0, fragment_jump: float = 1.0) -> list:
     """Join person tracklets that the tracker split: one ends, another starts soon after where it was heading.
 
     A sampled-rate tracker loses people behind others or in missed detections and starts a new id
     when they reappear; counting people and IDF1 both suffer. A later tracklet is appended to an
     earlier one when it starts within `max_gap_s`, near the earlier one's extrapolated foot point
     (within `max_jump` body heights per second of gap, plus one), at a similar size, and the two
-    never overlap in time. Greedy by cost, so each tracklet joins at most one other.
+    never overlap in time. A fragment (either tracklet seen for under `fragment_s`) may also bridge
+    a longer gap, up to `fragment_gap_s`, when it restarts within `fragment_jump` body heights of
+    where it was lost: someone who stood hidden behind another person. Greedy by cost, so each
+    tracklet joins at most one other.
 
     Args:
         tracks: `gpu_jobs.types.Track` objects with observations in time order.
@@ -115,11 +119,17 @@ def link_tracklets(tracks: list, *, max_gap_s: float = 2.0, max_jump: float = 1.
         for b in people:
             first = b.observations[0]
             gap = first.t - last.t
-            if b is a or gap <= 0 or gap > max_gap_s:
+            if b is a or gap <= 0:
+                continue
+            size = min(first.height, last.height) / max(first.height, last.height)
+            if gap > max_gap_s:
+                short = min(a.t_end - a.t_start, b.t_end - b.t_start) < fragment_s
+                stayed = ((first.foot[0] - last.foot[0]) ** 2 + (first.foot[1] - last.foot[1]) ** 2) ** 0.5 / last.height
+                if short and gap <= fragment_gap_s and stayed <= fragment_jump and size >= min_iou_size:
+                    candidates.append((stayed + 0.2 * gap, a, b))
                 continue
             px, py = last.foot[0] + vx * gap, last.foot[1] + vy * gap
             dist = ((first.foot[0] - px) ** 2 + (first.foot[1] - py) ** 2) ** 0.5 / last.height
-            size = min(first.height, last.height) / max(first.height, last.height)
             if dist <= max_jump * (1 + gap) and size >= min_iou_size:
                 candidates.append((dist + 0.2 * gap, a, b))
     candidates.sort(key=lambda c: c[0])
