@@ -84,7 +84,7 @@ class Analyzer:
         report(88.0)
         output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height),
                                 signals=scan.signals)
-        output.highlights = render_highlights(path, events, scan.stats, fps)
+        output.highlights = render_highlights(path, events, scan.stats, fps, zones or [])
         report(92.0)
         return output
 

@@ -1,17 +1,23 @@
-"""Highlight JPEGs: each event's frame with every box in grey and the event's box in its type's colour."""
+"""Highlight JPEGs: each event's frame with every box in grey, the event's box in its type's colour and its zones."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from core.clock import format_mmss
 from core.runtime.media import encode_jpeg, sample_frames
 from core.vocabulary import colour_bgr
-from gpu_jobs.types import Event
+from core.zone_drawing import draw_zones
+from gpu_jobs.types import Event, Zone
+
+# the attributes a rule names a zone in besides the event's own zone (theft: the shelf it was taken from)
+_ZONE_ATTRIBUTES = ("shelf", "checkout", "exit", "entrance")
 
 
-def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: float) -> dict[int, bytes]:
+def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: float,
+                      zones: Sequence[Zone] = ()) -> dict[int, bytes]:
     """Annotated JPEGs of each event's highlight frame, from one more sequential decode pass."""
     wanted: dict[int, list[int]] = defaultdict(list)
     for i, event in enumerate(events):
@@ -23,17 +29,28 @@ def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: f
     last = max(wanted)
     for frame in sample_frames(path, fps=fps):
         for i in wanted.get(frame.index, ()):
-            out[i] = encode_jpeg(draw_event(frame.image, events[i], boxes_at.get(frame.index, [])), max_width=640)
+            picture = draw_event(frame.image, events[i], boxes_at.get(frame.index, []), zones)
+            out[i] = encode_jpeg(picture, max_width=640)
         if frame.index >= last:
             break
     return out
 
 
-def draw_event(image, event: Event, detections: list[dict]):
-    """A copy of the frame with the other boxes in grey and the event's box and label in its colour."""
+def event_zones(event: Event, zones: Iterable[Zone]) -> list[Zone]:
+    """The drawn zones an event involved: its own zone and any zone its attributes name (never a frame third)."""
+    names = {event.zone} | {v for k in _ZONE_ATTRIBUTES if isinstance(v := event.attributes.get(k), str)}
+    return [z for z in zones if z.name in names and z.kind != "region"]
+
+
+def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone] = ()):
+    """A copy of the frame with its zones outlined, the other boxes in grey and the event's box and label in colour."""
     import cv2
 
     img = image.copy()
+    # under the boxes and thin, so the zone frames the event without hiding the person
+    k = max(1.0, img.shape[1] / 640)  # the JPEG is scaled to 640 wide: lines and labels keep their size
+    draw_zones(img, [(z.name, z.kind, z.polygon) for z in event_zones(event, zones)], fill_alpha=0.12,
+               thickness=max(1, round(k)), font_scale=0.45 * k)
     for det in detections:
         x1, y1, x2, y2 = (int(v) for v in det["bbox"])
         cv2.rectangle(img, (x1, y1), (x2, y2), (160, 160, 160), 1)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from gpu_jobs.analysis import Analyzer
+from gpu_jobs.highlights import event_zones
 from gpu_jobs.pipeline import event_row, load_zones
 from gpu_jobs.types import Event, Track, Zone
 from settings import Settings
@@ -86,8 +87,10 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     embeddings = embed_texts([e.description for e in events], app.settings) if events else []
     kept = {_picture_key(o["type"], o["frame"], o["bbox"], o["t_start"]): o["highlight_key"]
             for o in old if o["highlight_key"]}
-    keys: list[str | None] = [kept.get(_picture_key(e.type, e.frame, e.bbox, e.t_start)) for e in events]
-    new_keys = _render_new(app, video, run_id, events, keys)
+    # an event in a drawn zone is drawn again: its zone may have been redrawn under the same name
+    keys: list[str | None] = [None if event_zones(e, zones) else kept.get(_picture_key(e.type, e.frame, e.bbox,
+                                                                                        e.t_start)) for e in events]
+    new_keys = _render_new(app, video, run_id, events, keys, zones)
     rows = [event_row(e, embeddings[i], keys[i]) for i, e in enumerate(events)]
     try:
         with app.db.connection() as conn:
@@ -133,7 +136,8 @@ def _video_file(app, video: dict):
         cm.__exit__(None, None, None)
 
 
-def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None]) -> list[str]:
+def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None],
+                zones: list[Zone]) -> list[str]:
     """Highlight JPEGs of the events without a kept picture (their frames read by seeking); fills `keys`."""
     from core.runtime.media import encode_jpeg, read_frame_at
     from db.repos import runs
@@ -165,7 +169,7 @@ def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[
                 image = images[event.frame]
                 if image is None:
                     continue
-                jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else []), max_width=640)
+                jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else [], zones), max_width=640)
                 key = f"highlights/{video['id']}/{run_id}/{batch}_{i:05d}_{event.type}.jpg"
                 app.store.put_bytes(key, jpeg, content_type="image/jpeg")
                 written.append(key)

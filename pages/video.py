@@ -16,6 +16,7 @@ from ui.nav import VIDEOS, open_video, requested_video
 from ui.progress import live, video_rows
 from ui.timeline import render_timeline
 from ui.video_panels import delete_button, download_button, frame_chat, parse_time, restore, summary_panel
+from ui.zone_editor import zone_editor
 
 require_sign_in()
 
@@ -75,6 +76,8 @@ if events:
         st.rerun()
 elif video["status"] == "completed":
     st.caption("The analysis found no events in this video.")
+
+zone_editor(app, video, t)
 
 st.divider()
 a, b = st.columns(2)

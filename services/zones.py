@@ -7,6 +7,7 @@ Polygons cross this boundary in the video's pixels, like an event's bbox; they a
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from uuid import UUID
@@ -19,6 +20,8 @@ KINDS = ("shelf", "checkout", "exit", "entrance", "custom")
 MAX_ZONES = 64
 MAX_POINTS = 256
 MAX_NAME = 100
+
+log = logging.getLogger(__name__)
 
 
 class ZoneInvalid(ValueError):
@@ -236,3 +239,112 @@ def rederive_events(app, *, video_id: UUID | str) -> dict:
         return rederive.derive(app, video["id"])
     except rederive.RulesUnavailable as exc:
         raise RulesUnavailable(str(exc)) from None
+
+
+# ---- the zone editor: one zone at a time, for the camera or the video, in the video's pixels ----
+
+SCOPES = ("camera", "video")
+
+
+class FrameUnavailable(RuntimeError):
+    """No frame of the video can be read now (archived, or the store is unreachable)."""
+
+
+def zone_frame(app, *, video_id: UUID | str, at_s: float = 1.0):
+    """The video's BGR frame nearest at_s (within its length), to draw zones on. FrameUnavailable when unreadable."""
+    from core.runtime.media import read_frame_at
+
+    video = video_by_id(app, video_id=video_id)
+    if not video.get("storage_key"):
+        raise FrameUnavailable("This video has no stored file, so no frame can be shown.")
+    if video.get("storage_tier") == "archive" and video.get("restore_state") != "restored":
+        raise FrameUnavailable("This video is archived: restore it to draw zones on its frame.")
+    duration = float(video.get("duration_s") or 0.0)
+    t = max(0.0, min(float(at_s), duration / 2) if duration else float(at_s))
+    try:
+        with app.store.local_path(video["storage_key"]) as path:
+            return read_frame_at(path, t)
+    except Exception as exc:
+        log.warning("no frame of video %s at %.2f s", video["id"], t, exc_info=True)
+        raise FrameUnavailable(f"No frame of this video can be read now ({exc}); try again later.") from exc
+
+
+def editable_zones(app, *, video_id: UUID | str) -> dict:
+    """Every zone the editor shows, in the video's pixels: scope (video, camera or global) and whether it applies.
+
+    A camera zone that the video overrides by name is listed with active False.
+    """
+    video = video_by_id(app, video_id=video_id)
+    size = _frame(video)
+    with app.db.connection() as conn:
+        own = zones_repo.of_owner(conn, video_id=video["id"])
+        cam = zones_repo.of_owner(conn, camera=video["camera"]) if video.get("camera") else []
+        effective = {(r["name"], r["source"]) for r in zones_repo.for_video(conn, video["id"])}
+        glob = conn.execute("SELECT * FROM zones WHERE video_id IS NULL AND camera IS NULL ORDER BY name").fetchall()
+    zones = []
+    for scope, rows in (("video", own), ("camera", cam), ("global", glob)):
+        for zone in _to_pixels(rows, size):
+            zones.append({**zone, "scope": scope, "active": (zone["name"], scope) in effective})
+    return {"video_id": str(video["id"]), "camera": video.get("camera"), "width": size[0], "height": size[1],
+            "zones": zones}
+
+
+def _scope_zones(conn, video: dict, scope: str) -> list[dict]:
+    rows = (zones_repo.of_owner(conn, video_id=video["id"]) if scope == "video"
+            else zones_repo.of_owner(conn, camera=video["camera"]))
+    return [{"name": z["name"], "kind": z["kind"], "polygon": z["polygon"]} for z in _to_pixels(rows, _frame(video))]
+
+
+def _check_scope(video: dict, scope: str) -> None:
+    if scope not in SCOPES:
+        raise ZoneInvalid(f"A zone is saved for the camera or for the video, not {scope!r}.")
+    if scope == "camera" and not video.get("camera"):
+        raise ZoneInvalid("This video has no camera; save the zone for this video only.")
+
+
+def _write_scope(conn, video: dict, scope: str, zones: list[dict]) -> None:
+    unit = _to_unit(zones, _frame(video))
+    if scope == "video":
+        zones_repo.replace(conn, unit, video_id=video["id"])
+    else:
+        zones_repo.replace(conn, unit, camera=video["camera"])
+
+
+def save_zone(app, *, video_id: UUID | str, zone: dict, scope: str,
+              replacing: tuple[str, str] | None = None) -> dict:
+    """Add a zone (pixels of this video) for the camera or the video, or replace `replacing` (scope, name) with it.
+
+    Renaming, redrawing, a new kind and a move between camera and video are all a replace. ZoneInvalid
+    says what is wrong and nothing is written. Returns editable_zones.
+    """
+    video = video_by_id(app, video_id=video_id)
+    _check_scope(video, scope)
+    if replacing is not None:
+        _check_scope(video, replacing[0])
+    size = _frame(video)
+    with app.db.connection() as conn:
+        with conn.transaction():
+            lists = {s: _scope_zones(conn, video, s) for s in {scope, *(replacing[:1] if replacing else ())}}
+            if replacing is not None:
+                lists[replacing[0]] = [z for z in lists[replacing[0]] if z["name"] != replacing[1]]
+            name = str(zone.get("name") or "").strip()
+            if not name:
+                raise ZoneInvalid("Give the zone a name.")
+            if any(z["name"] == name for z in lists[scope]):
+                where = "this camera" if scope == "camera" else "this video"
+                raise ZoneInvalid(f"A zone named {name!r} already exists for {where}; pick another name or edit it.")
+            lists[scope].append({"name": zone.get("name"), "kind": zone.get("kind"), "polygon": zone.get("polygon")})
+            checked = {s: validate(zs, size) for s, zs in lists.items()}
+            for s, zs in checked.items():
+                _write_scope(conn, video, s, zs)
+    return editable_zones(app, video_id=video["id"])
+
+
+def delete_zone(app, *, video_id: UUID | str, scope: str, name: str) -> dict:
+    """Remove one zone of the camera or of the video; returns editable_zones."""
+    video = video_by_id(app, video_id=video_id)
+    _check_scope(video, scope)
+    with app.db.connection() as conn:
+        with conn.transaction():
+            _write_scope(conn, video, scope, [z for z in _scope_zones(conn, video, scope) if z["name"] != name])
+    return editable_zones(app, video_id=video["id"])
