@@ -233,6 +233,9 @@ def _after_save(app, video: dict, draft: Draft) -> None:
     changed = st.session_state.get(draft.key("changed"))
     if not changed:
         return
+    if video["status"] != "completed":
+        st.info(f"{changed} The analysis uses the zones saved when it runs.")
+        return
     st.info(f"{changed} The events still follow the old zones until the rules run again.")
     if st.button("Re-run rules now", key=draft.key("rerun-rules"), icon=":material/replay:"):
         try:
