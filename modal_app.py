@@ -78,6 +78,24 @@ def analyze_video(video_id: str, job_id: str | None = None) -> dict:
                            owner=f"modal:{modal.current_function_call_id() or 'local'}")
 
 
+@app.function(
+    image=image,
+    gpu="L4",
+    secrets=secrets,
+    timeout=30 * MINUTES,  # a chunk is SENTINEL_CHUNK_S (5 minutes) of video, plus stitching for the last one
+    retries=modal.Retries(max_retries=2, backoff_coefficient=2.0, initial_delay=10.0),
+    max_containers=20,
+    scaledown_window=2 * MINUTES,
+)
+def analyze_chunk(video_id: str, job_id: str) -> dict:
+    """Analyse one chunk of a long video (its job row says which seconds); the chunk that ends last stitches."""
+    from bootstrap import get_app
+    from gpu_jobs.worker import run_claimed_job
+
+    return run_claimed_job(get_app(), video_id=video_id, job_id=job_id,
+                           owner=f"modal:{modal.current_function_call_id() or 'local'}")
+
+
 # ---- shareable HTTP endpoints -------------------------------------------------------------------
 # The FastAPI app of the api package at a stable URL: https://<workspace>--sentinel-api.modal.run
 # (docs/deploy-modal.md). It runs on CPU; uploads queue `analyze_video` calls on GPUs.

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     ssd_backend: Literal["auto", "openvino", "opencv"] = Field(default="auto", alias="SENTINEL_SSD_BACKEND")
     # torch models on the CPU: auto = bfloat16 autocast where the CPU has it (AMX / AVX512-BF16)
     precision: Literal["auto", "fp32", "bf16"] = Field(default="auto", alias="SENTINEL_PRECISION")
+    # a video longer than this is analysed as chunks side by side (0: never); neighbours share the overlap
+    chunk_s: float = Field(default=300.0, ge=0, alias="SENTINEL_CHUNK_S")
+    chunk_overlap_s: float = Field(default=4.0, ge=1.0, le=60.0, alias="SENTINEL_CHUNK_OVERLAP_S")
     job_max_attempts: int = Field(default=3, alias="SENTINEL_JOB_MAX_ATTEMPTS")
     job_lease_s: float = Field(default=60.0, alias="SENTINEL_JOB_LEASE_S")
     # a store or database outage defers the job (no attempt spent), backing off with jitter up to a cap

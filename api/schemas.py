@@ -82,8 +82,20 @@ class VideoOut(BaseModel):
     updated_at: datetime
 
 
+class ChunkOut(BaseModel):
+    """One chunk of the latest analysis: a long video is analysed as overlapping chunks side by side."""
+
+    index: int = Field(description="0-based, in time order")
+    t_start: float = Field(description="seconds from the start of the video")
+    t_end: float
+    status: JobStatus
+    progress: float = Field(description="this chunk's progress, 0-100")
+
+
 class VideoDetail(VideoOut):
     job: JobOut | None = Field(description="the latest analysis job")
+    chunks: list[ChunkOut] = Field(default_factory=list, description="the latest analysis' chunks (one for a video "
+                                   "analysed whole; none before its first); `progress` is their sum")
     events_by_type: dict[str, int]
     video_url: str | None = Field(description="presigned original, valid one hour; null while archived")
 

@@ -16,6 +16,9 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("worker", help="run a local worker that processes queued analysis jobs")
+    s.add_argument("--processes", type=_positive, default=None, metavar="N",
+                   help="claimers on the queue side by side, so a long video's chunks run in parallel "
+                        "(default: the number of cores)")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("export", help="export a video's tracks (MOTChallenge) or events and tracks (JSON)")
@@ -67,13 +70,29 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def cmd_worker(args) -> int:
+    import os
     import signal
     import threading
 
     from gpu_jobs.worker import Worker
 
     logging.getLogger().setLevel(logging.INFO)
+    processes = args.processes or os.cpu_count() or 1
+    if processes > 1:
+        from cli_commands.worker_pool import run_pool
+
+        _ = _app().db  # start (or join) the database and migrate once, before the children join it
+        return run_pool(processes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

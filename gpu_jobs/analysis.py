@@ -118,9 +118,11 @@ class FrameScan:
         self.motion = MotionField()
         self.signals: list[FrameSignal] = []
 
-    def run(self, path: Path, should_stop: Callable[[], bool] | None) -> None:
+    def run(self, path: Path, should_stop: Callable[[], bool] | None, *, start_s: float = 0.0,
+            end_s: float | None = None) -> None:
+        """Scan the sampled frames between start_s and end_s (a chunk's span; the whole file by default)."""
         batch: list[Frame] = []
-        for frame in sample_frames(path, fps=self.fps):
+        for frame in sample_frames(path, fps=self.fps, start_s=start_s, end_s=end_s):
             if should_stop and should_stop():
                 raise JobCancelled("The analysis was cancelled.")
             batch.append(frame)

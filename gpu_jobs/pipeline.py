@@ -22,7 +22,8 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobCancelled", "ProgressWriter", "get_analyzer", "load_zones", "run_analysis"]
+__all__ = ["JobCancelled", "ProgressWriter", "event_rows_for", "get_analyzer", "load_zones", "run_analysis",
+           "run_summary", "track_rows", "write_run"]
 
 
 class ProgressWriter:
@@ -96,11 +97,11 @@ def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callab
             output = analyzer.analyze_file(path, zones=zones, progress=progress, should_stop=should_stop)
         if should_stop and should_stop():
             raise JobCancelled("The analysis was cancelled.")
-        event_rows, highlight_keys = _event_rows(app, video_id, run_id, output, progress)
-        track_rows = _track_rows(output)
+        event_rows, highlight_keys = event_rows_for(app, video_id, run_id, output, progress)
+        tracks = track_rows(output)
         inputs = rule_inputs_row(output, analyzer, video.get("fps"))
-    _write_run(app, video_id, run_id, track_rows, event_rows, output.frame_stats, highlight_keys, inputs)
-    return _summary(video_id, output, time.monotonic() - started)
+    write_run(app, video_id, run_id, tracks, event_rows, output.frame_stats, highlight_keys, inputs)
+    return run_summary(video_id, output, time.monotonic() - started)
 
 
 def _start(app, video_id: UUID) -> dict:
@@ -117,8 +118,8 @@ def _start(app, video_id: UUID) -> dict:
     return video
 
 
-def _event_rows(app, video_id: UUID, run_id: uuid.UUID, output: AnalysisOutput,
-                progress: ProgressWriter) -> tuple[list[dict], list[str]]:
+def event_rows_for(app, video_id: UUID, run_id: uuid.UUID, output: AnalysisOutput,
+                   progress: ProgressWriter) -> tuple[list[dict], list[str]]:
     """Event rows with embeddings; their highlight JPEGs are stored now under keys of this run."""
     from core.runtime.embeddings import embed_texts
 
@@ -163,7 +164,7 @@ def rule_inputs_row(output: AnalysisOutput, analyzer: Analyzer, video_fps: float
             "data": rule_inputs.pack(output.tracks, output.signals)}
 
 
-def _track_rows(output: AnalysisOutput) -> list[dict]:
+def track_rows(output: AnalysisOutput) -> list[dict]:
     return [{
         "track_number": t.number, "class_name": t.class_name, "t_first": t.t_start, "t_last": t.t_end,
         "attributes": jsonable(t.attributes),
@@ -171,8 +172,8 @@ def _track_rows(output: AnalysisOutput) -> list[dict]:
     } for t in output.tracks]
 
 
-def _write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], event_rows: list[dict],
-               frame_stats: list[dict], highlight_keys: list[str], rule_inputs: dict | None = None) -> None:
+def write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], event_rows: list[dict],
+              frame_stats: list[dict], highlight_keys: list[str], rule_inputs: dict | None = None) -> None:
     """One transaction replaces the previous run; the old run's pictures go only once it committed."""
     from db.repos import runs, videos
 
@@ -192,7 +193,7 @@ def _write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], e
         videos.update(conn, video_id, status="completed", progress=100, error=None)
 
 
-def _summary(video_id: UUID, output: AnalysisOutput, elapsed_s: float) -> dict:
+def run_summary(video_id: UUID, output: AnalysisOutput, elapsed_s: float) -> dict:
     by_type = Counter(e.type for e in output.events)
     return {
         "video_id": str(video_id), "duration_s": output.duration_s, "frames_analyzed": output.frames_analyzed,

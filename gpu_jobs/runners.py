@@ -7,7 +7,7 @@ import os
 from typing import Protocol
 from uuid import UUID
 
-from db.repos import jobs, videos
+from db.repos import chunks, jobs, videos
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ class LocalRunner:
 
     def submit(self, video_id: UUID) -> dict:
         with self.app.db.connection() as conn:
-            job = jobs.submit(conn, video_id=video_id, runner=self.name,
-                              max_attempts=self.app.settings.job_max_attempts)
+            job = queue_analysis(self.app, conn, video_id, runner=self.name)[0]
             video = videos.get(conn, video_id)
             if video["status"] in ("failed", "completed") and job["status"] == "queued":
                 videos.update(conn, video_id, status="pending", progress=0, error=None)
@@ -44,7 +43,7 @@ class LocalRunner:
 
     def cancel(self, job_id: UUID) -> dict | None:
         with self.app.db.connection() as conn:
-            job = jobs.cancel(conn, job_id)
+            job = cancel_all(conn, job_id)
             if job:
                 _mark_video_cancelled(conn, job["video_id"])
         return job
@@ -58,9 +57,18 @@ class ModalRunner:
 
     name = "modal"
 
-    def __init__(self, app, *, function=None) -> None:
+    def __init__(self, app, *, function=None, chunk_function=None) -> None:
         self.app = app
         self._function = function
+        self._chunk_function = chunk_function or function
+
+    @property
+    def chunk_function(self):
+        if self._chunk_function is None:
+            import modal
+
+            self._chunk_function = modal.Function.from_name("sentinel", "analyze_chunk")
+        return self._chunk_function
 
     @property
     def function(self):
@@ -71,26 +79,37 @@ class ModalRunner:
         return self._function
 
     def submit(self, video_id: UUID) -> dict:
+        """One call per job: `analyze_video` for a short video, `analyze_chunk` for each chunk of a long one."""
         with self.app.db.connection() as conn:
-            job = jobs.submit(conn, video_id=video_id, runner=self.name,
-                              max_attempts=self.app.settings.job_max_attempts)
-        if job["external_id"]:
-            return job
-        call = self.function.spawn(str(video_id), str(job["id"]))
+            queued = queue_analysis(self.app, conn, video_id, runner=self.name)
+        for job in queued:
+            if job["external_id"]:
+                continue
+            function = self.chunk_function if job["batch_id"] else self.function
+            call = function.spawn(str(video_id), str(job["id"]))
+            with self.app.db.connection() as conn:
+                jobs.set_external_id(conn, job_id=job["id"], external_id=call.object_id)
         with self.app.db.connection() as conn:
-            jobs.set_external_id(conn, job_id=job["id"], external_id=call.object_id)
-            return jobs.get(conn, job["id"])
+            return jobs.get(conn, queued[0]["id"])
 
     def cancel(self, job_id: UUID) -> dict | None:
         with self.app.db.connection() as conn:
             job = jobs.get(conn, job_id)
-        if job and job["external_id"]:
-            self._call(job["external_id"]).cancel()
+            siblings = chunks.batch_jobs(conn, job["batch_id"]) if job and job["batch_id"] else [job] if job else []
+        self._cancel_calls(siblings)
         with self.app.db.connection() as conn:
-            job = jobs.cancel(conn, job_id)
+            job = cancel_all(conn, job_id)
             if job:
                 _mark_video_cancelled(conn, job["video_id"])
         return job
+
+    def _cancel_calls(self, rows: list[dict]) -> None:
+        for row in rows:
+            if row["external_id"] and row["status"] in jobs.ACTIVE:
+                try:
+                    self._call(row["external_id"]).cancel()
+                except Exception:  # a call that already ended cannot be cancelled; its row is cancelled below
+                    log.warning("could not cancel Modal call %s", row["external_id"], exc_info=True)
 
     def _call(self, call_id: str):
         import modal
@@ -113,7 +132,36 @@ class ModalRunner:
                 message = f"Modal call failed: {first}"
                 with self.app.db.connection() as conn:
                     jobs.mark_failed(conn, job_id=job["id"], error=message)
+                    siblings = chunks.batch_jobs(conn, job["batch_id"]) if job["batch_id"] else []
                     videos.update(conn, job["video_id"], status="failed", error=message)
+                # Modal already retried this call; without its chunk the run cannot be stitched
+                self._cancel_calls([s for s in siblings if s["id"] != job["id"]])
+                if siblings:
+                    with self.app.db.connection() as conn:
+                        chunks.cancel_batch(conn, job["batch_id"])
+
+
+def queue_analysis(app, conn, video_id: UUID, *, runner: str) -> list[dict]:
+    """Queue the video's analysis: one job, or one per chunk when it is long. Returns its active jobs."""
+    from gpu_jobs.chunks import plan_chunks
+
+    s = app.settings
+    video = videos.get(conn, video_id)
+    spans = plan_chunks(float(video["duration_s"] or 0.0) if video else 0.0, chunk_s=s.chunk_s,
+                        overlap_s=s.chunk_overlap_s)
+    if len(spans) == 1:
+        return [jobs.submit(conn, video_id=video_id, runner=runner, max_attempts=s.job_max_attempts)]
+    return chunks.submit_batch(conn, video_id=video_id, spans=[(c.t_start, c.t_end) for c in spans],
+                               runner=runner, max_attempts=s.job_max_attempts)
+
+
+def cancel_all(conn, job_id: UUID) -> dict | None:
+    """Cancel the job and, for a chunk, every other chunk of its video's analysis; returns the job."""
+    job = jobs.get(conn, job_id)
+    if job and job["batch_id"]:
+        cancelled = {row["id"]: row for row in chunks.cancel_batch(conn, job["batch_id"])}
+        return cancelled.get(job_id)
+    return jobs.cancel(conn, job_id)
 
 
 def _mark_video_cancelled(conn, video_id: UUID) -> None:

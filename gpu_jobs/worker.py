@@ -13,10 +13,19 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from core.errors import is_transient
-from db.repos import jobs, videos
+from db.repos import chunks, jobs, videos
 from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
 
 log = logging.getLogger(__name__)
+
+
+def _chunk_name(job: dict) -> str:
+    return f"Chunk {job['chunk'] + 1}: " if job.get("batch_id") else ""
+
+
+def _waiting(job: dict) -> dict:
+    """The video's status while a job waits for its retry: a chunk's siblings may still be running."""
+    return {} if job.get("batch_id") else {"status": "pending"}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -86,8 +95,14 @@ class Worker:
         heartbeat = Heartbeat(self.app, job["id"], self.owner, self.lease_s)
         heartbeat.start()
         try:
-            summary = run_analysis(self.app, job["video_id"], get_analyzer(self.app.settings),
-                                   should_stop=heartbeat.lost.is_set, observer=progress)
+            if job.get("batch_id"):
+                from gpu_jobs.chunk_run import run_chunk
+
+                summary = run_chunk(self.app, job, get_analyzer(self.app.settings), owner=self.owner,
+                                    should_stop=heartbeat.lost.is_set, observer=progress)
+            else:
+                summary = run_analysis(self.app, job["video_id"], get_analyzer(self.app.settings),
+                                       should_stop=heartbeat.lost.is_set, observer=progress)
         except JobCancelled:
             log.info("job %s was cancelled or taken over", job["id"])
             return None
@@ -142,8 +157,8 @@ class Worker:
             return False
         with self.app.db.connection() as conn:
             if jobs.defer(conn, job_id=job["id"], error=message, delay_s=wait, owner=self.owner) is not None:
-                videos.update(conn, job["video_id"], status="pending",
-                              error=f"{message}; retrying in {wait:.0f} s, on its own.")
+                videos.update(conn, job["video_id"], **_waiting(job),
+                              error=f"{_chunk_name(job)}{message}; retrying in {wait:.0f} s, on its own.")
         return True
 
     def _record_failure(self, job: dict, message: str) -> None:
@@ -152,10 +167,12 @@ class Worker:
             if updated is None:
                 return
             if updated["status"] == "failed":
-                videos.update(conn, job["video_id"], status="failed", error=message)
+                if updated.get("batch_id"):  # the run cannot be stitched without this chunk: stop the others
+                    chunks.cancel_batch(conn, updated["batch_id"])
+                videos.update(conn, job["video_id"], status="failed", error=f"{_chunk_name(job)}{message}")
             else:
-                videos.update(conn, job["video_id"], status="pending",
-                              error=f"Attempt {updated['attempts']} failed ({message}); retrying.")
+                videos.update(conn, job["video_id"], **_waiting(job),
+                              error=f"{_chunk_name(job)}Attempt {updated['attempts']} failed ({message}); retrying.")
 
     def run_once(self) -> bool:
         """Claim and process one job; False when the queue is empty."""
@@ -182,7 +199,10 @@ class Worker:
 
 
 def run_claimed_job(app, *, video_id, job_id=None, owner: str) -> dict:
-    """Claim this video's queued job (creating one if needed) and run it here: the Modal entry point."""
+    """Claim this job (or the video's queued one, created if needed) and run it here: the Modal entry point.
+
+    A chunk's call returns its own summary; the call of the chunk that ends last returns the run's.
+    """
     import uuid as _uuid
 
     video_id = _uuid.UUID(str(video_id))
@@ -191,7 +211,9 @@ def run_claimed_job(app, *, video_id, job_id=None, owner: str) -> dict:
         if job_id is None:
             jobs.submit(conn, video_id=video_id, runner=app.settings.runner,
                         max_attempts=app.settings.job_max_attempts)
-        job = jobs.claim_video(conn, video_id=video_id, owner=worker.owner, lease_s=worker.lease_s)
+            job = jobs.claim_video(conn, video_id=video_id, owner=worker.owner, lease_s=worker.lease_s)
+        else:
+            job = chunks.claim_job(conn, job_id=_uuid.UUID(str(job_id)), owner=worker.owner, lease_s=worker.lease_s)
     if job is None:
         raise RuntimeError(f"No queued analysis job for video {video_id}.")
     summary = worker.process(job)

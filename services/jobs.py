@@ -25,6 +25,10 @@ def running_jobs(app) -> list[dict]:
 
 def retry_job(app, *, job_id: UUID | str) -> dict | None:
     with app.db.connection() as conn:
+        old = jobs.get(conn, UUID(str(job_id)))
+        if old is not None and old["batch_id"] and old["status"] not in jobs.ACTIVE:
+            # a chunk alone cannot be stitched into a run: the video's whole analysis is queued again
+            return app.runner.submit(old["video_id"])
         job = jobs.retry(conn, UUID(str(job_id)))
     if job is not None and job["status"] == "queued":
         # the runner owns how a queued job starts (a Modal call, or the local worker's next claim)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from core.errors import VideoNotFound
 from core.vocabulary import PERSON
-from db.repos import events, jobs, runs, videos
+from db.repos import chunks, events, jobs, runs, videos
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ class VideoDetail:
     job: dict | None
     events_by_type: dict[str, int]
     playable: bool
+    chunks: list[dict] = field(default_factory=list)  # chunk_list of its latest analysis
 
     @property
     def event_count(self) -> int:
@@ -111,7 +112,21 @@ def video_detail(app, *, video_id: UUID | str) -> VideoDetail:
     with app.db.connection() as conn:
         job = jobs.latest_for_video(conn, row["id"])
         by_type = events.counts_by_type(conn, row["id"])
-    return VideoDetail(row, job, dict(by_type), playable(row)[0])
+        parts = chunk_list(row, chunks.latest_jobs(conn, row["id"]))
+    return VideoDetail(row, job, dict(by_type), playable(row)[0], parts)
+
+
+def chunk_list(video: dict, rows: list[dict]) -> list[dict]:
+    """{"index", "t_start", "t_end", "status", "progress"} per chunk of the latest analysis; one for a whole-file
+    job (whose progress is the video's), none for a video never queued."""
+    if len(rows) == 1 and not rows[0]["batch_id"]:
+        job = rows[0]
+        progress = {"completed": 100.0, "running": float(video["progress"] or 0)}.get(job["status"],
+                                                                                      float(job["progress"] or 0))
+        return [{"index": 0, "t_start": 0.0, "t_end": float(video["duration_s"] or 0.0), "status": job["status"],
+                 "progress": progress}]
+    return [{"index": j["chunk"], "t_start": float(j["t_start"]), "t_end": float(j["t_end"]), "status": j["status"],
+             "progress": float(j["progress"] or 0)} for j in rows]
 
 
 @dataclass(slots=True)
@@ -144,8 +159,9 @@ def poll_progress(app, *, video_ids: Sequence[UUID | str] | None = None, name: s
         found = {str(r["id"]): r for r in (videos.get(conn, v) for v in wanted) if r}
         active = _active_jobs(conn)
         counts = {v: sum(events.counts_by_type(conn, found[v]["id"]).values()) for v in found}
-    return ProgressSnapshot([{**found[v], "job": active.get(found[v]["id"]), "event_count": counts[v]}
-                             for v in wanted if v in found])
+        parts = {v: chunk_list(found[v], chunks.latest_jobs(conn, found[v]["id"])) for v in found}
+    return ProgressSnapshot([{**found[v], "job": active.get(found[v]["id"]), "event_count": counts[v],
+                              "chunks": parts[v]} for v in wanted if v in found])
 
 
 def submit_analysis(app, *, video_id: UUID | str) -> dict:
@@ -216,16 +232,47 @@ def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | 
     video = result.video
     if result.duplicate and video["status"] == "completed":
         return {**analysis_summary(app, video=video), "duplicate": True}
+    from gpu_jobs.runners import queue_analysis
+
     worker = Worker(app)
     with app.db.connection() as conn:
-        jobs.submit(conn, video_id=video["id"], runner="local", max_attempts=app.settings.job_max_attempts)
-        job = jobs.claim_video(conn, video_id=video["id"], owner=worker.owner, lease_s=worker.lease_s)
-    if job is None:
-        raise RuntimeError("This video is being analysed by a worker already; `sentinel videos` shows progress.")
-    summary = worker.process(job, progress=progress)
-    if summary is None:
-        raise RuntimeError("The analysis was cancelled.")
-    return summary
+        queued = queue_analysis(app, conn, video["id"], runner="local")
+        if video["status"] == "failed" and queued[0]["status"] == "queued":
+            videos.update(conn, video["id"], status="pending", progress=0, error=None)
+    if not queued[0]["batch_id"]:
+        with app.db.connection() as conn:
+            job = jobs.claim_video(conn, video_id=video["id"], owner=worker.owner, lease_s=worker.lease_s)
+        if job is None:
+            raise RuntimeError("This video is being analysed by a worker already; `sentinel videos` shows progress.")
+        summary = worker.process(job, progress=progress)
+        if summary is None:
+            raise RuntimeError("The analysis was cancelled.")
+        return summary
+    return _analyze_chunks_here(app, worker, video, progress)
+
+
+def _analyze_chunks_here(app, worker, video: dict, progress: Callable[[float], None] | None) -> dict:
+    """Take the video's chunks one after another (running workers take others), then wait for the stitched run."""
+    import time
+
+    started = time.monotonic()
+    while True:
+        with app.db.connection() as conn:
+            job = jobs.claim_video(conn, video_id=video["id"], owner=worker.owner, lease_s=worker.lease_s)
+        if job is None:
+            break
+        summary = worker.process(job, progress=progress)
+        if summary and summary.get("stitched"):
+            return summary
+    while True:  # the last chunk is another worker's: its stitching finishes the video
+        row = video_by_id(app, video_id=video["id"])
+        if progress:
+            progress(float(row["progress"] or 0))
+        if row["status"] == "completed" and row["current_run_id"]:
+            return {**analysis_summary(app, video=row), "elapsed_s": round(time.monotonic() - started, 2)}
+        if row["status"] == "failed":
+            raise RuntimeError(row["error"] or "The analysis failed.")
+        time.sleep(1.0)
 
 
 def delete_video(app, *, video_id: UUID | str):

@@ -13,7 +13,7 @@ import streamlit as st
 from ui import auth
 from ui.data import ProgressSnapshot, submit_analysis
 from ui.fragments import fragment_rerun
-from ui.format import duration, human_bytes, status_label
+from ui.format import duration, human_bytes, mmss, status_label
 from ui.media import thumbnail_bytes
 from ui.nav import video_link
 
@@ -63,6 +63,7 @@ def video_rows(app, snap: ProgressSnapshot, *, key: str, empty: str = "No videos
                 st.markdown(video_status(v))
                 if v["status"] == "processing":
                     st.progress(int(v.get("progress") or 0))
+                    chunk_bars(v.get("chunks") or [])
                 elif v["status"] == "failed" and v.get("error"):
                     st.caption(v["error"])
                 elif v["status"] == "pending" and v.get("error"):
@@ -70,6 +71,19 @@ def video_rows(app, snap: ProgressSnapshot, *, key: str, empty: str = "No videos
             cols[5].write(str(v.get("event_count", "")) if v["status"] == "completed" else "")
             with cols[6]:
                 _analyze_button(app, v, key=key)
+
+
+def chunk_bars(chunks: list[dict]) -> None:
+    """A small bar per chunk of a long video's analysis (nothing for a video analysed whole)."""
+    if len(chunks) < 2:
+        return
+    for c in chunks:
+        st.progress(int(c["progress"] or 0), text=chunk_label(c))
+
+
+def chunk_label(c: dict) -> str:
+    """'chunk 2 · 04:56-10:00 · running' for a chunk's bar."""
+    return f"chunk {c['index'] + 1} · {mmss(c['t_start'])}-{mmss(c['t_end'])} · {c['status']}"
 
 
 def video_status(v: dict) -> str:

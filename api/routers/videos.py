@@ -146,7 +146,7 @@ def get_video(video_id: UUID, sentinel: Sentinel, links: ObjectLinks) -> dict[st
     detail = video_service.video_detail(sentinel, video_id=video_id)
     row = detail.video
     return {**_video_out(links, row), "job": detail.job, "events_by_type": detail.events_by_type,
-            "event_count": detail.event_count,
+            "event_count": detail.event_count, "chunks": detail.chunks,
             "video_url": links.url(row["storage_key"]) if detail.playable else None}
 
 

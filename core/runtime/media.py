@@ -207,3 +207,25 @@ def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: 
                 out.get_nowait()
             except queue.Empty:
                 worker.join(0.05)
+
+
+def keyframe_times(path: Path | str, *, start_s: float = 0.0, end_s: float | None = None) -> list[float]:
+    """Seconds of the keyframes between start_s and end_s, read from the packets (demuxed, never decoded)."""
+    import av
+
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if not stream.time_base:
+            return times
+        if start_s > 0:
+            container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = float(packet.pts * stream.time_base)
+            if end_s is not None and t > end_s:
+                break
+            if packet.is_keyframe and t >= start_s - 1e-6:
+                times.append(t)
+    return times

@@ -40,7 +40,7 @@ def claim(conn: psycopg.Connection, *, owner: str, lease_s: float, runner: str =
                WHERE runner = %(runner)s AND (
                       (status = 'queued' AND (not_before IS NULL OR not_before <= now()))
                       OR (status = 'running' AND lease_expires_at < now()))
-               ORDER BY created_at
+               ORDER BY created_at, chunk
                FOR UPDATE SKIP LOCKED
                LIMIT 1)
            RETURNING j.*""",
@@ -56,7 +56,7 @@ def claim_video(conn: psycopg.Connection, *, video_id: UUID, owner: str, lease_s
                lease_expires_at = now() + make_interval(secs => %(lease)s),
                attempts = j.attempts + 1, started_at = COALESCE(j.started_at, now()), updated_at = now()
            WHERE j.id = (SELECT id FROM analysis_jobs WHERE video_id = %(video)s AND status = 'queued'
-                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1)
+                         ORDER BY created_at, chunk FOR UPDATE SKIP LOCKED LIMIT 1)
            RETURNING j.*""",
         {"owner": owner, "lease": lease_s, "video": video_id},
     ).fetchone()
