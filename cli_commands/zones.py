@@ -1,4 +1,5 @@
-"""`sentinel zones [VIDEO] [--camera NAME] [--set FILE.json] [--json]` and `sentinel rules VIDEO [--json]`."""
+"""`sentinel zones [VIDEO] [--camera NAME] [--set FILE.json] [--json]`, `sentinel rules VIDEO [--json]` and
+`sentinel counts VIDEO [--from S] [--to S] [--json]`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def register(sub) -> None:
     s.add_argument("video", help="video id or name")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_rules)
+
+    s = sub.add_parser("counts", help="people in and out at the entrance zones, and dwell per zone, of one video")
+    s.add_argument("video", help="video id or name")
+    s.add_argument("--from", dest="t_from", metavar="TIME", help="window start (mm:ss or seconds)")
+    s.add_argument("--to", dest="t_to", metavar="TIME", help="window end (mm:ss or seconds)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_counts)
 
 
 def _app():
@@ -90,4 +98,33 @@ def cmd_rules(args) -> int:
     counts = ", ".join(f"{k} {v}" for k, v in result["events_by_type"].items()) or "no events"
     print(f"Video {result['video_id']}: {result['events']} events re-derived in {result['elapsed_s']:.2f} s "
           f"on {result['zones']} zones ({counts})")
+    return 0
+
+
+def cmd_counts(args) -> int:
+    from core.clock import format_mmss, parse_mmss
+    from services.counts import people_counts
+    from services.videos import require_video
+
+    t_from = parse_mmss(args.t_from) if args.t_from else None
+    t_to = parse_mmss(args.t_to) if args.t_to else None
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise ValueError("--to must not be before --from.")
+    app = _app()
+    video = require_video(app, ref=args.video)
+    result = people_counts(app, video_id=video["id"], t_from=t_from, t_to=t_to)
+    if args.json:
+        print(json.dumps(result, default=str))
+        return 0
+    if not result["analysed"]:
+        print(f"Video {result['video_id']} has not been analysed yet; nothing to count.")
+        return 0
+    door = (f"{result['people_in']} in, {result['people_out']} out at {', '.join(result['entrances'])}"
+            if result["entrances"] else "no entrance zone, so no in/out counts")
+    print(f"Video {result['video_id']}: {result['people']} distinct people; {door}")
+    for name, z in result["zones"].items():
+        print(f"  {name} ({z['kind']}): {z['visits']} visits by {z['people']} people, "
+              f"mean {format_mmss(z['mean_dwell_s'])}, longest {format_mmss(z['max_dwell_s'])}")
+    for h in result["hours"]:
+        print(f"  hour from {h['starts_at']}: {h['in']} in, {h['out']} out, {h['people']} people")
     return 0

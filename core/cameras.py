@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import PurePosixPath
 
 MAX_CAMERA_LEN = 100
@@ -29,3 +30,18 @@ def clean_camera(name: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in name) or "/" in name:
         raise ValueError("A camera name cannot contain control characters or '/'.")
     return name
+
+
+_RECORDED = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})[ _T-]?(\d{2})[-:_.h]?(\d{2})(?:[-:_.m]?(\d{2}))?(?!\d)")
+
+
+def recorded_at(filename: str) -> datetime | None:
+    """When the footage starts, from an export's file name (store_cam2_20261201_100000.mp4); None if it says not."""
+    stem = PurePosixPath(str(filename).replace("\\", "/")).name
+    for match in _RECORDED.finditer(stem):
+        y, mo, d, h, mi, s = (int(v) if v else 0 for v in match.groups())
+        try:
+            return datetime(y, mo, d, h, mi, s)  # the camera's wall clock, whatever its time zone
+        except ValueError:
+            continue
+    return None

@@ -82,7 +82,8 @@ def load_zones(app, video_id: UUID, frame_size: tuple[int, int]) -> list[Zone]:
     w, h = frame_size
     with app.db.connection() as conn:
         rows = zones_repo.for_video(conn, video_id)
-    return [Zone(r["name"], r["kind"], [(float(x) * w, float(y) * h) for x, y in r["polygon"]]) for r in rows]
+    return [Zone(r["name"], r["kind"], [(float(x) * w, float(y) * h) for x, y in r["polygon"]], r.get("loiter_s"))
+            for r in rows]
 
 
 def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callable[[], bool] | None = None,

@@ -94,6 +94,7 @@ class Zone:
     name: str
     kind: str
     polygon: list[tuple[float, float]]
+    loiter_s: float | None = None  # the zone's own loitering limit; None: only the global rule
 
     def contains(self, x: float, y: float) -> bool:
         """Even-odd point-in-polygon test."""

@@ -9,7 +9,7 @@ from ui.cards import event_grid
 from ui.format import NOTABLE_TYPES, VIDEO_STATUSES, ago, status_label
 from ui.nav import UPLOAD, video_link
 from ui.progress import live
-from ui.timeline import events_over_time_chart
+from ui.timeline import events_over_time_chart, people_per_hour_chart
 
 require_sign_in()
 
@@ -37,6 +37,18 @@ else:
 by_type = data.event_types(app)
 if by_type:
     st.caption(" · ".join(f"{t}: {n}" for t, n in by_type.items()))
+
+st.subheader("People in and out per hour")
+flow = data.people_per_hour(app, days=days)
+flow_chart = people_per_hour_chart(flow)
+if flow_chart is not None:
+    st.altair_chart(flow_chart, width="stretch")
+    st.caption("Counted at entrance zones; hours follow the time stamp in each file's name, else its upload time.")
+elif flow:
+    st.caption(f"{sum(r['people'] for r in flow)} people seen in this period, but no entrance zone counted anyone "
+               "in or out: draw an entrance zone over the door on a video's page.")
+else:
+    st.caption("No analysed footage in this period.")
 
 st.subheader("Latest notable events")
 notable = data.latest_notable(app, types=NOTABLE_TYPES, limit=8)

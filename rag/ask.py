@@ -15,6 +15,9 @@ Built as one LCEL chain:
 - count_listing: count questions ("how many people walked by in the first minute?")
   need every matching event, not the top 5, so they are answered from a direct filtered
   listing of the events table.
+- tally: questions about people in and out, dwell or distinct people ("how many people came
+  in?", "how long did people stay at the checkout?") are answered from counts over the person
+  tracks and zones (`rag.tally`), not from events.
 - answer: `GroundedComposer` offline, `LLMAnswerGenerator` with a chat model; any
   citation of an event that was not retrieved is dropped in code.
 - save: the turn (question, answer, filters, search method, cited ids, result count,
@@ -44,6 +47,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 from core.errors import VideoNotFound
 from rag.answer import AnswerGenerator, event_id, keep_valid_citations
 from rag.query import QueryFilters, contradicts, parse_question
+from rag.tally import question_kind
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +322,9 @@ class AskService:
         if state["missing_video"]:
             text = f"No video named {state['missing_video']!r} was found, so nothing was searched."
             return {**state, "listing": None, "text": text, "cited": []}
+        kind = question_kind(state["question"], filters)
+        if kind is not None:
+            return {**state, "listing": None, "text": self._tally(state, kind), "cited": []}
         if listing is None and filters.is_count:
             # counted from all the retrieved candidates, not only the reranked few
             listing = [d for d in state["candidates"] if not contradicts(filters, d.metadata)]
@@ -328,6 +335,17 @@ class AskService:
         text, cited_in_text = keep_valid_citations(answer.text, known)
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _tally(self, state: dict, kind: str) -> str:
+        """A count question's answer from the counts of the video in scope, or of every analysed video."""
+        from db.repos import videos
+        from rag import tally
+
+        with self.app.db.connection() as conn:
+            scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
+                                                                                      limit=LISTING_LIMIT)
+            counted = tally.load_counts(conn, scope)
+        return tally.answer(state["question"], state["filters"], counted, kind)
 
     def _save(self, done: dict) -> AskResult:
         from db.repos import chat

@@ -20,6 +20,7 @@ KINDS = ("shelf", "checkout", "exit", "entrance", "custom")
 MAX_ZONES = 64
 MAX_POINTS = 256
 MAX_NAME = 100
+MAX_LOITER_S = 86400.0
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,18 @@ def validate(zones: Sequence[dict], frame_size: tuple[int, int]) -> list[dict]:
             raise ZoneInvalid(f"{label} has no area; its points lie on one line.")
         if _self_crossing(points):
             raise ZoneInvalid(f"{label} crosses itself; draw its outline without crossing lines.")
-        clean.append({"name": name, "kind": kind, "polygon": points})
+        clean.append({"name": name, "kind": kind, "polygon": points,
+                      "loiter_s": _loiter_s(zone.get("loiter_s"), label)})
     return clean
+
+
+def _loiter_s(value, label: str) -> float | None:
+    """A zone's own loitering limit: None, or seconds above 0 and at most a day."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_LOITER_S:
+        raise ZoneInvalid(f"{label} needs loiter_s in seconds, above 0 and at most {MAX_LOITER_S:g} (or none).")
+    return float(value)
 
 
 def _points(polygon, label: str) -> list[tuple[float, float]]:
@@ -150,6 +161,8 @@ def _to_pixels(rows: list[dict], frame_size: tuple[int, int] | None) -> list[dic
     for r in rows:
         zone = {"name": r["name"], "kind": r["kind"],
                 "polygon": [[round(float(x) * w, 2), round(float(y) * h, 2)] for x, y in r["polygon"]]}
+        if r.get("loiter_s") is not None:
+            zone["loiter_s"] = float(r["loiter_s"])
         if "source" in r:
             zone["source"] = r["source"]
         out.append(zone)
@@ -292,7 +305,8 @@ def editable_zones(app, *, video_id: UUID | str) -> dict:
 def _scope_zones(conn, video: dict, scope: str) -> list[dict]:
     rows = (zones_repo.of_owner(conn, video_id=video["id"]) if scope == "video"
             else zones_repo.of_owner(conn, camera=video["camera"]))
-    return [{"name": z["name"], "kind": z["kind"], "polygon": z["polygon"]} for z in _to_pixels(rows, _frame(video))]
+    return [{"name": z["name"], "kind": z["kind"], "polygon": z["polygon"], "loiter_s": z.get("loiter_s")}
+            for z in _to_pixels(rows, _frame(video))]
 
 
 def _check_scope(video: dict, scope: str) -> None:
@@ -333,7 +347,8 @@ def save_zone(app, *, video_id: UUID | str, zone: dict, scope: str,
             if any(z["name"] == name for z in lists[scope]):
                 where = "this camera" if scope == "camera" else "this video"
                 raise ZoneInvalid(f"A zone named {name!r} already exists for {where}; pick another name or edit it.")
-            lists[scope].append({"name": zone.get("name"), "kind": zone.get("kind"), "polygon": zone.get("polygon")})
+            lists[scope].append({"name": zone.get("name"), "kind": zone.get("kind"), "polygon": zone.get("polygon"),
+                                 "loiter_s": zone.get("loiter_s")})
             checked = {s: validate(zs, size) for s, zs in lists.items()}
             for s, zs in checked.items():
                 _write_scope(conn, video, s, zs)

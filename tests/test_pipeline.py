@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,12 @@ def test_real_footage_end_to_end(app, clean_db, vtest_path, tmp_path):
     assert all(r["has_embedding"] for r in _event_rows(app, video["id"]))
     walking = [r for r in rows if r["type"] == "walking"]
     assert all(0 <= r["t_start"] <= r["t_end"] <= 80 for r in walking)
+
+    # people are counted from tracks after identity linking: PETS09-S2L1's ground truth has 16 in the first minute
+    asked = run_cli("ask", "how many people were there in the first minute?", "--video", summary["video_id"], "--json")
+    assert asked.returncode == 0, asked.stderr
+    counted = re.match(r"(\d+) distinct people were seen between 00:00 and 01:00", json.loads(asked.stdout)["answer"])
+    assert counted and abs(int(counted.group(1)) - 16) <= 1.6, asked.stdout
 
     # the same file again is the same video: no second analysis
     again = json.loads(run_cli("analyze", str(vtest_path), "--json").stdout)

@@ -82,3 +82,18 @@ def events_over_time_chart(rows: Sequence[dict]) -> alt.Chart | None:
         color=alt.Color("type:N", scale=_colour_scale(list(data["type"])), title="type"),
         tooltip=["type:N", "sum(events):Q", alt.Tooltip("day:T", format="%Y-%m-%d")],
     ).properties(height=260)
+
+
+def people_per_hour_chart(rows: Sequence[dict]) -> alt.Chart | None:
+    """Bars per wall-clock hour: people in (up) and out (down) at the entrance zones (rows: hour, in, out)."""
+    if not rows or not any(r["in"] or r["out"] for r in rows):
+        return None
+    data = pd.DataFrame([{"hour": pd.Timestamp(r["hour"]), "way": way, "people": n}
+                         for r in rows for way, n in (("in", int(r["in"])), ("out", -int(r["out"])))])
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("hour:T", title="hour", timeUnit="yearmonthdatehours"),
+        y=alt.Y("people:Q", title="people in (up) and out (down)"),
+        color=alt.Color("way:N", scale=alt.Scale(domain=["in", "out"], range=["#2e7d32", "#c62828"]), title=""),
+        tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00"), "way:N",
+                 alt.Tooltip("people:Q", title="people (out negative)")],
+    ).properties(height=220)

@@ -21,6 +21,7 @@ class ZoneIn(BaseModel):
     name: str = Field(description="unique within the video or camera")
     kind: str = Field(description="shelf, checkout, exit, entrance or custom")
     polygon: list[list[float]] = Field(description="[[x, y], ...], at least 3 points inside the frame")
+    loiter_s: float | None = Field(default=None, description="this zone's own loitering limit in seconds (optional)")
 
 
 class ZonesIn(BaseModel):
@@ -32,6 +33,7 @@ class ZoneOut(BaseModel):
     name: str
     kind: str
     polygon: list[list[float]]
+    loiter_s: float | None = None
 
 
 class EffectiveZoneOut(ZoneOut):

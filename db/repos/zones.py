@@ -14,12 +14,13 @@ from psycopg.types.json import Jsonb
 
 
 def upsert(conn: psycopg.Connection, *, name: str, kind: str, polygon: list[list[float]],
-           video_id: UUID | None = None, camera: str | None = None) -> dict:
+           video_id: UUID | None = None, camera: str | None = None, loiter_s: float | None = None) -> dict:
     return conn.execute(
-        """INSERT INTO zones (video_id, camera, name, kind, polygon) VALUES (%s, %s, %s, %s, %s)
-           ON CONFLICT (video_id, camera, name) DO UPDATE SET kind = EXCLUDED.kind, polygon = EXCLUDED.polygon
+        """INSERT INTO zones (video_id, camera, name, kind, polygon, loiter_s) VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (video_id, camera, name) DO UPDATE SET kind = EXCLUDED.kind, polygon = EXCLUDED.polygon,
+                                                              loiter_s = EXCLUDED.loiter_s
            RETURNING *""",
-        (video_id, camera, name, kind, Jsonb(polygon)),
+        (video_id, camera, name, kind, Jsonb(polygon), loiter_s),
     ).fetchone()
 
 
@@ -27,7 +28,7 @@ def replace(conn: psycopg.Connection, zones: Iterable[dict], *, video_id: UUID |
             camera: str | None = None) -> list[dict]:
     """Replace the zones of one video (video_id) or one camera (camera) in one transaction.
 
-    Zone dicts: name, kind, polygon (0..1). Returns the stored rows by name.
+    Zone dicts: name, kind, polygon (0..1), optional loiter_s. Returns the stored rows by name.
     """
     if (video_id is None) == (camera is None):
         raise ValueError("give exactly one of video_id and camera")
@@ -38,9 +39,9 @@ def replace(conn: psycopg.Connection, zones: Iterable[dict], *, video_id: UUID |
             conn.execute("DELETE FROM zones WHERE camera = %s AND video_id IS NULL", (camera,))
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO zones (video_id, camera, name, kind, polygon) VALUES (%s, %s, %s, %s, %s)",
-                [(video_id, camera if video_id is None else None, z["name"], z["kind"], Jsonb(z["polygon"]))
-                 for z in zones])
+                "INSERT INTO zones (video_id, camera, name, kind, polygon, loiter_s) VALUES (%s, %s, %s, %s, %s, %s)",
+                [(video_id, camera if video_id is None else None, z["name"], z["kind"], Jsonb(z["polygon"]),
+                  z.get("loiter_s")) for z in zones])
     return of_owner(conn, video_id=video_id, camera=camera)
 
 

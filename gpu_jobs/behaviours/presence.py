@@ -1,4 +1,4 @@
-"""Presence: loitering (one person staying in place) and crowding (many people in the frame or a third)."""
+"""Presence: loitering (one person staying in place, or in a zone past its own limit) and crowding."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from core.counts import PersonPath, visits
 from gpu_jobs.behaviours.events import lasts, make_event, mean_confidence, runs_where, saturate, union_box
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
@@ -27,9 +28,35 @@ def _stay_end(foot: np.ndarray, i: int, radius: float, chunk: int = 256) -> int:
 
 
 class LoiteringRule(ThresholdRule):
-    """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer."""
+    """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer,
+    or staying in a zone with its own limit (loiter_s) that long, however much the person moves there."""
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        in_zones = self._in_zones(tracks, scene)
+        # a stay already judged by its zone's own limit is one event, not two
+        return in_zones + [e for e in self._in_place(tracks, scene) if not any(
+            z.track_number == e.track_number and z.t_start <= e.t_end and e.t_start <= z.t_end for z in in_zones)]
+
+    def _in_zones(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
+        limited = [z for z in scene.zones.zones if z.loiter_s]
+        events = []
+        for track in person_tracks(tracks) if limited else ():
+            obs = track.observations
+            path = PersonPath(track.number, np.array([o.t for o in obs]), np.array([o.foot for o in obs], float))
+            for zone in limited:
+                for visit in visits([path], [zone]):
+                    if not lasts(visit.dwell_s, zone.loiter_s):
+                        continue
+                    span = [o for o in obs if visit.t_enter <= o.t <= visit.t_exit]
+                    events.append(make_event(
+                        "loitering", track=track, obs=span[len(span) // 2], t_start=visit.t_enter,
+                        t_end=visit.t_exit, evidence=0.5 + 0.5 * saturate(visit.dwell_s - zone.loiter_s, zone.loiter_s),
+                        detection=mean_confidence(span), place=(zone.name, zone.kind),
+                        facts={"dwell_s": visit.dwell_s, "zone_limit_s": float(zone.loiter_s)},
+                    ))
+        return events
+
+    def _in_place(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         th = self.th
         events = []
         for track in person_tracks(tracks):

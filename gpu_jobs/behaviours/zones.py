@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from core.geometry import points_in_polygon
 from core.vocabulary import REGIONS
 from gpu_jobs.types import Observation, Zone
 
@@ -32,19 +33,6 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     ab = b - a
     u = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0))
     return float(np.linalg.norm(p - (a + u * ab)))
-
-
-def points_in_polygon(points: np.ndarray, polygon: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Even-odd test of many points against one polygon; the same rule as Zone.contains."""
-    x, y = points[:, 0], points[:, 1]
-    inside = np.zeros(len(points), bool)
-    pts = list(polygon)
-    for i in range(len(pts)):
-        (xi, yi), (xj, yj) = pts[i], pts[i - 1]
-        crosses = (yi > y) != (yj > y)
-        x_at = (xj - xi) * (y - yi) / ((yj - yi) or 1e-9) + xi
-        inside ^= crosses & (x < x_at)
-    return inside
 
 
 class ZoneMap:

@@ -124,7 +124,7 @@ def link_tracklets(tracks: list, *, max_gap_s: float = 2.0, max_jump: float = 1.
             size = min(first.height, last.height) / max(first.height, last.height)
             if gap > max_gap_s:
                 short = min(a.t_end - a.t_start, b.t_end - b.t_start) < fragment_s
-                stayed = ((first.foot[0] - last.foot[0]) ** 2 + (first.foot[1] - last.foot[1]) ** 2) ** 0.5 / last.height
+                stayed = float(np.hypot(first.foot[0] - last.foot[0], first.foot[1] - last.foot[1])) / last.height
                 if short and gap <= fragment_gap_s and stayed <= fragment_jump and size >= min_iou_size:
                     candidates.append((stayed + 0.2 * gap, a, b))
                 continue

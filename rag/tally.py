@@ -1,0 +1,148 @@
+"""Count questions answered from counts, not from the event list: people in and out, dwell, distinct people.
+
+"how many people came in between 10:00 and 11:00?", "how long did people stay at the
+checkout?" and "how many people were there in the first minute?" are answered from the
+current run's person tracks (after identity linking) and the video's zones (`core.counts`).
+Questions about an event type ("how many people walked by?") stay with the event listing.
+
+Example:
+    >>> question_kind("how many people came in?", parse_question("how many people came in?"))
+    'flow'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.clock import format_mmss as mmss
+from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, tally
+
+_IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
+       r"|\b(?:enter\w*|arriv\w*|footfall)\b")
+_OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:went|walked|came|go|got)\s+out\b"
+        r"|\bexit(?:ed|s|ing)\b")
+_DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
+_PEOPLE = r"\bhow many (?:different |distinct |unique )?(?:people|persons|visitors|customers|shoppers|individuals)\b"
+_SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
+
+
+@dataclass(slots=True)
+class VideoCounts:
+    """One video's paths and zones, ready to tally."""
+
+    video: dict
+    paths: list[PersonPath]
+    zones: list[CountZone]
+
+
+def question_kind(question: str, filters) -> str | None:
+    """'flow' (in/out), 'dwell', 'people' (distinct), or None when the event listing should answer."""
+    q = question.lower()
+    if re.search(_DWELL, q):
+        return "dwell"
+    if not filters.is_count or filters.event_types:
+        return None
+    if re.search(_IN, q) or re.search(_OUT, q):
+        return "flow"
+    return "people" if re.search(_PEOPLE, q) else None
+
+
+def load_counts(conn, videos: Sequence[dict]) -> list[VideoCounts]:
+    """The current run's person paths and the zones (pixels) of each analysed video."""
+    from db.repos import runs
+    from db.repos import zones as zones_repo
+
+    out = []
+    for video in videos:
+        if not video.get("current_run_id") or not video.get("fps"):
+            continue
+        w, h = int(video.get("width") or 0), int(video.get("height") or 0)
+        zones = [CountZone(z["name"], z["kind"], [(float(x) * w, float(y) * h) for x, y in z["polygon"]],
+                           z.get("loiter_s")) for z in zones_repo.for_video(conn, video["id"])]
+        out.append(VideoCounts(video, paths_from_tracks(runs.tracks_for_video(conn, video["id"]),
+                                                        float(video["fps"])), zones))
+    return out
+
+
+def _window(filters) -> str:
+    if filters.t_from is None and filters.t_to is None:
+        return ""
+    if filters.t_to is None:
+        return f" after {mmss(filters.t_from)}"
+    return f" between {mmss(filters.t_from or 0)} and {mmss(filters.t_to)}"
+
+
+def _scope(counted: Sequence[VideoCounts]) -> str:
+    return f" in {counted[0].video['name']}" if len(counted) == 1 else f" across {len(counted)} videos"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) -> str:
+    """The answer's text, from the counts of every video in scope."""
+    if not counted:
+        return "No analysed video is in scope, so there is nothing to count."
+    tallies = [(c, tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to)) for c in counted]
+    window, scope = _window(filters), _scope(counted)
+    people = sum(t.people for _, t in tallies)
+    seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
+    if kind == "people":
+        return f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
+    if kind == "flow":
+        return _flow(question, tallies, window, scope, seen)
+    return _dwell(filters, tallies, window, scope)
+
+
+def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str, seen: str) -> str:
+    with_door = [(c, t) for c, t in tallies if t.entrances]
+    if not with_door:
+        return (f"No entrance zone is drawn{scope}, so people coming in and going out cannot be counted; "
+                f"draw one over the door on the video page. Meanwhile, {seen}.")
+    came = sum(t.people_in for _, t in with_door)
+    went = sum(t.people_out for _, t in with_door)
+    doors = sorted({name for _, t in with_door for name in t.entrances})
+    where = f"the entrance zone{'s' if len(doors) > 1 else ''} {', '.join(repr(d) for d in doors)}"
+    q = question.lower()
+    asks_in, asks_out = bool(re.search(_IN, q)), bool(re.search(_OUT, q))
+    parts = []
+    if asks_in or not asks_out:
+        parts.append(f"{_plural(came, 'person', 'people')} came in")
+    if asks_out or not asks_in:
+        parts.append(f"{_plural(went, 'person', 'people')} went out")
+    text = " and ".join(parts)
+    missing = len(tallies) - len(with_door)
+    note = (f" ({_plural(missing, 'video has', 'videos have')} no entrance zone and "
+            f"{'is' if missing == 1 else 'are'} not counted)") if missing else ""
+    return f"{text[0].upper()}{text[1:]}{window}, counted at {where}{scope}{note}."
+
+
+def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str) -> str:
+    wanted = [z for z in filters.zones if z not in _SIDE_ZONES]
+    rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items()
+            if stats["kind"] != "region" and (not wanted or stats["kind"] in wanted or name in wanted)]
+    if wanted and not rows:
+        kinds = " or ".join(wanted)
+        return (f"No {kinds} zone is drawn{scope}, so how long people stayed there cannot be measured; "
+                "draw one on the video page.")
+    if not rows:
+        stays = [float(p.t[-1] - p.t[0]) for c, _ in tallies for p in c.paths if len(p.t)]
+        if not stays:
+            return f"Nobody was seen{window}{scope}."
+        return (f"People stayed in view {mmss(sum(stays) / len(stays))} on average (longest {mmss(max(stays))}, "
+                f"{_plural(len(stays), 'person', 'people')}){window}{scope}; "
+                "no zones are drawn, so this is time on camera.")
+    lines = []
+    for name, s in rows:
+        if not s["visits"]:
+            lines.append(f"- {name} ({s['kind']}): nobody stayed there{window}.")
+            continue
+        line = (f"- {name} ({s['kind']}): {mmss(s['mean_dwell_s'])} on average, longest {mmss(s['max_dwell_s'])}, "
+                f"{_plural(s['visits'], 'visit', 'visits')} by {_plural(s['people'], 'person', 'people')}")
+        if s["loiter_s"] is not None:
+            line += f"; {s['loitering']} over its loitering limit of {mmss(s['loiter_s'])}"
+        lines.append(line + ".")
+    return f"How long people stayed{window}{scope}, per zone:\n" + "\n".join(lines)

@@ -1,0 +1,186 @@
+"""Retail counts: people in and out at an entrance, dwell per zone, per-zone loitering, and count questions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from core.cameras import recorded_at
+from core.counts import CountZone, PersonPath, tally, visits
+from db.repos import runs, videos
+from gpu_jobs.behaviours import LoiteringRule
+from gpu_jobs.types import Zone
+from services import zones as zone_service
+from services.ask import ask
+from services.counts import people_counts, people_per_hour
+from tests.conftest import AUTH, TOKEN, run_cli
+from tests.synthetic import FPS, W, H, detect, line, of_type, person
+
+DOOR = {"name": "front door", "kind": "entrance", "polygon": [[1100, 300], [1280, 300], [1280, 720], [1100, 720]]}
+TILL = {"name": "till", "kind": "checkout", "polygon": [[500, 500], [800, 500], [800, 720], [500, 720]]}
+INSIDE = (600, 400)  # the shop floor, away from the door
+
+
+def _walk(number: int, t0: float, waypoints) -> "Track":  # noqa: F821 (a gpu_jobs Track)
+    return person(number, t0, waypoints[-1][0], line(*waypoints), height=200.0)
+
+
+def _store_day():
+    """5 come in through the door, 3 go out through it, 2 pass the door without entering, 1 never nears it."""
+    tracks, n = [], 0
+    for k in range(5):  # born at the door, walk into the shop: in
+        n += 1
+        t = 10.0 + 30 * k
+        tracks.append(_walk(n, t, [(t, 1200, 600), (t + 4, 1200, 600), (t + 10, *INSIDE)]))
+    for k in range(3):  # walk from the shop into the door and are not seen again: out
+        n += 1
+        t = 200.0 + 40 * k
+        tracks.append(_walk(n, t, [(t, *INSIDE), (t + 8, 1200, 650), (t + 10, 1220, 650)]))
+    for k in range(2):  # seen only at the door (walked past it outside): neither
+        n += 1
+        t = 400.0 + 20 * k
+        tracks.append(_walk(n, t, [(t, 1150, 500), (t + 6, 1250, 650)]))
+    n += 1  # at the till from about 22.5 s to 67.5 s, never near the door
+    tracks.append(_walk(n, 20.0, [(20.0, *INSIDE), (25.0, 650, 600), (65.0, 700, 620), (70.0, *INSIDE)]))
+    return tracks
+
+
+def _paths(tracks) -> list[PersonPath]:
+    return [PersonPath(t.number, np.array([o.t for o in t.observations]), np.array([o.foot for o in t.observations]))
+            for t in tracks]
+
+
+def _count_zone(z: dict) -> CountZone:
+    return CountZone(z["name"], z["kind"], z["polygon"], z.get("loiter_s"))
+
+
+def test_people_in_and_out_at_an_entrance_match_the_known_crossings():
+    result = tally(_paths(_store_day()), [_count_zone(DOOR), _count_zone(TILL)])
+    assert (result.people, result.people_in, result.people_out) == (11, 5, 3)
+    assert result.entrances == ["front door"]
+    till = result.zones["till"]
+    assert till["visits"] == 1 and till["people"] == 1 and till["max_dwell_s"] == pytest.approx(45, abs=1)
+    # a window counts only the crossings inside it: the first two arrivals step in at 14 s and 44 s
+    early = tally(_paths(_store_day()), [_count_zone(DOOR)], t_from=0, t_to=50)
+    assert (early.people_in, early.people_out) == (2, 0)
+
+
+def test_a_foot_point_flickering_out_of_a_zone_is_one_visit_and_hours_follow_the_clock():
+    t = np.arange(0, 20, 0.2)
+    x = np.where((t > 5) & (t < 5.5), 200.0, 50.0)  # out of the zone for half a second
+    path = PersonPath(1, t, np.stack([x, np.full_like(t, 50.0)], axis=1))
+    zone = CountZone("aisle", "custom", [(0, 0), (100, 0), (100, 100), (0, 100)])
+    (visit,) = visits([path], [zone])
+    assert visit.t_enter == 0 and visit.t_exit == pytest.approx(19.8)
+    # footage from 10:59:50: its first ten seconds fall in the 10:00 hour, the rest in 11:00
+    hours = tally([path], [zone], clock_offset_s=59 * 60 + 50).hours
+    assert [h["hour"] for h in hours] == [0, 1] and all(h["people"] == 1 for h in hours)
+
+
+def test_a_zone_with_its_own_limit_judges_loitering_there_however_the_person_moves():
+    till = Zone("till", "checkout", [(500, 500), (800, 500), (800, 720), (500, 720)], loiter_s=20.0)
+    pacing = person(1, 0.0, 30.0, lambda t: (520 + 250 * abs(np.sin(t / 3)), 600), height=100.0)  # paces, 30 s
+    brief = person(2, 0.0, 10.0, lambda t: (600, 600))  # 10 s: under the till's limit
+    events = of_type(detect(LoiteringRule, [pacing, brief], [till]), "loitering")
+    assert [(e.track_number, e.zone) for e in events] == [(1, "till")]
+    assert events[0].attributes["zone_limit_s"] == 20.0 and events[0].attributes["dwell_s"] >= 20.0
+    # without its own limit the same pacing is not loitering: the global rule wants someone staying put
+    plain = Zone("till", "checkout", till.polygon)
+    assert of_type(detect(LoiteringRule, [pacing], [plain]), "loitering") == []
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("store_cam2_20261201_100000.mp4", (2026, 12, 1, 10, 0, 0)),
+    ("door 2026-12-01 10-30-15.mkv", (2026, 12, 1, 10, 30, 15)),
+    ("vtest.avi", None),
+    ("cam_20261301_100000.mp4", None),  # month 13: not a time stamp
+])
+def test_the_footage_start_comes_from_the_file_name_when_it_has_one(name, expected):
+    got = recorded_at(name)
+    assert (got.timetuple()[:6] if got else None) == expected
+
+
+# ---- stored: API, CLI, ask, dashboard -----------------------------------------------------------
+
+def _add_store_day(app, name: str = "front_20261201_100000.mp4") -> dict:
+    """An analysed video whose current run holds the store day's person tracks (no media needed to count)."""
+    video_id, run_id = uuid.uuid4(), uuid.uuid4()
+    tracks = [{"track_number": t.number, "class_name": "person", "t_first": t.t_start, "t_last": t.t_end,
+               "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]} for t in _store_day()]
+    with app.db.connection() as conn:
+        videos.insert(conn, video_id=video_id, name=name, original_filename=name, sha256=uuid.uuid4().hex,
+                      storage_key=None, size_bytes=0,
+                      meta={"duration_s": 600.0, "fps": FPS, "width": W, "height": H, "codec": "h264",
+                            "frame_count": int(600 * FPS)})
+        videos.update(conn, video_id, status="completed", progress=100, camera="front")
+        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=tracks, events=[], frame_stats=[])
+        return videos.get(conn, video_id)
+
+
+@pytest.fixture()
+def client(api_app):
+    with TestClient(create_app(api_app, token=TOKEN), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_counts_over_the_api_follow_the_zones_drawn_later(client, api_app):
+    video = _add_store_day(api_app)
+    url = f"/v1/videos/{video['id']}/counts"
+    before = client.get(url, headers=AUTH).json()
+    assert before["people"] == 11 and before["entrances"] == [] and before["people_in"] == 0
+
+    put = client.put(f"/v1/videos/{video['id']}/zones", headers=AUTH,
+                     json={"zones": [DOOR, {**TILL, "loiter_s": 30}]})
+    assert put.status_code == 200, put.text
+    assert {z["name"]: z.get("loiter_s") for z in put.json()["zones"]} == {"front door": None, "till": 30.0}
+    after = client.get(url, headers=AUTH).json()
+    assert (after["people_in"], after["people_out"], after["entrances"]) == (5, 3, ["front door"])
+    assert after["zones"]["till"]["loitering"] == 1 and after["zones"]["till"]["loiter_s"] == 30.0
+    assert after["starts_at"] == "2026-12-01T10:00:00" and after["starts_at_from"] == "file name"
+    assert [(h["starts_at"], h["in"], h["out"]) for h in after["hours"]] == [("2026-12-01T10:00:00", 5, 3)]
+    assert sum(v["direction"] == "in" for v in after["visits"]) == 5
+
+    window = client.get(url, params={"t_from": 0, "t_to": 50}, headers=AUTH).json()
+    assert window["people_in"] == 2
+    bad = client.get(url, params={"t_from": 50, "t_to": 10}, headers=AUTH)
+    assert bad.status_code == 422 and "before" in bad.json()["error"]["message"]
+    assert client.get(f"/v1/videos/{uuid.uuid4()}/counts", headers=AUTH).status_code == 404
+    refused = client.put(f"/v1/videos/{video['id']}/zones", headers=AUTH, json={"zones": [{**TILL, "loiter_s": -5}]})
+    assert refused.status_code == 422 and "loiter_s" in refused.json()["error"]["message"]
+    assert client.get(f"/v1/videos/{video['id']}/zones", headers=AUTH).json()["zones"][1]["loiter_s"] == 30.0
+
+
+def test_count_questions_are_answered_from_the_counts(api_app):
+    video = _add_store_day(api_app)
+    no_door = ask(api_app, question="how many people came in?").answer
+    assert no_door.startswith("No entrance zone is drawn") and "11 distinct people were seen" in no_door
+
+    zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR, TILL])
+    assert ask(api_app, question="how many people came in?").answer.startswith("5 people came in, counted at the entrance")
+    assert ask(api_app, question="how many people left the store?").answer.startswith("3 people went out")
+    assert ask(api_app, question="how many people came in during the first 50 seconds?").answer.startswith("2 people came in")
+    dwell = ask(api_app, question="how long did people stay at the checkout?").answer
+    assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
+    people = ask(api_app, question="how many people were there?").answer
+    assert people.startswith("11 distinct people were seen")
+
+    hours = people_per_hour(api_app, days=3650)
+    assert [(h["in"], h["out"], h["with_entrance"]) for h in hours] == [(5, 3, 1)]
+    assert people_counts(api_app, video_id=video["id"])["people_in"] == 5
+
+
+def test_cli_counts(api_app):
+    video = _add_store_day(api_app)
+    zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])
+    shown = run_cli("counts", str(video["id"]), "--to", "0:50", "--json", timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["people_in"] == 2
+    text = run_cli("counts", str(video["id"]), timeout=120)
+    assert "5 in, 3 out at front door" in text.stdout
+    wrong = run_cli("counts", str(video["id"]), "--from", "1:00", "--to", "0:10", timeout=120)
+    assert wrong.returncode != 0 and "--to must not be before --from" in wrong.stderr
