@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,6 +42,14 @@ def event_zones(event: Event, zones: Iterable[Zone]) -> list[Zone]:
     """The drawn zones an event involved: its own zone and any zone its attributes name (never a frame third)."""
     names = {event.zone} | {v for k in _ZONE_ATTRIBUTES if isinstance(v := event.attributes.get(k), str)}
     return [z for z in zones if z.name in names and z.kind != "region"]
+
+
+def zones_tag(zones: Sequence[Zone]) -> str:
+    """A short tag of the zones drawn on a picture ('' for none): a picture is kept while its zones stay the same."""
+    if not zones:
+        return ""
+    shape = sorted((z.name, z.kind, [[round(float(x), 1), round(float(y), 1)] for x, y in z.polygon]) for z in zones)
+    return hashlib.sha1(json.dumps(shape).encode()).hexdigest()[:8]
 
 
 def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone] = ()):

@@ -8,6 +8,7 @@ frame, box and start) is kept; only new events' frames are read from the video.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from gpu_jobs.analysis import Analyzer
-from gpu_jobs.highlights import event_zones
+from gpu_jobs.highlights import event_zones, zones_tag
 from gpu_jobs.pipeline import event_row, load_zones
 from gpu_jobs.types import Event, Track, Zone
 from settings import Settings
@@ -87,10 +88,10 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     embeddings = embed_texts([e.description for e in events], app.settings) if events else []
     kept = {_picture_key(o["type"], o["frame"], o["bbox"], o["t_start"]): o["highlight_key"]
             for o in old if o["highlight_key"]}
-    # an event in a drawn zone is drawn again: its zone may have been redrawn under the same name
-    keys: list[str | None] = [None if event_zones(e, zones) else kept.get(_picture_key(e.type, e.frame, e.bbox,
-                                                                                        e.t_start)) for e in events]
-    new_keys = _render_new(app, video, run_id, events, keys, zones)
+    tags = [zones_tag(event_zones(e, zones)) for e in events]
+    keys: list[str | None] = [_same_zones(kept.get(_picture_key(e.type, e.frame, e.bbox, e.t_start)), tags[i])
+                              for i, e in enumerate(events)]
+    new_keys = _render_new(app, video, run_id, events, keys, zones, tags)
     rows = [event_row(e, embeddings[i], keys[i]) for i, e in enumerate(events)]
     try:
         with app.db.connection() as conn:
@@ -110,6 +111,14 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     return {"video_id": str(video_id), "run_id": str(run_id), "zones": len(zones),
             "events_by_type": dict(sorted(by_type.items())), "events": len(events),
             "highlights_rendered": len(new_keys), "elapsed_s": round(time.monotonic() - started, 3)}
+
+
+def _same_zones(key: str | None, tag: str) -> str | None:
+    """A kept picture's key if it shows the event's zones as they are now (its name ends with their tag), else None."""
+    if key is None:
+        return None
+    found = re.search(r"-z([0-9a-f]{8})\.jpg$", key)
+    return key if (found.group(1) if found else "") == tag else None
 
 
 def _picture_key(kind: str, frame, bbox, t_start) -> tuple:
@@ -137,7 +146,7 @@ def _video_file(app, video: dict):
 
 
 def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None],
-                zones: list[Zone]) -> list[str]:
+                zones: list[Zone], tags: list[str]) -> list[str]:
     """Highlight JPEGs of the events without a kept picture (their frames read by seeking); fills `keys`."""
     from core.runtime.media import encode_jpeg, read_frame_at
     from db.repos import runs
@@ -170,7 +179,8 @@ def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[
                 if image is None:
                     continue
                 jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else [], zones), max_width=640)
-                key = f"highlights/{video['id']}/{run_id}/{batch}_{i:05d}_{event.type}.jpg"
+                tag = f"-z{tags[i]}" if tags[i] else ""  # a redrawn zone draws the picture again
+                key = f"highlights/{video['id']}/{run_id}/{batch}_{i:05d}_{event.type}{tag}.jpg"
                 app.store.put_bytes(key, jpeg, content_type="image/jpeg")
                 written.append(key)
                 keys[i] = key

@@ -211,3 +211,51 @@ def test_a_highlight_outlines_the_zones_its_event_used():
     assert (plain[40, 60] == 90).all() and not (drawn[40, 60] == 90).all(), "the shelf's outline"
     assert (drawn[90, 70] != 90).any(), "a light fill inside it"
     assert (drawn[200, 300] == plain[200, 300]).all(), "the exit the event did not use is not drawn"
+
+
+# ---- re-deriving keeps a picture only while its zones stay the same ------------------------------
+
+def _reaching_run(app, tmp_path) -> dict:
+    """A completed 640x360 video whose stored rule inputs hold a person whose box widens into x < 125 for 1 s."""
+    from db.repos import runs
+    from gpu_jobs.rule_inputs import pack
+    from gpu_jobs.types import Observation, Track
+
+    clip = write_clip(tmp_path / "shop.mp4", seconds=4.5, fps=10, size=(640, 360))
+    video = ingest_path(app, clip, submit=False, camera="shop").video
+    observations = []
+    for i in range(21):
+        t, h = i / 5, 150.0
+        w = h / (1.6 if 2.0 <= t <= 3.0 else 3.0)
+        observations.append(Observation(t=t, frame=int(round(t * 10)), bbox=(165 - w / 2, 300 - h, 165 + w / 2, 300),
+                                        confidence=0.9, region="left"))
+    track = Track(6, "person", observations, {"gender": "female"})
+    with app.db.connection() as conn:
+        runs.write_run(conn, video_id=video["id"], run_id=uuid.uuid4(), frame_stats=[], events=[],
+                       tracks=[{"track_number": 6, "class_name": "person", "t_first": 0.0, "t_last": 4.0}],
+                       rule_inputs={"fps": 5.0, "frame_width": 640, "frame_height": 360, "data": pack([track], [])})
+        return videos.update(conn, video["id"], status="completed", progress=100)
+
+
+def _pick(app, video) -> dict:
+    with app.db.connection() as conn:
+        return conn.execute("SELECT e.* FROM events e JOIN videos v ON v.current_run_id = e.run_id "
+                            "WHERE e.video_id = %s AND e.type = 'picking'", (video["id"],)).fetchone()
+
+
+def test_a_picture_is_kept_while_its_zones_stay_and_drawn_again_when_one_is_redrawn(app, clean_db, tmp_path):
+    video = _reaching_run(app, tmp_path)
+    shelf = {"name": "drinks", "kind": "shelf", "polygon": [[0, 100], [125, 100], [125, 250], [0, 250]]}
+    zone_service.save_zone(app, video_id=video["id"], zone=shelf, scope="camera")
+    assert zone_service.rederive_events(app, video_id=video["id"])["events_by_type"].get("picking") == 1
+    first = _pick(app, video)["highlight_key"]
+    assert app.store.exists(first)
+
+    again = zone_service.rederive_events(app, video_id=video["id"])
+    assert _pick(app, video)["highlight_key"] == first and again["highlights_rendered"] == 0
+
+    redrawn = {**shelf, "polygon": [[0, 90], [130, 90], [130, 260], [0, 260]]}
+    zone_service.save_zone(app, video_id=video["id"], zone=redrawn, scope="camera", replacing=("camera", "drinks"))
+    zone_service.rederive_events(app, video_id=video["id"])
+    second = _pick(app, video)["highlight_key"]
+    assert second != first and app.store.exists(second) and not app.store.exists(first)
