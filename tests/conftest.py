@@ -402,3 +402,21 @@ def pytest_sessionfinish(session, exitstatus):
     bootstrap.reset_app()
     stop_embedded(_SESSION_DIR / "data" / "pg")
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", fps: float = 5.0,
+                      size: tuple[int, int] = (1280, 720)) -> dict:
+    """An analysed video whose current run holds these person tracks (no media: counting needs none)."""
+    from db.repos import runs, videos
+
+    video_id, run_id = uuid.uuid4(), uuid.uuid4()
+    rows = [{"track_number": t.number, "class_name": t.class_name, "t_first": t.t_start, "t_last": t.t_end,
+             "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]} for t in tracks]
+    with app.db.connection() as conn:
+        videos.insert(conn, video_id=video_id, name=name, original_filename=name, sha256=uuid.uuid4().hex,
+                      storage_key=None, size_bytes=0,
+                      meta={"duration_s": 600.0, "fps": fps, "width": size[0], "height": size[1], "codec": "h264",
+                            "frame_count": int(600 * fps)})
+        videos.update(conn, video_id, status="completed", progress=100, camera="front")
+        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=[], frame_stats=[])
+        return videos.get(conn, video_id)

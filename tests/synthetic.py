@@ -93,3 +93,34 @@ def detect(rule_cls, tracks, zones=(), th=TH):
 
 def of_type(events, type_):
     return [e for e in events if e.type == type_]
+
+
+# ---- a store day for counting: known crossings at the door, one long stay at the till ----------
+
+DOOR_ZONE = {"name": "front door", "kind": "entrance", "polygon": [[1100, 300], [1280, 300], [1280, 720], [1100, 720]]}
+TILL_ZONE = {"name": "till", "kind": "checkout", "polygon": [[500, 500], [800, 500], [800, 720], [500, 720]]}
+INSIDE = (600, 400)  # the shop floor, away from the door
+
+
+def _walk(number: int, t0: float, waypoints) -> Track:
+    return person(number, t0, waypoints[-1][0], line(*waypoints), height=200.0)
+
+
+def store_day() -> list[Track]:
+    """Counting: 5 come in through the door, 3 go out through it, 2 pass the door without entering, 1 never nears it."""
+    tracks, n = [], 0
+    for k in range(5):  # born at the door, walk into the shop: in
+        n += 1
+        t = 10.0 + 30 * k
+        tracks.append(_walk(n, t, [(t, 1200, 600), (t + 4, 1200, 600), (t + 10, *INSIDE)]))
+    for k in range(3):  # walk from the shop into the door and are not seen again: out
+        n += 1
+        t = 200.0 + 40 * k
+        tracks.append(_walk(n, t, [(t, *INSIDE), (t + 8, 1200, 650), (t + 10, 1220, 650)]))
+    for k in range(2):  # seen only at the door (walked past it outside): neither
+        n += 1
+        t = 400.0 + 20 * k
+        tracks.append(_walk(n, t, [(t, 1150, 500), (t + 6, 1250, 650)]))
+    n += 1  # at the till from about 22.5 s to 67.5 s, never near the door
+    tracks.append(_walk(n, 20.0, [(20.0, *INSIDE), (25.0, 650, 600), (65.0, 700, 620), (70.0, *INSIDE)]))
+    return tracks

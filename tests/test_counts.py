@@ -12,43 +12,13 @@ from fastapi.testclient import TestClient
 from api import create_app
 from core.cameras import recorded_at
 from core.counts import CountZone, PersonPath, tally, visits
-from db.repos import runs, videos
 from gpu_jobs.behaviours import LoiteringRule
 from gpu_jobs.types import Zone
 from services import zones as zone_service
 from services.ask import ask
 from services.counts import people_counts, people_per_hour
-from tests.conftest import AUTH, TOKEN, run_cli
-from tests.synthetic import FPS, W, H, detect, line, of_type, person
-
-DOOR = {"name": "front door", "kind": "entrance", "polygon": [[1100, 300], [1280, 300], [1280, 720], [1100, 720]]}
-TILL = {"name": "till", "kind": "checkout", "polygon": [[500, 500], [800, 500], [800, 720], [500, 720]]}
-INSIDE = (600, 400)  # the shop floor, away from the door
-
-
-def _walk(number: int, t0: float, waypoints) -> "Track":  # noqa: F821 (a gpu_jobs Track)
-    return person(number, t0, waypoints[-1][0], line(*waypoints), height=200.0)
-
-
-def _store_day():
-    """5 come in through the door, 3 go out through it, 2 pass the door without entering, 1 never nears it."""
-    tracks, n = [], 0
-    for k in range(5):  # born at the door, walk into the shop: in
-        n += 1
-        t = 10.0 + 30 * k
-        tracks.append(_walk(n, t, [(t, 1200, 600), (t + 4, 1200, 600), (t + 10, *INSIDE)]))
-    for k in range(3):  # walk from the shop into the door and are not seen again: out
-        n += 1
-        t = 200.0 + 40 * k
-        tracks.append(_walk(n, t, [(t, *INSIDE), (t + 8, 1200, 650), (t + 10, 1220, 650)]))
-    for k in range(2):  # seen only at the door (walked past it outside): neither
-        n += 1
-        t = 400.0 + 20 * k
-        tracks.append(_walk(n, t, [(t, 1150, 500), (t + 6, 1250, 650)]))
-    n += 1  # at the till from about 22.5 s to 67.5 s, never near the door
-    tracks.append(_walk(n, 20.0, [(20.0, *INSIDE), (25.0, 650, 600), (65.0, 700, 620), (70.0, *INSIDE)]))
-    return tracks
-
+from tests.conftest import AUTH, TOKEN, add_tracked_video, run_cli
+from tests.synthetic import DOOR_ZONE as DOOR, TILL_ZONE as TILL, detect, of_type, person, store_day
 
 def _paths(tracks) -> list[PersonPath]:
     return [PersonPath(t.number, np.array([o.t for o in t.observations]), np.array([o.foot for o in t.observations]))
@@ -60,13 +30,13 @@ def _count_zone(z: dict) -> CountZone:
 
 
 def test_people_in_and_out_at_an_entrance_match_the_known_crossings():
-    result = tally(_paths(_store_day()), [_count_zone(DOOR), _count_zone(TILL)])
+    result = tally(_paths(store_day()), [_count_zone(DOOR), _count_zone(TILL)])
     assert (result.people, result.people_in, result.people_out) == (11, 5, 3)
     assert result.entrances == ["front door"]
     till = result.zones["till"]
     assert till["visits"] == 1 and till["people"] == 1 and till["max_dwell_s"] == pytest.approx(45, abs=1)
     # a window counts only the crossings inside it: the first two arrivals step in at 14 s and 44 s
-    early = tally(_paths(_store_day()), [_count_zone(DOOR)], t_from=0, t_to=50)
+    early = tally(_paths(store_day()), [_count_zone(DOOR)], t_from=0, t_to=50)
     assert (early.people_in, early.people_out) == (2, 0)
 
 
@@ -107,19 +77,8 @@ def test_the_footage_start_comes_from_the_file_name_when_it_has_one(name, expect
 
 # ---- stored: API, CLI, ask, dashboard -----------------------------------------------------------
 
-def _add_store_day(app, name: str = "front_20261201_100000.mp4") -> dict:
-    """An analysed video whose current run holds the store day's person tracks (no media needed to count)."""
-    video_id, run_id = uuid.uuid4(), uuid.uuid4()
-    tracks = [{"track_number": t.number, "class_name": "person", "t_first": t.t_start, "t_last": t.t_end,
-               "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]} for t in _store_day()]
-    with app.db.connection() as conn:
-        videos.insert(conn, video_id=video_id, name=name, original_filename=name, sha256=uuid.uuid4().hex,
-                      storage_key=None, size_bytes=0,
-                      meta={"duration_s": 600.0, "fps": FPS, "width": W, "height": H, "codec": "h264",
-                            "frame_count": int(600 * FPS)})
-        videos.update(conn, video_id, status="completed", progress=100, camera="front")
-        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=tracks, events=[], frame_stats=[])
-        return videos.get(conn, video_id)
+def _answer(app, question: str) -> str:
+    return ask(app, question=question).answer
 
 
 @pytest.fixture()
@@ -129,7 +88,7 @@ def client(api_app):
 
 
 def test_counts_over_the_api_follow_the_zones_drawn_later(client, api_app):
-    video = _add_store_day(api_app)
+    video = add_tracked_video(api_app, store_day())
     url = f"/v1/videos/{video['id']}/counts"
     before = client.get(url, headers=AUTH).json()
     assert before["people"] == 11 and before["entrances"] == [] and before["people_in"] == 0
@@ -156,17 +115,17 @@ def test_counts_over_the_api_follow_the_zones_drawn_later(client, api_app):
 
 
 def test_count_questions_are_answered_from_the_counts(api_app):
-    video = _add_store_day(api_app)
-    no_door = ask(api_app, question="how many people came in?").answer
+    video = add_tracked_video(api_app, store_day())
+    no_door = _answer(api_app, "how many people came in?")
     assert no_door.startswith("No entrance zone is drawn") and "11 distinct people were seen" in no_door
 
     zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR, TILL])
-    assert ask(api_app, question="how many people came in?").answer.startswith("5 people came in, counted at the entrance")
-    assert ask(api_app, question="how many people left the store?").answer.startswith("3 people went out")
-    assert ask(api_app, question="how many people came in during the first 50 seconds?").answer.startswith("2 people came in")
-    dwell = ask(api_app, question="how long did people stay at the checkout?").answer
+    assert _answer(api_app, "how many people came in?").startswith("5 people came in, counted at the entrance")
+    assert _answer(api_app, "how many people left the store?").startswith("3 people went out")
+    assert _answer(api_app, "how many people came in during the first 50 seconds?").startswith("2 people came in")
+    dwell = _answer(api_app, "how long did people stay at the checkout?")
     assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
-    people = ask(api_app, question="how many people were there?").answer
+    people = _answer(api_app, "how many people were there?")
     assert people.startswith("11 distinct people were seen")
 
     hours = people_per_hour(api_app, days=3650)
@@ -175,7 +134,7 @@ def test_count_questions_are_answered_from_the_counts(api_app):
 
 
 def test_cli_counts(api_app):
-    video = _add_store_day(api_app)
+    video = add_tracked_video(api_app, store_day())
     zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])
     shown = run_cli("counts", str(video["id"]), "--to", "0:50", "--json", timeout=120)
     assert shown.returncode == 0, shown.stderr

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from db.repos import jobs, runs, summaries, videos
 from gpu_jobs.ingest import ingest_path
-from tests.conftest import ROOT, write_clip
+from tests.conftest import ROOT, add_tracked_video, write_clip
+from tests.synthetic import DOOR_ZONE, store_day
 
 PAGES = ["pages/dashboard.py", "pages/upload.py", "pages/videos.py", "pages/video.py", "pages/ask.py",
          "pages/events.py", "pages/storage.py", "pages/system.py"]
@@ -121,6 +122,24 @@ def test_dashboard_shows_counts_chart_and_notable_events(populated):
     assert at.get("vega_lite_chart"), "events by type over time is a chart"
     jump = [b for b in at.button if b.key and b.key.startswith("jump-notable-")]
     assert len(jump) == 1, "the theft event is the only notable one"
+
+
+def test_dashboard_shows_people_in_and_out_per_hour_once_an_entrance_is_drawn(app, clean_db):
+    from services.zones import set_video_zones
+
+    video = add_tracked_video(app, store_day())
+    at = open_page("pages/dashboard.py")
+    assert any("no entrance zone counted anyone" in c.value and "11 people seen" in c.value for c in at.caption)
+    set_video_zones(app, video_id=video["id"], zones=[DOOR_ZONE])
+    at = open_page("pages/dashboard.py")
+    charts = [c for c in at.get("vega_lite_chart") if '"people in (up) and out (down)"' in c.proto.spec]
+    assert len(charts) == 1, "people in and out per hour is a chart"
+    assert any("Counted at entrance zones" in c.value for c in at.caption)
+    from ui.data import people_per_hour
+    from ui.timeline import people_per_hour_chart
+
+    data = people_per_hour_chart(people_per_hour(app, days=30)).data
+    assert sorted(zip(data["way"], data["people"])) == [("in", 5), ("out", -3)]
 
 
 def test_videos_page_filters_by_name_and_status(populated):
