@@ -55,10 +55,11 @@ def _predicate(event: Event, facts: dict) -> str:
     kind_of = facts.get("kind")
     match event.type:
         case "picking":
+            paid = _place(facts.get("checkout"), "checkout", "and pays at") if facts.get("paid") else ""
             if event.object_class:
-                return f"picks up {item}{_place(zone, kind, 'from')}"
+                return f"picks up {item}{_place(zone, kind, 'from')}{paid}"
             if kind == "shelf":
-                return f"reaches{_place(zone, kind, 'into')}"
+                return f"reaches{_place(zone, kind, 'into')}{paid}"
             # a reach seen by pose alone: which hand, and where in the frame
             hand = f" with the {facts['wrist']} hand" if facts.get("wrist") in ("left", "right") else ""
             return f"reaches out{hand} to take something{at}"

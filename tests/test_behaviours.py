@@ -287,6 +287,23 @@ def test_item_carried_out_after_the_checkout_is_not_theft():
     assert detect(TheftRule, [shopper(after, 8.4), bottle(foot, 8.4)], STORE) == []
 
 
+def test_a_pick_says_whether_the_picker_then_paid_at_a_checkout():
+    to_till = [(5, 700, 680), (6, 700, 680), (8, 1200, 600)]
+    foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *to_till)
+    (paid,) = detect(PickingRule, [shopper(to_till, 8.4), bottle(foot, 8.4)], STORE)
+    assert paid.attributes["paid"] is True and paid.attributes["checkout"] == "till"
+    from gpu_jobs.describe import describe
+
+    assert "picks up a bottle from the drinks shelf and pays at the till checkout" in describe(paid, {})[0]
+    away = [(8, 900, 600)]
+    foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *away)
+    (unpaid,) = detect(PickingRule, [shopper(away, 8.4), bottle(foot, 8.4)], STORE)
+    assert unpaid.attributes["paid"] is False and "checkout" not in unpaid.attributes
+    no_till = [z for z in STORE if z.kind != "checkout"]  # without a checkout zone nothing can be said
+    (unknown,) = detect(PickingRule, [shopper(away, 8.4), bottle(foot, 8.4)], no_till)
+    assert "paid" not in unknown.attributes
+
+
 def test_item_and_person_leaving_view_together_is_not_theft():
     after = [(6, 800, 600)]
     foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *after)

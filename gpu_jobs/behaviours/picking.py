@@ -291,10 +291,24 @@ class PickingRule(ThresholdRule):
             detection = mean_confidence(obs[max(0, pick.highlight - 1):pick.highlight + 2])
         place = (pick.shelf, "shelf") if pick.shelf else scene.zones.label(highlight)
         pad = _POINT_PAD * float(arms.torso[pick.highlight])
+        facts = pick_facts(pick)
+        paid_at = _paid_at(pick, scene)
+        if paid_at is not None:
+            facts["paid"] = paid_at != ""  # with checkout zones drawn: did the picker go to one afterwards
+            if paid_at:
+                facts["checkout"] = paid_at
         return make_event(
             "picking", track=pick.person, obs=highlight, t_start=pick.t_start, t_end=pick.t_end,
             evidence=pick.evidence, detection=detection, place=place,
             related=(item.number,) if item is not None else (), object_class=item.class_name if item else None,
-            facts=pick_facts(pick),
+            facts=facts,
             bbox=evidence_box(highlight, [pick.point, item_point], pad, scene.frame_size),
         )
+
+
+def _paid_at(pick: Pick, scene: Scene) -> str | None:
+    """The checkout the picker's feet reached after the pick; "" for none; None when no checkout zone is drawn."""
+    if not any(z.kind == "checkout" for z in scene.zones.zones):
+        return None
+    after = (o for o in pick.person.observations if o.t >= pick.t_start)
+    return next((name for o in after if (name := scene.zones.foot_in(o, "checkout"))), "")
