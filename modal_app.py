@@ -81,6 +81,7 @@ def analyze_video(video_id: str, job_id: str | None = None) -> dict:
 @app.function(
     image=image,
     gpu="L4",
+    cpu=4.0,  # decoding 1080p at 15 fps is CPU work; the default share would starve the GPU
     secrets=secrets,
     timeout=30 * MINUTES,  # a chunk is SENTINEL_CHUNK_S (5 minutes) of video, plus stitching for the last one
     retries=modal.Retries(max_retries=2, backoff_coefficient=2.0, initial_delay=10.0),
