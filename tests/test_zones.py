@@ -127,6 +127,23 @@ def test_video_and_camera_zones_round_trip_over_the_api(client, api_app):
     assert loaded["fridge"].polygon == [(200.0, 20.0), (300.0, 20.0), (300.0, 90.0), (200.0, 90.0)]
 
 
+def test_a_video_moves_to_another_camera_over_the_api_and_takes_its_zones(client, api_app):
+    video = add_analysed_video(api_app, name="aisle3_20260101_120000.mp4")  # 320x240
+    vid = video["id"]
+    till = {"name": "till", "kind": "checkout", "polygon": [[0, 0], [160, 0], [160, 120], [0, 120]]}
+    zone_service.set_camera(api_app, video_id=vid, camera="front")
+    assert client.put("/v1/cameras/front/zones", json={"zones": [till]}, headers=AUTH).status_code == 200
+    zone_service.set_camera(api_app, video_id=vid, camera="aisle3")
+    assert client.get(f"/v1/videos/{vid}/zones", headers=AUTH).json()["effective"] == []
+    moved = client.put(f"/v1/videos/{vid}/camera", json={"camera": " front "}, headers=AUTH)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["camera"] == "front" and [z["name"] for z in moved.json()["effective"]] == ["till"]
+    bad = client.put(f"/v1/videos/{vid}/camera", json={"camera": "a/b"}, headers=AUTH)
+    assert bad.status_code == 422 and "'/'" in bad.json()["error"]["message"]
+    assert client.get(f"/v1/videos/{vid}/zones", headers=AUTH).json()["camera"] == "front"  # nothing lost
+    assert client.put(f"/v1/videos/{uuid.uuid4()}/camera", json={"camera": "x"}, headers=AUTH).status_code == 404
+
+
 @pytest.mark.parametrize("zones, says", [
     ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [10, 0]]}], "at least 3"),
     ([{"name": "a", "kind": "shelf", "polygon": [[0, 0], [321, 0], [0, 100]]}], "outside"),

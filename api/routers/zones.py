@@ -85,6 +85,24 @@ def put_video_zones(video_id: UUID, body: ZonesIn, sentinel: Sentinel) -> dict[s
     return zones_or_422(lambda: set_video_zones(sentinel, video_id=video_id, zones=zones))
 
 
+class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera: str = Field(description="the camera the video belongs to; its zones apply to the video from now on")
+
+
+@router.put("/v1/videos/{video_id}/camera", response_model=VideoZonesOut, summary="Move a video to another camera")
+def put_video_camera(video_id: UUID, body: CameraIn, sentinel: Sentinel) -> dict[str, Any]:
+    """The reply is the video's zones after the move (its own, and every zone that now applies to it)."""
+    from services.zones import set_camera, video_zones
+
+    video_or_404(sentinel, video_id)
+    try:
+        set_camera(sentinel, video_id=video_id, camera=body.camera)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_camera", str(exc)) from None
+    return video_zones(sentinel, video_id=video_id)
+
+
 @router.post("/v1/videos/{video_id}/rules", response_model=RulesOut, responses=error_responses(409),
              summary="Re-derive a video's events on the current zones and thresholds")
 def post_rules(video_id: UUID, sentinel: Sentinel) -> dict[str, Any]:
