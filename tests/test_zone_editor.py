@@ -163,10 +163,13 @@ def test_the_video_page_draws_saves_edits_and_deletes_a_zone(app, clip_video):
     assert at.text_input(key=f"{key}-name").value == "drinks"
     assert at.session_state[f"{key}-points"] == [[20, 40], [120, 40], [120, 140]]
     at.text_input(key=f"{key}-name").set_value("till")
-    at.selectbox(key=f"{key}-kind").set_value("checkout").run()
+    at.selectbox(key=f"{key}-kind").set_value("checkout")
+    at.number_input(key=f"{key}-loiter").set_value(45.0).run()  # the till's own loitering limit
     at.button(key=f"{key}-save").click().run()
     assert set(_zones(app, clip_video)) == {("camera", "till")}
     assert _zones(app, clip_video)[("camera", "till")]["kind"] == "checkout"
+    assert _zones(app, clip_video)[("camera", "till")]["loiter_s"] == 45.0
+    assert any("loitering after 45 s" in m.value for m in at.markdown)
 
     at.button(key=f"{key}-delete-camera-till").click().run()
     assert _zones(app, clip_video) == {}

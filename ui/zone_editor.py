@@ -98,6 +98,7 @@ class Draft:
         self.clear()
         st.session_state[self.key("editing")] = None
         st.session_state[self.key("name")] = ""
+        st.session_state[self.key("loiter")] = None
 
     def load(self, zone: dict) -> None:
         """Edit an existing zone: its points, name, kind and scope go into the form."""
@@ -107,6 +108,7 @@ class Draft:
         st.session_state[self.key("name")] = zone["name"]
         st.session_state[self.key("kind")] = zone["kind"]
         st.session_state[self.key("scope")] = zone["scope"]
+        st.session_state[self.key("loiter")] = zone.get("loiter_s")
 
 
 # ---- the frame ------------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ def _form(app, video: dict, size: tuple[int, int], camera: str | None, draft: Dr
     st.markdown(f"**Edit zone {editing[1]!r}**" if editing else "**New zone**")
     name = st.text_input("Name", key=draft.key("name"), placeholder="e.g. drinks shelf", max_chars=100)
     kind = st.selectbox("Kind", zone_service.KINDS, key=draft.key("kind"))
+    loiter_s = st.number_input("Loitering limit in seconds (optional)", key=draft.key("loiter"), value=None,
+                               min_value=1.0, max_value=zone_service.MAX_LOITER_S, step=10.0,
+                               help="A stay in this zone this long is loitering, even if the person moves about")
     scopes = [s for s in zone_service.SCOPES if s == "video" or camera]
     if st.session_state.get(draft.key("scope")) not in scopes:
         st.session_state[draft.key("scope")] = scopes[0]
@@ -213,7 +218,7 @@ def _form(app, video: dict, size: tuple[int, int], camera: str | None, draft: Dr
     if editing:
         b.button("Cancel", key=draft.key("cancel"), on_click=draft.reset, width="stretch")
     if save:
-        zone = {"name": name, "kind": kind, "polygon": [list(p) for p in draft.points]}
+        zone = {"name": name, "kind": kind, "polygon": [list(p) for p in draft.points], "loiter_s": loiter_s}
         try:
             zone_service.save_zone(app, video_id=video["id"], zone=zone, scope=scope, replacing=editing)
         except zone_service.ZoneInvalid as exc:
@@ -260,7 +265,8 @@ def _zone_list(app, video: dict, zones: list[dict], draft: Draft) -> None:
         row = st.container(key=f"{draft.key('row')}-{zone['scope']}-{_slug(zone['name'])}")
         a, b, c, d = row.columns([4, 3, 1, 1], vertical_alignment="center")
         badge = KIND_BADGES.get(zone["kind"], "gray")
-        a.markdown(f"**{_escape(zone['name'])}** :{badge}-badge[{zone['kind']}]")
+        limit = f" · loitering after {zone['loiter_s']:g} s" if zone.get("loiter_s") else ""
+        a.markdown(f"**{_escape(zone['name'])}** :{badge}-badge[{zone['kind']}]{limit}")
         scope = {"video": "this video", "camera": f"camera {video.get('camera')}", "global": "every video"}
         b.caption(scope[zone["scope"]] + ("" if zone["active"] else " · overridden by this video's zone"))
         if zone["scope"] == "global":
