@@ -140,7 +140,8 @@ def get(conn: psycopg.Connection, job_id: UUID) -> dict | None:
 
 def latest_for_video(conn: psycopg.Connection, video_id: UUID) -> dict | None:
     return conn.execute(
-        "SELECT * FROM analysis_jobs WHERE video_id = %s ORDER BY created_at DESC LIMIT 1", (video_id,)
+        # the chunks of one analysis share created_at: the first chunk stands for them
+        "SELECT * FROM analysis_jobs WHERE video_id = %s ORDER BY created_at DESC, chunk LIMIT 1", (video_id,)
     ).fetchone()
 
 
