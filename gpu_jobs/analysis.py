@@ -56,12 +56,14 @@ class Analyzer:
     def __init__(self, settings: Settings, *, detector=None, pose=None, attributes=None) -> None:
         from gpu_jobs.vision.attributes import AttributeEstimator
         from gpu_jobs.vision.detectors import make_detector
+        from gpu_jobs.vision.fall_check import make_fall_check
         from gpu_jobs.vision.pose import make_pose
 
         self.settings = settings
         self.detector = detector or make_detector(settings)
         self.pose = pose or make_pose(settings)
         self.attributes = attributes or AttributeEstimator()
+        self.fall_check = make_fall_check(settings, self.detector)
 
     def new_tracker(self, fps: float):
         from gpu_jobs.vision.tracking import ObjectTracker
@@ -117,6 +119,8 @@ class FrameScan:
         self.frames_done = 0
         self.motion = MotionField()
         self.signals: list[FrameSignal] = []
+        check = getattr(analyzer, "fall_check", None)  # test stubs may have none
+        self.falls = check.watch() if check is not None else None
 
     def run(self, path: Path, should_stop: Callable[[], bool] | None, *, start_s: float = 0.0,
             end_s: float | None = None) -> None:
@@ -135,6 +139,8 @@ class FrameScan:
     def process(self, batch: list[Frame]) -> None:
         """Detect a batch of frames at once, then track, pose and record each frame in order."""
         for frame, dets in zip(batch, self.analyzer.detector.detect([f.image for f in batch])):
+            if self.falls is not None:
+                dets = self.falls.review(frame.image, frame.t, dets)
             self.stats.append(self.observe(frame, self.tracker.update(dets), dets))
             self.frames_done += 1
         self.report(min(DETECT_SHARE, DETECT_SHARE * self.frames_done / self.expected))
