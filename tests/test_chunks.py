@@ -380,3 +380,35 @@ def test_modal_fans_out_one_call_per_chunk_and_the_last_stitches(chunked_app, cl
     assert summaries[-1]["chunks"] == 3 and summaries[-1]["events_by_type"]
     final, rows, tracks = _run_rows(chunked_app, video["id"])
     assert final["status"] == "completed" and rows and tracks
+
+
+def test_two_worker_processes_share_one_videos_chunks(chunked_app, clip20):
+    """`sentinel worker --processes 2`: the chunks of one video run in two processes side by side."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gpu_jobs.ingest import ingest_path
+    from tests.conftest import ROOT
+
+    video = ingest_path(chunked_app, clip20).video
+    env = {**os.environ, "SENTINEL_CHUNK_S": "8", "SENTINEL_CHUNK_OVERLAP_S": "2"}
+    pool = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "worker", "--processes", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 600
+        while True:
+            final, rows, _ = _run_rows(chunked_app, video["id"])
+            if final["status"] in ("completed", "failed"):
+                break
+            assert pool.poll() is None, pool.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, "the pool never finished the video"
+            time.sleep(0.5)
+    finally:
+        pool.send_signal(signal.SIGTERM)
+        pool.wait(60)
+    assert final["status"] == "completed" and rows, final["error"]
+    owners = [j["lease_owner"] for j in _batch(chunked_app, video["id"])]
+    assert len(set(owners)) == 2, owners  # both processes took chunks of the same video
+    assert pool.returncode == 0
