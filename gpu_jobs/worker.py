@@ -215,8 +215,15 @@ def run_claimed_job(app, *, video_id, job_id=None, owner: str) -> dict:
         else:
             job = chunks.claim_job(conn, job_id=_uuid.UUID(str(job_id)), owner=worker.owner, lease_s=worker.lease_s)
     if job is None:
+        with app.db.connection() as conn:
+            row = jobs.get(conn, _uuid.UUID(str(job_id))) if job_id is not None else None
+        if row is not None and row["status"] in ("cancelled", "completed"):
+            # a retried call whose job ended meanwhile: nothing to do, and nothing for Modal to retry again
+            return {"video_id": str(video_id), "job_id": str(row["id"]), "status": row["status"]}
         raise RuntimeError(f"No queued analysis job for video {video_id}.")
     summary = worker.process(job)
-    if summary is None:
-        raise JobCancelled("The analysis was cancelled.")
+    if summary is None:  # cancelled (by the user, or a chunk that failed for good) or taken over: not a failure
+        with app.db.connection() as conn:
+            row = jobs.get(conn, job["id"])
+        return {"video_id": str(video_id), "job_id": str(job["id"]), "status": row["status"] if row else "deleted"}
     return summary

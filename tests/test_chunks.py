@@ -412,3 +412,15 @@ def test_two_worker_processes_share_one_videos_chunks(chunked_app, clip20):
     owners = [j["lease_owner"] for j in _batch(chunked_app, video["id"])]
     assert len(set(owners)) == 2, owners  # both processes took chunks of the same video
     assert pool.returncode == 0
+
+
+def test_a_modal_call_of_a_cancelled_chunk_ends_quietly(chunked_app, clip20):
+    """Modal retries a call that raises: a chunk cancelled meanwhile must end the call, not fail it again."""
+    import modal_app
+    from gpu_jobs.ingest import ingest_path
+
+    result = ingest_path(chunked_app, clip20)
+    chunked_app.runner.cancel(result.job["id"])
+    second = _batch(chunked_app, result.video["id"])[1]
+    assert modal_app.analyze_chunk.local(str(result.video["id"]), str(second["id"])) == {
+        "video_id": str(result.video["id"]), "job_id": str(second["id"]), "status": "cancelled"}
