@@ -424,3 +424,40 @@ def test_a_modal_call_of_a_cancelled_chunk_ends_quietly(chunked_app, clip20):
     second = _batch(chunked_app, result.video["id"])[1]
     assert modal_app.analyze_chunk.local(str(result.video["id"]), str(second["id"])) == {
         "video_id": str(result.video["id"]), "job_id": str(second["id"]), "status": "cancelled"}
+
+
+def test_the_video_page_draws_a_bar_per_chunk(chunked_app, clip20):
+    from streamlit.testing.v1 import AppTest
+
+    from gpu_jobs.ingest import ingest_path
+    from tests.conftest import ROOT
+
+    video = ingest_path(chunked_app, clip20).video
+    with chunked_app.db.connection() as conn:
+        first = jobs.claim(conn, owner="w", lease_s=60)
+        chunks.set_progress(conn, job_id=first["id"], progress=40.0)
+        videos.update(conn, video["id"], status="processing")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.query_params["video"] = str(video["id"])
+    at.run()
+    at.switch_page("pages/video.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    bars = [(p.proto.text, p.proto.value) for p in at.get("progress")]
+    assert ("chunk 1 · 00:00-00:08 · running", 40) in bars and ("chunk 3 · 00:14-00:20 · queued", 0) in bars, bars
+    overall = [v for text, v in bars if not text]
+    assert overall == [int(90 * 0.40 * 8 / (8 + 10 + 6))], bars  # the video's bar: the chunks' sum by length
+
+
+def test_retrying_a_failed_chunked_analysis_queues_the_whole_video_again(chunked_app, clip20):
+    from gpu_jobs.ingest import ingest_path
+    from services.jobs import retry_job
+
+    result = ingest_path(chunked_app, clip20)
+    old = _batch(chunked_app, result.video["id"])
+    with chunked_app.db.connection() as conn:
+        jobs.mark_failed(conn, job_id=old[1]["id"], error="test")
+        chunks.cancel_batch(conn, old[0]["batch_id"])
+    again = retry_job(chunked_app, job_id=old[1]["id"])
+    new = _batch(chunked_app, result.video["id"])
+    assert again["id"] == new[0]["id"] and new[0]["batch_id"] != old[0]["batch_id"]
+    assert [j["status"] for j in new] == ["queued"] * 3
