@@ -196,18 +196,13 @@ def test_a_long_video_is_queued_as_chunk_jobs_and_its_events_match_the_whole_fil
     assert whole["frames_analyzed"] == len(stats_t)  # the chunks together scanned exactly the file's frames
 
     def key(e):
-        return (e["type"], round(e["t_start"]), round(e["t_end"]))
+        return (e["type"], round(e["t_start"], 1), round(e["t_end"], 1))
 
-    # Tracker state cannot carry across a cut: the later chunk's ByteTrack starts cold in the overlap
-    # and may split or join a tracklet differently there, so track numbers and a few boundary-near
-    # event edges can differ. What must hold: the same kinds of behaviour, about the same number of
-    # people and events, and most events the same to the second.
-    assert {e["type"] for e in chunk_events} == {e["type"] for e in whole_events}
-    people = [sum(t["class_name"] == "person" for t in ts) for ts in (chunk_tracks, whole_tracks)]
-    assert abs(people[0] - people[1]) <= max(2, 0.2 * people[1]), people
-    assert abs(len(chunk_events) - len(whole_events)) <= max(2, 0.2 * len(whole_events))
-    same = {key(e) for e in chunk_events} & {key(e) for e in whole_events}
-    assert len(same) >= 0.6 * len(whole_events), (sorted(map(key, chunk_events)), sorted(map(key, whole_events)))
+    # Tracker state cannot carry across a cut: the later chunk's ByteTrack starts cold in the overlap.
+    # On this clip the runs agree to the tenth of a second; on a longer one a cold tracker can join or
+    # split a tracklet differently from the whole-file run (bench/bench_chunked.py measures how often).
+    assert sorted(map(key, chunk_events)) == sorted(map(key, whole_events))
+    assert len(chunk_tracks) == len(whole_tracks)
 
 
 def test_a_failing_chunk_retries_alone(chunked_app, clip20, monkeypatch):
