@@ -456,3 +456,15 @@ def test_retrying_a_failed_chunked_analysis_queues_the_whole_video_again(chunked
     new = _batch(chunked_app, result.video["id"])
     assert again["id"] == new[0]["id"] and new[0]["batch_id"] != old[0]["batch_id"]
     assert [j["status"] for j in new] == ["queued"] * 3
+
+
+def test_sentinel_analyze_runs_the_chunks_and_shows_their_sum(chunked_app, clip20):
+    """`sentinel analyze` of a long video: its chunks one after another here, one rising progress figure."""
+    from services.videos import analyze_now
+
+    seen: list[float] = []
+    summary = analyze_now(chunked_app, source=clip20, progress=seen.append)
+    assert summary["stitched"] is True and summary["chunks"] == 3 and summary["events_by_type"]
+    assert seen and seen == sorted(seen) and seen[-1] >= 96, seen  # the chunks' sum, then stitching
+    assert any(30 < p < 90 for p in seen), seen  # the middle chunks moved it, not only the ends
+    assert all(j["status"] == "completed" for j in _batch(chunked_app, summary["video_id"]))
