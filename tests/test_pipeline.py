@@ -53,6 +53,17 @@ def test_real_footage_end_to_end(app, clean_db, vtest_path, tmp_path):
     counted = re.match(r"(\d+) distinct people were seen between 00:00 and 01:00", json.loads(asked.stdout)["answer"])
     assert counted and abs(int(counted.group(1)) - 16) <= 1.6, asked.stdout
 
+    # door counts at two screen-edge strips drawn after the analysis; PETS09-S2L1's ground truth, counted the
+    # same way over its boxes, has 15 people stepping in from them and 12 walking out into them
+    from services.counts import people_counts
+    from services.zones import set_video_zones
+
+    strips = [{"name": "west door", "kind": "entrance", "polygon": [[0, 0], [90, 0], [90, 576], [0, 576]]},
+              {"name": "east door", "kind": "entrance", "polygon": [[678, 0], [768, 0], [768, 576], [678, 576]]}]
+    set_video_zones(app, video_id=summary["video_id"], zones=strips)
+    doors = people_counts(app, video_id=summary["video_id"])
+    assert abs(doors["people_in"] - 15) <= 4 and abs(doors["people_out"] - 12) <= 3, doors
+
     # the same file again is the same video: no second analysis
     again = json.loads(run_cli("analyze", str(vtest_path), "--json").stdout)
     assert again["video_id"] == summary["video_id"] and again.get("duplicate") is True
