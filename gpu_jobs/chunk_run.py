@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 import zlib
@@ -34,6 +35,7 @@ class ChunkProgress(ProgressWriter):
     def __init__(self, app, job: dict, *, observer: Callable[[float], None] | None = None) -> None:
         super().__init__(app, job["video_id"])
         self.job_id, self.chunk_observer = job["id"], observer
+        self._writing = threading.Lock()  # the heartbeat thread writes too: the observer sees the figures in order
 
     def __call__(self, progress: float, *, force: bool = False) -> None:
         # the scan reports up to DETECT_SHARE; the chunk is done when its result is stored
@@ -42,11 +44,12 @@ class ChunkProgress(ProgressWriter):
     def _write(self) -> None:
         from db.repos import chunks
 
-        self._last = time.monotonic()
-        with self.app.db.connection() as conn:
-            video_progress = chunks.set_progress(conn, job_id=self.job_id, progress=self.value)
-        if self.chunk_observer and video_progress is not None:
-            self.chunk_observer(float(video_progress))
+        with self._writing:
+            self._last = time.monotonic()
+            with self.app.db.connection() as conn:
+                video_progress = chunks.set_progress(conn, job_id=self.job_id, progress=self.value)
+            if self.chunk_observer and video_progress is not None:
+                self.chunk_observer(float(video_progress))
 
 
 def _start(app, job: dict) -> dict:

@@ -77,12 +77,13 @@ def set_progress(conn: psycopg.Connection, *, job_id: UUID, progress: float) -> 
         (max(0.0, min(100.0, float(progress))), job_id)).fetchone()
     if row is None or row["batch_id"] is None:
         return None
-    # each chunk weighs by its length, so the figure moves at the pace of the video
+    # each chunk weighs by the seconds it adds after the one before (its start moves to a keyframe; its end
+    # does not), so the figure moves at the pace of the video and never drops
     return conn.execute(
         """UPDATE videos v SET progress = LEAST(100, GREATEST(0, s.p)), updated_at = now()
-           FROM (SELECT %(share)s * sum(progress * GREATEST(t_end - t_start, 0.001))
-                        / sum(GREATEST(t_end - t_start, 0.001)) / 100 AS p
-                 FROM analysis_jobs WHERE batch_id = %(batch)s) s
+           FROM (SELECT %(share)s * sum(progress * w) / sum(w) / 100 AS p
+                 FROM (SELECT progress, GREATEST(t_end - COALESCE(lag(t_end) OVER (ORDER BY chunk), 0), 0.001) AS w
+                       FROM analysis_jobs WHERE batch_id = %(batch)s) weighted) s
            WHERE v.id = %(video)s RETURNING v.progress""",
         {"share": CHUNKS_SHARE, "batch": row["batch_id"], "video": row["video_id"]}).fetchone()["progress"]
 
