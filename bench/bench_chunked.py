@@ -16,9 +16,9 @@ Configurations, in this order (--only picks some by name):
   chunked-2  the same with two processes
   single     vtest.avi once, one process: the memory baseline
 
-Full run (about 40 minutes on the 2-core machine; run it when nothing else is):
+Full run (about 20 minutes on a quiet 2-core machine: 2,200 s of video analysed at about 2x real time):
   .venv/bin/python bench/bench_chunked.py
-A check that the script works (about 6 minutes):
+A check that the script works (about 6 minutes under load):
   .venv/bin/python bench/bench_chunked.py --copies 2 --chunk-s 40 --out bench/results/chunked-check.md
 """
 
