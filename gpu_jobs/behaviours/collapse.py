@@ -52,6 +52,25 @@ class Fall:
     lying: bool
 
 
+def one_per_fall(events: list[Event]) -> list[Event]:
+    """One collapse per fall: the person's track and a second track on them lying (a fall detector's box) make one.
+
+    Of collapses overlapping in time at the same place, the one that saw the drop (else the more
+    confident) stays.
+    """
+    def near(a: Event, b: Event) -> bool:
+        ax1, ay1, ax2, ay2 = a.bbox
+        bx1, by1, bx2, by2 = b.bbox
+        gx = max(ax2 - ax1, bx2 - bx1, ay2 - ay1, by2 - by1) / 2  # within half a body of each other
+        return ax1 - gx <= bx2 and bx1 - gx <= ax2 and ay1 - gx <= by2 and by1 - gx <= ay2
+
+    kept: list[Event] = []
+    for e in sorted(events, key=lambda e: (e.attributes.get("seen") == "flag", -e.confidence, e.t_start)):
+        if not any(e.t_start <= k.t_end and k.t_start <= e.t_end and near(e, k) for k in kept):
+            kept.append(e)
+    return [e for e in events if any(e is k for k in kept)]
+
+
 class CollapseRule(ThresholdRule):
     """collapse: a fast drop from standing to down, then down for collapse_persist_s (see the module docstring)."""
 
@@ -67,7 +86,7 @@ class CollapseRule(ThresholdRule):
             found += [f for f in self._flagged(p) if not any(f.down <= g.last and g.down <= f.last for g in found)]
             for fall in found:
                 events.append(self._event(p, fall, scene))
-        return events
+        return one_per_fall(events)
 
     # ---------------------------------------------------------------------------------------- measures
 
