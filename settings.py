@@ -75,10 +75,10 @@ class BehaviourThresholds(BaseSettings):
     collapse_upright_aspect: float = 1.5  # the standing moment before a fall is at least this tall
     collapse_return_radius: float = 1.0  # someone standing this close (standing heights) after the drop: got up
     collapse_edge: float = 0.02  # a box this close (share of the frame) to its edge may be cut off
-    # violent: the learned fight model over two-second windows (gpu_jobs/behaviours/models/fight.json); off by
-    # default: cross-validated F1 0.71 on the fight set, and it fires on other cameras (README, Behaviour models)
-    violent_model: bool = False
-    violent_model_threshold: float = 0.3  # fight probability a window needs (chosen by grouped CV)
+    # violent: the learned fight model over two-second windows (gpu_jobs/behaviours/models/fight.json), trained
+    # with fall rooms, store clips and vtest.avi as negatives; grouped-CV figures in README, Behaviour models
+    violent_model: bool = True
+    violent_model_threshold: float | None = None  # fight probability a window needs; None: the model's own (CV)
 
 
 class Settings(BaseSettings):

@@ -176,7 +176,26 @@ def attach_motion(tracks, npz_path: Path, frame_size) -> None:
             o.motion = m
 
 
+def attach_flow(signals, npz_path: Path, frame_size) -> None:
+    """Fill FrameSignal.flow from the cached small frames exactly as FrameScan does (every sampled frame)."""
+    from gpu_jobs.vision.motion import MotionField
+
+    data = np.load(npz_path)
+    by_frame = {s.frame: s for s in signals}
+    field = MotionField()
+    for grey, t, index in zip(data["grey"], data["t"], data["frame"]):
+        field.update(grey, float(t))
+        s = by_frame.get(int(index))
+        if s is None:
+            continue
+        w, h = frame_size
+        if field.box_features(np.array([[0, 0, w, h]], np.float32), (w, h)) is not None:
+            s.flow = field.frame_flow
+
+
 def load_clip(stem: Path):
-    """Tracks (with motion), per-frame signals and metadata of one cached clip, by its path without suffix."""
+    """Tracks (with motion), per-frame signals (with flow) and metadata of one cached clip (path without suffix)."""
     tracks, meta = load_tracks(stem.with_suffix(".json.gz"))
-    return tracks, load_signals(stem.with_suffix(".npz")), meta
+    signals = load_signals(stem.with_suffix(".npz"))
+    attach_flow(signals, stem.with_suffix(".npz"), tuple(meta["frame_size"]))
+    return tracks, signals, meta

@@ -195,8 +195,12 @@ class FrameScan:
             det_boxes, det_conf = detections.xyxy[is_person], detections.confidence[is_person]
         if not person_idx and not len(det_boxes):
             # an empty frame still says the scene was watched (someone lost there did not come back)
+            h, w = frame.image.shape[:2]
+            # the frame's flow too: a brawl can hide its people from the detector (violent reads it)
+            whole = self.motion.box_features(np.array([[0, 0, w, h]], np.float32), (w, h))
             self.signals.append(FrameSignal(t=frame.t, frame=frame.index, boxes=det_boxes.reshape(-1, 4),
-                                            confidence=det_conf.reshape(-1)))
+                                            confidence=det_conf.reshape(-1),
+                                            flow=None if whole is None else self.motion.frame_flow))
             return {}
         h, w = frame.image.shape[:2]
         # a tracked box is its matched detection's box: measure each distinct box once
@@ -209,7 +213,8 @@ class FrameScan:
         self.signals.append(FrameSignal(
             t=frame.t, frame=frame.index, boxes=np.asarray(det_boxes, np.float32).reshape(-1, 4),
             confidence=np.asarray(det_conf, np.float32).reshape(-1),
-            motion=None if found is None else found[where[:k]], frame_motion=None if found is None else found[-1]))
+            motion=None if found is None else found[where[:k]], frame_motion=None if found is None else found[-1],
+            flow=None if found is None else self.motion.frame_flow))
         return {} if found is None else {i: found[where[k + j]] for j, i in enumerate(person_idx)}
 
     def _append(self, frame: Frame, key: tuple[str, int], obs: Observation) -> None:

@@ -67,6 +67,7 @@ class FrameSignal:
     confidence: np.ndarray  # (n,)
     motion: np.ndarray | None = None  # (n, 5) gpu_jobs.vision.motion.MOTION_FIELDS per box; None: no flow
     frame_motion: np.ndarray | None = None  # (5,) the same over the whole frame (in frame sizes)
+    flow: np.ndarray | None = None  # gpu_jobs.vision.motion.FLOW_FIELDS of the whole frame; None: no flow
 
 
 @dataclass(slots=True)

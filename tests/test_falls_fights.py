@@ -188,7 +188,7 @@ def test_window_features_are_finite_or_nan_and_named():
 
 def test_packaged_fight_model_loads_and_scores():
     model = load_fight_model()
-    assert model is not None and model.features == FIGHT_FEATURES and model.kind == "gbdt"
+    assert model is not None and model.features == FIGHT_FEATURES and model.kind == "hgbt"
     p = model.probability(np.full((2, len(FIGHT_FEATURES)), np.nan))
     assert p.shape == (2,) and np.all((0 <= p) & (p <= 1))
     meta = json.loads(MODEL_PATH.read_text())["trained"]

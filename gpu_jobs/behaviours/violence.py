@@ -5,7 +5,8 @@ Two ways to fire, both explainable:
   described by optical flow in and between the person boxes (tracked or only detected), wrist and
   ankle speeds, box jitter, closing distance and people knocked down, and scored by a small model
   trained on real surveillance fights (bench/train_fight_model.py); a window at or above
-  violent_model_threshold is violent. Windows in a row make one event.
+  violent_model_threshold (by default the model's own, chosen by grouped CV) is violent. Windows
+  in a row make one event.
 - fast wrists relative to the body between two tracked people at close range, over
   violent_persist_s (needs pose on both; it does not depend on the model).
 """
@@ -31,12 +32,15 @@ class ViolenceRule(ThresholdRule):
     """violent: the fight model's windows at or above violent_model_threshold, or fast wrists at close range.
 
     model: any WindowScorer over FIGHT_FEATURES; by default the packaged fight.json (None when
-    violent_model is off or the file is missing: then only the wrist rule runs).
+    violent_model is off or the file is missing: then only the wrist rule runs). A scorer brings
+    its own threshold; violent_model_threshold overrides it.
     """
 
     def __init__(self, thresholds, model: WindowScorer | None = None):
         super().__init__(thresholds)
         self.model = model if model is not None else (load_fight_model() if thresholds.violent_model else None)
+        override = thresholds.violent_model_threshold
+        self.threshold = float(override if override is not None else getattr(self.model, "threshold", 0.5))
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         profiles = [scene.profile(tr, self.th) for tr in person_tracks(tracks)]
@@ -60,7 +64,7 @@ class ViolenceRule(ThresholdRule):
         prob = self.model.probability(np.array([w.features for w in windows]))
         episodes: list[list[tuple[Window, float]]] = []
         for w, pr in zip(windows, prob):
-            if pr < th.violent_model_threshold:
+            if pr < self.threshold:
                 continue
             if episodes and w.t0 <= episodes[-1][-1][0].t1 + EPS:
                 episodes[-1].append((w, float(pr)))
@@ -86,8 +90,7 @@ class ViolenceRule(ThresholdRule):
             bbox = peak.bbox
             obs = Observation(t=t_start, frame=peak.frame, bbox=bbox, confidence=0.5,
                               region=region_of((bbox[0] + bbox[2]) / 2, scene.frame_size[0]))
-        evidence = 0.5 + 0.5 * saturate(peak_p - self.th.violent_model_threshold,
-                                        1.0 - self.th.violent_model_threshold)
+        evidence = 0.5 + 0.5 * saturate(peak_p - self.threshold, 1.0 - self.threshold)
         return make_event(
             "violent", track=actor.track if actor is not None else None, obs=obs, t_start=t_start, t_end=t_end,
             evidence=evidence, detection=obs.confidence, place=scene.zones.label(obs),

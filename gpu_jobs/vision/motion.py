@@ -14,10 +14,17 @@ camera's distance:
 - incoherence: 1 - |mean flow| / mean |flow| (0: everything moves one way, 1: every way);
 - moving_share: share of the box's pixels moving faster than MOVING_SPEED.
 
+The same flow also gets a per-frame scene descriptor, FLOW_FIELDS (frame sizes per second), that
+a fight model reads next to the boxes': how much of the frame moves how fast (HOF_SPEEDS), how
+many directions the moving pixels take, how concentrated the motion is in one place (a 6 x 8
+grid) and how the flow there behaves, and how abruptly the magnitude changed since the previous
+flow (a "violent flows" cue: a brawl flickers, a walking crowd does not).
+
 Example:
     >>> field = MotionField()
     >>> field.update(frame_a); field.update(frame_b)  # BGR images, sampled 0.2 s apart
     >>> field.box_features(people_xyxy, dt=0.2)  # (n, 5) or None for the first frame
+    >>> field.frame_flow  # (len(FLOW_FIELDS),) descriptor of that flow, or None
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ MOVING_SPEED = 0.5  # body sizes per second: a pixel faster than this counts as 
 MOTION_FIELDS = ("energy", "p90", "residual", "incoherence", "moving_share")
 MAX_DT = 0.5  # seconds: frames further apart than this are not compared
 MAX_SAMPLES = 1024  # flow vectors measured per box at most (a regular grid)
+HOF_SPEEDS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)  # frame sizes per second: shares of pixels faster than each
+FRAME_MOVING = 0.05  # frame sizes per second: a pixel this fast counts as moving in the frame descriptor
+GRID = (6, 8)  # rows, columns of the cells that locate the motion
+FLOW_FIELDS = (*(f"hof_{k}" for k in range(len(HOF_SPEEDS))), "p99", "direction_entropy", "cell_max", "cell_top3",
+               "cell_concentration", "cell_entropy", "hot_direction_entropy", "hot_incoherence", "hot_residual",
+               "hot_energy", "hot_cell", "change_mean", "change_cell_max", "change_concentration", "flicker_cell_max")
 
 
 def small_grey(image: np.ndarray) -> np.ndarray:
@@ -66,6 +79,54 @@ def box_motion(flow: np.ndarray, boxes: np.ndarray, scale: float, dt: float) -> 
     return out
 
 
+def _cells(values: np.ndarray) -> np.ndarray:
+    """Mean of a (h, w) map over the GRID cells, flattened row by row."""
+    gh, gw = GRID
+    h, w = values.shape[0] // gh * gh, values.shape[1] // gw * gw
+    return values[:h, :w].reshape(gh, h // gh, gw, w // gw).mean(axis=(1, 3)).reshape(-1)
+
+
+def _direction_entropy(angle: np.ndarray, weight: np.ndarray) -> float:
+    """Entropy of 8 direction bins weighted by speed, 0 (one way) .. 1 (every way); NaN for too few pixels."""
+    if angle.size < 10:
+        return float("nan")
+    hist = np.bincount(((angle + np.pi) / (2 * np.pi) * 8).astype(int) % 8, weights=weight, minlength=8)
+    p = hist[hist > 0] / max(float(hist.sum()), 1e-12)
+    return float(-(p * np.log(p)).sum() / np.log(8))
+
+
+def frame_flow(flow: np.ndarray, dt: float, previous: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(FLOW_FIELDS descriptor, speed map) of a flow field; previous: the last flow's speed map (for the change)."""
+    h, w = flow.shape[:2]
+    v = flow.astype(np.float64) / (max(h, w) * dt)
+    speed = np.hypot(v[..., 0], v[..., 1])
+    angle = np.arctan2(v[..., 1], v[..., 0])
+    moving = speed > FRAME_MOVING
+    cells = _cells(speed)
+    ranked = np.sort(cells)[::-1]
+    share = cells / (cells.sum() + 1e-9)
+    hot = int(np.argmax(cells))
+    gh, gw = GRID
+    r, c, ch, cw = hot // gw, hot % gw, h // gh, w // gw
+    around = (slice(max(0, (r - 1) * ch), min(h, (r + 2) * ch)), slice(max(0, (c - 1) * cw), min(w, (c + 2) * cw)))
+    hv = v[around].reshape(-1, 2)
+    hs = np.hypot(hv[:, 0], hv[:, 1])
+    hm = moving[around]
+    change = [float("nan")] * 4
+    if previous is not None and previous.shape == speed.shape:
+        diff = np.abs(speed - previous)
+        dc = _cells(diff)
+        change = [float(diff.mean()), float(dc.max()), float(dc.max() / (dc.mean() + 1e-9)),
+                  float(_cells((diff > diff.mean()).astype(np.float64)).max())]
+    out = [*(float((speed > s).mean()) for s in HOF_SPEEDS), float(np.percentile(speed, 99)),
+           _direction_entropy(angle[moving], speed[moving]), float(ranked[0]), float(ranked[:3].mean()),
+           float(ranked[0] / (cells.mean() + 1e-9)), float(-(share * np.log(share + 1e-12)).sum() / np.log(len(share))),
+           _direction_entropy(angle[around][hm], speed[around][hm]),
+           1.0 - float(np.hypot(*hv.mean(axis=0))) / (float(hs.mean()) + 1e-9),
+           float(np.hypot(*(hv - np.median(hv, axis=0)).T).mean()), float(hs.mean()), float(hot), *change]
+    return np.array(out, np.float32), speed.astype(np.float32)
+
+
 class MotionField:
     """Keeps the previous sampled frame; flow to the next one only when there are boxes to measure."""
 
@@ -78,12 +139,16 @@ class MotionField:
         self._grey: np.ndarray | None = None
         self._t: float | None = None
         self.scale = 1.0
+        self.frame_flow: np.ndarray | None = None  # FLOW_FIELDS of the last flow box_features computed
+        self._speed: np.ndarray | None = None
+        self._speed_t: float | None = None
 
     def update(self, image: np.ndarray, t: float) -> None:
         """The next sampled frame (BGR or already small_grey) at time t."""
         self._prev, self._prev_t = self._grey, self._t
         self._grey, self._t = (image if image.ndim == 2 and max(image.shape) <= SIDE else small_grey(image)), t
         self.scale = 1.0  # set by box_features from the full frame's size
+        self.frame_flow = None
 
     def box_features(self, boxes: np.ndarray, full_size: tuple[int, int]) -> np.ndarray | None:
         """(n, 5) motion per box (full-frame xyxy) since the previous frame; None without a usable one."""
@@ -93,5 +158,9 @@ class MotionField:
         if not 0 < dt <= MAX_DT:
             return None
         flow = self._dis.calc(self._prev, self._grey, None)
+        # the change is only meaningful against the flow that ended where this one starts
+        previous = self._speed if self._speed_t == self._prev_t else None
+        self.frame_flow, self._speed = frame_flow(flow, dt, previous)
+        self._speed_t = self._t
         scale = self._grey.shape[1] / float(full_size[0])
         return box_motion(flow, boxes, scale, dt)

@@ -6,7 +6,9 @@ model trained on other features is refused instead of silently misread. Two kind
 - "logistic": standardise (mean, scale), then sigmoid(coef . x + intercept);
 - "gbdt": gradient-boosted regression trees on the log-odds (scikit-learn's
   GradientBoostingClassifier exported by bench/train_*.py): sigmoid(init + rate * sum of leaves);
-  a sample goes left where x[feature] <= threshold, as in scikit-learn (features as float32).
+  a sample goes left where x[feature] <= threshold, as in scikit-learn (features as float32);
+- "hgbt": scikit-learn's HistGradientBoostingClassifier trees: sigmoid(baseline + sum of leaves);
+  left where x[feature] <= threshold (float64), a missing value (NaN) goes where the tree learned.
 
 Example:
     >>> model = WindowModel.load(Path("fight.json"), expected_features=FIGHT_FEATURES)
@@ -45,6 +47,7 @@ class _Tree:
     left: np.ndarray
     right: np.ndarray
     value: np.ndarray
+    missing_left: np.ndarray | None = None  # per node: a NaN goes left (hgbt); None: rows have no NaN (gbdt)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         node = np.zeros(len(x), int)
@@ -53,9 +56,12 @@ class _Tree:
             inner = self.left[node] >= 0
             if not inner.any():
                 break
-            f = self.feature[node[inner]]
-            go_left = x[rows[inner], f] <= self.threshold[node[inner]]
-            node[inner] = np.where(go_left, self.left[node[inner]], self.right[node[inner]])
+            at = node[inner]
+            v = x[rows[inner], self.feature[at]]
+            go_left = v <= self.threshold[at]
+            if self.missing_left is not None:
+                go_left = np.where(np.isnan(v), self.missing_left[at], go_left)
+            node[inner] = np.where(go_left, self.left[at], self.right[at])
         return self.value[node]
 
 
@@ -107,6 +113,16 @@ class WindowModel:
             n = len(features)
             if any((t.feature[t.left >= 0] >= n).any() for t in model._trees):
                 raise ModelError(f"{source}: a tree splits on a feature the model does not name")
+        elif model.kind == "hgbt":
+            hg = data["hgbt"]
+            model._init, model._rate = float(hg["baseline"]), 1.0
+            model._trees = [_Tree(np.asarray(t["feature"], int), np.asarray(t["threshold"], np.float64),
+                                  np.asarray(t["left"], int), np.asarray(t["right"], int),
+                                  np.asarray(t["value"], np.float64), np.asarray(t["missing_left"], bool))
+                            for t in hg["trees"]]
+            n = len(features)
+            if any((t.feature[t.left >= 0] >= n).any() for t in model._trees):
+                raise ModelError(f"{source}: a tree splits on a feature the model does not name")
         else:
             raise ModelError(f"{source}: unknown model kind {model.kind!r}")
         return model
@@ -114,6 +130,9 @@ class WindowModel:
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The log-odds per row (NaN features replaced by the model's fill values)."""
         x = np.asarray(x, np.float64).reshape(-1, len(self.features))
+        if self.kind == "hgbt":  # the trees route missing values themselves
+            x = np.where(np.isinf(x), np.nan, x)
+            return self._init + sum((tree.predict(x) for tree in self._trees or []), np.zeros(len(x)))
         x = np.where(np.isfinite(x), x, self.fill)
         if self._logistic is not None:
             lg = self._logistic

@@ -10,7 +10,10 @@ observations inside it:
 - pose: wrist and ankle speeds relative to the body centre, keypoint confidence (blurred,
   tangled bodies score low);
 - boxes: jitter of size and aspect, foot speed, people knocked down (lying), crowding;
-- pairs: the closest two people's distance, overlap and how fast they close in.
+- pairs: the closest two people's distance, overlap and how fast they close in;
+- the whole frame's flow (FrameSignal.flow, gpu_jobs.vision.motion.FLOW_FIELDS): speed histogram,
+  direction entropy, how concentrated the motion is in one place and how it behaves there, how
+  abruptly it changes (mean and max over the window's frames) and whether the hottest place stays.
 
 Speeds and distances are in body sizes (per second), as everywhere in the behaviour rules.
 `FightModel` scores the rows with a small model trained by bench/train_fight_model.py
@@ -29,6 +32,7 @@ import numpy as np
 from gpu_jobs.behaviours.kinematics import TrackProfile
 from gpu_jobs.behaviours.models.evaluator import WindowModel
 from gpu_jobs.types import KEYPOINTS, FrameSignal
+from gpu_jobs.vision.motion import FLOW_FIELDS, GRID
 
 WINDOW_S = 2.0
 STEP_S = 1.0
@@ -52,7 +56,15 @@ FIGHT_FEATURES = (
     # tracks: pose and box dynamics
     "limb_top", "limb_max", "ankle_top", "keypoint_score", "aspect_jitter", "size_jitter", "speed_max",
     "lying_share", "pair_closing",
+    # the whole frame's flow descriptor over the window's frames, and whether the hottest cell stays put
+    *(f"flow_{name}_{agg}" for name in FLOW_FIELDS if name != "hot_cell" for agg in ("mean", "max")),
+    "flow_hot_cell_stays",
 )
+_FLOW_AGG = [k for k, name in enumerate(FLOW_FIELDS) if name != "hot_cell"]
+_HOT_CELL = FLOW_FIELDS.index("hot_cell")
+_HOT_ENERGY = FLOW_FIELDS.index("hot_energy")
+_FLOW_NAMES = [n for n in FIGHT_FEATURES if n.startswith("flow_")]
+_DETECTION_NAMES = FIGHT_FEATURES[:FIGHT_FEATURES.index("limb_top")]
 
 
 @dataclass(slots=True)
@@ -197,6 +209,26 @@ def _detection_features(signals: Sequence[FrameSignal], t0: float, t1: float, fr
     return feats, best[1], best[2]
 
 
+def _flow_features(signals: Sequence[FrameSignal], frame_size: tuple[int, int]) -> tuple[dict, int, tuple] | None:
+    """The whole frame's flow over the window (people seen or not), the frame where it peaked and that place."""
+    frames = [s for s in signals if s.flow is not None]
+    if not frames or frames[-1].t - frames[0].t < MIN_COVER_S - 1e-6:
+        return None
+    flow = np.array([s.flow for s in frames], np.float64).reshape(-1, len(FLOW_FIELDS))
+    feats = {}
+    for k in _FLOW_AGG:
+        feats[f"flow_{FLOW_FIELDS[k]}_mean"], feats[f"flow_{FLOW_FIELDS[k]}_max"] = _mean(flow[:, k]), _max(flow[:, k])
+    hot = flow[:, _HOT_CELL]
+    feats["flow_hot_cell_stays"] = float(np.mean(hot[1:] == hot[:-1])) if len(hot) >= 2 else float("nan")
+    peak = int(np.nanargmax(np.nan_to_num(flow[:, _HOT_ENERGY], nan=-1.0)))
+    rows, cols = GRID
+    r, c = divmod(int(hot[peak]), cols)
+    w, h = frame_size
+    bbox = (max(0.0, (c - 1) * w / cols), max(0.0, (r - 1) * h / rows), min(float(w), (c + 2) * w / cols),
+            min(float(h), (r + 2) * h / rows))
+    return feats, frames[peak].frame, bbox
+
+
 def _track_features(profiles: Sequence[TrackProfile], cache: _Cache, t0: float, t1: float) -> tuple[dict, dict]:
     limb_top_by_t: dict[float, float] = {}
     ankle_top_by_t: dict[float, float] = {}
@@ -257,14 +289,20 @@ def _track_features(profiles: Sequence[TrackProfile], cache: _Cache, t0: float, 
 
 def window_features(profiles: Sequence[TrackProfile], cache: _Cache, t0: float, t1: float,
                     frame_size: tuple[int, int], fps: float) -> Window | None:
-    """The feature row of the window [t0, t1), or None when too few people were seen in it."""
+    """The feature row of the window [t0, t1), or None when neither people nor flow were seen long enough in it."""
     lo, hi = np.searchsorted(cache.signal_t, t0 - 1e-6), np.searchsorted(cache.signal_t, t1 - 1e-6)
     found = _detection_features(cache.signals[lo:hi], t0, t1, frame_size, fps)
-    if found is None:
+    flow = _flow_features(cache.signals[lo:hi], frame_size)
+    if found is None and flow is None:
         return None
-    det, frame, bbox = found
+    if found is None:  # a brawl can hide the people from the detector: the frame's flow still counts
+        det = {name: float("nan") for name in _DETECTION_NAMES}
+        det.update(people_max=0.0, people_mean=0.0, area_share=0.0)
+        _, frame, bbox = flow
+    else:
+        det, frame, bbox = found
     tr, who = _track_features(profiles, cache, t0, t1)
-    feats = {**det, **tr}
+    feats = {**det, **tr, **(flow[0] if flow is not None else dict.fromkeys(_FLOW_NAMES, float("nan")))}
     return Window(t0, t1, np.array([feats[name] for name in FIGHT_FEATURES], np.float64), who["actor"],
                   who["other"], frame, bbox)
 
