@@ -468,3 +468,22 @@ def test_sentinel_analyze_runs_the_chunks_and_shows_their_sum(chunked_app, clip2
     assert seen and seen == sorted(seen) and seen[-1] >= 96, str(seen)  # the chunks' sum, then stitching
     assert any(30 < p < 90 for p in seen), seen  # the middle chunks moved it, not only the ends
     assert all(j["status"] == "completed" for j in _batch(chunked_app, summary["video_id"]))
+
+
+def test_a_chunked_runs_highlights_outline_the_zones_their_events_used(tmp_path):
+    import cv2
+    import numpy as np
+
+    from gpu_jobs.chunk_run import render_by_seeking
+    from gpu_jobs.types import Event, Zone
+    from tests.conftest import write_clip
+
+    clip = write_clip(tmp_path / "shop.mp4", seconds=2.0, fps=10, size=(320, 240), moving_box=False)
+    shelf = Zone("drinks", "shelf", [(20, 40), (120, 40), (120, 140), (20, 140)])
+    event = Event(type="picking", t_start=1.0, t_end=1.2, frame=10, bbox=(200.0, 60.0, 260.0, 200.0),
+                  confidence=0.8, track_number=1, zone="drinks", attributes={"zone_kind": "shelf"})
+    plain, outlined = (cv2.imdecode(np.frombuffer(render_by_seeking(clip, [event], [], zones)[0], np.uint8),
+                                    cv2.IMREAD_COLOR) for zones in ([], [shelf]))
+    scale = plain.shape[1] / 320  # highlights are scaled to at most 640 wide
+    y, x = int(40 * scale), int(70 * scale)  # on the shelf's top edge
+    assert np.abs(outlined[y, x].astype(int) - plain[y, x].astype(int)).sum() > 60
