@@ -86,6 +86,15 @@ def _cells(values: np.ndarray) -> np.ndarray:
     return values[:h, :w].reshape(gh, h // gh, gw, w // gw).mean(axis=(1, 3)).reshape(-1)
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """np.percentile's linear interpolation by partial sort (the full sort cost most of the descriptor)."""
+    pos = q / 100 * (len(values) - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, len(values) - 1)
+    part = np.partition(values, (lo, hi))
+    return float(part[lo] + (part[hi] - part[lo]) * (pos - lo))
+
+
 def _direction_entropy(angle: np.ndarray, weight: np.ndarray) -> float:
     """Entropy of 8 direction bins weighted by speed, 0 (one way) .. 1 (every way); NaN for too few pixels."""
     if angle.size < 10:
@@ -99,9 +108,10 @@ def frame_flow(flow: np.ndarray, dt: float, previous: np.ndarray | None = None) 
     """(FLOW_FIELDS descriptor, speed map) of a flow field; previous: the last flow's speed map (for the change)."""
     h, w = flow.shape[:2]
     v = flow.astype(np.float64) / (max(h, w) * dt)
-    speed = np.hypot(v[..., 0], v[..., 1])
-    angle = np.arctan2(v[..., 1], v[..., 0])
+    speed = np.sqrt(v[..., 0] ** 2 + v[..., 1] ** 2)
     moving = speed > FRAME_MOVING
+    angle = np.zeros_like(speed)
+    angle[moving] = np.arctan2(v[..., 1][moving], v[..., 0][moving])  # directions are only read where it moves
     cells = _cells(speed)
     ranked = np.sort(cells)[::-1]
     share = cells / (cells.sum() + 1e-9)
@@ -118,7 +128,7 @@ def frame_flow(flow: np.ndarray, dt: float, previous: np.ndarray | None = None) 
         dc = _cells(diff)
         change = [float(diff.mean()), float(dc.max()), float(dc.max() / (dc.mean() + 1e-9)),
                   float(_cells((diff > diff.mean()).astype(np.float64)).max())]
-    out = [*(float((speed > s).mean()) for s in HOF_SPEEDS), float(np.percentile(speed, 99)),
+    out = [*(float((speed > s).mean()) for s in HOF_SPEEDS), _percentile(speed.reshape(-1), 99),
            _direction_entropy(angle[moving], speed[moving]), float(ranked[0]), float(ranked[:3].mean()),
            float(ranked[0] / (cells.mean() + 1e-9)), float(-(share * np.log(share + 1e-12)).sum() / np.log(len(share))),
            _direction_entropy(angle[around][hm], speed[around][hm]),

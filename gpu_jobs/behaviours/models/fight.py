@@ -2,8 +2,8 @@
 
 A fight has to be recognised within about two seconds (the Surveillance Camera Fight Dataset's
 clips are two seconds long), so nothing here needs persistence: every WINDOW_S window of the
-run (sliding by STEP_S) becomes one row of FIGHT_FEATURES, computed from the person tracks'
-observations inside it:
+run (sliding by STEP_S) where people or the frame's flow were seen long enough becomes one row of
+FIGHT_FEATURES (NaN where a part was not seen: the model routes missing values as it learned):
 
 - optical flow inside the person boxes (Observation.motion, gpu_jobs.vision.motion): energy,
   motion relative to the box's own (limbs against the body), incoherence, share of moving pixels;
@@ -16,8 +16,9 @@ observations inside it:
   abruptly it changes (mean and max over the window's frames) and whether the hottest place stays.
 
 Speeds and distances are in body sizes (per second), as everywhere in the behaviour rules.
-`FightModel` scores the rows with a small model trained by bench/train_fight_model.py
-(weights in fight.json next to this file); any `WindowScorer` with the same features can replace it.
+`load_fight_model` gives the packaged model (histogram gradient-boosted trees trained by
+bench/train_fight_model.py, weights and its threshold in fight.json next to this file); any
+`WindowScorer` with the same features can replace it.
 """
 
 from __future__ import annotations
