@@ -203,6 +203,21 @@ def test_a_fall_seen_on_two_tracks_is_one_collapse():
     assert len(CollapseRule(TH).detect([ssd, lying, apart], Scene.build((), (W, H), 5.0))) == 2
 
 
+def test_a_flag_alone_on_a_tall_box_is_someone_bending_not_a_fall():
+    from gpu_jobs.behaviours import CollapseRule, Scene
+    from tests.synthetic import TH
+
+    def flagged(aspect: float) -> Track:
+        track = person(1, 0, 6, (640, 600), height=150, aspect=aspect)  # first seen already down, flagged
+        for o in track.observations:
+            o.fall = True
+        return track
+
+    scene = Scene.build((), (W, H), 5.0)
+    assert len(CollapseRule(TH).detect([flagged(0.5)], scene)) == 1  # on the floor
+    assert CollapseRule(TH).detect([flagged(1.3)], scene) == []  # bent over a counter, scored Fall
+
+
 # --------------------------------------------------------------------------- real clips
 
 

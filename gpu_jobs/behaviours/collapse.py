@@ -37,6 +37,7 @@ from gpu_jobs.types import Event, Track
 CRUMPLE = 0.75  # a box this much shorter than standing, with the head fallen, is going down
 END_SLACK_S = 0.6  # a track seen this close to the end of what was watched lasted to the end
 MIN_DOWN_S = 0.4  # down at least this long when the video ends right after the drop
+FLAG_ASPECT = 1.0  # a flag alone counts on boxes wider than tall: a flagged tall box is someone bending or sitting
 
 
 @dataclass(slots=True)
@@ -218,7 +219,9 @@ class CollapseRule(ThresholdRule):
         out = []
         for first, last in runs_where([s == "lying" for s in p.posture], p.t, th.max_gap_s):
             lying_s = float(p.t[last] - p.t[first])
-            if lasts(lying_s, th.collapse_persist_s) and p.fall_flag[first:last + 1].any():
+            boxes = p.boxes[first:last + 1]
+            aspect = float(np.median((boxes[:, 3] - boxes[:, 1]) / np.maximum(1.0, boxes[:, 2] - boxes[:, 0])))
+            if lasts(lying_s, th.collapse_persist_s) and p.fall_flag[first:last + 1].any() and aspect <= FLAG_ASPECT:
                 out.append(Fall(start=first, down=first, last=last, drop=0.0, why="flag", down_s=lying_s, lying=True))
         return out
 
