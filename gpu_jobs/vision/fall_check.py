@@ -6,15 +6,16 @@ person but tracks poorly. So SSD stays the detector, and `FallWatch` (one per vi
 its person boxes for a fall candidate:
 
 - squat: a box at most `SQUAT_ASPECT` tall for its width, away from the frame's sides;
-- drop: a box whose top fell `DROP_SHARE` of a standing height within `DROP_S`, and shrank;
-- lost: a person seen for a while who is gone from one frame to the next, away from the sides,
-  with nobody else there (people walking behind each other keep a neighbour in view).
+- drop: a box no longer upright (below `BENT_ASPECT`) whose top fell `DROP_SHARE` of a standing
+  height within `DROP_S` while it shrank, its feet about where they were;
+- lost: a bent person seen a while who is gone for `LOST_WAIT_S`, away from the sides, with
+  nobody else there (people walking behind each other keep a neighbour in view).
 
 Each candidate opens a watch over an enlarged region around that person (a lying body reaches
 about one standing height to either side) for `WATCH_S`; on each frame of a watch the checker
-runs on the crops of the regions only. Its Fall boxes flag the SSD box they cover
-(`data['fall']`) or, where SSD saw nobody, join the frame's detections as a flagged person, so
-the tracker and `CollapseRule` see the fallen person. Footage with nobody going down never
+runs on the crops of the regions only. A Fall seen in `CONFIRM_CHECKS` checks in a row flags
+the SSD box it covers (`data['fall']`) or, where SSD saw nobody, joins the frame's detections as
+a flagged person, so the tracker and `CollapseRule` see the fallen person. Footage with nobody going down never
 loads the checkpoint.
 
 Example:
@@ -54,8 +55,8 @@ FALL_CONFIDENCE = 0.45  # as the detection floor the checkpoint runs at when it 
 COVER_IOU, COVER_SHARE = 0.3, 0.6  # a Fall box this close to an SSD box is that person
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of box a against each row of b."""
+def _iou(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IoU of box a against each row of b, and their overlap as a share of the smaller box."""
     ix = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
     iy = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
     inter = ix * iy
