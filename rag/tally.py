@@ -16,6 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from datetime import timedelta
+
+from core.cameras import recorded_at
 from core.clock import format_mmss as mmss
 from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, tally
 
@@ -26,6 +29,8 @@ _OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:we
 _DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
 _PEOPLE = r"\bhow many (?:different |distinct |unique )?(?:people|persons|visitors|customers|shoppers|individuals)\b"
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
+_CLOCK = re.compile(r"(?<![:\d])([01]?\d|2[0-3])[:h]([0-5]\d)(?![:\d])")  # hh:mm, never part of hh:mm:ss
+DAY_S = 86400.0
 
 
 @dataclass(slots=True)
@@ -66,6 +71,24 @@ def load_counts(conn, videos: Sequence[dict]) -> list[VideoCounts]:
     return out
 
 
+def clock_window(question: str, video: dict) -> tuple[float, float] | None:
+    """"between 10:00 and 11:00" as seconds of this video, when its file name says when it starts and the
+    two clock times fall in its footage; None otherwise (the times are then times of the footage)."""
+    start = recorded_at(video.get("original_filename") or "")
+    times = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]
+    if start is None or len(times) != 2:
+        return None
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    lo, hi = ((midnight + timedelta(hours=h, minutes=m) - start).total_seconds() for h, m in times)
+    if hi <= lo:
+        hi += DAY_S  # "between 23:00 and 01:00"
+    duration = float(video.get("duration_s") or 0.0)
+    for shift in (0.0, DAY_S):  # footage that ran past midnight
+        if lo + shift <= duration and hi + shift >= 0:
+            return lo + shift, hi + shift
+    return None
+
+
 def _window(filters) -> str:
     if filters.t_from is None and filters.t_to is None:
         return ""
@@ -86,8 +109,16 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) ->
     """The answer's text, from the counts of every video in scope."""
     if not counted:
         return "No analysed video is in scope, so there is nothing to count."
-    tallies = [(c, tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to)) for c in counted]
-    window, scope = _window(filters), _scope(counted)
+    clocks = [clock_window(question, c.video) for c in counted]
+    window = _window(filters)
+    if any(clocks):  # clock times: only the footage those hours fall in
+        counted = [c for c, w in zip(counted, clocks) if w]
+        clocks = [w for w in clocks if w]
+        (h1, m1), (h2, m2) = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]
+        window = f" between {h1:02d}:{m1:02d} and {h2:02d}:{m2:02d} by the clock"
+    tallies = [(c, tally(c.paths, c.zones, t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to))
+               for c, w in zip(counted, clocks)]
+    scope = _scope(counted)
     people = sum(t.people for _, t in tallies)
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
     if kind == "people":

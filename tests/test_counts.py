@@ -123,6 +123,11 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     assert _answer(api_app, "how many people came in?").startswith("5 people came in, counted at the entrance")
     assert _answer(api_app, "how many people left the store?").startswith("3 people went out")
     assert _answer(api_app, "how many people came in during the first 50 seconds?").startswith("2 people came in")
+    # the file name says the footage starts at 10:00: clock times count the footage they fall in
+    clock = _answer(api_app, "how many people came in between 10:00 and 10:01?")
+    assert clock.startswith("2 people came in between 10:00 and 10:01 by the clock"), clock
+    # a time with seconds is a time of the footage, not of the clock (stepping in at 14, 44 and 74 s)
+    assert _answer(api_app, "how many people came in between 00:00:00 and 00:01:40?").startswith("3 people came in")
     dwell = _answer(api_app, "how long did people stay at the checkout?")
     assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
     people = _answer(api_app, "how many people were there?")
