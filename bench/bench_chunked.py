@@ -73,22 +73,9 @@ def repeated_gt(copies: int, out: Path) -> Path:
 def score(gt_path: Path, mot_path: Path, n_frames: int, boundary_frames: list[int], window: int) -> dict:
     """motmetrics MOTA / IDF1 / switches, and the switches within `window` frames of each boundary."""
     import motmetrics as mm
-    import numpy as np
-    from bench_tracking import iou_matrix, read_mot
+    from bench_tracking import accumulate
 
-    gt, hyp = read_mot(gt_path, ground_truth=True), read_mot(mot_path)
-    acc = mm.MOTAccumulator(auto_id=False)
-    for f in range(1, n_frames + 1):
-        g = [r for r in gt.get(f, []) if r[2]]
-        ignored = [r[1] for r in gt.get(f, []) if not r[2]]
-        h = hyp.get(f, [])
-        if ignored and h:
-            near_ignored = iou_matrix([r[1] for r in h], ignored).max(axis=1) >= 0.5
-            near_counted = (iou_matrix([r[1] for r in h], [r[1] for r in g]).max(axis=1) >= 0.5 if g
-                            else np.zeros(len(h), bool))
-            h = [r for r, ign, cnt in zip(h, near_ignored, near_counted) if cnt or not ign]
-        dist = 1 - iou_matrix([r[1] for r in g], [r[1] for r in h]) if g and h else np.empty((len(g), len(h)))
-        acc.update([r[0] for r in g], [r[0] for r in h], np.where(dist > 0.5, np.nan, dist), frameid=f)
+    acc = accumulate(gt_path, mot_path, n_frames)
     names = ["mota", "idf1", "num_switches"]
     summary = mm.metrics.create().compute(acc, metrics=names, name="run")
     events = acc.mot_events

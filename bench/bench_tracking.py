@@ -147,15 +147,11 @@ def iou_matrix(a: list, b: list) -> np.ndarray:
     return inter / np.maximum(union - inter, 1e-9)
 
 
-def score(mot: Path, n_frames: int) -> dict:
-    """CLEAR MOT and identity metrics with motmetrics at IoU >= 0.5.
-
-    motmetrics 1.4's own IoU helper calls np.asfarray (gone in NumPy 2), so distances are
-    computed here. Boxes matching a not-counted ground-truth row (conf 0) are ignored, not false.
-    """
+def accumulate(gt_path: Path, mot_path: Path, n_frames: int):
+    """motmetrics' accumulator over frames 1..n_frames at IoU >= 0.5, boxes on not-counted rows ignored."""
     import motmetrics as mm
 
-    gt, hyp = read_mot(GT, ground_truth=True), read_mot(mot)
+    gt, hyp = read_mot(gt_path, ground_truth=True), read_mot(mot_path)
     acc = mm.MOTAccumulator(auto_id=False)
     for f in range(1, n_frames + 1):
         g = [r for r in gt.get(f, []) if r[2]]
@@ -168,6 +164,18 @@ def score(mot: Path, n_frames: int) -> dict:
             h = [r for r, ign, cnt in zip(h, near_ignored, near_counted) if cnt or not ign]
         dist = 1 - iou_matrix([r[1] for r in g], [r[1] for r in h]) if g and h else np.empty((len(g), len(h)))
         acc.update([r[0] for r in g], [r[0] for r in h], np.where(dist > 0.5, np.nan, dist), frameid=f)
+    return acc
+
+
+def score(mot: Path, n_frames: int) -> dict:
+    """CLEAR MOT and identity metrics with motmetrics at IoU >= 0.5.
+
+    motmetrics 1.4's own IoU helper calls np.asfarray (gone in NumPy 2), so distances are
+    computed here. Boxes matching a not-counted ground-truth row (conf 0) are ignored, not false.
+    """
+    import motmetrics as mm
+
+    acc = accumulate(GT, mot, n_frames)
     names = ["mota", "idf1", "num_switches", "precision", "recall", "num_false_positives", "num_misses"]
     summary = mm.metrics.create().compute(acc, metrics=names, name="run")
     return {k: float(summary[k].iloc[0]) for k in names}
