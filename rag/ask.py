@@ -262,13 +262,13 @@ class AskService:
             if video is not None:
                 # "the last minute" becomes a window of this video
                 filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
-        return {**state, "filters": filters, "video_row": video,
+        return {**state, "filters": filters, "video_row": video, "tally": question_kind(state["question"], filters),
                 "missing_video": str(wanted) if wanted and video is None else None}
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
-        if state["missing_video"]:
-            return {**state, "candidates": [], "method": "none"}
+        if state["missing_video"] or state["tally"]:
+            return {**state, "candidates": [], "method": "counts" if state["tally"] else "none"}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
         docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
         method = docs[0].metadata.get("search_method") if docs else self._planned_method(filters, state["video_row"])
@@ -305,7 +305,7 @@ class AskService:
         from rag.retriever import row_to_document
 
         filters: QueryFilters = state["filters"]
-        if not filters.is_count or state["missing_video"]:
+        if not filters.is_count or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
@@ -322,9 +322,8 @@ class AskService:
         if state["missing_video"]:
             text = f"No video named {state['missing_video']!r} was found, so nothing was searched."
             return {**state, "listing": None, "text": text, "cited": []}
-        kind = question_kind(state["question"], filters)
-        if kind is not None:
-            return {**state, "listing": None, "text": self._tally(state, kind), "cited": []}
+        if state["tally"] and not state["missing_video"]:
+            return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
         if listing is None and filters.is_count:
             # counted from all the retrieved candidates, not only the reranked few
             listing = [d for d in state["candidates"] if not contradicts(filters, d.metadata)]

@@ -130,6 +130,8 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     assert _answer(api_app, "how many people came in between 00:00:00 and 00:01:40?").startswith("3 people came in")
     dwell = _answer(api_app, "how long did people stay at the checkout?")
     assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
+    counted = ask(api_app, question="how many people came in?")
+    assert counted.search_method == "counts" and counted.citations == []  # no event search for a count
     people = _answer(api_app, "how many people were there?")
     assert people.startswith("11 distinct people were seen")
 
