@@ -22,6 +22,7 @@ COPY_PART = 512 * 1024 * 1024
 
 # storage classes per tier, S3 names
 TIER_CLASSES = {"hot": "STANDARD", "warm": "STANDARD_IA", "archive": "GLACIER"}
+MEDIA_URL_S = 12 * 3600  # a decoder's presigned URL outlives the longest chunk or stitch
 CLASS_TIERS = {"STANDARD": "hot", "STANDARD_IA": "warm", "ONEZONE_IA": "warm", "INTELLIGENT_TIERING": "warm",
                "GLACIER": "archive", "DEEP_ARCHIVE": "archive", "GLACIER_IR": "archive"}
 
@@ -144,6 +145,10 @@ class BlobStore(ABC):
     @abstractmethod
     def local_path(self, key: str) -> Iterator[Path]:
         """Context manager yielding a local file path of the object (downloaded if remote)."""
+
+    def media_source(self, key: str):
+        """Context manager yielding what the decoder opens to read only the parts it seeks to: a path or a URL."""
+        return self.local_path(key)
 
     @abstractmethod
     def set_storage_class(self, key: str, storage_class: str) -> None:
@@ -460,6 +465,15 @@ class S3Store(BlobStore):
                 yield Path(tmp.name)
 
         return download()
+
+    def media_source(self, key: str):
+        """A presigned URL: a chunk or a single frame is read in byte ranges, never the whole object."""
+        from contextlib import nullcontext
+
+        info = self.head(key)
+        if CLASS_TIERS.get(info.storage_class) == "archive" and info.restore != "restored":
+            raise ObjectArchived(f"{key} is archived; restore it first.")
+        return nullcontext(self.url(key, expires_s=MEDIA_URL_S))
 
     def set_storage_class(self, key: str, storage_class: str) -> None:
         from boto3.s3.transfer import TransferConfig

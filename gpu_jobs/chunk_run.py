@@ -1,12 +1,13 @@
 """Running one chunk of a long video, and, after the last one, stitching the chunks into one run.
 
-A chunk job decodes only its span (seeking to it), scans it as the whole-file analysis would
-and stores its partial result (`chunk_results`: tracks and signals packed as the rule inputs are,
-frame stats as compressed JSON). The worker whose chunk ends last, still holding its lease,
-stitches every partial (`gpu_jobs.stitch`), runs the behaviour rules over the stitched tracks,
-renders each event's highlight by seeking to its frame, embeds, and writes the run in one
-transaction, as `run_analysis` does. If it dies on the way, its lease expires and whoever takes
-the job over finds the chunk's result stored and goes straight to stitching.
+A chunk job decodes only its span (seeking to it; from S3 it reads byte ranges of a presigned URL,
+never the whole object), scans it as the whole-file analysis would and stores its partial result
+(`chunk_results`: tracks and signals packed as the rule inputs are, frame stats as compressed
+JSON). The worker whose chunk ends last, still holding its lease, stitches every partial
+(`gpu_jobs.stitch`), runs the behaviour rules over the stitched tracks, renders each event's
+highlight by seeking to its frame, embeds, and writes the run in one transaction, as
+`run_analysis` does. If it dies on the way, its lease expires and whoever takes the job over finds
+the chunk's result stored and goes straight to stitching.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def scan_chunk(app, video: dict, job: dict, analyzer: Analyzer, *, progress, sho
     from gpu_jobs.chunks import snap_to_keyframe
 
     overlap = app.settings.chunk_overlap_s
-    with app.store.local_path(video["storage_key"]) as path:
+    with app.store.media_source(video["storage_key"]) as path:
         t_start, t_end = float(job["t_start"]), float(job["t_end"])
         if job["chunk"] > 0:
             # start on a keyframe just before the planned start when there is one: decoding begins exactly there
@@ -160,7 +161,7 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
         output = AnalysisOutput(stitched.tracks, events, stitched.stats, len(stitched.stats),
                                 float(video["duration_s"] or 0.0), size, signals=stitched.signals)
         progress(92.0)
-        with app.store.local_path(video["storage_key"]) as path:
+        with app.store.media_source(video["storage_key"]) as path:
             output.highlights = render_by_seeking(path, events, stitched.stats, zones)
         if should_stop and should_stop():
             raise JobCancelled("The analysis was cancelled.")

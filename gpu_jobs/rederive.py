@@ -128,9 +128,9 @@ def _picture_key(kind: str, frame, bbox, t_start) -> tuple:
 
 @contextmanager
 def _video_file(app, video: dict):
-    """The video's local path, or None when it cannot be read now (archived, store down): no new pictures then."""
+    """The video's path or presigned URL (read by seeking), or None when unreadable now (archived, store down)."""
     try:
-        cm = app.store.local_path(video["storage_key"])
+        cm = app.store.media_source(video["storage_key"])
         path = cm.__enter__()
     except Exception:
         log.warning("video %s unreadable: re-derived events get no new highlights", video["id"], exc_info=True)

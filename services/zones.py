@@ -275,7 +275,7 @@ def zone_frame(app, *, video_id: UUID | str, at_s: float = 1.0):
     duration = float(video.get("duration_s") or 0.0)
     t = max(0.0, min(float(at_s), duration / 2) if duration else float(at_s))
     try:
-        with app.store.local_path(video["storage_key"]) as path:
+        with app.store.media_source(video["storage_key"]) as path:
             return read_frame_at(path, t)
     except Exception as exc:
         log.warning("no frame of video %s at %.2f s", video["id"], t, exc_info=True)

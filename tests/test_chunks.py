@@ -487,3 +487,96 @@ def test_a_chunked_runs_highlights_outline_the_zones_their_events_used(tmp_path)
     scale = plain.shape[1] / 320  # highlights are scaled to at most 640 wide
     y, x = int(40 * scale), int(70 * scale)  # on the shelf's top edge
     assert np.abs(outlined[y, x].astype(int) - plain[y, x].astype(int)).sum() > 60
+
+
+# ---- reading a remote video in byte ranges ------------------------------------------------------
+
+
+@pytest.fixture()
+def ranged_server(clip20):
+    """clip20 over HTTP with Range support, counting the bytes it sends (as S3 serves a presigned URL)."""
+    import http.server
+    import socket
+    import threading
+
+    data = clip20.read_bytes()
+    sent = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def setup(self):
+            super().setup()
+            # small socket buffers: the bytes counted are the bytes the decoder read, not a buffer's fill
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+
+        def do_GET(self):  # noqa: N802 - the http.server hook's name
+            start, end = 0, len(data) - 1
+            ranged = self.headers.get("Range", "").removeprefix("bytes=")
+            if ranged:
+                a, _, b = ranged.partition("-")
+                start, end = int(a), min(int(b) if b else end, end)
+            body = data[start:end + 1]
+            self.send_response(206 if ranged else 200)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(len(body)))
+            if ranged:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.end_headers()
+            for at in range(0, len(body), 65536):
+                try:
+                    self.wfile.write(body[at:at + 65536])
+                except (BrokenPipeError, ConnectionResetError):  # the decoder closes a stream it stopped reading
+                    return
+                sent.append(len(body[at:at + 65536]))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/crowd20.mp4", sent, len(data)
+    server.shutdown()
+
+
+def test_a_chunk_at_the_end_of_a_remote_video_reads_only_its_bytes(ranged_server, clip20, monkeypatch):
+    from core.runtime import media
+    from core.runtime.media import keyframe_times, probe, read_frame_at, sample_frames
+
+    monkeypatch.setitem(media._HTTP_OPTIONS, "recv_buffer_size", "32768")  # the decoder's side of the same
+    url, sent, size = ranged_server
+    assert probe(url) == probe(clip20)
+    assert keyframe_times(url, start_s=14.0) == keyframe_times(clip20, start_s=14.0)
+    sent.clear()
+    remote = [(f.index, f.image) for f in sample_frames(url, fps=5.0, start_s=16.0, end_s=20.0)]
+    local = [(f.index, f.image) for f in sample_frames(clip20, fps=5.0, start_s=16.0, end_s=20.0)]
+    assert [i for i, _ in remote] == [i for i, _ in local] and len(remote) >= 19
+    assert all((a == b).all() for (_, a), (_, b) in zip(remote, local))
+    # the last 4 s of 20, plus the header, the index at the end and the start of the data it probed
+    assert sum(sent) < 0.35 * size, (sum(sent), size)
+    assert (read_frame_at(url, 12.0) == read_frame_at(clip20, 12.0)).all()
+
+
+def test_chunks_of_a_video_in_s3_read_byte_ranges_and_never_download_it(settings, clean_db, s3_bucket, clip20,
+                                                                        monkeypatch):
+    import bootstrap
+    from db.objects import S3Store
+    from gpu_jobs.ingest import ingest_path
+
+    endpoint, bucket = s3_bucket
+    s3_app = bootstrap.App(settings.model_copy(update={"chunk_s": 8.0, "chunk_overlap_s": 2.0, "job_lease_s": 3.0,
+                                                       "s3_bucket": bucket, "s3_endpoint_url": endpoint}))
+    s3_app.db = clean_db
+    assert isinstance(s3_app.store, S3Store)
+    video = ingest_path(s3_app, clip20).video
+
+    def no_download(self, key):
+        raise AssertionError(f"a chunk downloaded the whole of {key}")
+
+    monkeypatch.setattr(S3Store, "local_path", no_download)
+    assert _drain(s3_app) == 3
+    done, rows, tracks = _run_rows(s3_app, video["id"])
+    assert done["status"] == "completed" and rows and tracks
+    assert all(s3_app.store.get_bytes(r["highlight_key"])[:2] == b"\xff\xd8" for r in rows)  # seeked frames
+    with s3_app.db.connection() as conn:
+        stats_t = [r["t"] for r in conn.execute("SELECT t FROM frame_stats WHERE video_id = %s ORDER BY t",
+                                                (video["id"],)).fetchall()]
+    assert stats_t[0] == 0.0 and stats_t[-1] >= 19.5 and len(stats_t) == len(set(stats_t))

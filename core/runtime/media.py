@@ -27,6 +27,24 @@ class InvalidVideo(ValueError):
     """The input is not a decodable video; the message says why in one sentence."""
 
 
+# a video read over HTTP (a presigned URL): ffmpeg fetches byte ranges, reconnecting when a read drops
+_HTTP_OPTIONS = {"reconnect": "1", "reconnect_on_network_error": "1", "reconnect_delay_max": "8"}
+_HTTP_TIMEOUT_S = 60.0
+
+
+def is_url(source: Path | str) -> bool:
+    return "://" in str(source) and not str(source).startswith("file://")
+
+
+def _open(source: Path | str, **kwargs):
+    """av.open of a path or an http(s) URL (read in byte ranges: a seek fetches only from there on)."""
+    import av
+
+    if is_url(source):
+        return av.open(str(source), options=dict(_HTTP_OPTIONS), timeout=_HTTP_TIMEOUT_S, **kwargs)
+    return av.open(str(source), **kwargs)
+
+
 @dataclass(frozen=True, slots=True)
 class VideoInfo:
     container: str
@@ -46,11 +64,12 @@ def probe(path: Path | str) -> VideoInfo:
     """Read the container and decode the first frame; raise InvalidVideo for anything unusable."""
     import av
 
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        raise InvalidVideo("The file is empty.")
+    if not is_url(path):
+        path = Path(path)
+        if not path.exists() or path.stat().st_size == 0:
+            raise InvalidVideo("The file is empty.")
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path, metadata_errors="ignore")
     except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise InvalidVideo("The file is not a video (no known container format).") from exc
     with container:
@@ -91,10 +110,8 @@ def probe(path: Path | str) -> VideoInfo:
 
 def _count_frames(path: Path, fps: float) -> tuple[int, float]:
     """Decode-count frames for containers that do not record their length."""
-    import av
-
     n = 0
-    with av.open(str(path)) as c:
+    with _open(path) as c:
         for _ in c.decode(video=0):
             n += 1
     if n == 0:
@@ -104,9 +121,7 @@ def _count_frames(path: Path, fps: float) -> tuple[int, float]:
 
 def poster(path: Path | str, at_s: float = 1.0, max_width: int = 640) -> bytes:
     """A JPEG of the frame nearest `at_s` (or the first frame of short clips)."""
-    import av
-
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         chosen = None
         for frame in container.decode(stream):
@@ -132,9 +147,7 @@ def encode_jpeg(image: np.ndarray, *, max_width: int = 640, quality: int = 85) -
 
 def read_frame_at(path: Path | str, t: float) -> np.ndarray:
     """The BGR frame nearest time t (seeks to the preceding keyframe, then decodes forward)."""
-    import av
-
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         if stream.time_base:
             container.seek(int(max(0.0, t - 1.0) / stream.time_base), stream=stream, backward=True)
@@ -155,15 +168,13 @@ def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: 
     Frame indices count every decoded frame from the start, so they match the source video
     (and MOTChallenge frame numbers minus one).
     """
-    import av
-
     out: queue.Queue = queue.Queue(maxsize=queue_size)
     stop = threading.Event()
     done = object()
 
     def decode() -> None:
         try:
-            with av.open(str(path)) as container:
+            with _open(path) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 src_fps = float(stream.average_rate or stream.guessed_rate or fps)
@@ -211,10 +222,8 @@ def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: 
 
 def keyframe_times(path: Path | str, *, start_s: float = 0.0, end_s: float | None = None) -> list[float]:
     """Seconds of the keyframes between start_s and end_s, read from the packets (demuxed, never decoded)."""
-    import av
-
     times: list[float] = []
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         if not stream.time_base:
             return times
