@@ -21,6 +21,7 @@ import zlib
 from typing import Callable
 from uuid import UUID
 
+from core.runtime.memory import release_freed_memory
 from gpu_jobs.analysis import DETECT_SHARE, AnalysisOutput, Analyzer, FrameScan, JobCancelled
 from gpu_jobs.pipeline import (ProgressWriter, event_rows_for, load_zones, run_summary, track_rows,
                                write_run)
@@ -79,6 +80,7 @@ def run_chunk(app, job: dict, analyzer: Analyzer, *, owner: str, should_stop: Ca
         with ChunkProgress(app, job, observer=observer) as progress:
             progress(0.0, force=True)
             scan_chunk(app, video, job, analyzer, progress=progress, should_stop=should_stop)
+        release_freed_memory()  # the stitch that may follow starts from the models' footprint, not the scan's
     if should_stop and should_stop():
         raise JobCancelled("The analysis was cancelled.")
     with app.db.connection() as conn:
@@ -156,6 +158,7 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
         frames = sum(int(r["frames"]) for r in rows)
         stitched = stitch(load_parts(rows))
         del rows
+        release_freed_memory()  # the packed partials are gone: the rules and the embedder reuse their pages
         zones = load_zones(app, video_id, size)
         events = analyzer.derive_events(stitched.tracks, zones, size, fps, signals=stitched.signals)
         output = AnalysisOutput(stitched.tracks, events, stitched.stats, len(stitched.stats),

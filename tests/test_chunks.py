@@ -492,15 +492,16 @@ def test_a_chunked_runs_highlights_outline_the_zones_their_events_used(tmp_path)
 # ---- reading a remote video in byte ranges ------------------------------------------------------
 
 
-@pytest.fixture()
-def ranged_server(clip20):
-    """clip20 over HTTP with Range support, counting the bytes it sends (as S3 serves a presigned URL)."""
+def serve_ranges(data: bytes, tls=None):
+    """data over HTTP (https with an ssl context) with Range support, as S3 serves a presigned URL.
+
+    Returns (server, url, sent): sent collects the bytes written, 64 KiB at a time.
+    """
     import http.server
     import socket
     import threading
 
-    data = clip20.read_bytes()
-    sent = []
+    sent: list[int] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def setup(self):
@@ -532,9 +533,20 @@ def ranged_server(clip20):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/crowd20.mp4", sent, len(data)
+    scheme = "https" if tls is not None else "http"
+    return server, f"{scheme}://127.0.0.1:{server.server_port}/crowd20.mp4", sent
+
+
+@pytest.fixture()
+def ranged_server(clip20):
+    data = clip20.read_bytes()
+    server, url, sent = serve_ranges(data)
+    yield url, sent, len(data)
     server.shutdown()
+    server.server_close()
 
 
 def test_a_chunk_at_the_end_of_a_remote_video_reads_only_its_bytes(ranged_server, clip20, monkeypatch):
@@ -553,6 +565,35 @@ def test_a_chunk_at_the_end_of_a_remote_video_reads_only_its_bytes(ranged_server
     # the last 4 s of 20, plus the header, the index at the end and the start of the data it probed
     assert sum(sent) < 0.35 * size, (sum(sent), size)
     assert (read_frame_at(url, 12.0) == read_frame_at(clip20, 12.0)).all()
+
+
+def test_https_links_are_read_only_from_a_trusted_server_and_failures_are_transient(clip20, tmp_path, monkeypatch):
+    import ssl
+
+    import trustme
+
+    from core.errors import is_transient
+    from core.runtime.media import MediaUnreachable, probe, sample_frames
+
+    ca = trustme.CA()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(tls)
+    server, url, _ = serve_ranges(clip20.read_bytes(), tls)
+    try:
+        monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+        with pytest.raises(MediaUnreachable, match="could not be read from the object store") as refused:
+            probe(url)  # a certificate no public CA signed: ffmpeg must not read it
+        assert is_transient(refused.value)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca.pem"))  # botocore's setting, honoured here too
+        assert probe(url) == probe(clip20)
+        assert len(list(sample_frames(url, fps=5.0, start_s=18.0))) == 10
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(MediaUnreachable) as gone:
+        probe(url)  # the server is down: a retry may succeed, the video is not called broken
+    assert is_transient(gone.value)
 
 
 def test_chunks_of_a_video_in_s3_read_byte_ranges_and_never_download_it(settings, clean_db, s3_bucket, clip20,
@@ -580,3 +621,27 @@ def test_chunks_of_a_video_in_s3_read_byte_ranges_and_never_download_it(settings
         stats_t = [r["t"] for r in conn.execute("SELECT t FROM frame_stats WHERE video_id = %s ORDER BY t",
                                                 (video["id"],)).fetchall()]
     assert stats_t[0] == 0.0 and stats_t[-1] >= 19.5 and len(stats_t) == len(set(stats_t))
+
+
+def test_freed_heap_is_handed_back_between_jobs():
+    """malloc_trim returns the free pages of a thread's arena: RSS falls after a thread's allocations are freed."""
+    import threading
+
+    from core.runtime.memory import release_freed_memory
+
+    def rss_mb() -> float:
+        line = next(x for x in open("/proc/self/status") if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    held: list = []
+    # blocks from another thread, as decoded frames' buffers are; a few kept ones pin the arena's top,
+    # so free() alone cannot shrink it and the freed pages between them stay resident
+    worker = threading.Thread(target=lambda: held.extend(bytearray(b"x" * 20_000) for _ in range(10_000)))
+    worker.start()
+    worker.join()
+    pinned = held[::20]
+    del held[:]
+    before = rss_mb()
+    assert release_freed_memory() is True
+    assert rss_mb() < before - 100, (before, rss_mb())
+    assert len(pinned) == 500

@@ -103,6 +103,17 @@ def test_embed_texts_are_normalised_minilm_vectors() -> None:
     assert embed_texts([]).shape == (0, 384)
 
 
+def test_many_texts_are_embedded_in_slices_in_their_order() -> None:
+    from core.runtime.embeddings import EMBED_SLICE
+
+    texts = [f"a person walks past shelf {i}" for i in range(2 * EMBED_SLICE + 5)]
+    whole = embed_texts(texts)
+    assert whole.shape == (len(texts), 384)
+    # each row is its own text's vector, across the slices' seams
+    for i in (0, EMBED_SLICE - 1, EMBED_SLICE, len(texts) - 1):
+        assert np.allclose(whole[i], embed_texts([texts[i]])[0], atol=1e-4)
+
+
 def test_bf16_embeddings_stay_comparable_with_float32_rows() -> None:
     texts = ["a man picks up a bottle", "a woman falls near the exit", "Two cars collided at the crossroads."]
     fp32 = np.asarray(get_embeddings(Settings(precision="fp32", embedding_backend="torch")).embed_documents(texts))

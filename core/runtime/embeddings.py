@@ -129,10 +129,16 @@ def embedding_key(settings: Settings) -> tuple[str, str, str, str]:
             str(settings.model_cache_dir))
 
 
+EMBED_SLICE = 32  # sentence-transformers' own batch size
+
+
 def embed_texts(texts: list[str], settings: Settings | None = None) -> np.ndarray:
     """Normalised embeddings of `texts` as a float32 array of shape (len(texts), dim)."""
     embeddings = get_embeddings(settings)
     if not texts:
         dim = (settings or get_settings()).embedding_dim
         return np.zeros((0, dim), dtype=np.float32)
-    return np.asarray(embeddings.embed_documents(list(texts)), dtype=np.float32)
+    texts = list(texts)
+    # slices of one batch: a single call with hundreds of texts keeps ~80 MB more for the rest of the process
+    parts = [embeddings.embed_documents(texts[i:i + EMBED_SLICE]) for i in range(0, len(texts), EMBED_SLICE)]
+    return np.asarray([v for part in parts for v in part], dtype=np.float32)

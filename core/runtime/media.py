@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -28,21 +29,53 @@ class InvalidVideo(ValueError):
 
 
 # a video read over HTTP (a presigned URL): ffmpeg fetches byte ranges, reconnecting when a read drops
-_HTTP_OPTIONS = {"reconnect": "1", "reconnect_on_network_error": "1", "reconnect_delay_max": "8"}
+_HTTP_OPTIONS = {"reconnect": "1", "reconnect_on_network_error": "1", "reconnect_delay_max": "4",
+                 "reconnect_max_retries": "4"}
 _HTTP_TIMEOUT_S = 60.0
+
+
+class MediaUnreachable(ConnectionError):
+    """A video behind a URL could not be read (network, TLS, an expired link): transient, the job retries."""
 
 
 def is_url(source: Path | str) -> bool:
     return "://" in str(source) and not str(source).startswith("file://")
 
 
+def _http_options(url: str) -> dict[str, str]:
+    options = dict(_HTTP_OPTIONS)
+    if url.startswith("https://"):
+        import certifi
+
+        # ffmpeg checks no certificate unless told to; botocore's bundle setting applies here too
+        options.update(tls_verify="1", ca_file=os.environ.get("AWS_CA_BUNDLE") or certifi.where())
+    return options
+
+
+def _unreachable(source: Path | str, exc: BaseException) -> MediaUnreachable | None:
+    """The error as MediaUnreachable when it is reading a URL that failed, not the video's content."""
+    import av
+
+    if not is_url(source) or isinstance(exc, av.error.InvalidDataError):
+        return None
+    if isinstance(exc, (OSError, av.error.FFmpegError)):  # refused, TLS, 4xx/5xx, the timeout's exit
+        return MediaUnreachable(f"The video could not be read from the object store ({exc}).")
+    return None
+
+
 def _open(source: Path | str, **kwargs):
     """av.open of a path or an http(s) URL (read in byte ranges: a seek fetches only from there on)."""
     import av
 
-    if is_url(source):
-        return av.open(str(source), options=dict(_HTTP_OPTIONS), timeout=_HTTP_TIMEOUT_S, **kwargs)
-    return av.open(str(source), **kwargs)
+    if not is_url(source):
+        return av.open(str(source), **kwargs)
+    try:
+        return av.open(str(source), options=_http_options(str(source)), timeout=_HTTP_TIMEOUT_S, **kwargs)
+    except Exception as exc:
+        unreachable = _unreachable(source, exc)
+        if unreachable is None:
+            raise
+        raise unreachable from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +242,7 @@ def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: 
             if item is done:
                 break
             if isinstance(item, Exception):
-                raise InvalidVideo(f"Decoding failed part-way: {item}") from item
+                raise (_unreachable(path, item) or InvalidVideo(f"Decoding failed part-way: {item}")) from item
             yield item
     finally:
         stop.set()
