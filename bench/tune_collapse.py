@@ -12,6 +12,11 @@ reports the chosen thresholds on the other one, both ways.
 
     .venv/bin/python bench/tune_collapse.py            # the defaults on every cached clip
     .venv/bin/python bench/tune_collapse.py --split    # grid on one dataset, figures on the other
+
+The fall check's flags are in a cache only when it was extracted with SENTINEL_FALL_CHECK on (the
+default since 16:17 on 2026-12-01; bench/cache/behaviour is from 13:33, SSD alone): extract into
+another folder and pass it, e.g. `--cache bench/cache/behaviour_fc` (it reproduces the bench's
+collapse figures).
 """
 
 from __future__ import annotations

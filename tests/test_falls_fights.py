@@ -130,6 +130,61 @@ def test_detector_fall_flag_on_the_observation_counts():
     assert [(e.type, e.attributes["fall_flag"]) for e in events] == [("collapse", True)]
 
 
+# a store under a high camera: a customer standing at the counter, another one leaning over it in front of them
+CUSTOMER = (590.0, 300.0, 690.0, 600.0)  # standing, 300 px tall
+LEANER = (540.0, 490.0, 780.0, 650.0)  # bent over the counter, squat (h/w 0.67), nearer the camera
+
+
+def switched(t_switch: float = 3.0):
+    """The customer's track until t_switch, then the tracker moves their id onto the leaner."""
+    return person(1, 0, 8, lambda t: CUSTOMER if t < t_switch else LEANER)
+
+
+def test_bending_over_a_counter_and_back_up_within_two_seconds_is_not_a_collapse():
+    # behind a counter only the upper body shows; the head drops half of it, the box turns squat, 1.6 s later up again
+    upper = (600.0, 300.0, 700.0, 500.0)
+    bent = (580.0, 400.0, 740.0, 500.0)
+    assert collapses([person(1, 0, 8, lambda t: bent if 3.0 <= t < 4.6 else upper)], 8) == []
+
+
+def test_fall_and_lying_on_with_a_bystander_beside_is_a_collapse():
+    # the head comes down over 0.8 s (slower than a free fall), they lie for 4 s; someone stands a body width away
+    def fall(dt):
+        k = min(1.0, dt / 0.8)
+        return (100 + 200 * k, 300 - 220 * k, 600)
+    bystander = person(2, 0, 8, lambda t: (730, 300, 830, 600))
+    events = collapses([person(1, 0, 8, standing_then(fall, 3.0)), bystander], 8)
+    assert [(e.type, e.track_number) for e in events] == [("collapse", 1)]
+
+
+def test_track_jumping_from_a_standing_customer_to_someone_leaning_is_not_a_collapse():
+    # the customer's id lands on the leaner in front of them; the customer is still seen standing there (a new id)
+    assert [e.type for e in collapses([switched()], 8)] == ["collapse"]  # alone, it reads as a fall
+    still_there = person(2, 3.2, 8, lambda t: CUSTOMER)
+    assert collapses([switched(), still_there], 8) == []
+
+
+def test_track_jumping_onto_someone_already_leaning_there_is_not_a_collapse():
+    # the leaner was seen bent over the counter there for seconds before the customer's id jumped onto them
+    leaner = person(3, 0, 8, lambda t: LEANER)
+    assert collapses([switched(), leaner], 8) == []
+
+
+def test_head_falling_faster_than_free_fall_is_another_person():
+    # a person 150 px tall far back, then the track's box is someone near the camera: the top "falls" 2 heights in 0.2 s
+    far = (615.0, 250.0, 665.0, 400.0)
+    near = (450.0, 550.0, 830.0, 710.0)
+    assert collapses([person(1, 0, 8, lambda t: far if t < 3.0 else near)], 8) == []
+
+
+def test_fall_flag_on_someone_leaning_there_all_along_is_not_a_collapse():
+    # the fall checkpoint calls the leaner Fall for a few seconds, but they were bent over the counter there before
+    leaner = person(3, 0, 8, lambda t: LEANER)
+    for o in leaner.observations:
+        o.fall = o.t >= 4.0
+    assert collapses([leaner], 8) == []
+
+
 # --------------------------------------------------------------------------- violent: edge cases
 
 

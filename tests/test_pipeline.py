@@ -36,6 +36,7 @@ def test_real_footage_end_to_end(app, clean_db, vtest_path, tmp_path):
     assert summary["tracks"] >= 8, summary  # PETS09-S2L1 has 19 people
     assert summary["events_by_type"].get("walking", 0) >= 5, summary
     assert "standing" in summary["events_by_type"] or "loitering" in summary["events_by_type"], summary
+    assert "collapse" not in summary["events_by_type"], summary  # nobody falls in PETS09-S2L1
 
     with app.db.connection() as conn:
         video = videos.get(conn, summary["video_id"])

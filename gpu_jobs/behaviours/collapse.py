@@ -19,6 +19,16 @@ What is not a collapse: sitting down fast (a shallow drop, seen sitting on), lyi
 collapse_persist_s), someone already lying when first seen (unless a fall detector flags them),
 walking out of the frame or being cut by its edge (an edge box is neither a standing reference
 nor a place where someone was lost).
+
+Nor is a track that jumped between people in a crowd (store clips under a high camera: a tracker
+moves a standing customer's id onto someone leaning over the counter in front of them):
+- the person it fell from is still seen standing in about the same box after the drop, twice or
+  more (one person cannot stand there and lie on the floor at once);
+- someone was already down where it lies (a squat box there, three sightings or more) in the
+  collapse_persist_s before the fall could have begun: they stayed down there, nobody fell (this
+  also holds for a fall detector's flag: one that comes while someone has been down there a while);
+- an edge of the box moved between two sightings faster than a head in free fall: no body falls
+  that fast, the box is someone else's (usually someone nearer the camera).
 """
 
 from __future__ import annotations
@@ -38,6 +48,12 @@ CRUMPLE = 0.75  # a box this much shorter than standing, with the head fallen, i
 END_SLACK_S = 0.6  # a track seen this close to the end of what was watched lasted to the end
 MIN_DOWN_S = 0.4  # down at least this long when the video ends right after the drop
 FLAG_ASPECT = 1.0  # a flag alone counts on boxes wider than tall: a flagged tall box is someone bending or sitting
+SAME_BOX_IOU = 0.5  # two boxes this close in one place are one person
+STILL_STANDING_SEEN = 2  # sightings standing in the pre-fall box after the drop that say nobody fell (one may be stray)
+# no part of a falling body outruns a head in free fall from standing height H: sqrt(2 g / H) standing heights
+# a second, 3.4 for H = 1.7 m, 4.4 for a 1 m child; a box edge moving faster is the track jumping to someone else
+FREE_FALL_SPEED = 4.4
+ALREADY_DOWN_SEEN = 3  # sightings of someone down where the fall lands, before it began: they were there already
 
 
 @dataclass(slots=True)
@@ -51,6 +67,25 @@ class Fall:
     why: str  # lying | floor | lost | flag
     down_s: float  # how long they were seen down (or lost there) after the drop
     lying: bool
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def signals_between(scene: Scene, t0: float, t1: float) -> list:
+    """The scene's frame signals with t0 <= t < t1 (found by bisection: long videos have many)."""
+    def by_time():
+        ordered = sorted(scene.signals, key=lambda s: s.t)
+        return ordered, np.array([s.t for s in ordered], float)
+
+    ordered, times = scene.cached(("collapse_signals",), scene.signals, by_time)
+    lo, hi = np.searchsorted(times, [t0 - EPS, t1 - EPS])
+    return ordered[lo:hi]
 
 
 def one_per_fall(events: list[Event]) -> list[Event]:
@@ -84,7 +119,8 @@ class CollapseRule(ThresholdRule):
         for k, p in enumerate(profiles):
             others = [q for j, q in enumerate(profiles) if j != k]
             found = self._falls(p, others, scene, scene_end)
-            found += [f for f in self._flagged(p) if not any(f.down <= g.last and g.down <= f.last for g in found)]
+            found += [f for f in self._flagged(p, scene)
+                      if not any(f.down <= g.last and g.down <= f.last for g in found)]
             for fall in found:
                 events.append(self._event(p, fall, scene))
         return one_per_fall(events)
@@ -146,7 +182,7 @@ class CollapseRule(ThresholdRule):
             early = [i for i in range(k, last + 1) if p.t[i] - p.t[k] <= 1.0 + EPS]
             drop = max(float((top[i] - top[r]) / height[r]) for i in early for r in range(i)
                        if standing[r] and p.t[i] - p.t[r] <= th.collapse_drop_s + EPS)
-            if drop < th.collapse_head_drop - EPS:
+            if drop < th.collapse_head_drop - EPS or self._too_fast(p, refs[0], early[-1], ref_h):
                 k = last + 1
                 continue
             horizon = p.t[k] + th.collapse_persist_s
@@ -175,6 +211,8 @@ class CollapseRule(ThresholdRule):
                     why = "floor"
                 elif lost:
                     why = "lost"
+                if why is not None and self._someone_else(p, refs[-1], k, last, scene, horizon):
+                    why = None
                 if why is not None:
                     if lost:
                         down_s = max(down_s, min(scene_end, horizon) - float(p.t[k]))
@@ -213,7 +251,52 @@ class CollapseRule(ThresholdRule):
                 return False
         return True
 
-    def _flagged(self, p: TrackProfile) -> list[Fall]:
+    def _too_fast(self, p: TrackProfile, first: int, last: int, ref_h: float) -> bool:
+        """A box edge moved faster than a freely falling head between two consecutive sightings from first to last."""
+        for i in range(first, last):
+            dt = float(p.t[i + 1] - p.t[i])
+            if not 0 < dt <= self.th.max_gap_s + EPS:
+                continue
+            step = np.abs(p.boxes[i + 1] - p.boxes[i]).max() / ref_h
+            if step > FREE_FALL_SPEED * dt + EPS:
+                return True
+        return False
+
+    def _someone_else(self, p: TrackProfile, start: int, down: int, last: int, scene: Scene, horizon: float) -> bool:
+        """The drop joined two people: the one standing at `start` still stands there, or another lay there before."""
+        th = self.th
+        ref = p.boxes[start]
+        ref_h = float(ref[3] - ref[1])
+        t_down, t_end = float(p.t[down]), min(float(p.t[last]), horizon)
+        own = {int(p.frames[i]): p.boxes[i] for i in range(down, last + 1)}
+        seen = 0
+        for s in signals_between(scene, t_down, t_end + 2 * EPS):
+            mine = own.get(s.frame)
+            for b in s.boxes:
+                if mine is not None and np.allclose(b, mine, atol=1.0):
+                    continue  # the track's own box (down) is not someone standing
+                h, w = float(b[3] - b[1]), max(1.0, float(b[2] - b[0]))
+                if h / w >= th.collapse_upright_aspect and h >= CRUMPLE * ref_h and box_iou(b, ref) >= SAME_BOX_IOU:
+                    seen += 1
+                    break
+        if seen >= STILL_STANDING_SEEN:
+            return True
+        return self._already_down(p, down, last, float(p.t[start]), scene)
+
+    def _already_down(self, p: TrackProfile, down: int, last: int, before: float, scene: Scene) -> bool:
+        """Someone was seen down where the track lies (down..last) in the collapse_persist_s up to `before`."""
+        th = self.th
+        spot = np.median(p.boxes[down:last + 1], axis=0)
+        seen = 0
+        for s in signals_between(scene, before - th.collapse_persist_s, before):
+            for b in s.boxes:
+                h, w = float(b[3] - b[1]), max(1.0, float(b[2] - b[0]))
+                if h / w <= th.collapse_low_aspect and box_iou(b, spot) >= SAME_BOX_IOU:
+                    seen += 1
+                    break
+        return seen >= ALREADY_DOWN_SEEN
+
+    def _flagged(self, p: TrackProfile, scene: Scene) -> list[Fall]:
         """A fall detector's flag on a lying run that lasts stands in for the transition nobody saw."""
         th = self.th
         out = []
@@ -221,7 +304,11 @@ class CollapseRule(ThresholdRule):
             lying_s = float(p.t[last] - p.t[first])
             boxes = p.boxes[first:last + 1]
             aspect = float(np.median((boxes[:, 3] - boxes[:, 1]) / np.maximum(1.0, boxes[:, 2] - boxes[:, 0])))
-            if lasts(lying_s, th.collapse_persist_s) and p.fall_flag[first:last + 1].any() and aspect <= FLAG_ASPECT:
+            flags = np.flatnonzero(p.fall_flag[first:last + 1])
+            if not (lasts(lying_s, th.collapse_persist_s) and len(flags) and aspect <= FLAG_ASPECT):
+                continue
+            # down there seconds before the first flag (less the fall itself): a late flag, or someone leaning there
+            if not self._already_down(p, first, last, float(p.t[first + flags[0]]) - th.collapse_drop_s, scene):
                 out.append(Fall(start=first, down=first, last=last, drop=0.0, why="flag", down_s=lying_s, lying=True))
         return out
 
