@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # strings end up in PostgreSQL text columns, which cannot hold NUL
 NO_NUL = r"^[^\x00]*$"
@@ -24,6 +24,14 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class RecordedAtIn(BaseModel):
+    """When a video's footage starts on the camera's clock (no time zone: the camera's own); null forgets it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recorded_at: str | None = Field(max_length=40, examples=["2026-12-01 10:00"])
+
+
 class S3Import(BaseModel):
     """Import a video that already sits in S3 (read with the server's credentials)."""
 
@@ -31,6 +39,8 @@ class S3Import(BaseModel):
 
     s3_uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[^\x00-\x1f]{1,1024}$",
                         examples=["s3://my-bucket/cameras/store-12/2024-05-01.mp4"])
+    recorded_at: str | None = Field(default=None, max_length=40, examples=["2026-12-01 10:00"],
+                                    description="when the footage starts on the camera's clock")
 
 
 VideoStatus = Literal["pending", "processing", "completed", "failed"]
@@ -58,6 +68,10 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
 
+# a camera's wall-clock time: no offset, so not RFC 3339's date-time
+WallClock = Annotated[str, BeforeValidator(lambda v: v.isoformat() if isinstance(v, datetime) else v)]
+
+
 class VideoOut(BaseModel):
     id: UUID
     name: str
@@ -72,6 +86,10 @@ class VideoOut(BaseModel):
     codec: str | None
     frame_count: int | None
     camera: str | None = Field(default=None, description="the camera it belongs to (whose zones apply)")
+    recorded_at: WallClock | None = Field(
+        default=None, examples=["2026-12-01T10:00:00"],
+        description="when the footage starts on the camera's clock (ISO 8601 without an offset: the camera's own "
+                    "time), as the uploader said; counts by the hour use it before a time in the file name")
     size_bytes: int
     source: str
     storage_tier: Literal["hot", "warm", "archive"]

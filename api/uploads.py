@@ -21,7 +21,7 @@ MULTIPART_OVERHEAD = 1024 * 1024  # part headers and small fields on top of the 
 JSON_BODY_LIMIT = 64 * 1024
 MAX_PART_HEADER = 16 * 1024  # one multipart header line; real ones are a few hundred bytes
 FILE_FIELD = "file"
-TEXT_FIELDS = ("camera",)  # small text fields read beside the file (each at most MAX_TEXT_FIELD bytes)
+TEXT_FIELDS = ("camera", "recorded_at")  # small text fields read beside the file (each at most MAX_TEXT_FIELD bytes)
 MAX_TEXT_FIELD = 400
 
 

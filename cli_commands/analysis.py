@@ -12,6 +12,9 @@ def register(sub) -> None:
     s.add_argument("path")
     s.add_argument("--camera", metavar="NAME", help="the camera it belongs to (whose zones apply); "
                                                     "by default one from the file name")
+    s.add_argument("--recorded-at", metavar="WHEN", type=_recorded_at,
+                   help="when the footage starts on the camera's clock, e.g. '2026-12-01 10:00' (counts by hour "
+                        "and 'between 10:00 and 11:00' use it; by default a time in the file name)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_analyze)
 
@@ -55,19 +58,32 @@ def cmd_analyze(args) -> int:
 
     app = _app()
     if args.json:
-        summary = analyze_now(app, source=args.path, camera=args.camera)
+        summary = analyze_now(app, source=args.path, camera=args.camera, recorded_at=args.recorded_at)
         print(json.dumps(summary))
         return 0
     if _stderr_console().is_terminal:
         bar, update = _progress_bar()
         with bar:
-            summary = analyze_now(app, source=args.path, progress=update, camera=args.camera)
+            summary = analyze_now(app, source=args.path, progress=update, camera=args.camera,
+                                  recorded_at=args.recorded_at)
     else:  # a log file or a pipe gets the summary line only
-        summary = analyze_now(app, source=args.path, camera=args.camera)
+        summary = analyze_now(app, source=args.path, camera=args.camera, recorded_at=args.recorded_at)
     types = ", ".join(f"{n} {t}" for t, n in summary["events_by_type"].items()) or "no events"
     print(f"Video {summary['video_id']}: {summary['duration_s']:.1f} s, {summary['frames_analyzed']} frames "
           f"analysed, {summary['tracks']} people tracked, {types} ({summary['elapsed_s']:.1f} s).")
     return 0
+
+
+def _recorded_at(text: str) -> str:
+    import argparse
+
+    from core.cameras import parse_recorded_at
+
+    try:
+        parse_recorded_at(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive(text: str) -> int:

@@ -45,3 +45,29 @@ def recorded_at(filename: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def parse_recorded_at(text: str) -> datetime:
+    """When a recording starts, as typed (2026-12-01 10:00, 2026-12-01T10:00:05); ValueError in one sentence.
+
+    The camera's wall clock is kept as written: an offset such as +01:00 is dropped, not converted.
+    """
+    value = str(text).strip()
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a date and time; give it as 2026-12-01 10:00 "
+                         "(or 2026-12-01T10:00:05).") from None
+    if not 1990 <= stamp.year <= 2100:
+        raise ValueError(f"{value[:40]!r}: a recording starts between the years 1990 and 2100.")
+    if len(value) <= 10:
+        raise ValueError(f"{value[:40]!r} has no time of day; give it as {value} 10:00.")
+    return stamp.replace(tzinfo=None, microsecond=0)
+
+
+def footage_clock(video: dict) -> tuple[datetime | None, str]:
+    """When a video's footage starts on the wall clock and who said so: the uploader, else its file name."""
+    if video.get("recorded_at") is not None:
+        return video["recorded_at"], "set at upload"
+    stamped = recorded_at(video.get("original_filename") or "")
+    return (stamped, "file name") if stamped is not None else (None, "")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from datetime import timedelta
 
-from core.cameras import recorded_at
+from core.cameras import footage_clock
 from core.clock import format_mmss as mmss
 from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, tally
 
@@ -72,9 +72,9 @@ def load_counts(conn, videos: Sequence[dict]) -> list[VideoCounts]:
 
 
 def clock_window(question: str, video: dict) -> tuple[float, float] | None:
-    """"between 10:00 and 11:00" as seconds of this video, when its file name says when it starts and the
-    two clock times fall in its footage; None otherwise (the times are then times of the footage)."""
-    start = recorded_at(video.get("original_filename") or "")
+    """"between 10:00 and 11:00" as seconds of this video, when its uploader or its file name says when it
+    starts and the two clock times fall in its footage; None otherwise (they are then times of the footage)."""
+    start, _ = footage_clock(video)
     times = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]
     if start is None or len(times) != 2:
         return None

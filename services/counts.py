@@ -9,17 +9,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from core.cameras import recorded_at
+from core.cameras import footage_clock
 from core.counts import tally, visits
 from rag.tally import load_counts
 from services.videos import video_by_id
 
 
 def footage_start(video: dict) -> tuple[datetime, str]:
-    """When a video's footage starts on the wall clock, and from what: its file name, else its upload time."""
-    stamped = recorded_at(video.get("original_filename") or "")
+    """When a video's footage starts on the wall clock, and from what: the uploader, its file name, else its upload."""
+    stamped, source = footage_clock(video)
     if stamped is not None:
-        return stamped, "file name"
+        return stamped, source
     created = video.get("created_at") or datetime.now(timezone.utc)
     return created.astimezone(timezone.utc).replace(tzinfo=None), "upload time"
 

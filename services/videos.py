@@ -193,6 +193,16 @@ def upload_camera(app, *, video: dict, camera: str) -> dict:
         return videos.update(conn, video["id"], camera=camera) or video
 
 
+def set_recorded_at(app, *, video_id: UUID | str, recorded_at: str | None) -> dict:
+    """Say when a video's footage starts on the camera's clock (None: forget it); ValueError in one sentence."""
+    from core.cameras import parse_recorded_at
+
+    stamp = parse_recorded_at(recorded_at) if recorded_at is not None and str(recorded_at).strip() else None
+    video = video_by_id(app, video_id=video_id)
+    with app.db.connection() as conn:
+        return videos.update(conn, video["id"], recorded_at=stamp) or video
+
+
 def import_s3(app, *, uri: str, submit: bool = True, camera: str | None = None):
     """Copy an s3://bucket/key object into the store and queue its analysis; returns the IngestResult."""
     from gpu_jobs.ingest import ingest_s3_uri
@@ -220,16 +230,22 @@ def analysis_summary(app, *, video: dict) -> dict:
 
 
 def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | None = None,
-                camera: str | None = None) -> dict:
+                camera: str | None = None, recorded_at: str | None = None) -> dict:
     """Ingest a path or s3:// URI and analyse it in this process; returns the analysis summary.
 
+    recorded_at: when the footage starts on the camera's clock (checked before anything is stored).
     The same bytes analysed before are not analysed again: their summary is read back
     (with `duplicate: true`).
     """
+    from core.cameras import parse_recorded_at
     from gpu_jobs.worker import Worker
 
+    if recorded_at is not None:
+        parse_recorded_at(recorded_at)
     result = import_source(app, source=source, submit=False, camera=camera)
     video = result.video
+    if recorded_at is not None:
+        video = set_recorded_at(app, video_id=video["id"], recorded_at=recorded_at)
     if result.duplicate and video["status"] == "completed":
         return {**analysis_summary(app, video=video), "duplicate": True}
     from gpu_jobs.runners import queue_analysis

@@ -500,7 +500,7 @@ def test_openapi_documents_every_route_and_the_bearer_scheme(client):
                                     "/v1/ask", "/v1/videos/{video_id}/summary", "/health",
                                     "/v1/videos/{video_id}/zones", "/v1/videos/{video_id}/rules", "/v1/cameras",
                                     "/v1/cameras/{name}/zones", "/v1/videos/{video_id}/camera",
-                                    "/v1/videos/{video_id}/counts"}
+                                    "/v1/videos/{video_id}/counts", "/v1/videos/{video_id}/recorded-at"}
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     upload_body = schema["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload_body)

@@ -150,3 +150,57 @@ def test_cli_counts(api_app):
     assert "5 in, 3 out at front door" in text.stdout
     wrong = run_cli("counts", str(video["id"]), "--from", "1:00", "--to", "0:10", timeout=120)
     assert wrong.returncode != 0 and "--to must not be before --from" in wrong.stderr
+
+
+def test_a_recording_start_given_for_the_video_drives_its_hours_and_clock_questions(client, api_app):
+    from core.cameras import parse_recorded_at
+
+    video = add_tracked_video(api_app, store_day(), name="front.mp4")  # no time in the name
+    zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])
+    url = f"/v1/videos/{video['id']}/recorded-at"
+    assert client.get(f"/v1/videos/{video['id']}/counts", headers=AUTH).json()["starts_at_from"] == "upload time"
+    assert "by the clock" not in _answer(api_app, "how many people came in between 14:30 and 14:31?")
+
+    put = client.put(url, headers=AUTH, json={"recorded_at": "2026-12-01 14:30"})
+    assert put.status_code == 200 and put.json()["recorded_at"] == "2026-12-01T14:30:00", put.text
+    counted = client.get(f"/v1/videos/{video['id']}/counts", headers=AUTH).json()
+    assert (counted["starts_at"], counted["starts_at_from"]) == ("2026-12-01T14:30:00", "set at upload")
+    clock = _answer(api_app, "how many people came in between 14:30 and 14:31?")
+    assert clock.startswith("2 people came in between 14:30 and 14:31 by the clock"), clock
+
+    for bad, says in [("half past two", "is not a date and time"), ("2026-12-01", "has no time of day"),
+                      ("1800-01-01 10:00", "between the years")]:
+        refused = client.put(url, headers=AUTH, json={"recorded_at": bad})
+        assert refused.status_code == 422 and says in refused.json()["error"]["message"], refused.text
+    assert client.get(f"/v1/videos/{video['id']}", headers=AUTH).json()["recorded_at"] == "2026-12-01T14:30:00"
+    assert client.put(f"/v1/videos/{uuid.uuid4()}/recorded-at", headers=AUTH,
+                      json={"recorded_at": "2026-12-01 14:30"}).status_code == 404
+    forgot = client.put(url, headers=AUTH, json={"recorded_at": None})
+    assert forgot.status_code == 200 and forgot.json()["recorded_at"] is None
+    # the camera's wall clock as written: an offset is not applied
+    assert parse_recorded_at("2026-12-01T10:00:05+01:00").isoformat() == "2026-12-01T10:00:05"
+
+
+def test_an_upload_field_sets_the_recording_start_and_a_bad_one_stores_nothing(client, api_app, tmp_path):
+    from db.repos import videos
+    from tests.conftest import write_clip
+
+    clip = write_clip(tmp_path / "till.mp4", seconds=2)
+
+    def post(fields: dict, path=clip):
+        with open(path, "rb") as f:
+            return client.post("/v1/videos", headers=AUTH, data=fields, files={"file": (path.name, f, "video/mp4")})
+
+    with api_app.db.connection() as conn:
+        before = len(videos.list_videos(conn))
+    bad = post({"recorded_at": "tomorrow"})
+    assert bad.status_code == 422 and "is not a date and time" in bad.json()["error"]["message"]
+    with api_app.db.connection() as conn:
+        assert len(videos.list_videos(conn)) == before  # refused before the file was stored
+    good = post({"recorded_at": "2026-12-01 09:15"})
+    assert good.status_code == 202, good.text
+    shown = client.get(f"/v1/videos/{good.json()['video_id']}", headers=AUTH).json()
+    assert shown["recorded_at"] == "2026-12-01T09:15:00"
+
+    wrong = run_cli("analyze", str(clip), "--recorded-at", "noon", timeout=120)
+    assert wrong.returncode == 2 and "argument --recorded-at" in wrong.stderr and "is not a date" in wrong.stderr

@@ -258,6 +258,21 @@ def test_upload_stores_each_file_with_its_own_outcome_then_analyze_queues(empty,
     assert len([s for s in at.success if "entrance cam.mp4" in s.value]) == 1
 
 
+def test_upload_takes_when_the_recording_started_and_refuses_a_time_it_cannot_read(empty, app, tmp_path):
+    clip = write_clip(tmp_path / "till.mp4", seconds=2.0).read_bytes()
+    at = open_page("pages/upload.py")
+    at.text_input(key="upload_recorded_at").set_value("yesterday at ten").run()
+    assert any("is not a date and time" in e.value for e in at.error)
+    at.file_uploader[0].set_value([("till.mp4", clip, "video/mp4")]).run()
+    with app.db.connection() as conn:
+        assert videos.list_videos(conn) == [], "nothing is stored until the time reads right"
+    at.text_input(key="upload_recorded_at").set_value("2026-12-01 10:30").run()
+    assert not at.error and any("till.mp4" in s.value and "Stored" in s.value for s in at.success)
+    with app.db.connection() as conn:
+        (video,) = videos.list_videos(conn)
+    assert video["recorded_at"].isoformat() == "2026-12-01T10:30:00"
+
+
 def test_upload_with_auto_analyze_and_duplicate(empty, app, tmp_path):
     clip = write_clip(tmp_path / "a.mp4", seconds=2.0).read_bytes()
     at = open_page("pages/upload.py")

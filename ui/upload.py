@@ -46,11 +46,31 @@ def _start_preview(app, video: dict) -> None:
         preview_maker().status(app, video, preview_key(video["id"]))
 
 
+def recorded_at_error(text: str | None) -> str | None:
+    """The one-sentence problem with a typed recording start, or None when it is blank or good."""
+    from core.cameras import parse_recorded_at
+
+    if not (text or "").strip():
+        return None
+    try:
+        parse_recorded_at(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _set_recorded_at(app, video: dict, recorded_at: str | None) -> dict:
+    if not (recorded_at or "").strip():
+        return video
+    return video_service.set_recorded_at(app, video_id=video["id"], recorded_at=recorded_at)
+
+
 def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: bool,
-                 camera: str | None = None) -> UploadOutcome:
+                 camera: str | None = None, recorded_at: str | None = None) -> UploadOutcome:
     """Ingest one uploaded file, showing a progress bar while its bytes are stored.
 
     camera: the camera it belongs to (its zones apply); None or blank: one from the file name.
+    recorded_at: when its footage starts on the camera's clock (checked with recorded_at_error first).
     """
     bar = st.progress(0, text=f"Storing {name}...")
 
@@ -61,6 +81,7 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
     try:
         result = video_service.upload(app, stream=stream, filename=name, submit=submit, on_bytes=on_bytes,
                                       camera=(camera or "").strip() or None)
+        result.video = _set_recorded_at(app, result.video, recorded_at)
         outcome = _outcome(name, result)
         if not result.duplicate:
             _start_preview(app, result.video)
@@ -74,12 +95,14 @@ def store_upload(app, stream: BinaryIO, name: str, size: int | None, *, submit: 
     return outcome
 
 
-def import_s3(app, uri: str, *, submit: bool, camera: str | None = None) -> UploadOutcome:
-    """Copy an s3:// object in through the store, as an upload (camera as in `store_upload`)."""
+def import_s3(app, uri: str, *, submit: bool, camera: str | None = None,
+              recorded_at: str | None = None) -> UploadOutcome:
+    """Copy an s3:// object in through the store, as an upload (camera and recorded_at as in `store_upload`)."""
     name = uri.strip().rsplit("/", 1)[-1] or uri
     with st.spinner(f"Importing {uri}..."):
         try:
             result = video_service.import_s3(app, uri=uri, submit=submit, camera=(camera or "").strip() or None)
+            result.video = _set_recorded_at(app, result.video, recorded_at)
             if not result.duplicate:
                 _start_preview(app, result.video)
             return _outcome(name, result)

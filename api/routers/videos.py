@@ -20,9 +20,11 @@ from api.links import Links, ObjectLinks
 from api.schemas import (
     NO_NUL,
     DeleteResponse,
+    RecordedAtIn,
     S3Import,
     UploadAccepted,
     VideoDetail,
+    VideoOut,
     VideoPage,
     VideoStatus,
     page,
@@ -49,7 +51,11 @@ router = APIRouter(prefix="/v1/videos", tags=["videos"], dependencies=AUTH,
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
         "type": "object", "required": [FILE_FIELD],
-        "properties": {FILE_FIELD: {"type": "string", "format": "binary", "description": "the video file"}}}},
+        "properties": {FILE_FIELD: {"type": "string", "format": "binary", "description": "the video file"},
+                       "camera": {"type": "string", "maxLength": 100,
+                                  "description": "the camera it belongs to (whose zones apply)"},
+                       "recorded_at": {"type": "string", "maxLength": 40, "examples": ["2026-12-01 10:00"],
+                                       "description": "when the footage starts on the camera's clock"}}}},
     "application/json": {"schema": S3Import.model_json_schema()},
 }}}
 
@@ -69,13 +75,16 @@ def _accepted(app: App, result) -> UploadAccepted:
 
 
 @router.post("", status_code=202, response_model=UploadAccepted, openapi_extra=UPLOAD_BODY,
-             responses=error_responses(400, 408, 413, 415, 429, 503), summary="Upload a video or import one from S3")
+             responses=error_responses(400, 408, 413, 415, 422, 429, 503),
+             summary="Upload a video or import one from S3")
 async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
     """Store a video and queue its analysis.
 
     Send either a multipart/form-data body with the video in the `file` field (streamed to
     the store; refused with 413 as soon as it passes SENTINEL_MAX_UPLOAD_MB), or JSON
-    `{"s3_uri": "s3://bucket/key"}`. The same bytes twice give the same video, analysed once.
+    `{"s3_uri": "s3://bucket/key"}`. Optional text fields (JSON keys): `camera`, and `recorded_at`,
+    when the footage starts on the camera's clock (2026-12-01 10:00), for counts by the hour.
+    The same bytes twice give the same video, analysed once.
     At most SENTINEL_MAX_CONCURRENT_UPLOADS run at once (429 with Retry-After beyond), and a body
     that sends nothing for SENTINEL_BODY_IDLE_TIMEOUT_S is answered 408.
     """
@@ -88,7 +97,13 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         def import_s3() -> object:
             sentinel.store.ensure_reachable()  # 503 in seconds when the store is down, before the copy starts
-            return video_service.import_s3(sentinel, uri=payload.s3_uri)
+            if payload.recorded_at is not None:
+                _recorded_at_or_422(payload.recorded_at)  # checked before the copy
+            result = video_service.import_s3(sentinel, uri=payload.s3_uri)
+            if payload.recorded_at is not None:
+                result.video = video_service.set_recorded_at(sentinel, video_id=result.video["id"],
+                                                             recorded_at=payload.recorded_at)
+            return result
 
         result = await run_in_threadpool(import_s3)
         return await run_in_threadpool(_accepted, sentinel, result)
@@ -108,9 +123,19 @@ async def upload_video(request: Request, sentinel: Sentinel) -> UploadAccepted:
         stream = MultipartFileStream(body_puller(request), boundary, max_file_bytes=max_file)
         filename = stream.open()
         camera = stream.fields.get("camera")  # a `camera` field sent before the file
+        recorded = stream.fields.get("recorded_at")
+        if recorded is not None:
+            _recorded_at_or_422(recorded)  # before the file: nothing is stored with a bad one
         result = video_service.upload(sentinel, stream=stream, filename=filename, camera=camera)
         if camera is None and stream.fields.get("camera") is not None:  # ... or after it
             result.video = video_service.upload_camera(sentinel, video=result.video, camera=stream.fields["camera"])
+        late = stream.fields.get("recorded_at")
+        if late is not None:
+            try:
+                result.video = video_service.set_recorded_at(sentinel, video_id=result.video["id"], recorded_at=late)
+            except ValueError as exc:  # sent after the file: the video is kept, only the time is refused
+                raise ApiError(422, "invalid_request", f"{exc} The video was stored without it; set it with "
+                               f"PUT /v1/videos/{result.video['id']}/recorded-at.") from None
         return _accepted(sentinel, result)
 
     try:
@@ -148,6 +173,26 @@ def get_video(video_id: UUID, sentinel: Sentinel, links: ObjectLinks) -> dict[st
     return {**_video_out(links, row), "job": detail.job, "events_by_type": detail.events_by_type,
             "event_count": detail.event_count, "chunks": detail.chunks,
             "video_url": links.url(row["storage_key"]) if detail.playable else None}
+
+
+@router.put("/{video_id}/recorded-at", response_model=VideoOut, responses=error_responses(404, 422),
+            summary="Say when a video's footage starts on the camera's clock")
+def put_recorded_at(video_id: UUID, body: RecordedAtIn, sentinel: Sentinel, links: ObjectLinks) -> dict[str, Any]:
+    """Counts by hour and questions such as "between 10:00 and 11:00" read the footage's clock from it."""
+    try:
+        row = video_service.set_recorded_at(sentinel, video_id=video_id, recorded_at=body.recorded_at)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    return _video_out(links, row)
+
+
+def _recorded_at_or_422(value: str) -> None:
+    from core.cameras import parse_recorded_at
+
+    try:
+        parse_recorded_at(value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
 
 
 @router.delete("/{video_id}", response_model=DeleteResponse, responses=error_responses(404),

@@ -12,7 +12,7 @@ from db.repos.common import one_or_none
 _UPDATABLE = {
     "name", "storage_key", "thumbnail_key", "size_bytes", "duration_s", "fps", "width", "height",
     "codec", "frame_count", "status", "progress", "error", "storage_tier", "restore_state",
-    "restore_expires_at", "current_run_id", "camera",
+    "restore_expires_at", "current_run_id", "camera", "recorded_at",
 }
 
 
