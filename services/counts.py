@@ -55,7 +55,7 @@ def people_per_hour(app, *, days: int = 30) -> list[dict]:
 
     since = datetime.now(timezone.utc) - timedelta(days=days)
     with app.db.connection() as conn:
-        rows = [v for v in videos.list_videos(conn, status="completed", limit=5000) if v["created_at"] >= since]
+        rows = videos.analysed_since(conn, since)
         counted = load_counts(conn, rows)
     hours: dict[datetime, dict] = {}
     for c in counted:

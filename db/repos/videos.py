@@ -112,6 +112,13 @@ def list_videos(conn: psycopg.Connection, *, status: str | None = None, name_lik
     ).fetchall()
 
 
+def analysed_since(conn: psycopg.Connection, since) -> list[dict]:
+    """Videos uploaded since then whose analysis completed, oldest first (no event counts: the dashboard's hours)."""
+    return conn.execute(
+        """SELECT * FROM videos WHERE status = 'completed' AND current_run_id IS NOT NULL AND created_at >= %s
+           ORDER BY created_at""", (since,)).fetchall()
+
+
 def update(conn: psycopg.Connection, video_id: UUID, **fields: Any) -> dict | None:
     """Update whitelisted columns; column names never come from user input."""
     unknown = set(fields) - _UPDATABLE
