@@ -15,6 +15,7 @@ from uuid import UUID
 
 
 from core.jsonable import jsonable
+from core.runtime.memory import release_freed_memory
 from core.vocabulary import PERSON
 from gpu_jobs.analysis import AnalysisOutput, Analyzer, JobCancelled
 from gpu_jobs.types import Zone
@@ -96,6 +97,7 @@ def run_analysis(app, video_id: UUID, analyzer: Analyzer, *, should_stop: Callab
         with app.store.local_path(video["storage_key"]) as path:
             zones = load_zones(app, video_id, (video["width"] or 0, video["height"] or 0))
             output = analyzer.analyze_file(path, zones=zones, progress=progress, should_stop=should_stop)
+        release_freed_memory()  # the decoded frames are freed: the embedder and the write reuse their pages
         if should_stop and should_stop():
             raise JobCancelled("The analysis was cancelled.")
         event_rows, highlight_keys = event_rows_for(app, video_id, run_id, output, progress)

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from core.errors import is_transient
-from core.runtime.memory import release_freed_memory
 from db.repos import chunks, jobs, videos
 from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
 
@@ -185,8 +184,6 @@ class Worker:
             self.process(job)
         except Exception:  # process() logged it and recorded it on the job and video; the worker lives on
             log.debug("job %s ended in failure", job["id"])
-        finally:
-            release_freed_memory()
         return True
 
     def run_forever(self, stop: threading.Event | None = None) -> None:

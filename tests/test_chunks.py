@@ -623,7 +623,7 @@ def test_chunks_of_a_video_in_s3_read_byte_ranges_and_never_download_it(settings
     assert stats_t[0] == 0.0 and stats_t[-1] >= 19.5 and len(stats_t) == len(set(stats_t))
 
 
-def test_freed_heap_is_handed_back_between_jobs():
+def test_freed_heap_is_handed_back_after_a_scan():
     """malloc_trim returns the free pages of a thread's arena: RSS falls after a thread's allocations are freed."""
     import threading
 

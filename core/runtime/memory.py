@@ -1,4 +1,4 @@
-"""Handing freed heap back to the system between jobs, so a long-lived worker's memory does not creep."""
+"""Handing freed heap back to the system after a scan, so a long-lived worker's memory does not creep."""
 
 from __future__ import annotations
 
