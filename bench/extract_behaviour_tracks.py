@@ -61,11 +61,13 @@ def extract(analyzer, clip: dict, src: Path, out: Path) -> dict:
     from core.runtime.media import probe
     from gpu_jobs.analysis import FrameScan
     from gpu_jobs.vision.motion import small_grey
+    from gpu_jobs.vision.picture import find_picture
 
     info = probe(src)
     fps = min(analyzer.settings.analysis_fps, info.fps)
+    picture = find_picture(src, info.duration_s)
     scan = FrameScan(analyzer, fps, (info.width, info.height), [], expected=max(1, int(info.duration_s * fps)),
-                     report=lambda p: None)
+                     report=lambda p: None, picture=picture)
     greys, times, indices = [], [], []
     process = scan.process
 
@@ -83,6 +85,7 @@ def extract(analyzer, clip: dict, src: Path, out: Path) -> dict:
     wall = time.monotonic() - started
     meta = {"path": clip["path"], "kind": clip["kind"], "positive": clip["positive"], "windows": clip.get("windows"),
             "fps_sampled": fps, "frame_size": [info.width, info.height], "duration_s": info.duration_s,
+            "picture": list(picture) if picture is not None else None,
             "wall_s": wall, "source": clip.get("source", "")}
     payload = {"meta": meta, "tracks": [track_record(t) for t in tracks]}
     out.with_suffix(".json.gz").write_bytes(gzip.compress(json.dumps(payload).encode()))

@@ -16,7 +16,8 @@ reports the chosen thresholds on the other one, both ways.
 The fall check's flags are in a cache only when it was extracted with SENTINEL_FALL_CHECK on (the
 default since 16:17 on 2026-12-01; bench/cache/behaviour is from 13:33, SSD alone): extract into
 another folder and pass it, e.g. `--cache bench/cache/behaviour_fc` (it reproduces the bench's
-collapse figures).
+collapse figures). Where the picture lies inside black bars is in a cache's meta ("picture") only
+when it was extracted after 2026-12-01 19:30; --pictures reads it from the clips instead.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.extract_behaviour_tracks import CACHE, load_clip  # noqa: E402
+from bench.extract_behaviour_tracks import CACHE, MANIFEST, load_clip  # noqa: E402
 from gpu_jobs.behaviours.collapse import CollapseRule  # noqa: E402
 from gpu_jobs.behaviours.scene import Scene  # noqa: E402
 from settings import BehaviourThresholds  # noqa: E402
@@ -54,6 +55,17 @@ def load_all(cache: Path) -> list[tuple]:
     return clips
 
 
+def add_pictures(clips: list[tuple]) -> None:
+    """Each clip's picture bounds from its video (a few frames each), where the cache's meta lacks them."""
+    from core.runtime.media import probe
+    from gpu_jobs.vision.picture import find_picture
+
+    for _, _, meta in clips:
+        video = MANIFEST.parent / meta["path"]
+        if meta.get("picture") is None and video.is_file():
+            meta["picture"] = find_picture(video, probe(video).duration_s)
+
+
 def dataset(meta: dict) -> str:
     name = Path(meta["path"]).name
     return "le2i" if name.startswith("le2i") else "gmdcsa" if name.startswith("gmdcsa") else "other"
@@ -64,7 +76,8 @@ def score(clips, th: BehaviourThresholds) -> dict:
     tp_clips = pos = inside = events = neg_events = neg = other_events = 0
     missed, false = [], []
     for tracks, signals, meta in clips:
-        scene = Scene.build((), tuple(meta["frame_size"]), meta["fps_sampled"], signals=signals)
+        scene = Scene.build((), tuple(meta["frame_size"]), meta["fps_sampled"], signals=signals,
+                            picture=meta.get("picture"))
         found = rule.detect([t for t in tracks if t.observations], scene)
         name = Path(meta["path"]).name
         if meta["kind"] == "other":
@@ -104,8 +117,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--split", action="store_true", help="grid on one dataset, report on the other")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--pictures", action="store_true",
+                        help="find each clip's picture inside black bars in its video (caches older than the meta)")
     args = parser.parse_args()
     clips = load_all(args.cache)
+    if args.pictures:
+        add_pictures(clips)
     base = BehaviourThresholds(_env_file=None)
     every = score(clips, base)
     print(line("defaults, every clip", every))

@@ -48,6 +48,7 @@ class AnalysisOutput:
     frame_size: tuple[int, int]
     highlights: dict[int, bytes] = field(default_factory=dict)  # event index -> JPEG
     signals: list[FrameSignal] = field(default_factory=list)  # per sampled frame: motion where people are
+    picture: tuple[int, int, int, int] | None = None  # the picture inside black bars (None: the whole frame)
 
 
 class Analyzer:
@@ -74,30 +75,38 @@ class Analyzer:
                      should_stop: Callable[[], bool] | None = None) -> AnalysisOutput:
         """Run every stage over the file and return tracks, events (described) and frame stats."""
         from gpu_jobs.highlights import render_highlights
+        from gpu_jobs.vision.picture import find_picture
 
         report = progress or (lambda p: None)
         info = probe(path)
         fps = min(self.settings.analysis_fps, info.fps)
+        picture = find_picture(path, info.duration_s)
         scan = FrameScan(self, fps, (info.width, info.height), zones or [],
-                         expected=max(1, int(info.duration_s * fps)), report=report)
+                         expected=max(1, int(info.duration_s * fps)), report=report, picture=picture)
         scan.run(path, should_stop)
         kept = scan.finished_tracks()
-        events = self.derive_events(kept, list(zones or []), (info.width, info.height), fps, signals=scan.signals)
+        events = self.derive_events(kept, list(zones or []), (info.width, info.height), fps, signals=scan.signals,
+                                    picture=picture)
         report(88.0)
         output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height),
-                                signals=scan.signals)
+                                signals=scan.signals, picture=picture)
         output.highlights = render_highlights(path, events, scan.stats, fps, zones or [])
         report(92.0)
         return output
 
     def derive_events(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int],
-                      fps: float, *, signals: list[FrameSignal] | None = None) -> list[Event]:
-        """Behaviour events from finished tracks (and per-frame motion signals), each with its sentence and keywords."""
+                      fps: float, *, signals: list[FrameSignal] | None = None,
+                      picture: tuple[int, int, int, int] | None = None) -> list[Event]:
+        """Behaviour events from finished tracks (and per-frame motion signals), each with its sentence and keywords.
+
+        picture: where the picture lies inside black bars (gpu_jobs.vision.picture); None: the whole frame.
+        """
         from gpu_jobs.behaviours import BehaviourRules, default_regions
         from gpu_jobs.describe import describe
 
         regions = default_regions(*frame_size)
-        events = BehaviourRules(self.settings.rules).run(tracks, zones + regions, frame_size, fps, signals=signals)
+        events = BehaviourRules(self.settings.rules).run(tracks, zones + regions, frame_size, fps, signals=signals,
+                                                         picture=picture)
         attrs_by_number = {t.number: t.attributes for t in tracks}
         for event in events:
             event.description, event.keywords = describe(event, attrs_by_number.get(event.track_number, {}))
@@ -108,8 +117,9 @@ class FrameScan:
     """One pass over the sampled frames: detections become tracks with poses, attributes and frame stats."""
 
     def __init__(self, analyzer: Analyzer, fps: float, frame_size: tuple[int, int], zones: list[Zone], *,
-                 expected: int, report: ProgressFn) -> None:
+                 expected: int, report: ProgressFn, picture: tuple[int, int, int, int] | None = None) -> None:
         self.analyzer, self.fps, self.frame_size, self.zones = analyzer, fps, frame_size, zones
+        self.picture = picture  # the picture inside black bars (None: the whole frame)
         self.expected, self.report = expected, report
         self.tracker = analyzer.new_tracker(fps)
         self.tracks: dict[tuple[str, int], Track] = {}
@@ -120,7 +130,7 @@ class FrameScan:
         self.motion = MotionField()
         self.signals: list[FrameSignal] = []
         check = getattr(analyzer, "fall_check", None)  # test stubs may have none
-        self.falls = check.watch() if check is not None else None
+        self.falls = check.watch(picture) if check is not None else None
 
     def run(self, path: Path, should_stop: Callable[[], bool] | None, *, start_s: float = 0.0,
             end_s: float | None = None) -> None:

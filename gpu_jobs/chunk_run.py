@@ -98,6 +98,7 @@ def scan_chunk(app, video: dict, job: dict, analyzer: Analyzer, *, progress, sho
     from db.repos import chunks
     from gpu_jobs import rule_inputs
     from gpu_jobs.chunks import snap_to_keyframe
+    from gpu_jobs.vision.picture import find_picture
 
     overlap = app.settings.chunk_overlap_s
     with app.store.media_source(video["storage_key"]) as path:
@@ -115,7 +116,9 @@ def scan_chunk(app, video: dict, job: dict, analyzer: Analyzer, *, progress, sho
         fps = min(analyzer.settings.analysis_fps, info.fps)
         size = (info.width, info.height)
         zones = load_zones(app, video["id"], size)
-        scan = FrameScan(analyzer, fps, size, zones, expected=max(1, int((t_end - t_start) * fps)), report=progress)
+        picture = find_picture(path, info.duration_s)  # frames spread over the whole video: every chunk finds the same
+        scan = FrameScan(analyzer, fps, size, zones, expected=max(1, int((t_end - t_start) * fps)), report=progress,
+                         picture=picture)
         scan.run(path, should_stop, start_s=t_start, end_s=t_end)
     tracks = scan.finished_tracks()
     if should_stop and should_stop():
@@ -123,7 +126,7 @@ def scan_chunk(app, video: dict, job: dict, analyzer: Analyzer, *, progress, sho
     stats = zlib.compress(json.dumps(scan.stats).encode(), 6)
     with app.db.connection() as conn:
         chunks.save_result(conn, job=job, fps=fps, frame_size=size, frames=scan.frames_done,
-                           data=rule_inputs.pack(tracks, scan.signals), stats=stats)
+                           data=rule_inputs.pack(tracks, scan.signals, picture=picture), stats=stats)
 
 
 def load_parts(rows: list[dict]) -> list[ChunkPart]:
@@ -156,13 +159,14 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
         fps = float(rows[0]["fps"])
         size = (int(rows[0]["frame_width"]), int(rows[0]["frame_height"]))
         frames = sum(int(r["frames"]) for r in rows)
+        picture = rule_inputs.stored_picture(bytes(rows[0]["data"]))
         stitched = stitch(load_parts(rows))
         del rows
         release_freed_memory()  # the packed partials are gone: the rules and the embedder reuse their pages
         zones = load_zones(app, video_id, size)
-        events = analyzer.derive_events(stitched.tracks, zones, size, fps, signals=stitched.signals)
+        events = analyzer.derive_events(stitched.tracks, zones, size, fps, signals=stitched.signals, picture=picture)
         output = AnalysisOutput(stitched.tracks, events, stitched.stats, len(stitched.stats),
-                                float(video["duration_s"] or 0.0), size, signals=stitched.signals)
+                                float(video["duration_s"] or 0.0), size, signals=stitched.signals, picture=picture)
         progress(92.0)
         with app.store.media_source(video["storage_key"]) as path:
             output.highlights = render_by_seeking(path, events, stitched.stats, zones)
@@ -171,7 +175,7 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
         run_id = uuid.uuid4()
         event_rows, highlight_keys = event_rows_for(app, video_id, run_id, output, progress)
         inputs = {"fps": fps, "frame_width": size[0], "frame_height": size[1],
-                  "data": rule_inputs.pack(stitched.tracks, stitched.signals)}
+                  "data": rule_inputs.pack(stitched.tracks, stitched.signals, picture=picture)}
     write_run(app, video_id, run_id, track_rows(output), event_rows, output.frame_stats, highlight_keys, inputs)
     with app.db.connection() as conn:
         chunks.delete_results(conn, batch_id)

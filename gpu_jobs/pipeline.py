@@ -164,7 +164,7 @@ def rule_inputs_row(output: AnalysisOutput, analyzer: Analyzer, video_fps: float
     if video_fps:
         fps = min(fps, float(video_fps))
     return {"fps": fps, "frame_width": output.frame_size[0], "frame_height": output.frame_size[1],
-            "data": rule_inputs.pack(output.tracks, output.signals)}
+            "data": rule_inputs.pack(output.tracks, output.signals, picture=output.picture)}
 
 
 def track_rows(output: AnalysisOutput) -> list[dict]:

@@ -81,10 +81,11 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     video_id, run_id = video["id"], stored["run_id"]
     frame_size = (int(stored["frame_width"]), int(stored["frame_height"]))
     tracks, signals = rule_inputs.unpack(bytes(stored["data"]))
+    picture = rule_inputs.stored_picture(bytes(stored["data"]))  # None where stored before black bars were found
     zones = load_zones(app, video_id, frame_size)
     apply_zones(tracks, zones)
     events = rules_analyzer(app.settings).derive_events(tracks, zones, frame_size, float(stored["fps"]),
-                                                        signals=signals)
+                                                        signals=signals, picture=picture)
     embeddings = embed_texts([e.description for e in events], app.settings) if events else []
     kept = {_picture_key(o["type"], o["frame"], o["bbox"], o["t_start"]): o["highlight_key"]
             for o in old if o["highlight_key"]}

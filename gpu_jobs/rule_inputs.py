@@ -5,11 +5,15 @@ into one compressed npz; `unpack` gives them back. Both go over the dataclasses'
 generically, so a field added to `Observation` or `FrameSignal` later survives the round trip:
 numbers and flags become one column each, boxes a (n, k) float32 array, arrays (keypoints,
 motion) are stacked (float16 for the half-precision ones) or concatenated with their lengths
-when ragged, None is a mask, and anything else (region, zone names) a JSON list.
+when ragged, None is a mask, and anything else (region, zone names) a JSON list. Where the
+picture lies inside black bars (`picture`) rides in the metadata; inputs stored before it was
+kept read back as None (the whole frame).
 
 Example:
     >>> blob = pack(tracks, signals)
     >>> tracks2, signals2 = unpack(blob)
+    >>> stored_picture(pack(tracks, signals, picture=(0, 32, 320, 208)))
+    (0, 32, 320, 208)
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ HALF = frozenset({"keypoints", "motion", "frame_motion"})  # stored as float16: 
 _NESTED = frozenset({"observations"})  # Track fields stored as their own columns
 
 
-def pack(tracks: list[Track], signals: list[FrameSignal] | None = None) -> bytes:
-    """The run's tracks and signals as one compressed npz (bytes)."""
+def pack(tracks: list[Track], signals: list[FrameSignal] | None = None,
+         picture: tuple[int, int, int, int] | None = None) -> bytes:
+    """The run's tracks and signals (and the picture's bounds inside black bars) as one compressed npz (bytes)."""
     arrays: dict[str, np.ndarray] = {}
     observations = [o for t in tracks for o in t.observations]
     meta: dict[str, Any] = {
@@ -41,6 +46,7 @@ def pack(tracks: list[Track], signals: list[FrameSignal] | None = None) -> bytes
         "observation": _pack_records("obs", observations, Observation, arrays),
         "signal": _pack_records("sig", list(signals or []), FrameSignal, arrays),
         "signal_count": len(signals or []),
+        "picture": [int(v) for v in picture] if picture is not None else None,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
@@ -64,6 +70,14 @@ def unpack(blob: bytes) -> tuple[list[Track], list[FrameSignal]]:
         start += n
     signals = _unpack_records("sig", meta["signal"], meta["signal_count"], FrameSignal, arrays)
     return tracks, signals
+
+
+def stored_picture(blob: bytes) -> tuple[int, int, int, int] | None:
+    """The picture's (x1, y1, x2, y2) that `pack` kept; None for the whole frame or inputs stored before it was kept."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        meta = json.loads(npz["meta"].tobytes())
+    picture = meta.get("picture")
+    return tuple(int(v) for v in picture) if picture else None  # type: ignore[return-value]
 
 
 def _pack_records(prefix: str, records: list, cls, arrays: dict[str, np.ndarray]) -> dict[str, dict]:

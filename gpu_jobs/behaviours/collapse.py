@@ -18,7 +18,15 @@ What is not a collapse: sitting down fast (a shallow drop, seen sitting on), lyi
 (the drop takes longer than collapse_drop_s), a stumble or a bend (standing again within
 collapse_persist_s), someone already lying when first seen (unless a fall detector flags them),
 walking out of the frame or being cut by its edge (an edge box is neither a standing reference
-nor a place where someone was lost).
+nor a place where someone was lost), a fall detector's flag on someone cut by the edge who is
+there as the video begins (the flag sees part of a body, and nothing says they fell in the video:
+a customer leaning over a counter at the picture's bottom edge), or on someone cut by the edge
+where someone was seen down in the EDGE_MEMORY_S before (that customer again, hidden now and then
+by those in front, a tracker's id jumping onto her).
+
+The edges are the picture's: a letterboxed or pillarboxed export frames it with black bars
+(`Scene.picture`, found by `gpu_jobs.vision.picture`), and a box at a bar is cut like one at the
+frame's edge.
 
 Nor is a track that jumped between people in a crowd (store clips under a high camera: a tracker
 moves a standing customer's id onto someone leaning over the counter in front of them):
@@ -54,6 +62,8 @@ STILL_STANDING_SEEN = 2  # sightings standing in the pre-fall box after the drop
 # a second, 3.4 for H = 1.7 m, 4.4 for a 1 m child; a box edge moving faster is the track jumping to someone else
 FREE_FALL_SPEED = 4.4
 ALREADY_DOWN_SEEN = 3  # sightings of someone down where the fall lands, before it began: they were there already
+# at the picture's edge a flag sees part of a body, and people in front hide who leans there: look back this long
+EDGE_MEMORY_S = 30.0
 
 
 @dataclass(slots=True)
@@ -115,17 +125,27 @@ class CollapseRule(ThresholdRule):
         people = person_tracks(tracks)
         profiles = [scene.profile(tr, th) for tr in people]
         scene_end = max([float(p.t[-1]) for p in profiles] + [s.t for s in scene.signals[-1:]], default=0.0)
+        scene_start = min([float(p.t[0]) for p in profiles] + [s.t for s in scene.signals[:1]], default=0.0)
         events = []
         for k, p in enumerate(profiles):
             others = [q for j, q in enumerate(profiles) if j != k]
             found = self._falls(p, others, scene, scene_end)
-            found += [f for f in self._flagged(p, scene)
+            found += [f for f in self._flagged(p, scene, scene_start)
                       if not any(f.down <= g.last and g.down <= f.last for g in found)]
             for fall in found:
                 events.append(self._event(p, fall, scene))
         return one_per_fall(events)
 
     # ---------------------------------------------------------------------------------------- measures
+
+    def _cut(self, boxes: np.ndarray, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per box: cut by the picture's top, its bottom, a side (the picture's edges: black bars are no picture)."""
+        px1, py1, px2, py2 = scene.bounds
+        ex, ey = self.th.collapse_edge * (px2 - px1), self.th.collapse_edge * (py2 - py1)
+        cut_top = boxes[:, 1] <= py1 + ey  # the head is out of the picture: its height is unknown
+        cut_bottom = boxes[:, 3] >= py2 - ey
+        cut_side = (boxes[:, 0] <= px1 + ex) | (boxes[:, 2] >= px2 - ex)
+        return cut_top, cut_bottom, cut_side
 
     def _shape(self, p: TrackProfile, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per observation: box h/w, top y, standing-ready (tall, uncut) and down."""
@@ -134,11 +154,7 @@ class CollapseRule(ThresholdRule):
         h = np.maximum(1.0, boxes[:, 3] - boxes[:, 1])
         w = np.maximum(1.0, boxes[:, 2] - boxes[:, 0])
         aspect = h / w
-        fw, fh = scene.frame_size
-        ex, ey = th.collapse_edge * fw, th.collapse_edge * fh
-        cut_top = boxes[:, 1] <= ey  # the head is out of the frame: its height is unknown
-        cut_bottom = boxes[:, 3] >= fh - ey
-        cut_side = (boxes[:, 0] <= ex) | (boxes[:, 2] >= fw - ex)
+        cut_top, cut_bottom, cut_side = self._cut(boxes, scene)
         # feet out of the frame (close to the camera) still leave the head to measure
         standing = (aspect >= th.collapse_upright_aspect) & ~cut_top
         lying = np.array([s == "lying" for s in p.posture]) | p.fall_flag
@@ -223,13 +239,12 @@ class CollapseRule(ThresholdRule):
 
     def _lost_in_place(self, p: TrackProfile, last: int, others: list[TrackProfile], scene: Scene,
                        scene_end: float, ref_h: float) -> bool:
-        """The track ended at `last` away from the frame's sides, the scene was watched on, and nobody stood there."""
+        """The track ended at `last` away from the picture's sides, the scene was watched on, and nobody stood there."""
         th = self.th
         x1, y1, x2, y2 = p.boxes[last]
-        fw, fh = scene.frame_size
-        ex, ey = th.collapse_edge * fw, th.collapse_edge * fh
-        if x1 <= ex or x2 >= fw - ex or y1 <= ey:
-            return False  # left the frame at a side (or the top): not lost where they fell
+        cut_top, _, cut_side = self._cut(p.boxes[last:last + 1], scene)
+        if cut_side[0] or cut_top[0]:
+            return False  # left the picture at a side (or the top): not lost where they fell
         t_lost = float(p.t[last])
         if scene_end - t_lost < min(th.collapse_persist_s, 1.0) - EPS:
             return False  # the video ends: nothing says they stayed down
@@ -283,12 +298,14 @@ class CollapseRule(ThresholdRule):
             return True
         return self._already_down(p, down, last, float(p.t[start]), scene)
 
-    def _already_down(self, p: TrackProfile, down: int, last: int, before: float, scene: Scene) -> bool:
-        """Someone was seen down where the track lies (down..last) in the collapse_persist_s up to `before`."""
+    def _already_down(self, p: TrackProfile, down: int, last: int, before: float, scene: Scene,
+                      memory: float | None = None) -> bool:
+        """Someone was seen down where the track lies (down..last) in the `memory` s up to `before`."""
         th = self.th
+        memory = th.collapse_persist_s if memory is None else memory
         spot = np.median(p.boxes[down:last + 1], axis=0)
         seen = 0
-        for s in signals_between(scene, before - th.collapse_persist_s, before):
+        for s in signals_between(scene, before - memory, before):
             for b in s.boxes:
                 h, w = float(b[3] - b[1]), max(1.0, float(b[2] - b[0]))
                 if h / w <= th.collapse_low_aspect and box_iou(b, spot) >= SAME_BOX_IOU:
@@ -296,7 +313,7 @@ class CollapseRule(ThresholdRule):
                     break
         return seen >= ALREADY_DOWN_SEEN
 
-    def _flagged(self, p: TrackProfile, scene: Scene) -> list[Fall]:
+    def _flagged(self, p: TrackProfile, scene: Scene, scene_start: float) -> list[Fall]:
         """A fall detector's flag on a lying run that lasts stands in for the transition nobody saw."""
         th = self.th
         out = []
@@ -307,10 +324,20 @@ class CollapseRule(ThresholdRule):
             flags = np.flatnonzero(p.fall_flag[first:last + 1])
             if not (lasts(lying_s, th.collapse_persist_s) and len(flags) and aspect <= FLAG_ASPECT):
                 continue
+            if first == 0 and float(p.t[0]) - scene_start <= th.collapse_persist_s + th.collapse_drop_s + EPS \
+                    and self._at_edge(boxes, scene):
+                continue  # part of them hidden, there as the video begins: nothing says they fell in it
             # down there seconds before the first flag (less the fall itself): a late flag, or someone leaning there
-            if not self._already_down(p, first, last, float(p.t[first + flags[0]]) - th.collapse_drop_s, scene):
+            memory = EDGE_MEMORY_S if self._at_edge(boxes, scene) else th.collapse_persist_s
+            if not self._already_down(p, first, last, float(p.t[first + flags[0]]) - th.collapse_drop_s, scene,
+                                      memory):
                 out.append(Fall(start=first, down=first, last=last, drop=0.0, why="flag", down_s=lying_s, lying=True))
         return out
+
+    def _at_edge(self, boxes: np.ndarray, scene: Scene) -> bool:
+        """Most of these boxes are cut by the picture's edge (the frame's, or the black bars')."""
+        cut_top, cut_bottom, cut_side = self._cut(boxes, scene)
+        return float(np.mean(cut_top | cut_bottom | cut_side)) > 0.5
 
     # ---------------------------------------------------------------------------------------- the event
 

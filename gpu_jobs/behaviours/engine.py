@@ -41,7 +41,8 @@ class BehaviourRules:
         self.rules: list[Rule] = [rule(thresholds) for rule in RULES]
 
     def run(self, tracks: list[Track], zones: list[Zone], frame_size: tuple[int, int], fps_sampled: float, *,
-            signals: Sequence[FrameSignal] | None = None) -> list[Event]:
+            signals: Sequence[FrameSignal] | None = None,
+            picture: Sequence[int] | None = None) -> list[Event]:
         """Events of all rules, ordered by start time.
 
         Args:
@@ -50,9 +51,11 @@ class BehaviourRules:
             frame_size: (width, height) in pixels.
             fps_sampled: the analysis rate, used for smoothing windows.
             signals: per sampled frame, motion where the people are (gpu_jobs.analysis); optional.
+            picture: (x1, y1, x2, y2) of the picture inside black bars (gpu_jobs.vision.picture); None: the frame.
         """
         usable = [_in_time_order(tr) for tr in tracks if tr.observations]
-        scene = Scene.build(zones, frame_size, fps_sampled if fps_sampled > 0 else _infer_fps(usable), signals=signals)
+        scene = Scene.build(zones, frame_size, fps_sampled if fps_sampled > 0 else _infer_fps(usable), signals=signals,
+                            picture=picture)
         events: list[Event] = []
         for rule in self.rules:
             found = rule.detect(usable, scene)

