@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.geometry import box_iou
 from gpu_jobs.types import FrameSignal, Track
 
 MIN_IOU = 0.5  # mean IoU over the shared frames for two tracks to be one person
@@ -53,14 +54,6 @@ class Stitched:
     stats: list[dict]
     cuts: list[float] = field(default_factory=list)  # the time each later chunk takes over
     matched: list[int] = field(default_factory=list)  # tracks paired across each boundary
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def appearance_mismatch(a: Track, b: Track) -> int:

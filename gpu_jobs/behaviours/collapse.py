@@ -46,6 +46,7 @@ from typing import Sequence
 
 import numpy as np
 
+from core.geometry import box_iou
 from gpu_jobs.behaviours.events import EPS, lasts, make_event, mean_confidence, runs_where, saturate
 from gpu_jobs.behaviours.kinematics import TrackProfile
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
@@ -77,14 +78,6 @@ class Fall:
     why: str  # lying | floor | lost | flag
     down_s: float  # how long they were seen down (or lost there) after the drop
     lying: bool
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def signals_between(scene: Scene, t0: float, t1: float) -> list:
