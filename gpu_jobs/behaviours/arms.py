@@ -53,6 +53,7 @@ class ArmProfile:
     shoulder_mid: np.ndarray  # (n, 2)
     hip_mid: np.ndarray  # (n, 2)
     still: np.ndarray  # (n,) the person is not walking (foot speed below walking_speed)
+    torso_tilt: np.ndarray  # (n,) degrees of the shoulders-to-hips line from upright (180: head down); NaN unmeasured
 
     @property
     def n(self) -> int:
@@ -90,7 +91,8 @@ def arm_profile(prof: TrackProfile, th: BehaviourThresholds) -> ArmProfile:
     else:
         ratio = _TORSO_OF_HEIGHT
     torso = np.maximum(4.0, np.clip(ratio, 0.15, 0.6) * h)
-
+    down = hip_mid - shoulder_mid
+    tilt = np.where(measured, np.degrees(np.arctan2(np.abs(down[:, 0]), down[:, 1])), np.nan)
 
     wrist = kp[:, list(_WRIST), :2]
     seen = ok[:, list(_WRIST)]
@@ -109,4 +111,5 @@ def arm_profile(prof: TrackProfile, th: BehaviourThresholds) -> ArmProfile:
     return ArmProfile(
         t=prof.t, wrist=wrist, seen=seen, side_seen=side_seen, arm_seen=arm_seen, reach=reach, waist=waist, along=along,
         torso=torso, shoulder_mid=shoulder_mid, hip_mid=hip_mid, still=prof.speed < th.walking_speed,
+        torso_tilt=tilt,
     )

@@ -6,7 +6,10 @@ Three signals, strongest first, merged into one pick per moment and person:
 - pose_reach: from pose alone, a wrist leaves the body (picking_rest torso lengths or closer), is
   held out (picking_reach or further) for up to picking_reach_max_s, and comes back, all within
   picking_return_s each way, while the person is not walking (an arm swinging in a walk never
-  counts, nor a hand seen far once with no way out or back).
+  counts, nor a hand seen far once with no way out or back). The wrist itself must travel the
+  distance from rest to reach in the picture, out or back (else the torso's estimate moved, not
+  the hand); a body whose height changes by picking_height_change across the reach sat down or
+  stood up, and a lying one does not reach to a surface.
 - hand_in_shelf: a hand held out into a shelf zone for picking_dwell_s (zones only).
 
 A shelf zone under the reaching hand, and an item, raise the evidence. `find_picks` is what
@@ -24,7 +27,7 @@ import numpy as np
 from gpu_jobs.behaviours.arms import SIDES, ArmProfile, arm_profile
 from gpu_jobs.behaviours.events import EPS, lasts, make_event, mean_confidence, runs_where, saturate, union_box
 from gpu_jobs.behaviours.items import ItemTake, find_item_takes
-from gpu_jobs.behaviours.kinematics import hand_points
+from gpu_jobs.behaviours.kinematics import TrackProfile, hand_points
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.types import Event, Observation, Track
@@ -34,6 +37,8 @@ _REACH_EXTENSION = 0.25  # a hand this far (body sizes) from the box centre is h
 _GRAB_WINDOW_S = 2.0  # a picking event starts at most this long before the item moves
 _SOURCE_RANK = {"item_track": 0, "hand_in_shelf": 1, "pose_reach": 2}
 _POINT_PAD = 0.1  # the event's box takes in the reaching wrist with this margin (torso lengths)
+TRAVEL_SHARE = 1.0  # the wrist itself covers this share of the way from rest (picking_rest) to a reach (picking_reach)
+_SETTLE_S = 1.0  # the body's height is compared over this long before the hand leaves and after it is back
 
 
 @dataclass(slots=True)
@@ -129,6 +134,7 @@ def _take_pick(take: ItemTake, scene: Scene, th: BehaviourThresholds) -> Pick:
 def _reach_picks(track: Track, scene: Scene, th: BehaviourThresholds) -> list[Pick]:
     """Pose reaches: a wrist from the body, held out, and back, while the person is not walking."""
     arms = arms_of(scene, track, th)
+    prof = scene.profile(track, th)
     picks = []
     for s in range(2):
         reach = arms.reach[:, s]
@@ -147,7 +153,14 @@ def _reach_picks(track: Track, scene: Scene, th: BehaviourThresholds) -> list[Pi
                 continue  # never seen leaving the body, or never seen coming back
             if not arms.still[before:after + 1].all():
                 continue  # walking: arms swing, shoppers do not pick mid-stride
+            if _height_changed(prof, before, after, th.picking_height_change):
+                continue  # sat down or stood up: the hands push off or swing, they do not reach for an item
+            if _lying(prof, arms, first, last, th):
+                continue  # on the floor or a sofa: a hand out is no reach to a surface
             peak = first + int(np.nanargmax(reach[first:last + 1]))
+            travel = max(np.linalg.norm(arms.wrist[peak, s] - arms.wrist[k, s]) for k in (before, after))
+            if travel / arms.torso[peak] < TRAVEL_SHARE * (th.picking_reach - th.picking_rest) - EPS:
+                continue  # the hand never travelled from rest to the reach, out or back: the torso's estimate moved
             if not arms.arm_seen[first:last + 1, s].any():
                 continue  # the arm itself (shoulder, elbow, wrist) never seen held out: the torso is a guess
             point = tuple(float(v) for v in arms.wrist[peak, s])
@@ -172,6 +185,26 @@ def _far_runs(far: np.ndarray, near: np.ndarray, t: np.ndarray, max_gap_s: float
         else:
             runs.append((i, i))
     return runs
+
+
+def _height_changed(prof: TrackProfile, before: int, after: int, factor: float) -> bool:
+    """Whether the box's height over _SETTLE_S before the reach and over _SETTLE_S after it differ by factor or more."""
+    t, heights = prof.t, prof.boxes[:, 3] - prof.boxes[:, 1]
+    ahead = heights[(t >= t[before] - _SETTLE_S - EPS) & (t <= t[before] + EPS)]
+    behind = heights[(t >= t[after] - EPS) & (t <= t[after] + _SETTLE_S + EPS)]
+    ratio = float(np.median(behind)) / max(float(np.median(ahead)), 1.0)
+    return max(ratio, 1.0 / max(ratio, EPS)) >= factor - EPS
+
+
+def _lying(prof: TrackProfile, arms: ArmProfile, first: int, last: int, th: BehaviourThresholds) -> bool:
+    """Lying while the wrist is out: a lying-shaped box (or a fall flag) and a torso seen far from upright."""
+    span = range(first, last + 1)
+    if sum(prof.posture[i] == "lying" for i in span) * 2 <= len(span):
+        return False
+    tilt = arms.torso_tilt[first:last + 1]
+    tilt = tilt[np.isfinite(tilt)]
+    # a customer leaning on a counter has a wide box too (the counter hides the legs): the torso must say it
+    return tilt.size > 0 and float(np.median(tilt)) >= th.picking_lying_tilt - EPS
 
 
 def _nearest(mask: np.ndarray, t: np.ndarray, i: int, step: int, within_s: float) -> int | None:
