@@ -81,7 +81,9 @@ CONFIGS = {
 
 def child(kind: str, out: str) -> None:
     result = run_pipeline(Path(out)) if kind == "pipeline" else run_naive(Path(out))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime  # all threads; on a loaded machine steadier than wall time
     print("RESULT " + json.dumps(result))
 
 
@@ -118,13 +120,14 @@ def main() -> None:
             print(name, result, file=sys.stderr, flush=True)
     naive = next((r for n, r in rows if n.startswith("naive")), None)
     table = ["| configuration | MOTA | IDF1 | HOTA | ID sw | recall | precision "
-             "| video s / wall s | x naive | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| video s / wall s | x naive | CPU s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
         speed = r["video_s"] / r["wall_s"]
         ratio = f"{speed / (naive['video_s'] / naive['wall_s']):.2f}" if naive else "-"
         table.append(f"| {name} | {r['MOTA']:.3f} | {r['IDF1']:.3f} | {r['HOTA']:.3f} | {r['IDSW']} | "
-                     f"{r['recall']:.3f} | {r['precision']:.3f} | {speed:.2f} | {ratio} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['recall']:.3f} | {r['precision']:.3f} | {speed:.2f} | {ratio} | {r['cpu_s']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
     text = "\n".join(table)
     print(text)
     header = (f"vtest.avi (795 frames, 79.5 s), {os.cpu_count()} CPU cores, load average {load_before:.1f} before and "

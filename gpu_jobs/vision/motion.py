@@ -107,11 +107,14 @@ def _direction_entropy(angle: np.ndarray, weight: np.ndarray) -> float:
 def frame_flow(flow: np.ndarray, dt: float, previous: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(FLOW_FIELDS descriptor, speed map) of a flow field; previous: the last flow's speed map (for the change)."""
     h, w = flow.shape[:2]
-    v = flow.astype(np.float64) / (max(h, w) * dt)
-    speed = np.sqrt(v[..., 0] ** 2 + v[..., 1] ** 2)
+    k = max(h, w) * dt
+    vx, vy = flow[..., 0].astype(np.float64), flow[..., 1].astype(np.float64)  # contiguous, not strided
+    vx /= k
+    vy /= k
+    speed = vx * vx
+    speed += vy * vy
+    np.sqrt(speed, out=speed)  # in place: the full-frame temporaries were most of the descriptor's time
     moving = speed > FRAME_MOVING
-    angle = np.zeros_like(speed)
-    angle[moving] = np.arctan2(v[..., 1][moving], v[..., 0][moving])  # directions are only read where it moves
     cells = _cells(speed)
     ranked = np.sort(cells)[::-1]
     share = cells / (cells.sum() + 1e-9)
@@ -119,21 +122,25 @@ def frame_flow(flow: np.ndarray, dt: float, previous: np.ndarray | None = None) 
     gh, gw = GRID
     r, c, ch, cw = hot // gw, hot % gw, h // gh, w // gw
     around = (slice(max(0, (r - 1) * ch), min(h, (r + 2) * ch)), slice(max(0, (c - 1) * cw), min(w, (c + 2) * cw)))
-    hv = v[around].reshape(-1, 2)
-    hs = np.hypot(hv[:, 0], hv[:, 1])
-    hm = moving[around]
+    hx, hy = vx[around].reshape(-1), vy[around].reshape(-1)
+    hs = np.hypot(hx, hy)
+    hm = moving[around].reshape(-1)
     change = [float("nan")] * 4
     if previous is not None and previous.shape == speed.shape:
         diff = np.abs(speed - previous)
         dc = _cells(diff)
-        change = [float(diff.mean()), float(dc.max()), float(dc.max() / (dc.mean() + 1e-9)),
-                  float(_cells((diff > diff.mean()).astype(np.float64)).max())]
-    out = [*(float((speed > s).mean()) for s in HOF_SPEEDS), _percentile(speed.reshape(-1), 99),
-           _direction_entropy(angle[moving], speed[moving]), float(ranked[0]), float(ranked[:3].mean()),
-           float(ranked[0] / (cells.mean() + 1e-9)), float(-(share * np.log(share + 1e-12)).sum() / np.log(len(share))),
-           _direction_entropy(angle[around][hm], speed[around][hm]),
-           1.0 - float(np.hypot(*hv.mean(axis=0))) / (float(hs.mean()) + 1e-9),
-           float(np.hypot(*(hv - np.median(hv, axis=0)).T).mean()), float(hs.mean()), float(hot), *change]
+        mean_diff = diff.mean()
+        change = [float(mean_diff), float(dc.max()), float(dc.max() / (dc.mean() + 1e-9)),
+                  float(_cells((diff > mean_diff).astype(np.float64)).max())]
+    n = speed.size
+    hot_mean = float(hs.mean())
+    out = [*(np.count_nonzero(speed > s) / n for s in HOF_SPEEDS), _percentile(speed.reshape(-1), 99),
+           _direction_entropy(np.arctan2(vy[moving], vx[moving]), speed[moving]), float(ranked[0]),
+           float(ranked[:3].mean()), float(ranked[0] / (cells.mean() + 1e-9)),
+           float(-(share * np.log(share + 1e-12)).sum() / np.log(len(share))),
+           _direction_entropy(np.arctan2(hy[hm], hx[hm]), speed[around].reshape(-1)[hm]),
+           1.0 - float(np.hypot(hx.mean(), hy.mean())) / (hot_mean + 1e-9),
+           float(np.hypot(hx - np.median(hx), hy - np.median(hy)).mean()), hot_mean, float(hot), *change]
     return np.array(out, np.float32), speed.astype(np.float32)
 
 
