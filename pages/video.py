@@ -15,7 +15,9 @@ from ui.media import render_player
 from ui.nav import VIDEOS, open_video, requested_video
 from ui.progress import live, video_rows
 from ui.timeline import render_timeline
-from ui.video_panels import delete_button, download_button, frame_chat, parse_time, restore, summary_panel
+from ui.video_panels import (
+    delete_button, download_button, frame_chat, parse_time, recording_clock, restore, summary_panel,
+)
 from ui.zone_editor import zone_editor
 
 require_sign_in()
@@ -35,7 +37,9 @@ st.caption(" · ".join(x for x in [
     f"{video['width']}×{video['height']}" if video["width"] else "",
     f"{video['fps']:.3g} fps" if video["fps"] else "",
     video["codec"] or "", human_bytes(video["size_bytes"]), f"tier: {video['storage_tier']}",
+    f"camera: {video['camera']}" if video.get("camera") else "",
 ] if x))
+recording_clock(app, video)
 
 if video["status"] != "completed":
     live(lambda: data.poll_progress(app, video_ids=[video["id"]]), lambda s: video_rows(app, s, key="video"))

@@ -170,6 +170,28 @@ def test_video_page_player_timeline_gallery_and_seek(populated, app):
     assert at.get("video")[0].proto.start_time == 1
 
 
+def test_video_page_sets_corrects_and_clears_the_recording_start(populated, app):
+    key = f"recorded-at-text-{populated['id']}"
+
+    def stored():
+        with app.db.connection() as conn:
+            return videos.get(conn, populated["id"])["recorded_at"]
+
+    at = open_page("pages/video.py", video=populated["id"])
+    assert any("Recording start: not set" in e.label for e in at.expander)
+    save = f"FormSubmitter:recorded-at-{populated['id']}-Save"
+    at.text_input(key=key).set_value("half past ten")
+    at.button(key=save).click().run()
+    assert any("is not a date and time" in e.value for e in at.error) and stored() is None
+    at.text_input(key=key).set_value("2026-12-01 10:30")
+    at.button(key=save).click().run()
+    assert not at.error and stored().isoformat() == "2026-12-01T10:30:00"
+    assert any("Recording started at 2026-12-01 10:30:00" in e.label for e in at.expander)
+    at.text_input(key=key).set_value("")
+    at.button(key=save).click().run()
+    assert stored() is None
+
+
 def test_video_page_frame_chat_and_summary(populated):
     at = open_page("pages/video.py", video=populated["id"], t=1)
     at.text_input(key=f"frame-q-{populated['id']}").set_value("who is on screen?")

@@ -113,6 +113,33 @@ def frame_chat(app, video: dict, t: float) -> None:
             st.markdown(turn["answer"])
 
 
+# ---- recording clock -----------------------------------------------------------------------------
+
+def recording_clock(app, video: dict) -> None:
+    """When the footage starts on the camera's clock (counts by the hour read it): shown, set, corrected or cleared."""
+    from services.videos import set_recorded_at
+    from ui.upload import recorded_at_error
+
+    current = video.get("recorded_at")
+    shown = current.strftime("%Y-%m-%d %H:%M:%S") if current else ""
+    label = f"Recording started at {shown}" if shown else "Recording start: not set"
+    with st.expander(label, icon=":material/schedule:"):
+        with st.form(f"recorded-at-{video['id']}", border=False):
+            text = st.text_input("Recording started at (the camera's clock)", value=shown, max_chars=40,
+                                 placeholder="2026-12-01 10:00", key=f"recorded-at-text-{video['id']}",
+                                 help="Counts by the hour and questions like 'between 10:00 and 11:00' use it; "
+                                      "leave it empty to use a time in the file name, if any.")
+            saved = st.form_submit_button("Save", icon=":material/save:")
+        if saved:
+            problem = recorded_at_error(text)
+            if problem:
+                st.error(problem)  # nothing is stored: the old time stays
+                return
+            set_recorded_at(app, video_id=video["id"], recorded_at=text or None)
+            flash(f"Recording start set to {text.strip()}." if text.strip() else "Recording start cleared.")
+            st.rerun()
+
+
 # ---- download and delete ------------------------------------------------------------------------
 
 def download_button(app, video: dict) -> None:
