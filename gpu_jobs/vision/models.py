@@ -83,4 +83,5 @@ def available_models() -> dict[str, str | None]:
         "gender (Levi-Hassner)": both(face["gender_model"], face["gender_proto"]),
         "emotion (FER)": str(face["emotion"]) if face["emotion"] else None,
         "ultralytics YOLO checkpoint (fall detector)": str(fall) if fall else None,
+        "fall check on OpenVINO (the checkpoint's ONNX export)": str(fall_onnx()) if fall_onnx() else None,
     }
