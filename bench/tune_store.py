@@ -12,8 +12,12 @@ physical defaults. To check they are not fitted to these figures, --split search
 one half of the store clips and of the fall clips and reports the chosen values on the other half,
 both ways.
 
-    .venv/bin/python bench/tune_store.py --cache DIR [-v]     # the defaults on every cached clip
-    .venv/bin/python bench/tune_store.py --cache DIR --split  # grid on one half, figures on the other
+    .venv/bin/python bench/tune_store.py [-v]     # the defaults on every cached clip
+    .venv/bin/python bench/tune_store.py --split  # grid on one half, figures on the other
+
+The default cache, bench/cache/behaviour_store (tracks only, git-ignored), was extracted at
+9783522 from the store clips, vtest.avi and the fall clips (FrameScan as in the product, the
+picture inside black bars included); another one: --cache DIR.
 
 Development data: the store labels were made by us, by looking at frames.
 """
@@ -29,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.extract_behaviour_tracks import CACHE, MANIFEST, load_tracks  # noqa: E402
+from bench.extract_behaviour_tracks import MANIFEST, load_tracks  # noqa: E402
 from gpu_jobs.behaviours import picking  # noqa: E402
 from gpu_jobs.behaviours.concealment import ConcealmentRule  # noqa: E402
 from gpu_jobs.behaviours.picking import PickingRule  # noqa: E402
@@ -38,6 +42,7 @@ from gpu_jobs.behaviours.theft import TheftRule  # noqa: E402
 from settings import BehaviourThresholds  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels" / "category.json"
+CACHE = ROOT / "bench" / "cache" / "behaviour_store"
 BEFORE_S, AFTER_S = 2.0, 4.0  # as bench/bench_behaviour.py
 TYPES = ("picking", "concealment", "theft")
 # two halves of the store clips, each with about half of the labelled moments and one clip rich in events
