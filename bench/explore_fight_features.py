@@ -185,9 +185,10 @@ def load(cache: Path):
     return clips
 
 
-def build(clips: list[dict], keys: tuple[str, ...]) -> fight_training.Clips:
+def build(clips: list[dict], keys: tuple[str, ...] | None) -> fight_training.Clips:
     """train_fight_model's Clips (same labels, parts, groups) with these candidates' mean and max appended."""
-    cols = [CANDIDATES.index(k) for k in keys] + [len(CANDIDATES) + CANDIDATES.index(k) for k in keys]
+    cols = (slice(None) if keys is None  # None: every column of c["candidates"] (bench/explore_fast_flow.py)
+            else [CANDIDATES.index(k) for k in keys] + [len(CANDIDATES) + CANDIDATES.index(k) for k in keys])
     rows, labels, thumbs, sources, names, group_keys = [], [], [], [], [], []
     for c in clips:
         meta = c["meta"]
@@ -266,22 +267,30 @@ def summary(name: str, per: dict, clips: fight_training.Clips) -> str:
             f"{int((pred & quiet).sum())}/{int(quiet.sum())}; held out: " + ", ".join(alarms))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def start(doc: str, choices: list[str]) -> tuple[argparse.Namespace, float]:
+    """The command line (--cache, --variants) of an exploration script, its start time; the wider thresholds set."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=CACHE)
-    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", choices=choices, default=choices)
     args = parser.parse_args()
-    started = time.monotonic()
     fight_training.THRESHOLDS = THRESHOLDS
-    clips = load(args.cache)
-    print(f"{len(clips)} clips loaded in {time.monotonic() - started:.0f} s; variants {args.variants}", flush=True)
-    variants = {v: (build(clips, VARIANTS[v][0]), *VARIANTS[v][1:]) for v in args.variants}
+    return args, time.monotonic()
+
+
+def compare(variants: dict[str, tuple[fight_training.Clips, float, dict]], started: float) -> None:
+    """Nested CV of the variants; then every variant's figures and the nested pick's."""
     per = nested_cv(variants)
-    first = variants[args.variants[0]][0]
-    for v in [*args.variants, "nested"]:
-        print(summary(v, per[v], first))
+    names = list(variants)
+    for v in [*names, "nested"]:
+        print(summary(v, per[v], variants[names[0]][0]))
     print(f"({time.monotonic() - started:.0f} s)")
 
+
+def main() -> None:
+    args, started = start(__doc__, list(VARIANTS))
+    clips = load(args.cache)
+    print(f"{len(clips)} clips loaded in {time.monotonic() - started:.0f} s; variants {args.variants}", flush=True)
+    compare({v: (build(clips, VARIANTS[v][0]), *VARIANTS[v][1:]) for v in args.variants}, started)
 
 if __name__ == "__main__":
     main()
