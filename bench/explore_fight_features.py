@@ -60,10 +60,12 @@ VARIANTS = {
     "flow8_w1": (FLOW8, 1.0, {}),
     "flow8_w3": (FLOW8, 3.0, {}),
     "base_reg": ((), 1.0, REGULARISED),
+    "base_mined": ((), 1.0, {}),  # each training clip's 2 top windows refit at 5x (MINED)
     "flow8_w1_reg": (FLOW8, 1.0, REGULARISED),
     "flow8_w3_reg": (FLOW8, 3.0, REGULARISED),
 }
 THRESHOLDS = np.round(np.arange(0.2, 0.991, 0.025), 3)  # up to 0.975: a quiet threshold exists more often
+MINED = (2, 5.0)  # base_mined: each training clip's this many top windows refit at this weight
 
 
 def frame_candidates(v: np.ndarray, before: np.ndarray | None, boxes: np.ndarray, full_size) -> np.ndarray:
@@ -290,7 +292,10 @@ def main() -> None:
     args, started = start(__doc__, list(VARIANTS))
     clips = load(args.cache)
     print(f"{len(clips)} clips loaded in {time.monotonic() - started:.0f} s; variants {args.variants}", flush=True)
-    compare({v: (build(clips, VARIANTS[v][0]), *VARIANTS[v][1:]) for v in args.variants}, started)
+    variants = {v: (build(clips, VARIANTS[v][0]), *VARIANTS[v][1:]) for v in args.variants}
+    if "base_mined" in variants:
+        variants["base_mined"][0].mine_top, variants["base_mined"][0].mine_weight = MINED
+    compare(variants, started)
 
 if __name__ == "__main__":
     main()

@@ -173,6 +173,7 @@ class Clips:
         self.rows, self.labels, self.groups = rows, np.asarray(labels), np.asarray(groups)
         self.sources, self.names = np.asarray(sources), names
         self.fight_set = self.sources == "fight set"
+        self.mine_top, self.mine_weight = 0, 1.0  # > 0: refit with each clip's top windows weighing mine_weight x
 
     def fit(self, kind: str, idx, extra_weight: float) -> Fitted:
         idx = [i for i in idx if len(self.rows[i])]
@@ -182,6 +183,15 @@ class Clips:
         weight = np.ones(len(y))
         if hard.any():  # the hard negatives together weigh extra_weight x the fight set's no-fight windows
             weight[hard] = extra_weight * ((~hard) & (y == 0)).sum() / hard.sum()
+        fitted = Fitted(kind, x, y, weight)
+        if not self.mine_top:
+            return fitted
+        # a clip is judged by its highest window: refit with each training clip's top windows weighing more
+        clip_of = np.concatenate([np.full(len(self.rows[i]), n) for n, i in enumerate(idx)])
+        score = fitted.score(x)
+        for n in range(len(idx)):
+            at = np.flatnonzero(clip_of == n)
+            weight[at[np.argsort(-score[at])[:self.mine_top]]] *= self.mine_weight
         return Fitted(kind, x, y, weight)
 
     def window_scores(self, fitted: Fitted, idx) -> list[np.ndarray]:
