@@ -7,6 +7,7 @@ the fall check's candidates), and the bounds survive the stored rule inputs.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gpu_jobs.behaviours import CollapseRule, Scene
 from gpu_jobs.rule_inputs import pack, stored_picture, unpack
@@ -72,18 +73,37 @@ def test_black_frames_are_not_taken_for_bars():
     assert picture_bounds(framed(scenes(), (0, 100, 320, 180))) == (0, 0, W, H)
 
 
-def test_find_picture_reads_frames_of_a_video(tmp_path):
+def encode(path, images, gop: int | None = None):
     import av
 
-    path = tmp_path / "letterboxed.mp4"
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=5)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for image in framed(scenes(20), LETTERBOX):
+        if gop:
+            stream.codec_context.gop_size = gop
+        for image in images:
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return path
+
+
+def test_keyframes_near_times_are_the_keyframes_at_or_before_them(tmp_path):
+    from core.runtime.media import read_keyframes_near
+
+    # one flat grey level per frame (5 fps, a keyframe every second): a frame's level says which it is
+    images = [np.full((H, W, 3), 20 + 10 * i, np.uint8) for i in range(20)]
+    path = encode(tmp_path / "levels.mp4", images, gop=5)
+    frames = read_keyframes_near(path, [0.5, 2.5, 3.9, 30.0])
+    # the keyframe at or before each time (frames 0, 10, 15), not the frame at it; past the end: the last one
+    assert [int(round((f.mean() - 20) / 10)) for f in frames] == [0, 10, 15, 15]
+    with pytest.raises(FileNotFoundError):
+        read_keyframes_near(tmp_path / "missing.mp4", [1.0])
+
+
+def test_find_picture_reads_frames_of_a_video(tmp_path):
+    path = encode(tmp_path / "letterboxed.mp4", framed(scenes(20), LETTERBOX), gop=5)
     x1, y1, x2, y2 = find_picture(path, 4.0)
     # the codec blurs the bars' edge by a row or two
     assert (x1, x2) == (0, W) and abs(y1 - 32) <= 2 and abs(y2 - 208) <= 2

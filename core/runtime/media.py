@@ -194,6 +194,30 @@ def read_frame_at(path: Path | str, t: float) -> np.ndarray:
         return best.to_ndarray(format="bgr24")
 
 
+def read_keyframes_near(path: Path | str, times: list[float]) -> list[np.ndarray]:
+    """BGR frames near each time, from one open: the keyframe at or before it (no decoding forward).
+
+    For looking at a video's look, not a moment: each costs one keyframe decode. A time whose
+    frame will not decode is left out; an unreadable file raises as `_open` does.
+    """
+    import av
+
+    frames = []
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        for t in times:
+            try:
+                if stream.time_base:
+                    container.seek(int(max(0.0, t) / stream.time_base), stream=stream, backward=True)
+                frame = next(container.decode(stream), None)
+            except (av.error.FFmpegError, ValueError) as exc:
+                log.debug("no frame near %.1f s of %s (%s)", t, path, exc)
+                continue
+            if frame is not None:
+                frames.append(frame.to_ndarray(format="bgr24"))
+    return frames
+
+
 def sample_frames(path: Path | str, *, fps: float, start_s: float = 0.0, end_s: float | None = None,
                   queue_size: int = 16) -> Iterator[Frame]:
     """Yield frames at about `fps` per second, decoded by a background thread.

@@ -54,14 +54,13 @@ def picture_bounds(frames: Sequence[np.ndarray]) -> Box | None:
 
 
 def find_picture(path: Path | str, duration_s: float, samples: int = SAMPLES) -> Box | None:
-    """The picture's bounds from `samples` frames spread over the video; None when they cannot be read."""
-    from core.runtime.media import read_frame_at
+    """The picture's bounds from `samples` keyframes spread over the video; None when they cannot be read."""
+    from core.runtime.media import read_keyframes_near
 
-    frames = []
-    for i in range(samples):
-        try:
-            frames.append(read_frame_at(path, (i + 0.5) / samples * max(0.0, duration_s)))
-        except Exception as exc:  # a frame that will not decode leaves the others to judge
-            log.debug("picture: no frame %d of %s (%s)", i, path, exc)
+    times = [(i + 0.5) / samples * max(0.0, duration_s) for i in range(samples)]
+    try:
+        frames = read_keyframes_near(path, times)
+    except Exception as exc:  # an unreadable video has no bars to find; its analysis reports why
+        log.debug("picture: no frames of %s (%s)", path, exc)
+        return None
     return picture_bounds(frames)
-
