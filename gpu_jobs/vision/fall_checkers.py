@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,7 @@ def letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float, tuple[in
     return padded, gain, (left, top)
 
 
+@lru_cache(maxsize=32)  # crops come in a few padded sizes: the grid is built once per size, not per check
 def anchors(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell centres (2, n) and strides (n,) of the three levels for an input of this size, in ultralytics' order."""
     points, strides = [], []
@@ -79,7 +81,10 @@ def anchors(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         sy, sx = np.meshgrid(np.arange(rows) + 0.5, np.arange(cols) + 0.5, indexing="ij")
         points.append(np.stack([sx.ravel(), sy.ravel()]))
         strides.append(np.full(rows * cols, stride))
-    return np.concatenate(points, 1).astype(np.float32), np.concatenate(strides).astype(np.float32)
+    grid = np.concatenate(points, 1).astype(np.float32), np.concatenate(strides).astype(np.float32)
+    for array in grid:
+        array.flags.writeable = False  # shared by every caller through the cache
+    return grid
 
 
 def decode_head(head: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -116,7 +121,8 @@ def decode(raw: np.ndarray, fall_ids: set[int], confidence: float, gain: float, 
     cx, cy, bw, bh = raw[:4, keep]
     xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], 1)
     kept = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), best[keep].tolist(), confidence, NMS_IOU), int).reshape(-1)
-    kept = [i for i in kept if int(cls[keep][i]) in fall_ids]
+    kept_cls = cls[keep]
+    kept = [i for i in kept if int(kept_cls[i]) in fall_ids]
     if not kept:
         return np.zeros((0, 5), np.float32)
     box = xywh[kept].copy()
