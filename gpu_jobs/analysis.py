@@ -22,7 +22,7 @@ import numpy as np
 from core.runtime.media import probe, sample_frames
 from core.vocabulary import PERSON
 from gpu_jobs.types import Event, Frame, FrameSignal, Observation, Track, Zone
-from gpu_jobs.vision.motion import MotionField
+from gpu_jobs.vision.motion import MotionQueue
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ class FrameScan:
     """One pass over the sampled frames: detections become tracks with poses, attributes and frame stats."""
 
     def __init__(self, analyzer: Analyzer, fps: float, frame_size: tuple[int, int], zones: list[Zone], *,
-                 expected: int, report: ProgressFn, picture: tuple[int, int, int, int] | None = None) -> None:
+                 expected: int, report: ProgressFn, picture: tuple[int, int, int, int] | None = None,
+                 motion_thread: bool = True) -> None:
         self.analyzer, self.fps, self.frame_size, self.zones = analyzer, fps, frame_size, zones
         self.picture = picture  # the picture inside black bars (None: the whole frame)
         self.expected, self.report = expected, report
@@ -127,7 +128,7 @@ class FrameScan:
         self.last_attr_t: dict[tuple[str, int], float] = {}
         self.stats: list[dict] = []
         self.frames_done = 0
-        self.motion = MotionField()
+        self.motion = MotionQueue(background=motion_thread)
         self.signals: list[FrameSignal] = []
         check = getattr(analyzer, "fall_check", None)  # test stubs may have none
         self.falls = check.watch(picture) if check is not None else None
@@ -136,15 +137,17 @@ class FrameScan:
             end_s: float | None = None) -> None:
         """Scan the sampled frames between start_s and end_s (a chunk's span; the whole file by default)."""
         batch: list[Frame] = []
-        for frame in sample_frames(path, fps=self.fps, start_s=start_s, end_s=end_s):
-            if should_stop and should_stop():
-                raise JobCancelled("The analysis was cancelled.")
-            batch.append(frame)
-            if len(batch) >= self.analyzer.settings.detect_batch:
+        with self.motion:
+            for frame in sample_frames(path, fps=self.fps, start_s=start_s, end_s=end_s):
+                if should_stop and should_stop():
+                    raise JobCancelled("The analysis was cancelled.")
+                batch.append(frame)
+                if len(batch) >= self.analyzer.settings.detect_batch:
+                    self.process(batch)
+                    batch = []
+            if batch:
                 self.process(batch)
-                batch = []
-        if batch:
-            self.process(batch)
+            self.motion.drain()  # the last frames' motion, before anyone reads tracks or signals
 
     def process(self, batch: list[Frame]) -> None:
         """Detect a batch of frames at once, then track, pose and record each frame in order."""
@@ -168,11 +171,11 @@ class FrameScan:
         keypoints = (self.analyzer.pose.estimate(frame.image, tracked.xyxy[person_idx])
                      if person_idx else np.zeros((0, 17, 3), np.float32))
         kp_of = {i: keypoints[j] for j, i in enumerate(person_idx)}
-        motion_of = self._motion(frame, tracked, person_idx, detections)
+        person_obs: dict[int, Observation] = {}
         falls = tracked.data.get("fall")
         counts: Counter = Counter()
         by_region: dict[str, Counter] = defaultdict(Counter)
-        detections = []
+        rows = []
         for i, (box, conf, tid) in enumerate(zip(tracked.xyxy, tracked.confidence, tracked.tracker_id)):
             name = names[i]
             bbox = tuple(float(v) for v in box)
@@ -181,7 +184,9 @@ class FrameScan:
             obs = Observation(t=frame.t, frame=frame.index, bbox=bbox, confidence=float(conf),
                               keypoints=kp_of.get(i), region=region,
                               zones=tuple(z.name for z in self.zones if z.contains(foot_x, foot_y)),
-                              motion=motion_of.get(i), fall=bool(falls[i]) if falls is not None else False)
+                              fall=bool(falls[i]) if falls is not None else False)
+            if name == PERSON:
+                person_obs[i] = obs
             self._append(frame, (name, int(tid)), obs)
             counts[name] += 1
             by_region[region][name] += 1
@@ -190,42 +195,52 @@ class FrameScan:
                          "region": region, "confidence": round(float(conf), 3)}
             if name == PERSON:  # frame chat reports who stands, sits or lies at a moment
                 detection["posture"] = classify_posture(obs, self.analyzer.settings.rules)
-            detections.append(detection)
+            rows.append(detection)
+        self._motion(frame, tracked, person_idx, detections, person_obs)
         return {"t": frame.t, "frame": frame.index, "counts": dict(counts),
-                "region_counts": {r: dict(c) for r, c in by_region.items()}, "detections": detections}
+                "region_counts": {r: dict(c) for r, c in by_region.items()}, "detections": rows}
 
-    def _motion(self, frame: Frame, tracked, person_idx: list[int], detections) -> dict[int, np.ndarray]:
-        """Optical flow in the tracked and detected person boxes (one small DIS flow a frame, only with people)."""
-        self.motion.update(frame.image, frame.t)
+    def _motion(self, frame: Frame, tracked, person_idx: list[int], detections,
+                person_obs: dict[int, Observation]) -> None:
+        """Optical flow in the tracked and detected person boxes, measured in the motion thread.
+
+        One small DIS flow a frame; its FrameSignal and each person observation's motion are filled
+        in when the measurement comes back (in frame order, before the scan ends).
+        """
         det_boxes = np.zeros((0, 4), np.float32)
         det_conf = np.zeros(0, np.float32)
         if detections is not None and len(detections):
             det_names = detections.data.get("class_name", np.array([PERSON] * len(detections), dtype=object))
             is_person = np.array([str(n) == PERSON for n in det_names], bool)
             det_boxes, det_conf = detections.xyxy[is_person], detections.confidence[is_person]
+        det_boxes = np.asarray(det_boxes, np.float32).reshape(-1, 4)
+        det_conf = np.asarray(det_conf, np.float32).reshape(-1)
+        h, w = frame.image.shape[:2]
+        whole = np.array([[0, 0, w, h]], np.float32)
         if not person_idx and not len(det_boxes):
             # an empty frame still says the scene was watched (someone lost there did not come back)
-            h, w = frame.image.shape[:2]
-            # the frame's flow too: a brawl can hide its people from the detector (violent reads it)
-            whole = self.motion.box_features(np.array([[0, 0, w, h]], np.float32), (w, h))
-            self.signals.append(FrameSignal(t=frame.t, frame=frame.index, boxes=det_boxes.reshape(-1, 4),
-                                            confidence=det_conf.reshape(-1),
-                                            flow=None if whole is None else self.motion.frame_flow))
-            return {}
-        h, w = frame.image.shape[:2]
+            def empty(found, flow):  # the frame's flow too: a brawl can hide its people from the detector
+                self.signals.append(FrameSignal(t=frame.t, frame=frame.index, boxes=det_boxes, confidence=det_conf,
+                                                flow=None if found is None else flow))
+
+            self.motion.submit(frame.image, frame.t, whole, empty)
+            return
         # a tracked box is its matched detection's box: measure each distinct box once
         tracked_boxes = np.asarray(tracked.xyxy[person_idx], np.float32).reshape(-1, 4)
-        boxes, where = np.unique(np.concatenate([det_boxes.reshape(-1, 4), tracked_boxes]).round(1), axis=0,
-                                 return_inverse=True)
-        found = self.motion.box_features(np.concatenate([boxes, [[0, 0, w, h]]]), (w, h))
+        boxes, where = np.unique(np.concatenate([det_boxes, tracked_boxes]).round(1), axis=0, return_inverse=True)
         where = where.reshape(-1)
         k = len(det_boxes)
-        self.signals.append(FrameSignal(
-            t=frame.t, frame=frame.index, boxes=np.asarray(det_boxes, np.float32).reshape(-1, 4),
-            confidence=np.asarray(det_conf, np.float32).reshape(-1),
-            motion=None if found is None else found[where[:k]], frame_motion=None if found is None else found[-1],
-            flow=None if found is None else self.motion.frame_flow))
-        return {} if found is None else {i: found[where[k + j]] for j, i in enumerate(person_idx)}
+
+        def measured(found, flow):
+            self.signals.append(FrameSignal(
+                t=frame.t, frame=frame.index, boxes=det_boxes, confidence=det_conf,
+                motion=None if found is None else found[where[:k]], frame_motion=None if found is None else found[-1],
+                flow=None if found is None else flow))
+            if found is not None:
+                for j, i in enumerate(person_idx):
+                    person_obs[i].motion = found[where[k + j]]
+
+        self.motion.submit(frame.image, frame.t, np.concatenate([boxes, whole]), measured)
 
     def _append(self, frame: Frame, key: tuple[str, int], obs: Observation) -> None:
         track = self.tracks.get(key)

@@ -346,6 +346,8 @@ def test_the_detectors_fall_flag_reaches_the_observation_and_frames_get_motion()
         dets = make_detections(boxes, [0.9, 0.8], ["person", "person"], {"fall": [False, True]})
         dets.tracker_id = np.array([1, 2])
         scan.observe(Frame(k, k * 0.2, np.roll(image, 3 * k, axis=1)), dets, dets)
+    with scan.motion:  # the flow is measured in the motion thread; run() drains it, as here
+        scan.motion.drain()
     first, second = (scan.tracks[("person", i)].observations for i in (1, 2))
     assert [o.fall for o in first] == [False, False] and [o.fall for o in second] == [True, True]
     assert first[0].motion is None and first[1].motion.shape == (5,) and first[1].motion[0] > 0

@@ -17,7 +17,7 @@ from gpu_jobs.behaviours import BehaviourRules
 from gpu_jobs.behaviours.models.evaluator import FORMAT, WindowModel
 from gpu_jobs.behaviours.models.fight import FIGHT_FEATURES, MODEL_PATH, fight_windows, load_fight_model
 from gpu_jobs.types import FrameSignal
-from gpu_jobs.vision.motion import FLOW_FIELDS, MotionField, frame_flow
+from gpu_jobs.vision.motion import FLOW_FIELDS, MotionField, MotionQueue, frame_flow
 from settings import BehaviourThresholds
 from tests.conftest import VTEST, vtest_excerpt
 
@@ -75,6 +75,23 @@ def test_a_window_nobody_was_detected_in_is_judged_from_the_frames_flow():
     assert fight_windows([], without_flow, (320, 240), 5.0) == []
 
 
+def test_motion_queue_hands_back_every_frame_in_order_and_raises_the_threads_failure():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (240, 320), np.uint8)
+    box = np.array([[0, 0, 320, 240]], np.float32)
+    got = []
+    with MotionQueue(depth=2) as queue:
+        for k in range(6):
+            queue.submit(np.roll(image, 4 * k, axis=1), k / 5, box, lambda found, flow, k=k: got.append((k, found)))
+        queue.drain()
+    assert [k for k, _ in got] == list(range(6))
+    assert got[0][1] is None and all(found is not None and found.shape == (1, 5) for _, found in got[1:])
+    with pytest.raises(ValueError), MotionQueue() as queue:
+        queue.submit(image, 0.0, box, lambda *_: None)
+        queue.submit(image, 0.2, np.zeros((1, 3), np.float32), lambda *_: None)  # not xyxy: fails in the thread
+        queue.drain()
+
+
 # --------------------------------------------------------------------------- the model interface
 
 
@@ -112,18 +129,38 @@ def analyzer():
     return Analyzer(get_settings())
 
 
-def analyse(analyzer, path: Path):
-    """The default rules' events of a clip through the real per-frame analysis, and its frame signals."""
+def scan_clip(analyzer, path: Path, *, motion_thread: bool = True):
     from core.runtime.media import probe
     from gpu_jobs.analysis import FrameScan
 
     info = probe(path)
     fps = min(analyzer.settings.analysis_fps, info.fps)
-    scan = FrameScan(analyzer, fps, (info.width, info.height), [], expected=1, report=lambda p: None)
+    scan = FrameScan(analyzer, fps, (info.width, info.height), [], expected=1, report=lambda p: None,
+                     motion_thread=motion_thread)
     scan.run(path, None)
-    events = BehaviourRules(analyzer.settings.rules).run(scan.finished_tracks(), [], (info.width, info.height), fps,
-                                                         signals=scan.signals)
+    return scan, fps, (info.width, info.height)
+
+
+def analyse(analyzer, path: Path):
+    """The default rules' events of a clip through the real per-frame analysis, and its frame signals."""
+    scan, fps, size = scan_clip(analyzer, path)
+    events = BehaviourRules(analyzer.settings.rules).run(scan.finished_tracks(), [], size, fps, signals=scan.signals)
     return events, scan.signals
+
+
+def test_motion_measured_in_its_thread_equals_motion_measured_inline(analyzer):
+    threaded, _, _ = scan_clip(analyzer, DATA / "scfd_fi003.mp4")
+    inline, _, _ = scan_clip(analyzer, DATA / "scfd_fi003.mp4", motion_thread=False)
+    assert [s.t for s in threaded.signals] == [s.t for s in inline.signals]
+    assert sum(s.flow is not None for s in threaded.signals) >= len(threaded.signals) - 1
+    for a, b in zip(threaded.signals, inline.signals):
+        for name in ("motion", "frame_motion", "flow"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None and y is None) or np.array_equal(x, y, equal_nan=True), name
+    moved = [(o.motion, p.motion) for t, u in zip(threaded.finished_tracks(), inline.finished_tracks())
+             for o, p in zip(t.observations, u.observations)]
+    assert sum(m is not None for m, _ in moved) > 10
+    assert all((m is None and n is None) or np.array_equal(m, n) for m, n in moved)
 
 
 def test_real_fight_gets_a_violent_event_by_default(analyzer):

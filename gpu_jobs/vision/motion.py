@@ -29,6 +29,10 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
 import numpy as np
 
 SIDE = 320  # the flow's frame: long side in pixels
@@ -181,3 +185,64 @@ class MotionField:
         self._speed_t = self._t
         scale = self._grey.shape[1] / float(full_size[0])
         return box_motion(flow, boxes, scale, dt)
+
+
+MeasuredFn = Callable[[np.ndarray | None, np.ndarray | None], None]
+
+
+class MotionQueue:
+    """A MotionField fed from one background thread, so the flow overlaps detection and pose.
+
+    Each frame's measurement (box features, frame flow) comes back to its `on_done` in the caller's
+    thread and in frame order: at a later `submit` once `depth` frames wait, or at `drain`.
+
+    Args:
+        background: False measures in the caller's thread at once (the same numbers, no overlap).
+        depth: frames measured ahead of their results at most (each holds its image).
+
+    Example:
+        >>> with MotionQueue() as queue:
+        ...     queue.submit(image, t, people_xyxy, lambda features, flow: ...)
+        ...     queue.drain()
+    """
+
+    def __init__(self, *, background: bool = True, depth: int = 16) -> None:
+        self.field = MotionField()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="motion") if background else None
+        self._pending: deque[tuple[Future, MeasuredFn]] = deque()
+        self.depth = depth
+
+    def _measure(self, image: np.ndarray, t: float, boxes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        self.field.update(image, t)
+        found = self.field.box_features(boxes, (image.shape[1], image.shape[0]))
+        return found, self.field.frame_flow
+
+    def submit(self, image: np.ndarray, t: float, boxes: np.ndarray, on_done: MeasuredFn) -> None:
+        """Measure boxes (full-frame xyxy) in the flow from the previous submitted frame to this one."""
+        if self._pool is None:
+            on_done(*self._measure(image, t, boxes))
+            return
+        self._pending.append((self._pool.submit(self._measure, image, t, boxes), on_done))
+        while len(self._pending) > self.depth:
+            self._resolve_oldest()
+
+    def _resolve_oldest(self) -> None:
+        future, on_done = self._pending.popleft()
+        on_done(*future.result())  # a failure in the thread is raised here, in the caller's
+
+    def drain(self) -> None:
+        """Wait for every submitted frame and hand each its result, in order."""
+        while self._pending:
+            self._resolve_oldest()
+
+    def close(self) -> None:
+        """Stop the thread; measurements not yet handed back are dropped."""
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> MotionQueue:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
