@@ -206,7 +206,7 @@ class MotionQueue:
         ...     queue.drain()
     """
 
-    def __init__(self, *, background: bool = True, depth: int = 16) -> None:
+    def __init__(self, *, background: bool = True, depth: int = 4) -> None:
         self.field = MotionField()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="motion") if background else None
         self._pending: deque[tuple[Future, MeasuredFn]] = deque()
