@@ -118,7 +118,6 @@ def frame_chat(app, video: dict, t: float) -> None:
 def recording_clock(app, video: dict) -> None:
     """When the footage starts on the camera's clock (counts by the hour read it): shown, set, corrected or cleared."""
     from services.videos import set_recorded_at
-    from ui.upload import recorded_at_error
 
     current = video.get("recorded_at")
     shown = current.strftime("%Y-%m-%d %H:%M:%S") if current else ""
@@ -131,11 +130,11 @@ def recording_clock(app, video: dict) -> None:
                                       "leave it empty to use a time in the file name, if any.")
             saved = st.form_submit_button("Save", icon=":material/save:")
         if saved:
-            problem = recorded_at_error(text)
-            if problem:
-                st.error(problem)  # nothing is stored: the old time stays
+            try:
+                set_recorded_at(app, video_id=video["id"], recorded_at=text or None)
+            except ValueError as exc:  # the service's one sentence; nothing is stored, the old time stays
+                st.error(str(exc))
                 return
-            set_recorded_at(app, video_id=video["id"], recorded_at=text or None)
             flash(f"Recording start set to {text.strip()}." if text.strip() else "Recording start cleared.")
             st.rerun()
 

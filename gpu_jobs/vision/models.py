@@ -70,7 +70,7 @@ def available_models() -> dict[str, str | None]:
     ssd = ssd_mobilenet()
     pose = movenet()
     face = {k: package_file(FACE_PACKAGE, "models", v) for k, v in FACE_FILES.items()}
-    fall = fall_yolo()
+    fall, fall_export = fall_yolo(), fall_onnx()
 
     def both(a: Path | None, b: Path | None) -> str | None:
         return str(a) if a and b else None
@@ -83,5 +83,5 @@ def available_models() -> dict[str, str | None]:
         "gender (Levi-Hassner)": both(face["gender_model"], face["gender_proto"]),
         "emotion (FER)": str(face["emotion"]) if face["emotion"] else None,
         "ultralytics YOLO checkpoint (fall detector)": str(fall) if fall else None,
-        "fall check on OpenVINO (the checkpoint's ONNX export)": str(fall_onnx()) if fall_onnx() else None,
+        "fall check on OpenVINO (the checkpoint's ONNX export)": str(fall_export) if fall_export else None,
     }
