@@ -110,6 +110,64 @@ def test_openvino_converts_the_graph_once_and_reuses_it(tmp_path, frames):
     assert first.forward([]).shape == (0, 7)
 
 
+def test_the_graph_without_its_loops_gives_the_whole_graphs_rows_on_real_frames(ssd, frames):
+    """Cutting the resize and NMS loops off (half the inference) must not change one row, nor its order."""
+    import cv2
+    import openvino as ov
+
+    from gpu_jobs.vision.ssd_engines import INPUT, _weights
+
+    core = ov.Core()
+    whole = core.read_model(str(_weights()[0]))
+    whole.reshape({whole.inputs[0].get_any_name(): [1, INPUT, INPUT, 3]})
+    compiled = core.compile_model(whole, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+    images = [f.image for f in frames[::3]]
+    for clip in ("scfd_fi003.mp4", "gmdcsa24_s1_fall_13.mp4"):  # a fight and a fall: other cameras, other scenes
+        cap = cv2.VideoCapture(str(Path(__file__).parent / "data" / clip))
+        for k in range(40):
+            ok, image = cap.read()
+            if ok and k % 8 == 0:
+                images.append(image)
+        cap.release()
+    checked, labels = 0, set()
+    for image in images:
+        w = image.shape[1]
+        for view in (image, image[:, : w * 56 // 100], image[:, w * 44 // 100:]):
+            request.infer({0: cv2.cvtColor(cv2.resize(view, (INPUT, INPUT)), cv2.COLOR_BGR2RGB)[None]})
+            scores = request.get_tensor(compiled.output("detection_scores:0")).data[0]
+            keep = scores > 0
+            expected = np.zeros((int(keep.sum()), 7), np.float32)
+            expected[:, 1] = request.get_tensor(compiled.output("detection_classes:0")).data[0][keep]
+            expected[:, 2] = scores[keep]
+            expected[:, 3:] = request.get_tensor(compiled.output("detection_boxes:0")).data[0][keep][:, [1, 0, 3, 2]]
+            np.testing.assert_array_equal(ssd.engine.forward([view]), expected)
+            checked += len(expected)
+            labels |= set(expected[:, 1].astype(int).tolist())
+    assert checked > 100 and len(labels) >= 2, (checked, labels)  # rows of several classes, not empty views
+
+
+def test_numpy_nms_keeps_the_graphs_rules():
+    from gpu_jobs.vision.ssd_engines import multiclass_nms
+
+    boxes = np.array([[0.1, 0.1, 0.5, 0.3],  # class 0, best
+                      [0.12, 0.1, 0.52, 0.3],  # class 0, IoU ~0.9 with the first: suppressed
+                      [0.1, 0.2, 0.5, 0.4],  # class 0, IoU 1/3 with the first: kept
+                      [1.2, 0.1, 1.5, 0.3],  # below the image: nothing left after clipping
+                      [-0.2, 0.6, 0.3, 1.4],  # partly outside: clipped to the image
+                      [0.6, 0.6, 0.9, 0.9]], np.float32)  # at the floor exactly: not above it
+    scores = np.zeros((6, 3), np.float32)
+    scores[:, 0] = [0.9, 0.8, 0.7, 0.95, 0.0, 0.3]
+    scores[1, 2] = 0.85  # the suppressed box stays as another class
+    scores[4, 1] = 0.6
+    rows = multiclass_nms(boxes, scores, view=3)
+    assert (rows[:, 0] == 3).all()
+    assert rows[:, 1].tolist() == [1, 3, 1, 2]  # TF labels count from 1; best score first across classes
+    np.testing.assert_allclose(rows[:, 2], [0.9, 0.85, 0.7, 0.6])
+    np.testing.assert_allclose(rows[3, 3:], [0.6, 0.0, 1.0, 0.3])  # x1, y1, x2, y2 clipped
+    assert multiclass_nms(boxes, np.zeros((6, 3), np.float32)).shape == (0, 7)
+
+
 def test_tiles_overlap_and_cover_the_frame():
     views = tile_views(768, 576, 2)
     assert views[0][0] == 0 and views[-1][2] == 768 and views[0][2] > views[1][0]  # overlapping halves
