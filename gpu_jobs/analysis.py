@@ -90,7 +90,7 @@ class Analyzer:
         report(88.0)
         output = AnalysisOutput(kept, events, scan.stats, scan.frames_done, info.duration_s, (info.width, info.height),
                                 signals=scan.signals, picture=picture)
-        output.highlights = render_highlights(path, events, scan.stats, fps, zones or [])
+        output.highlights = render_highlights(path, events, scan.stats, fps, zones or [], kept)
         report(92.0)
         return output
 

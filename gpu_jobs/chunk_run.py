@@ -26,7 +26,7 @@ from gpu_jobs.analysis import DETECT_SHARE, AnalysisOutput, Analyzer, FrameScan,
 from gpu_jobs.pipeline import (ProgressWriter, event_rows_for, load_zones, run_summary, track_rows,
                                write_run)
 from gpu_jobs.stitch import ChunkPart, stitch
-from gpu_jobs.types import Event, Zone
+from gpu_jobs.types import Event, Track, Zone
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
                                 float(video["duration_s"] or 0.0), size, signals=stitched.signals, picture=picture)
         progress(92.0)
         with app.store.media_source(video["storage_key"]) as path:
-            output.highlights = render_by_seeking(path, events, stitched.stats, zones)
+            output.highlights = render_by_seeking(path, events, stitched.stats, zones, stitched.tracks)
         if should_stop and should_stop():
             raise JobCancelled("The analysis was cancelled.")
         run_id = uuid.uuid4()
@@ -185,10 +185,14 @@ def finish_batch(app, video: dict, batch_id: UUID, analyzer: Analyzer, *, should
             "stitched": True}
 
 
-def render_by_seeking(path, events: list[Event], stats: list[dict], zones: list[Zone] = ()) -> dict[int, bytes]:
-    """Highlight JPEGs of the events (with the zones they used), each frame read by seeking to it."""
+def render_by_seeking(path, events: list[Event], stats: list[dict], zones: list[Zone] = (),
+                      tracks: list[Track] = ()) -> dict[int, bytes]:
+    """Highlight JPEGs of the events (with the zones they used and their evidence), each frame read by seeking to it."""
     from core.runtime.media import encode_jpeg, read_frame_at
+    from gpu_jobs.highlight_evidence import poses_at
     from gpu_jobs.highlights import draw_event
+
+    poses = poses_at(tracks, events)
 
     by_frame = {s["frame"]: s for s in stats}
     out: dict[int, bytes] = {}
@@ -203,5 +207,6 @@ def render_by_seeking(path, events: list[Event], stats: list[dict], zones: list[
                 log.warning("no frame at %.2f s for a highlight", event.t_start, exc_info=True)
                 last = (event.frame, None)
         if last[1] is not None:
-            out[i] = encode_jpeg(draw_event(last[1], event, stat["detections"] if stat else [], zones), max_width=640)
+            out[i] = encode_jpeg(draw_event(last[1], event, stat["detections"] if stat else [], zones, poses[i]),
+                                 max_width=640)
     return out

@@ -1,4 +1,5 @@
-"""Highlight JPEGs: each event's frame with every box in grey, the event's box in its type's colour and its zones."""
+"""Highlight JPEGs: each event's frame with every box in grey, the event's box in its type's colour, its zones
+and its evidence (the person's pose, the points the rule used, one line of why: `highlight_evidence`)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from core.clock import format_mmss
 from core.runtime.media import encode_jpeg, sample_frames
 from core.vocabulary import colour_bgr
 from core.zone_drawing import draw_zones
-from gpu_jobs.types import Event, Zone
+from gpu_jobs.highlight_evidence import draw_caption, draw_evidence, poses_at
+from gpu_jobs.types import Event, Track, Zone
 
 # the attributes a rule names a zone in besides the event's own zone (theft: the shelf it was taken from)
 _ZONE_ATTRIBUTES = ("shelf", "checkout", "exit", "entrance")
 
 
 def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: float,
-                      zones: Sequence[Zone] = ()) -> dict[int, bytes]:
+                      zones: Sequence[Zone] = (), tracks: Iterable[Track] = ()) -> dict[int, bytes]:
     """Annotated JPEGs of each event's highlight frame, from one more sequential decode pass."""
+    poses = poses_at(tracks, events)
     wanted: dict[int, list[int]] = defaultdict(list)
     for i, event in enumerate(events):
         wanted[event.frame].append(i)
@@ -31,7 +34,7 @@ def render_highlights(path: Path, events: list[Event], stats: list[dict], fps: f
     last = max(wanted)
     for frame in sample_frames(path, fps=fps):
         for i in wanted.get(frame.index, ()):
-            picture = draw_event(frame.image, events[i], boxes_at.get(frame.index, []), zones)
+            picture = draw_event(frame.image, events[i], boxes_at.get(frame.index, []), zones, poses[i])
             out[i] = encode_jpeg(picture, max_width=640)
         if frame.index >= last:
             break
@@ -52,8 +55,11 @@ def zones_tag(zones: Sequence[Zone]) -> str:
     return hashlib.sha1(json.dumps(shape).encode()).hexdigest()[:8]
 
 
-def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone] = ()):
-    """A copy of the frame with its zones outlined, the other boxes in grey and the event's box and label in colour."""
+def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone] = (), pose=None):
+    """A copy of the frame with its zones outlined, the other boxes in grey, the event's box, label and evidence.
+
+    pose: the (17, 3) keypoints of the event's person at this frame (`poses_at`), drawn when given.
+    """
     import cv2
 
     img = image.copy()
@@ -65,6 +71,7 @@ def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone
         x1, y1, x2, y2 = (int(v) for v in det["bbox"])
         cv2.rectangle(img, (x1, y1), (x2, y2), (160, 160, 160), 1)
     colour = colour_bgr(event.type)
+    draw_evidence(img, event, pose, detections, colour=colour, scale=k)
     x1, y1, x2, y2 = (int(v) for v in event.bbox)
     cv2.rectangle(img, (x1, y1), (x2, y2), colour, 3)
     label = f"{event.type} {format_mmss(event.t_start)}"
@@ -72,4 +79,5 @@ def draw_event(image, event: Event, detections: list[dict], zones: Iterable[Zone
     ty = max(th + 6, y1)
     cv2.rectangle(img, (x1, ty - th - 6), (x1 + tw + 6, ty), colour, -1)
     cv2.putText(img, label, (x1 + 3, ty - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+    draw_caption(img, event, colour=colour, scale=k)
     return img

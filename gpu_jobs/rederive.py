@@ -92,7 +92,7 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     tags = [zones_tag(event_zones(e, zones)) for e in events]
     keys: list[str | None] = [_same_zones(kept.get(_picture_key(e.type, e.frame, e.bbox, e.t_start)), tags[i])
                               for i, e in enumerate(events)]
-    new_keys = _render_new(app, video, run_id, events, keys, zones, tags)
+    new_keys = _render_new(app, video, run_id, events, keys, zones, tags, tracks)
     rows = [event_row(e, embeddings[i], keys[i]) for i, e in enumerate(events)]
     try:
         with app.db.connection() as conn:
@@ -147,13 +147,15 @@ def _video_file(app, video: dict):
 
 
 def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[str | None],
-                zones: list[Zone], tags: list[str]) -> list[str]:
+                zones: list[Zone], tags: list[str], tracks: list[Track]) -> list[str]:
     """Highlight JPEGs of the events without a kept picture (their frames read by seeking); fills `keys`."""
     from core.runtime.media import encode_jpeg, read_frame_at
     from db.repos import runs
+    from gpu_jobs.highlight_evidence import poses_at
     from gpu_jobs.highlights import draw_event
 
     todo = [i for i, key in enumerate(keys) if key is None]
+    poses = poses_at(tracks, events)
     if not todo or not video.get("storage_key"):
         return []
     with app.db.connection() as conn:
@@ -179,7 +181,8 @@ def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[
                 image = images[event.frame]
                 if image is None:
                     continue
-                jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else [], zones), max_width=640)
+                jpeg = encode_jpeg(draw_event(image, event, stat["detections"] if stat else [], zones, poses[i]),
+                                   max_width=640)
                 tag = f"-z{tags[i]}" if tags[i] else ""  # a redrawn zone draws the picture again
                 key = f"highlights/{video['id']}/{run_id}/{batch}_{i:05d}_{event.type}{tag}.jpg"
                 app.store.put_bytes(key, jpeg, content_type="image/jpeg")

@@ -353,3 +353,21 @@ def test_the_detectors_fall_flag_reaches_the_observation_and_frames_get_motion()
     assert first[0].motion is None and first[1].motion.shape == (5,) and first[1].motion[0] > 0
     assert len(scan.signals) == 2 and scan.signals[1].motion.shape == (2, 5)
     assert scan.signals[1].frame_motion.shape == (5,)
+
+
+def test_a_real_collapse_highlight_shows_the_pose_and_why(analyzer):
+    """The analysis draws the fallen person's skeleton and the caption on the collapse's picture."""
+    import cv2
+
+    from core.vocabulary import colour_bgr
+    from gpu_jobs.highlight_evidence import caption, poses_at
+
+    output = analyzer.analyze_file(DATA / "gmdcsa24_s1_fall_13.mp4")
+    [i] = [k for k, e in enumerate(output.events) if e.type == "collapse"]
+    event = output.events[i]
+    pose = poses_at(output.tracks, [event])[0]
+    assert pose is not None and (pose[:, 2] >= 0.3).sum() >= 5  # the lying body's keypoints
+    assert caption(event).startswith("lying ")
+    picture = cv2.imdecode(np.frombuffer(output.highlights[i], np.uint8), cv2.IMREAD_COLOR)
+    strip = picture[-4:, :40].reshape(-1, 3).astype(int)
+    assert (np.abs(strip - np.array(colour_bgr("collapse"))).max(axis=1) < 40).mean() > 0.9  # the caption's strip
