@@ -198,10 +198,20 @@ def test_a_long_video_is_queued_as_chunk_jobs_and_its_events_match_the_whole_fil
     def key(e):
         return (e["type"], round(e["t_start"], 1), round(e["t_end"], 1))
 
-    # Tracker state cannot carry across a cut: the later chunk's ByteTrack starts cold in the overlap.
-    # On this clip the runs agree to the tenth of a second; on a longer one a cold tracker can join or
-    # split a tracklet differently from the whole-file run (bench/bench_chunked.py measures how often).
-    assert sorted(map(key, chunk_events)) == sorted(map(key, whole_events))
+    # Tracker state cannot carry across a cut: a later chunk's ByteTrack starts cold in the overlap, so
+    # two people crossing after it may keep or swap their tracklets unlike the whole-file run (which of
+    # the two happens turns on the last bits of the detections: on one machine this clip agreed to the
+    # tenth of a second, on another two walks swapped ends at 17 s; bench/bench_chunked.py measures it).
+    # Before the first later chunk starts nothing may differ; after it, each type has the same events,
+    # each starting within two sampled frames of its twin.
+    cold = batch[1]["t_start"]
+    assert sorted(key(e) for e in chunk_events if e["t_end"] < cold) == sorted(
+        key(e) for e in whole_events if e["t_end"] < cold) != []
+    frame_s = 1 / chunked_app.settings.analysis_fps
+    for kind in {e["type"] for e in whole_events} | {e["type"] for e in chunk_events}:
+        a = sorted(e["t_start"] for e in chunk_events if e["type"] == kind)
+        b = sorted(e["t_start"] for e in whole_events if e["type"] == kind)
+        assert len(a) == len(b) and all(abs(x - y) <= 2 * frame_s + 1e-6 for x, y in zip(a, b)), (kind, a, b)
     assert len(chunk_tracks) == len(whole_tracks)
 
 
