@@ -19,7 +19,7 @@ import numpy as np
 from gpu_jobs.types import KEYPOINTS, Event, Track
 
 _K = {name: i for i, name in enumerate(KEYPOINTS)}
-# the limbs drawn, COCO keypoint pairs; the face is left out (a dot at the nose is enough)
+# the limbs drawn, COCO keypoint pairs; the face gets dots only, lines there would hide it
 SKELETON = tuple((_K[a], _K[b]) for a, b in (
     ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),
     ("right_shoulder", "right_hip"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
