@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from gpu_jobs.types import KEYPOINTS, Event, Track
+from gpu_jobs.types import KEYPOINT_INDEX, Event, Track
 
-_K = {name: i for i, name in enumerate(KEYPOINTS)}
+_K = KEYPOINT_INDEX
 # the limbs drawn, COCO keypoint pairs; the face gets dots only, lines there would hide it
 SKELETON = tuple((_K[a], _K[b]) for a, b in (
     ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_shoulder", "left_hip"),

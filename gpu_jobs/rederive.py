@@ -155,9 +155,9 @@ def _render_new(app, video: dict, run_id: UUID, events: list[Event], keys: list[
     from gpu_jobs.highlights import draw_event
 
     todo = [i for i, key in enumerate(keys) if key is None]
-    poses = poses_at(tracks, events)
     if not todo or not video.get("storage_key"):
         return []
+    poses = poses_at(tracks, events)
     with app.db.connection() as conn:
         stats = {s["frame"]: s for s in runs.frame_stats_at_frames(conn, video["id"], run_id,
                                                                     sorted({events[i].frame for i in todo}))}

@@ -18,6 +18,7 @@ KEYPOINTS = (
     "left_wrist", "right_wrist", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
+KEYPOINT_INDEX = {name: i for i, name in enumerate(KEYPOINTS)}
 
 
 @dataclass(slots=True)

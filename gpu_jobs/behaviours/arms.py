@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpu_jobs.behaviours.kinematics import TrackProfile
-from gpu_jobs.types import KEYPOINTS
+from gpu_jobs.types import KEYPOINT_INDEX, KEYPOINTS
 from settings import BehaviourThresholds
 
-_KP = {name: i for i, name in enumerate(KEYPOINTS)}
+_KP = KEYPOINT_INDEX
 SIDES = ("left", "right")
 _SHOULDER = (_KP["left_shoulder"], _KP["right_shoulder"])
 _ELBOW = (_KP["left_elbow"], _KP["right_elbow"])

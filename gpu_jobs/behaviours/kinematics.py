@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpu_jobs.types import KEYPOINTS, Observation, Track
+from gpu_jobs.types import KEYPOINT_INDEX, KEYPOINTS, Observation, Track
 from settings import BehaviourThresholds
 
 # optional track attribute: frames an external fall detector flagged (the detector also sets Observation.fall)
 FALL_FRAMES_KEY = "fall_frames"
 
-_KP = {name: i for i, name in enumerate(KEYPOINTS)}
+_KP = KEYPOINT_INDEX
 _WRISTS = (_KP["left_wrist"], _KP["right_wrist"])
 _REACH_HEIGHT = 0.3  # without keypoints, hands are looked for at this height of the box (shoulders)
 

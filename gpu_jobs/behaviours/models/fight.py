@@ -32,7 +32,7 @@ import numpy as np
 
 from gpu_jobs.behaviours.kinematics import TrackProfile
 from gpu_jobs.behaviours.models.evaluator import WindowModel
-from gpu_jobs.types import KEYPOINTS, FrameSignal
+from gpu_jobs.types import KEYPOINT_INDEX, FrameSignal
 from gpu_jobs.vision.motion import FLOW_FIELDS, GRID
 
 WINDOW_S = 2.0
@@ -42,7 +42,7 @@ CLOSE = 0.8  # two people this close (centre distance in body sizes) are in cont
 FAR = 5.0  # the distance feature of a window with one person
 MODEL_PATH = Path(__file__).with_name("fight.json")
 
-_KP = {name: i for i, name in enumerate(KEYPOINTS)}
+_KP = KEYPOINT_INDEX
 _ANKLES = [_KP["left_ankle"], _KP["right_ankle"]]
 
 FIGHT_FEATURES = (
