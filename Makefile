@@ -1,4 +1,4 @@
-.PHONY: setup run test bench
+.PHONY: setup run test bench lock
 
 # Set up everything, then serve the app on http://127.0.0.1:8501
 run: setup
@@ -12,6 +12,10 @@ test: setup
 
 setup:
 	bash scripts/setup.sh
+
+# Pin every release of the working .venv in requirements.lock (after a dependency change and a green make test)
+lock:
+	bash scripts/lock.sh
 
 # Measure speed and quality (needs ../shared/datasets); results land in bench/results/
 bench: setup
