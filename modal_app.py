@@ -15,6 +15,7 @@ MINUTES = 60
 ROOT = Path(__file__).resolve().parent
 YOLO_WEIGHTS = "/models/yolo11n.pt"
 YOLO_POSE_WEIGHTS = "/models/yolo11n-pose.pt"
+LOCK = "/root/requirements.lock"
 
 app = modal.App("sentinel")
 # first-party code the containers import; pyproject only installs dependencies (a test checks it is complete)
@@ -39,9 +40,11 @@ def _bake_weights() -> None:
 image = (
     modal.Image.debian_slim(python_version="3.11")
     .apt_install("libgl1", "libglib2.0-0", "ffmpeg")
-    .pip_install("torch==2.14.1", "torchvision==0.29.1")
-    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"), optional_dependencies=["llm"])
-    .pip_install_from_requirements(str(ROOT / "requirements-nodeps.txt"), extra_options="--no-deps")
+    # the releases the suite passed with (requirements.lock), as pip constraints, as scripts/setup.sh does
+    .add_local_file(ROOT / "requirements.lock", LOCK, copy=True)
+    .pip_install("torch==2.14.1", "torchvision==0.29.1", extra_options=f"-c {LOCK}")
+    .pip_install_from_pyproject(str(ROOT / "pyproject.toml"), optional_dependencies=["llm"], extra_options=f"-c {LOCK}")
+    .pip_install_from_requirements(str(ROOT / "requirements-nodeps.txt"), extra_options=f"--no-deps -c {LOCK}")
     .run_function(_bake_weights)
     .env({
         "SENTINEL_DETECTOR": "yolo",
