@@ -68,14 +68,16 @@ def _predicate(event: Event, facts: dict) -> str:
             return f"hides {item} {hidden}{at}"
         case "theft":
             shelf = _place(facts.get("shelf"), "shelf", "from") if facts.get("shelf") else ""
+            unpaid = (" without paying" if facts.get("payment_checked", True)
+                      else ", with no checkout zone drawn to tell whether it was paid for,")
             if facts.get("carried_out"):
                 how = "hides it and " if facts.get("concealed") else ""
                 way_out = _place(zone, kind, "through") or " through the exit"
-                return f"takes {item}{shelf}, {how}leaves{way_out} without paying"
+                return f"takes {item}{shelf}, {how}leaves{way_out}{unpaid}"
             hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""))
             if hidden:
-                return f"takes {item}{shelf} and hides it {hidden}{at} without paying"
-            return f"takes {item}{shelf} and conceals it{at} without paying"
+                return f"takes {item}{shelf} and hides it {hidden}{at}{unpaid}"
+            return f"takes {item}{shelf} and conceals it{at}{unpaid}"
         case "collapse":
             down = f" and stays down for {_seconds(facts['lying_s'])}" if "lying_s" in facts else ""
             return f"collapses to the floor{at}{down}"

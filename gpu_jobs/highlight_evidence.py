@@ -68,8 +68,11 @@ def caption(event: Event) -> str:
             parts.append(f"hand to the {str(a['hidden_at']).replace('_', ' ')}")
         if a.get("item_vanished"):
             parts.append("item no longer seen")
+        unchecked = a.get("payment_checked") is False  # no checkout zone: nobody could be seen paying
         if a.get("carried_out"):
-            parts.append("carried out, no checkout")
+            parts.append("carried out, no checkout zone drawn" if unchecked else "carried out, no checkout")
+        elif event.type == "theft" and unchecked:
+            parts.append("no checkout zone drawn")
     return ", ".join(parts)
 
 

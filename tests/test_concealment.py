@@ -232,8 +232,12 @@ def test_pick_and_concealment_then_checkout_is_no_theft():
     tracks = [shopper(hide="out of sight", foot=walks_to_till, t_end=9.0), lifted_item()]
     assert [e.type for e in run(ConcealmentRule, tracks, [CHECKOUT])] == ["concealment"]
     assert run(TheftRule, tracks, [CHECKOUT]) == []
-    # the same without the checkout zone: nothing was paid
-    assert [e.type for e in run(TheftRule, tracks)] == ["theft"]
+    # the same without the checkout zone: nothing could be paid, and the event says payment was not checked
+    unchecked = run(TheftRule, tracks)
+    assert [e.type for e in unchecked] == ["theft"] and unchecked[0].attributes["payment_checked"] is False
+    # a checkout zone the shopper never reaches: payment was looked for and not seen
+    stays = run(TheftRule, [shopper(hide="out of sight"), lifted_item()], [CHECKOUT])
+    assert [e.attributes["payment_checked"] for e in stays] == [True]
 
 
 def test_zone_evidence_raises_confidence():

@@ -67,6 +67,15 @@ def test_concealment_sentence():
                         "without paying at 01:12.")
 
 
+def test_a_theft_with_no_checkout_zone_says_payment_was_not_checked():
+    hidden = event("theft", zone="right", hidden_at="waist", concealed=True, carried_out=False, payment_checked=False)
+    sentence, _ = describe(hidden, {})
+    assert sentence == ("A person takes an item and hides it at the waist (a pocket or the waistband) on the right "
+                        "side of the frame, with no checkout zone drawn to tell whether it was paid for, at 01:12.")
+    checked = event("theft", zone="right", hidden_at="waist", concealed=True, carried_out=False, payment_checked=True)
+    assert describe(checked, {})[0].endswith("side of the frame without paying at 01:12.")
+
+
 def test_collapse_and_violent_keywords():
     sentence, keywords = describe(event("collapse", t_end=80, zone="right", lying_s=7.6), {"age_group": "senior"})
     assert sentence == ("An elderly person collapses to the floor on the right side of the frame and stays down "

@@ -39,6 +39,10 @@ def test_the_caption_says_why_each_kind_fired():
     assert caption(_event("concealment", dwell_s=2.0, hidden_at="waist", item_vanished=True)) == (
         "hand in the shelf 2.0 s, hand to the waist, item no longer seen")
     assert caption(_event("theft", item="bottle", carried_out=True)) == "bottle taken, carried out, no checkout"
+    assert (caption(_event("theft", item="bottle", carried_out=True, payment_checked=False))
+            == "bottle taken, carried out, no checkout zone drawn")
+    unchecked = _event("theft", hidden_at="waist", payment_checked=False)
+    assert caption(unchecked) == "hand to the waist, no checkout zone drawn"
     assert caption(_event("walking", direction="left")) == ""
 
 

@@ -76,6 +76,8 @@ class TheftRule(ThresholdRule):
             **{f"pick_{k}" if k in ("evidence", "also") else k: v for k, v in pick_facts(pick).items()},
             "shelf": pick.shelf, "taken_at": round(t_taken, 2), "concealed": concealment is not None,
             "carried_out": carried_out, "checkout_visited": False,
+            # without a checkout zone nobody can be seen paying: the sentence says so instead of "without paying"
+            "payment_checked": any(zone.kind == "checkout" for zone in scene.zones.zones),
         }
         if concealment is not None:
             shown = concealment_facts(concealment)
