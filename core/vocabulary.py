@@ -37,6 +37,13 @@ ANOMALY_SYNONYMS: dict[str, tuple[str, ...]] = {
 # the types a store owner must see first (dashboard, timeline highlights)
 ALERT_TYPES = ("theft", "collapse", "violent")
 
+# how much a store owner wants an event of each type shown when a question names nothing to match
+# ("what happened between minute 1 and 2?"): incidents first, routine movement last
+SALIENCE: dict[str, float] = {
+    "theft": 1.0, "violent": 1.0, "collapse": 1.0, "concealment": 0.9, "picking": 0.7, "anomaly": 0.7,
+    "crowding": 0.5, "loitering": 0.4, "sitting": 0.2, "walking": 0.1, "standing": 0.1,
+}
+
 # one colour per event type: the timeline, the charts, the cards and the highlight JPEGs alike
 EVENT_COLOURS: dict[str, str] = {
     "theft": "#d62728",

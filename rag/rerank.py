@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -24,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from langchain_core.documents import Document
 
+from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, match_filters
+from rag.terms import content_terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -61,29 +62,6 @@ def _start(doc: Document) -> float:
 # Offline reranker
 # ---------------------------------------------------------------------------
 
-_STOPWORDS = frozenset(
-    """a an the and or but of in on at to for from by with without into onto over under
-    is are was were be been being do does did done has have had any anyone anybody anything
-    some someone somebody something who whom whose what which when where why how many much
-    there here this that these those it its they them their he she his her him i me my we us
-    our you your can could will would should may might please show find tell me list all
-    between after before around about during first last minute minutes second seconds
-    video clip footage happen happened happening event events people person""".split()
-)
-
-
-def _stem(word: str) -> str:
-    """A crude suffix strip: enough to meet 'picking' with 'picked' and 'picks'."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS}
-
-
 def _doc_terms(doc: Document) -> set[str]:
     meta = doc.metadata
     parts = [doc.page_content, str(meta.get("type") or ""), str(meta.get("zone") or "")]
@@ -92,7 +70,7 @@ def _doc_terms(doc: Document) -> set[str]:
     attributes = meta.get("attributes") or {}
     if isinstance(attributes, Mapping):
         parts.extend(str(v) for v in attributes.values() if isinstance(v, str | int | float))
-    return _terms(" ".join(parts))
+    return content_terms(" ".join(parts))
 
 
 def _as_vector(value: Any) -> np.ndarray | None:
@@ -117,7 +95,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True, slots=True)
 class RerankWeights:
-    """How much each signal counts in the offline score; they sum to 1.
+    """How much each signal counts in the offline score; those used for a question sum to 1.
 
     semantic:   cosine similarity of question and event embeddings (clipped at 0): the
                 main signal, it matches meaning ("shoplifting" ~ "concealed a bottle").
@@ -128,12 +106,17 @@ class RerankWeights:
                 zone, keywords and attributes: rewards exact names the embedding blurs.
     confidence: the detector's confidence in the event: a tie-breaker between
                 otherwise equal events.
+    salience:   only for a question with no content words ("what happened between
+                minute 1 and 2?"), in place of semantic and lexical, which would rank on
+                noise: how much a store owner wants the event's type seen
+                (`core.vocabulary.SALIENCE`), so a theft comes before people standing.
     """
 
     semantic: float = 0.45
     filters: float = 0.30
     lexical: float = 0.15
     confidence: float = 0.10
+    salience: float = 0.60
 
 
 def filter_score(filters: QueryFilters, metadata: Mapping[str, Any]) -> float:
@@ -181,12 +164,13 @@ class OfflineReranker:
         """The per-signal scores (each 0..1) and the weighted total for each document."""
         # time phrases and video names only add noise to the similarity signals
         text = filters.text.strip() or query
-        semantic = self._semantic(text, docs)
+        query_terms = content_terms(text)
+        vague = not query_terms  # nothing to match: rank by what the owner wants to see instead
+        semantic = None if vague else self._semantic(text, docs)
         weights = self.weights
-        total_weight = weights.filters + weights.lexical + weights.confidence
+        total_weight = weights.filters + weights.confidence + (weights.salience if vague else weights.lexical)
         if semantic is not None:
             total_weight += weights.semantic
-        query_terms = _terms(text)
         parts: list[dict[str, float]] = []
         for i, doc in enumerate(docs):
             overlap = len(query_terms & _doc_terms(doc)) / len(query_terms) if query_terms else 0.0
@@ -196,11 +180,12 @@ class OfflineReranker:
                 "filters": filter_score(filters, doc.metadata),
                 "lexical": overlap,
                 "confidence": min(1.0, max(0.0, float(confidence))) if confidence is not None else 0.5,
+                "salience": SALIENCE.get(str(doc.metadata.get("type")), 0.5) if vague else 0.0,
             }
             weighted = (
                 weights.filters * part["filters"]
-                + weights.lexical * part["lexical"]
                 + weights.confidence * part["confidence"]
+                + (weights.salience * part["salience"] if vague else weights.lexical * part["lexical"])
                 + (weights.semantic * part["semantic"] if semantic is not None else 0.0)
             )
             part["total"] = weighted / total_weight if total_weight else 0.0

@@ -36,9 +36,13 @@ from core.errors import VideoNotFound
 from db.repos import events as events_repo
 from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
+from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, parse_question
+from rag.terms import content_terms
 
 log = logging.getLogger(__name__)
+
+INCIDENT_TYPES = tuple(kind for kind, salience in SALIENCE.items() if salience >= 0.7)
 
 # spellings stored attributes may use for a canonical filter value
 _STORED_SPELLINGS: dict[str, tuple[str, ...]] = {"grey": ("gray",), "centre": ("center", "middle")}
@@ -185,10 +189,17 @@ class HybridRetriever(BaseRetriever):
                     return []  # events of other videos would answer a different question
                 video_ids = [found["id"]]
                 parsed = parsed.resolve(found.get("duration_s"))
-            rows = hybrid_search(conn, query_embedding=vector, query_text=text,
-                                 filters=search_filters(parsed, video_ids), k=limit,
-                                 ef_search=self.ef_search, exact=self.exact,
-                                 exact_max_rows=self.exact_max_rows)
+            def search(asked: QueryFilters) -> list[dict]:
+                return hybrid_search(conn, query_embedding=vector, query_text=text,
+                                     filters=search_filters(asked, video_ids), k=limit, ef_search=self.ef_search,
+                                     exact=self.exact, exact_max_rows=self.exact_max_rows)
+
+            rows = search(parsed)
+            if not content_terms(text) and not parsed.event_types:
+                # "what happened?": its words rank nothing, so the incidents in scope are candidates first
+                incidents = search(parsed.model_copy(update={"event_types": list(INCIDENT_TYPES)}))
+                seen = {row["id"] for row in incidents}
+                rows = [*incidents, *(row for row in rows if row["id"] not in seen)][:limit]
         return [row_to_document(row) for row in rows]
 
 

@@ -62,6 +62,24 @@ def test_offline_reranker_puts_the_theft_in_the_window_first(embeddings, store_e
     assert "rerank_score" not in store_events[0].metadata  # inputs untouched
 
 
+def test_a_question_with_nothing_to_match_shows_incidents_before_routine(embeddings) -> None:
+    # "what happened between minute 1 and 2?": many people standing about, one theft, k=3
+    docs = [_event(10 + n, "standing", 60.0 + 5 * n, f"A person stands still at the counter ({n}).",
+                   confidence=0.95) for n in range(6)]
+    docs += [_event(30, "theft", 63.0, "A person takes an item and hides it at the waist.", confidence=0.6),
+             _event(31, "walking", 61.0, "A person walks to the left.", confidence=0.9),
+             _event(32, "picking", 90.0, "A person reaches out to take something.", confidence=0.5)]
+    question = "what happened between minute 1 and 2?"
+    filters = parse_question(question)
+    top = OfflineReranker(embeddings=embeddings).rerank(question, docs, filters, k=3)
+    assert [d.metadata["type"] for d in top] == ["theft", "picking", "standing"]
+    assert top[0].metadata["rerank_parts"]["salience"] == 1.0 and top[0].metadata["rerank_parts"]["semantic"] == 0.0
+    # a question with words to match keeps ranking on them: the walker is found, salience plays no part
+    walked = parse_question("who walked to the left between minute 1 and 2?")
+    best = OfflineReranker(embeddings=embeddings).rerank(walked.text, docs, walked, k=1)[0]
+    assert best.metadata["event_id"] == 31 and best.metadata["rerank_parts"]["salience"] == 0.0
+
+
 def test_filter_mismatch_is_penalised(embeddings) -> None:
     doc = _event(7, "theft", 190.0, "A man put a bottle in his bag at the shelf.")
     reranker = OfflineReranker(embeddings=embeddings)

@@ -327,6 +327,25 @@ def test_event_matching_text_and_vector_ranks_first(clean_db, embeddings):
     assert all(d.metadata["scores"]["rrf"] < top["scores"]["rrf"] for d in docs[1:])
 
 
+def test_a_vague_question_gets_the_incidents_among_many_routine_events(clean_db, embeddings):
+    routine = [{"description": f"A person in grey stands still at the counter ({n})", "type": "standing",
+                "t_start": float(n)} for n in range(40)]
+    incidents = [{"description": "A person takes an item and hides it at the waist", "type": "theft",
+                  "t_start": 63.0},
+                 {"description": "A person reaches out to take something", "type": "picking", "t_start": 90.0},
+                 {"description": "A person collapses to the floor", "type": "collapse", "t_start": 300.0}]
+    add_video(clean_db, "counter", routine + incidents)
+    retriever = HybridRetriever(db=clean_db, embeddings=embeddings, k=10)
+    found = [d.metadata["type"] for d in retriever.invoke("what happened?")]
+    assert set(found[:3]) == {"theft", "picking", "collapse"} and found.count("standing") == 7  # rerank orders
+    # in a window, only what is in it
+    window = [d.metadata["type"] for d in retriever.invoke("what happened between minute 1 and 2?")]
+    assert sorted(window) == ["picking", "theft"]
+    # a question with words to look for is ranked on them as before: no incidents pushed in
+    asked = [d.metadata["type"] for d in retriever.invoke("who stood still at the counter?")]
+    assert asked == ["standing"] * 10
+
+
 # ---------------------------------------------------------------------------
 # Windowing
 # ---------------------------------------------------------------------------
