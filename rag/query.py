@@ -43,7 +43,7 @@ COLOURS: tuple[str, ...] = Colour.__args__  # type: ignore[attr-defined]
 ZONES: tuple[str, ...] = Zone.__args__  # type: ignore[attr-defined]
 
 # Spellings a model (or a person) may use for a canonical value; applied before validation.
-_ALIASES: dict[str, str] = {
+ALIASES: dict[str, str] = {
     "gray": "grey", "navy": "blue", "violet": "purple", "tan": "beige", "khaki": "beige",
     "center": "centre", "middle": "centre", "till": "checkout", "register": "checkout",
     "counter": "checkout", "cashier": "checkout", "door": "exit", "entrance": "exit",
@@ -97,7 +97,7 @@ class QueryFilters(BaseModel):
         for item in value:
             if isinstance(item, str):
                 item = item.strip().lower()
-                item = _ALIASES.get(item, item)
+                item = ALIASES.get(item, item)
             if item not in out:
                 out.append(item)
         return out
@@ -171,7 +171,7 @@ def _attribute_values(attributes: Mapping[str, Any], *keys: str) -> set[str]:
 
     def collect(value: Any) -> None:
         if isinstance(value, str):
-            found.add(_ALIASES.get(value.strip().lower(), value.strip().lower()))
+            found.add(ALIASES.get(value.strip().lower(), value.strip().lower()))
         elif isinstance(value, Mapping):
             for inner in value.values():
                 collect(inner)
@@ -213,7 +213,7 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
     if filters.zones:
         zone = metadata.get("zone")
         zones = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if z}
-        zones = {_ALIASES.get(z, z) for z in zones}
+        zones = {ALIASES.get(z, z) for z in zones}
         checks["zone"] = bool(zones & set(filters.zones)) if zones else None
     if filters.t_from is not None or filters.t_to is not None:
         start, end = metadata.get("t_start"), metadata.get("t_end")
@@ -357,7 +357,7 @@ def _read_facets(words: Scan) -> dict[str, list[str]]:
         ages = [a for a in ages if a != "child?"] or ["child"]
     colours: list[str] = []
     for m in words.find(_COLOUR_PATTERN):
-        colour = _ALIASES.get(m.group(1), m.group(1))
+        colour = ALIASES.get(m.group(1), m.group(1))
         if colour not in colours:
             colours.append(colour)
     zones: list[str] = []

@@ -25,7 +25,7 @@ from langchain_core.documents import Document
 
 from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, match_filters
-from rag.terms import content_terms
+from rag.terms import content_terms, looked_for
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -95,7 +95,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True, slots=True)
 class RerankWeights:
-    """How much each signal counts in the offline score; those used for a question sum to 1.
+    """How much each signal counts in the offline score (the total is divided by the weights used).
 
     semantic:   cosine similarity of question and event embeddings (clipped at 0): the
                 main signal, it matches meaning ("shoplifting" ~ "concealed a bottle").
@@ -106,8 +106,9 @@ class RerankWeights:
                 zone, keywords and attributes: rewards exact names the embedding blurs.
     confidence: the detector's confidence in the event: a tie-breaker between
                 otherwise equal events.
-    salience:   only for a question with no content words ("what happened between
-                minute 1 and 2?"), in place of semantic and lexical, which would rank on
+    salience:   only for a question with no content words beyond its filters ("what
+                happened between minute 1 and 2?", "what did the man in black do?"), in
+                place of semantic and lexical, which would rank on
                 noise: how much a store owner wants the event's type seen
                 (`core.vocabulary.SALIENCE`), so a theft comes before people standing.
     """
@@ -116,7 +117,7 @@ class RerankWeights:
     filters: float = 0.30
     lexical: float = 0.15
     confidence: float = 0.10
-    salience: float = 0.60
+    salience: float = 0.15  # above any confidence gap, below half a filter: grey's own standing beats red's theft
 
 
 def filter_score(filters: QueryFilters, metadata: Mapping[str, Any]) -> float:
@@ -165,7 +166,8 @@ class OfflineReranker:
         # time phrases and video names only add noise to the similarity signals
         text = filters.text.strip() or query
         query_terms = content_terms(text)
-        vague = not query_terms  # nothing to match: rank by what the owner wants to see instead
+        # nothing to match beyond the filters: rank by what the owner wants to see instead
+        vague = not (looked_for(filters) if filters.text.strip() else query_terms)
         semantic = None if vague else self._semantic(text, docs)
         weights = self.weights
         total_weight = weights.filters + weights.confidence + (weights.salience if vague else weights.lexical)

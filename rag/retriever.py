@@ -38,7 +38,7 @@ from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
 from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, parse_question
-from rag.terms import content_terms
+from rag.terms import looked_for
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class HybridRetriever(BaseRetriever):
                                      exact=self.exact, exact_max_rows=self.exact_max_rows)
 
             rows = search(parsed)
-            if not content_terms(text) and not parsed.event_types:
+            if not looked_for(parsed) and not parsed.event_types:
                 # "what happened?": its words rank nothing, so the incidents in scope are candidates first
                 incidents = search(parsed.model_copy(update={"event_types": list(INCIDENT_TYPES)}))
                 seen = {row["id"] for row in incidents}

@@ -1,15 +1,22 @@
 """The content words of a question or an event: what the reranker matches and what makes a question vague.
 
 Example:
-    >>> content_terms("did anyone pick up a bottle?")
-    {'pick', 'up', 'bottle'}
-    >>> content_terms("anything interesting going on")  # vague: the reranker ranks by salience
+    >>> from rag.query import parse_question
+    >>> sorted(content_terms("did anyone pick up a bottle?"))
+    ['bottle', 'pick', 'up']
+    >>> content_terms("anything interesting going on")
+    set()
+    >>> looked_for(parse_question("what did the man in grey do around 1:05?"))  # vague: ranked by salience
     set()
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.query import QueryFilters
 
 STOPWORDS = frozenset(
     """a an the and or but of in on at to for from by with without into onto over under
@@ -19,8 +26,10 @@ STOPWORDS = frozenset(
     our you your can could will would should may might please show find tell me list all
     between after before around about during first last minute minutes second seconds
     video clip footage happen happened happening event events people person
-    everything else whatever going go goes went occur occurred notable interesting important""".split()
+    everything else whatever going go goes went occur occurred notable interesting important doing""".split()
 )
+# words that only say where or who, once a filter holds the value: "what did the man on the left side do?"
+FACET_WORDS = frozenset({"side", "frame", "area", "part", "screen", "wearing", "dressed"})
 
 
 def stem(word: str) -> str:
@@ -34,3 +43,12 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> set[str]:
     """The stemmed words of text that are not stop words."""
     return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS}
+
+
+def looked_for(filters: QueryFilters) -> set[str]:
+    """The content words of a parsed question that no filter took: empty when only time and who/where are asked."""
+    from rag.query import ALIASES
+
+    values = {*filters.colours, *filters.zones, *filters.genders, *filters.age_groups}
+    taken = values | {word for word, value in ALIASES.items() if value in values} | FACET_WORDS
+    return content_terms(filters.text) - {stem(word) for word in taken}

@@ -80,6 +80,28 @@ def test_a_question_with_nothing_to_match_shows_incidents_before_routine(embeddi
     assert best.metadata["event_id"] == 31 and best.metadata["rerank_parts"]["salience"] == 0.0
 
 
+def test_words_a_filter_took_leave_nothing_to_look_for() -> None:
+    from rag.terms import looked_for
+
+    assert looked_for(parse_question("what did the person in grey do around 1:05?")) == set()
+    assert looked_for(parse_question("what happened on the left side?")) == set()
+    assert looked_for(parse_question("what did the woman in red do?")) == set()
+    assert looked_for(parse_question("what was the man in the black jacket doing?")) == {"jacket"}
+    assert looked_for(parse_question("did a woman take a bottle?")) == {"take", "bottle"}
+
+
+def test_who_and_when_alone_rank_the_persons_incidents_first(embeddings) -> None:
+    grey = {"attributes": {"clothing_colour": "grey"}}
+    docs = [_event(40, "standing", 66.0, "A person in grey stands still in the centre.", confidence=0.95, **grey),
+            _event(41, "theft", 63.0, "A person in grey takes an item and hides it at the waist.", **grey),
+            _event(42, "theft", 64.0, "A person in red takes an item and hides it.",
+                   attributes={"clothing_colour": "red"})]
+    question = "what did the person in grey do around 1:05?"
+    top = OfflineReranker(embeddings=embeddings).rerank(question, docs, parse_question(question), k=3)
+    # grey's theft first; the filters still outweigh salience, so grey's standing comes before red's theft
+    assert [d.metadata["event_id"] for d in top] == [41, 40, 42]
+
+
 def test_filter_mismatch_is_penalised(embeddings) -> None:
     doc = _event(7, "theft", 190.0, "A man put a bottle in his bag at the shelf.")
     reranker = OfflineReranker(embeddings=embeddings)
