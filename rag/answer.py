@@ -93,6 +93,24 @@ def _event_line(doc: Document) -> str:
     return f"- {head}{body} [E{event_id(doc)}]"
 
 
+def duration_s(doc: Document) -> float:
+    meta = doc.metadata
+    return max(0.0, float(meta.get("t_end") or 0.0) - float(meta.get("t_start") or 0.0))
+
+
+def ranked(filters: QueryFilters, docs: list[Document]) -> list[Document]:
+    """docs longest (or shortest) first when the question asks for that, else as they came; ties: earlier first."""
+    if filters.rank_by is None:
+        return docs
+    sign = -1.0 if filters.rank_by == "longest" else 1.0
+    return sorted(docs, key=lambda d: (sign * duration_s(d), float(d.metadata.get("t_start") or 0.0)))
+
+
+def _how_long(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
 # past tense for counting people: (one person, several people)
 _DID = {
     "walking": ("walked by", "walked by"),
@@ -132,10 +150,10 @@ class GroundedComposer:
         self, question: str, filters: QueryFilters, hits: list[Document], context: list[Document]
     ) -> Answer:
         """Yes/no, a count or a list of the matching hits, with citations."""
-        matching = sorted(
+        matching = ranked(filters, sorted(
             (d for d in _unique_events(hits) if not contradicts(filters, d.metadata)),
             key=lambda d: (float(d.metadata.get("t_start") or 0.0), event_id(d) or 0),
-        )
+        ))
         window = filters.window_label()
         suffix = f" {window}" if window else ""
         if not matching:
@@ -148,7 +166,12 @@ class GroundedComposer:
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
         what = plural(len(matching), f"{kinds[0]} event" if len(kinds) == 1 else "matching event")
 
-        if filters.is_count:
+        if filters.rank_by:
+            first = matching[0]
+            head = (f"The {filters.rank_by} of {what}{suffix} lasted {_how_long(duration_s(first))} "
+                    f"({format_span(first.metadata.get('t_start'), first.metadata.get('t_end'))}) "
+                    f"[E{event_id(first)}]; {filters.rank_by} first")
+        elif filters.is_count:
             head = self._count(filters, matching, what, suffix)
         elif filters.is_yes_no:
             head = f"Yes. {what[0].upper()}{what[1:]}{suffix}"

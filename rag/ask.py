@@ -3,7 +3,7 @@
 Built as one LCEL chain:
 
     parse
-    | RunnableParallel(evidence=retrieve | rerank | window, listing=count_listing)
+    | RunnableParallel(evidence=retrieve | rerank | window, listing=listing)
     | answer
     | save
 
@@ -12,9 +12,10 @@ Built as one LCEL chain:
   seconds" to a window of that video.
 - retrieve: `HybridRetriever`, top `settings.retrieve_k` (30); rerank: top
   `settings.rerank_k` (5); window: each hit's video events within +-`settings.window_s`.
-- count_listing: count questions ("how many people walked by in the first minute?")
-  need every matching event, not the top 5, so they are answered from a direct filtered
-  listing of the events table.
+- listing: count questions ("how many people walked by in the first minute?") and
+  longest/shortest questions ("who loitered the longest?") need every matching event, not
+  the top 5, so they are answered from a direct filtered listing of the events table
+  (longest or shortest first for the latter).
 - tally: questions about people in and out, dwell or distinct people ("how many people came
   in?", "how long did people stay at the checkout?") are answered from counts over the person
   tracks and zones (`rag.tally`), not from events.
@@ -45,7 +46,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from core.errors import VideoNotFound
-from rag.answer import AnswerGenerator, event_id, keep_valid_citations
+from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.tally import question_kind
 
@@ -198,16 +199,16 @@ class AskService:
 
     @cached_property
     def chain(self):
-        """The LCEL chain: parse | (retrieve | rerank | window, count listing) | answer | save.
+        """The LCEL chain: parse | (retrieve | rerank | window, listing) | answer | save.
 
         Every step takes the call's state dict and returns it with its own keys added;
-        the count listing runs beside retrieval since it needs only the filters.
+        the listing runs beside retrieval since it needs only the filters.
         """
         evidence = (_timed("retrieve", self._retrieve) | _timed("rerank", self._rerank)
                     | _timed("window", self._window))
         return (
             _timed("parse", self._parse)
-            | RunnableParallel(evidence=evidence, listing=_timed("listing", self._count_listing))
+            | RunnableParallel(evidence=evidence, listing=_timed("listing", self._listing))
             | _timed("answer", self._answer, timings_of=lambda joined: joined["evidence"]["timings"])
             | RunnableLambda(self._save, name="save")
         )
@@ -299,13 +300,13 @@ class AskService:
             context = window_context(conn, state["hits"], self.settings.window_s)
         return {**state, "context": context}
 
-    def _count_listing(self, state: dict) -> list[Document] | None:
-        """Every event meeting the filters, for count questions (None for other questions)."""
+    def _listing(self, state: dict) -> list[Document] | None:
+        """Every event meeting the filters, for count and longest/shortest questions (None for others)."""
         from db.repos import events
         from rag.retriever import row_to_document
 
         filters: QueryFilters = state["filters"]
-        if not filters.is_count or state["missing_video"] or state["tally"]:
+        if not (filters.is_count or filters.rank_by) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
@@ -314,7 +315,7 @@ class AskService:
                                       types=filters.event_types or None, t_from=filters.t_from,
                                       t_to=filters.t_to, limit=LISTING_LIMIT)
         # zones and person facets in code: an event that does not say is kept, as in the retriever
-        return [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)]
+        return ranked(filters, [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)])
 
     def _answer(self, joined: dict) -> dict:
         state, listing = joined["evidence"], joined["listing"]
@@ -324,9 +325,9 @@ class AskService:
             return {**state, "listing": None, "text": text, "cited": []}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
-        if listing is None and filters.is_count:
-            # counted from all the retrieved candidates, not only the reranked few
-            listing = [d for d in state["candidates"] if not contradicts(filters, d.metadata)]
+        if listing is None and (filters.is_count or filters.rank_by):
+            # counted (or ranked) from all the retrieved candidates, not only the reranked few
+            listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
         hits = listing if listing is not None else state["hits"]
         answer = self.generator.answer(state["question"], filters, hits, state["context"])
         # every citation must be an event this question retrieved; anything else is dropped here

@@ -82,6 +82,8 @@ class QueryFilters(BaseModel):
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
     is_count: bool = Field(default=False, description="the question asks 'how many'")
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
+    rank_by: Literal["longest", "shortest"] | None = Field(
+        default=None, description="the question asks for the longest or shortest event ('who loitered the longest?')")
 
     @field_validator("event_types", "age_groups", "genders", "colours", "zones", mode="before")
     @classmethod
@@ -314,6 +316,7 @@ _VIDEO_PATTERNS = [
     r"\b(?:in|from|of|on)?\s*(?P<v>[\w-]+\.(?:mp4|avi|mov|mkv|webm|m4v|mpg|mpeg|ts))\b",
 ]
 _COUNT = r"\b(?:how many|how often|number of|count(?:s)?\b(?! (?:as|on))|total(?:\s+number)?)\b"
+_RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b"}
 _YES_NO = (
     r"^\s*(?:(?:so|and|but|ok|okay|hey),?\s+)?(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should"
     r"|any|anyone|anybody|anything)\b"
@@ -408,12 +411,14 @@ def parse_question(question: str) -> QueryFilters:
     is_yes_no = not is_count and bool(
         re.search(_YES_NO, lowered) or re.search(_YES_NO, text.lower()) or re.search(_YES_NO_IF_ASKED, lowered)
     )
+    rank_by = next((order for order, pattern in _RANK.items() if re.search(pattern, lowered)), None)
     return QueryFilters(
         **found,
         **facets,
         text=text,
         is_count=is_count,
-        is_yes_no=is_yes_no,
+        is_yes_no=is_yes_no and rank_by is None,  # "who stayed the longest?" names someone, not yes or no
+        rank_by=rank_by,
     )
 
 
@@ -430,7 +435,8 @@ Allowed values:
 - colours (clothing): {colours}
 - zones: {zones}
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
-questions and is_yes_no for questions answered by yes or no. Leave out what the question
+questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
+question asks for the longest or shortest event. Leave out what the question
 does not say. Reply with the JSON object only.
 
 {format_instructions}"""

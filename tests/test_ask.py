@@ -144,6 +144,21 @@ def test_count_question_counts_distinct_people_over_more_than_five_events(app, s
     _assert_citations_are_events(app, result)
 
 
+def test_longest_question_ranks_every_matching_event_by_duration(app, store, service):
+    result = service.ask("which walk took the longest in the first minute?", video="store-a.mp4")
+
+    # 7 walks in 00:00-01:00 of 5-8 s; the man in white's, 00:50-00:58, is the longest
+    longest = store["a"]["ids"][("walking", 50.0)]
+    assert result.answer.splitlines()[0] == (
+        f"The longest of 7 walking events between 00:00 and 01:00 lasted 8 s (00:50–00:58) [E{longest}]; "
+        "longest first:")
+    assert result.citations[0]["event_id"] == longest and len(result.citations) == 7
+    spans = [c["t_end"] - c["t_start"] for c in result.citations]
+    assert spans == sorted(spans, reverse=True)
+    assert result.search_method.endswith("+listing")
+    _assert_citations_are_events(app, result)
+
+
 def test_video_scope_by_question_and_by_argument(app, store, service):
     everywhere = service.ask("did anyone steal something in the first minute?")
     assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]

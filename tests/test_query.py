@@ -97,6 +97,10 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("anything unusual in the last 30 seconds",
      {"last_s": 30.0, "event_types": ["anomaly"], "is_yes_no": True, "text": "anything unusual"}),
     ("someone running", {"event_types": ["anomaly"], "text": "someone running"}),
+    # not yes or no (is_yes_no stays False): they ask who
+    ("who loitered the longest?", {"event_types": ["loitering"], "rank_by": "longest"}),
+    ("did anyone stand still for the longest time?", {"event_types": ["standing"], "rank_by": "longest"}),
+    ("what was the shortest visit to the checkout?", {"zones": ["checkout"], "rank_by": "shortest"}),
     ("was anyone shot?", {"event_types": ["violent"], "is_yes_no": True}),
     ("a man beat the cashier", {"event_types": ["violent"], "genders": ["male"], "zones": ["checkout"]}),
     ("was there a fire in the first minute", {"t_from": 0.0, "t_to": 60.0, "event_types": ["anomaly"],
