@@ -27,6 +27,8 @@ ORIENTATION_PHRASES = {
     "back": "seen from behind", "front": "facing the camera",
     "left": "seen from the side", "right": "seen from the side", "side": "seen from the side",
 }
+# where a concealment put the item (the rule's hidden_at fact), as a short phrase
+HIDDEN_PLACES = {"waist": "at the waist", "pocket": "in a pocket", "bag": "in a bag", "clothing": "inside the clothing"}
 _MALE = frozenset({"male", "man", "m", "boy"})
 _FEMALE = frozenset({"female", "woman", "f", "girl"})
 

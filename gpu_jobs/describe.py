@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 from core.clock import format_mmss
-from core.phrasing import REGION_PHRASES, age_word, is_female, is_male, known_words, subject_phrase, with_article
+from core.phrasing import (HIDDEN_PLACES, REGION_PHRASES, age_word, is_female, is_male, known_words, subject_phrase,
+                           with_article)
 from core.vocabulary import ANOMALY_SYNONYMS, SYNONYMS
 from gpu_jobs.types import Event
 
@@ -17,8 +18,7 @@ DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "aw
                      "towards": "towards the camera"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 # where a concealment put the item (the rule's hidden_at fact)
-HIDDEN_PHRASES = {"waist": "at the waist (a pocket or the waistband)", "pocket": "in a pocket", "bag": "in a bag",
-                  "clothing": "inside the clothing"}
+HIDDEN_PHRASES = {**HIDDEN_PLACES, "waist": "at the waist (a pocket or the waistband)"}
 
 
 def _item_phrase(item: str | None) -> str:

@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 from core.clock import format_span
-from core.phrasing import describe_where, describe_who, plural
+from core.phrasing import HIDDEN_PLACES, describe_where, describe_who, plural
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts
 
@@ -91,6 +91,30 @@ def _event_line(doc: Document) -> str:
     description = doc.page_content.strip().rstrip(".")
     body = f": {description}" if description else ""
     return f"- {head}{body} [E{event_id(doc)}]"
+
+
+# a hiding place a question names, and the places the concealment rule reports that fit it
+_PLACES_ASKED = {
+    "bag": (r"\b(?:(?:hand|back)?bags?|backpacks?|purses?|rucksacks?)\b", {"bag"}),
+    "pocket": (r"\bpocket(?:s|ed|ing)?\b", {"pocket", "waist"}),
+    "waist": (r"\b(?:waist(?:band)?|trousers|pants|belt)\b", {"waist", "pocket"}),
+    "clothing": (r"\b(?:jackets?|coats?|cloth(?:es|ing)|shirts?|hoodies?|sleeves?|tops?)\b", {"clothing"}),
+}
+
+
+def hiding_place_note(question: str, matching: Sequence[Document]) -> str:
+    """'; none was seen hidden in a bag (seen at the waist)' when the events contradict the place asked; else ''."""
+    hidden = [d for d in matching if d.metadata.get("type") in ("concealment", "theft")]
+    asked = next((place for place, (pattern, _) in _PLACES_ASKED.items()
+                  if re.search(pattern, question, re.IGNORECASE)), None)
+    if asked is None or not hidden:
+        return ""
+    seen = {str(_attributes(d.metadata).get("hidden_at") or "") for d in hidden} - {""}
+    if seen & _PLACES_ASKED[asked][1]:
+        return ""
+    where = ", ".join(HIDDEN_PLACES.get(place, place) for place in sorted(seen))
+    detail = f"seen {where}" if seen else "where the item went was not seen"
+    return f"; none was seen hidden {HIDDEN_PLACES[asked]} ({detail})"
 
 
 def duration_s(doc: Document) -> float:
@@ -177,6 +201,7 @@ class GroundedComposer:
             head = f"Yes. {what[0].upper()}{what[1:]}{suffix}"
         else:
             head = f"Found {what}{suffix}"
+        head += hiding_place_note(question, matching)
         inferred = sum(map(_by_category, matching))
         if inferred:
             # a Shoplifting video's every sentence is typed theft: say how many only the category backs

@@ -47,6 +47,25 @@ def test_composer_says_yes_with_time_who_where_and_citation() -> None:
     assert answer.cited_event_ids == [12] == _cited_in_text(answer.text)
 
 
+def test_composer_says_when_the_hiding_place_asked_is_not_the_one_seen() -> None:
+    waist = _event(30, "concealment", 68.0, 69.0, attributes={"hidden_at": "waist"})
+    composer = GroundedComposer()
+
+    def head(question: str, hits: list[Document]) -> str:
+        return composer.answer(question, parse_question(question), hits, []).text.splitlines()[0]
+
+    assert head("was anyone hiding things in a bag?", [waist]) == (
+        "Yes. 1 concealment event; none was seen hidden in a bag (seen at the waist):")
+    # a pocket is at the waist, as the rule says: no note
+    assert head("did anyone pocket something?", [waist]) == "Yes. 1 concealment event:"
+    bag = _event(31, "concealment", 80.0, 81.0, attributes={"hidden_at": "bag"})
+    assert head("was anyone hiding things in a bag?", [waist, bag]) == "Yes. 2 concealment events:"
+    # a vanished item says no place: the note says so rather than guessing
+    vanished = _event(32, "concealment", 90.0, 91.0, attributes={"item_vanished": True})
+    assert head("did someone put something in their jacket?", [vanished]) == (
+        "Yes. 1 concealment event; none was seen hidden inside the clothing (where the item went was not seen):")
+
+
 def test_composer_says_which_types_only_the_video_category_backs() -> None:
     # imported UCA sentences of a Shoplifting video that name no behaviour are typed theft by the category
     inferred = _event(31, "theft", 50.0, 55.0, zone=None, attributes={"type_from": "category"},
