@@ -40,12 +40,12 @@ if by_type:
 
 st.subheader("People in and out per hour")
 flow = data.people_per_hour(app, days=days)
-flow_chart = people_per_hour_chart(flow)
+flow_chart = people_per_hour_chart(flow.hours)
 if flow_chart is not None:
     st.altair_chart(flow_chart, width="stretch")
     st.caption("Counted at entrance zones; hours follow the time stamp in each file's name, else its upload time.")
-elif flow:
-    st.caption(f"{sum(r['people'] for r in flow)} people seen in this period, but no entrance zone counted anyone "
+elif flow.hours:
+    st.caption(f"{flow.people} people seen in this period, but no entrance zone counted anyone "
                "in or out: draw an entrance zone over the door on a video's page.")
 else:
     st.caption("No analysed footage in this period.")

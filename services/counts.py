@@ -6,6 +6,7 @@ at read time, so a zone drawn later counts the footage already analysed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
@@ -49,7 +50,15 @@ def people_counts(app, *, video_id: UUID | str, t_from: float | None = None, t_t
             "starts_at_from": source}
 
 
-def people_per_hour(app, *, days: int = 30) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class PeopleFlow:
+    """The dashboard's people: per wall-clock hour, and how many distinct people in all."""
+
+    hours: list[dict]  # hour, in, out, people (distinct within the hour), videos, with_entrance
+    people: int  # distinct per video, summed: a person seen in two hours counts once
+
+
+def people_per_hour(app, *, days: int = 30) -> PeopleFlow:
     """People in and out per wall-clock hour over every analysed video of the last `days` days (dashboard)."""
     from db.repos import videos
 
@@ -58,9 +67,12 @@ def people_per_hour(app, *, days: int = 30) -> list[dict]:
         rows = videos.analysed_since(conn, since)
         counted = load_counts(conn, rows)
     hours: dict[datetime, dict] = {}
+    people = 0
     for c in counted:
         start, _ = footage_start(c.video)
-        for h in tally(c.paths, c.zones, clock_offset_s=_past_hour(start)).hours:
+        counts = tally(c.paths, c.zones, clock_offset_s=_past_hour(start))
+        people += counts.people
+        for h in counts.hours:
             at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)
             slot = hours.setdefault(at, {"hour": at, "in": 0, "out": 0, "people": 0, "videos": 0,
                                          "with_entrance": 0})
@@ -69,4 +81,4 @@ def people_per_hour(app, *, days: int = 30) -> list[dict]:
             slot["people"] += h["people"]
             slot["videos"] += 1
             slot["with_entrance"] += int(any(z.kind == "entrance" for z in c.zones))
-    return [hours[k] for k in sorted(hours)]
+    return PeopleFlow([hours[k] for k in sorted(hours)], people)

@@ -135,9 +135,19 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     people = _answer(api_app, "how many people were there?")
     assert people.startswith("11 distinct people were seen")
 
-    hours = people_per_hour(api_app, days=3650)
-    assert [(h["in"], h["out"], h["with_entrance"]) for h in hours] == [(5, 3, 1)]
+    flow = people_per_hour(api_app, days=3650)
+    assert [(h["in"], h["out"], h["with_entrance"]) for h in flow.hours] == [(5, 3, 1)]
+    assert flow.people == 11
     assert people_counts(api_app, video_id=video["id"])["people_in"] == 5
+
+
+def test_the_dashboard_counts_a_person_seen_in_two_hours_once(api_app):
+    # footage starting 10:59:30 (its file name): one shopper walks from 0 to 60 s, across 11:00
+    add_tracked_video(api_app, [person(1, 0.0, 60.0, lambda t: (100.0 + 10 * t, 600.0))],
+                      name="front_20261201_105930.mp4")
+    flow = people_per_hour(api_app, days=3650)
+    assert [(h["hour"].hour, h["people"]) for h in flow.hours] == [(10, 1), (11, 1)]
+    assert flow.people == 1  # not the 2 the hours add up to
 
 
 def test_cli_counts(api_app):

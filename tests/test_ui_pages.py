@@ -138,7 +138,7 @@ def test_dashboard_shows_people_in_and_out_per_hour_once_an_entrance_is_drawn(ap
     from ui.data import people_per_hour
     from ui.timeline import people_per_hour_chart
 
-    data = people_per_hour_chart(people_per_hour(app, days=30)).data
+    data = people_per_hour_chart(people_per_hour(app, days=30).hours).data
     assert sorted(zip(data["way"], data["people"])) == [("in", 5), ("out", -3)]
 
 
