@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
 MAX_CAMERA_LEN = 100
@@ -71,3 +71,19 @@ def footage_clock(video: dict) -> tuple[datetime | None, str]:
         return video["recorded_at"], "set at upload"
     stamped = recorded_at(video.get("original_filename") or "")
     return (stamped, "file name") if stamped is not None else (None, "")
+
+
+def footage_start(video: dict) -> tuple[datetime, str]:
+    """When a video's footage starts on the wall clock, and from what: the uploader, its file name, else its upload."""
+    stamped, source = footage_clock(video)
+    if stamped is not None:
+        return stamped, source
+    created = video.get("created_at") or datetime.now(timezone.utc)
+    return created.astimezone(timezone.utc).replace(tzinfo=None), "upload time"
+
+
+def overlaps_days(video: dict, day_from: datetime, day_to: datetime) -> bool:
+    """Whether a video's footage, from its wall-clock start for its duration, overlaps [day_from, day_to)."""
+    start, _ = footage_start(video)
+    end = start + timedelta(seconds=float(video.get("duration_s") or 0.0))
+    return start < day_to and end >= day_from

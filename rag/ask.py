@@ -310,10 +310,20 @@ class AskService:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
+        from core.cameras import footage_start
+        from rag.retriever import videos_in_days, within_days
+
         with self.app.db.connection() as conn:
-            rows = events.list_events(conn, video_id=state["video_row"]["id"] if state["video_row"] else None,
-                                      types=filters.event_types or None, t_from=filters.t_from,
-                                      t_to=filters.t_to, limit=LISTING_LIMIT)
+            scope: list = [state["video_row"]["id"] if state["video_row"] else None]
+            starts: dict = {}
+            if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
+                days = videos_in_days(conn, filters, None if scope == [None] else scope)
+                scope, starts = [v["id"] for v in days], {v["id"]: footage_start(v)[0] for v in days}
+            rows = [row for video_id in scope for row in events.list_events(
+                conn, video_id=video_id, types=filters.event_types or None, t_from=filters.t_from,
+                t_to=filters.t_to, limit=LISTING_LIMIT)]
+        if starts:
+            rows = [row for row in rows if within_days(filters, starts[row["video_id"]], row)]
         # zones and person facets in code: an event that does not say is kept, as in the retriever
         return ranked(filters, [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)])
 
@@ -341,9 +351,15 @@ class AskService:
         from db.repos import videos
         from rag import tally
 
+        from rag.retriever import videos_in_days
+
+        filters: QueryFilters = state["filters"]
         with self.app.db.connection() as conn:
             scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
                                                                                       limit=LISTING_LIMIT)
+            if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
+                kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope])}
+                scope = [v for v in scope if str(v["id"]) in kept]
             counted = tally.load_counts(conn, scope)
         return tally.answer(state["question"], state["filters"], counted, kind)
 

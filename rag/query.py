@@ -18,12 +18,14 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
 from core.vocabulary import EVENT_TYPES
+from rag.day_phrases import day_label, parse_day
 from rag.time_phrases import Scan, parse_time
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class QueryFilters(BaseModel):
     colours: list[Colour] = Field(default_factory=list, description="clothing colours")
     zones: list[Zone] = Field(default_factory=list, description="regions or named zones")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
+    day_from: datetime | None = Field(default=None, description="wall-clock start of the asked days ('yesterday')")
+    day_to: datetime | None = Field(default=None, description="wall-clock end of the asked days, exclusive")
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
     is_count: bool = Field(default=False, description="the question asks 'how many'")
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
@@ -125,7 +129,7 @@ class QueryFilters(BaseModel):
         """True when anything beyond the free text narrows the search."""
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
-            or self.colours or self.zones or self.video
+            or self.colours or self.zones or self.video or self.day_from
         )
 
     def resolve(self, duration_s: float | None) -> QueryFilters:
@@ -144,7 +148,12 @@ class QueryFilters(BaseModel):
         return self.model_copy(update={"t_from": t_from, "t_to": t_to, "last_s": None})
 
     def window_label(self) -> str:
-        """The asked time window in words, e.g. 'between 03:00 and 05:00' ('' when none)."""
+        """The asked time window in words, e.g. 'between 03:00 and 05:00' or 'on 2026-12-01' ('' when none)."""
+        day = day_label(self.day_from, self.day_to) if self.day_from and self.day_to else ""
+        footage = self._footage_label()
+        return f"{day} {footage}".strip()
+
+    def _footage_label(self) -> str:
         if self.last_s is not None and self.t_from is None and self.t_to is None:
             return f"in the last {_seconds_words(self.last_s)}"
         if self.t_from is not None and self.t_to is not None:
@@ -372,7 +381,7 @@ def _read_facets(words: Scan) -> dict[str, list[str]]:
     return {"event_types": types, "age_groups": ages, "genders": genders, "colours": colours, "zones": zones}
 
 
-def parse_question(question: str) -> QueryFilters:
+def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     """Parse a question into `QueryFilters` with fixed rules, no model.
 
     Time phrases and video references are removed from `text`; words that name events,
@@ -380,6 +389,7 @@ def parse_question(question: str) -> QueryFilters:
 
     Args:
         question: the admin's question, any casing.
+        today: the date "today" and "yesterday" count from (default: this machine's).
 
     Returns:
         The filters; a question with nothing recognisable gives empty filters whose
@@ -396,6 +406,7 @@ def parse_question(question: str) -> QueryFilters:
             scan.consume(matches[0])
             break
 
+    parse_day(scan, found, today=today or date.today())
     parse_time(scan, found)
 
     # The remaining facets only read the text: they mark their spans in a private copy
@@ -436,8 +447,8 @@ Allowed values:
 - zones: {zones}
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
-question asks for the longest or shortest event. Leave out what the question
-does not say. Reply with the JSON object only.
+question asks for the longest or shortest event. Leave day_from and day_to out (days are read by rule).
+Leave out what the question does not say. Reply with the JSON object only.
 
 {format_instructions}"""
 
@@ -525,9 +536,11 @@ class LLMQueryParser:
         except Exception:  # noqa: BLE001 - a remote model fails in many ways; the question still gets answered
             log.warning("LLM query parser failed; using the rule parser", exc_info=True)
             return self.fallback(question)
+        rule = self.fallback(question)
+        # days by rule: the model does not know today's date; search still needs words if the model gave none
+        update = {"day_from": rule.day_from, "day_to": rule.day_to}
         if not filters.text.strip():
-            # search still needs words when the model leaves the residual text out
-            filters = filters.model_copy(update={"text": self.fallback(question).text})
-        return filters
+            update["text"] = rule.text
+        return filters.model_copy(update=update)
 
     __call__ = parse

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from core.cameras import footage_start, overlaps_days
 from core.errors import VideoNotFound
 from db.repos import events as events_repo
 from db.repos import videos as videos_repo
@@ -189,6 +191,12 @@ class HybridRetriever(BaseRetriever):
                     return []  # events of other videos would answer a different question
                 video_ids = [found["id"]]
                 parsed = parsed.resolve(found.get("duration_s"))
+            starts: dict = {}
+            if parsed.day_from is not None:
+                scope = videos_in_days(conn, parsed, video_ids)
+                if not scope:
+                    return []  # no footage of those days: nothing else answers the question
+                video_ids, starts = [v["id"] for v in scope], {v["id"]: footage_start(v)[0] for v in scope}
             def search(asked: QueryFilters) -> list[dict]:
                 return hybrid_search(conn, query_embedding=vector, query_text=text,
                                      filters=search_filters(asked, video_ids), k=limit, ef_search=self.ef_search,
@@ -200,7 +208,25 @@ class HybridRetriever(BaseRetriever):
                 incidents = search(parsed.model_copy(update={"event_types": list(INCIDENT_TYPES)}))
                 seen = {row["id"] for row in incidents}
                 rows = [*incidents, *(row for row in rows if row["id"] not in seen)][:limit]
+        if starts:
+            rows = [row for row in rows if within_days(parsed, starts[row["video_id"]], row)]
         return [row_to_document(row) for row in rows]
+
+
+def videos_in_days(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None
+                   ) -> list[dict]:
+    """The analysed videos (of `video_ids`, when given) whose footage overlaps the asked days."""
+    rows = videos_repo.analysed_clocks(conn)
+    wanted = None if video_ids is None else {str(v) for v in video_ids}
+    return [v for v in rows if (wanted is None or str(v["id"]) in wanted)
+            and overlaps_days(v, filters.day_from, filters.day_to)]
+
+
+def within_days(filters: QueryFilters, start, event: Mapping[str, Any]) -> bool:
+    """Whether an event of footage starting at `start` (wall clock) happens within the asked days."""
+    begins = start + timedelta(seconds=float(event["t_start"]))
+    ends = start + timedelta(seconds=float(event.get("t_end") or event["t_start"]))
+    return begins < filters.day_to and ends >= filters.day_from
 
 
 def _merged_windows(hits: Sequence[Document], window_s: float) -> list[tuple[str, float, float]]:

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from core.cameras import footage_clock
 from core.clock import format_mmss as mmss
+from rag.day_phrases import day_label
 from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, tally
 
 _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
@@ -90,11 +91,12 @@ def clock_window(question: str, video: dict) -> tuple[float, float] | None:
 
 
 def _window(filters) -> str:
+    days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from and filters.day_to else ""
     if filters.t_from is None and filters.t_to is None:
-        return ""
+        return days
     if filters.t_to is None:
-        return f" after {mmss(filters.t_from)}"
-    return f" between {mmss(filters.t_from or 0)} and {mmss(filters.t_to)}"
+        return f"{days} after {mmss(filters.t_from)}"
+    return f"{days} between {mmss(filters.t_from or 0)} and {mmss(filters.t_to)}"
 
 
 def _scope(counted: Sequence[VideoCounts]) -> str:
@@ -108,6 +110,9 @@ def _plural(n: int, one: str, many: str) -> str:
 def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) -> str:
     """The answer's text, from the counts of every video in scope."""
     if not counted:
+        if filters.day_from and filters.day_to:
+            days = day_label(filters.day_from, filters.day_to)
+            return f"No analysed footage was recorded {days}, so there is nothing to count."
         return "No analysed video is in scope, so there is nothing to count."
     clocks = [clock_window(question, c.video) for c in counted]
     window = _window(filters)

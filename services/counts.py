@@ -10,19 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from core.cameras import footage_clock
+from core.cameras import footage_start
 from core.counts import tally, visits
 from rag.tally import load_counts
 from services.videos import video_by_id
-
-
-def footage_start(video: dict) -> tuple[datetime, str]:
-    """When a video's footage starts on the wall clock, and from what: the uploader, its file name, else its upload."""
-    stamped, source = footage_clock(video)
-    if stamped is not None:
-        return stamped, source
-    created = video.get("created_at") or datetime.now(timezone.utc)
-    return created.astimezone(timezone.utc).replace(tzinfo=None), "upload time"
 
 
 def _past_hour(start: datetime) -> float:

@@ -159,6 +159,34 @@ def test_longest_question_ranks_every_matching_event_by_duration(app, store, ser
     _assert_citations_are_events(app, result)
 
 
+def test_a_day_asked_keeps_to_the_footage_of_that_day(app, store, service):
+    from datetime import datetime
+
+    from db.repos import videos
+
+    def recorded(name: str, at: datetime | None) -> None:
+        with app.db.connection() as conn:
+            videos.update(conn, store[name]["video"]["id"], recorded_at=at)
+
+    # store-b starts 20 s before midnight: its theft at 30-36 s happens on 1 December
+    recorded("a", datetime(2026, 12, 1, 10, 0))
+    recorded("b", datetime(2026, 11, 30, 23, 59, 40))
+    try:
+        first = service.ask("any theft on 2026-12-01?")
+        assert first.answer.splitlines()[0] == "Yes. 2 theft events on 2026-12-01:"
+        assert {c["event_id"] for c in first.citations} == {store["theft"], store["theft_b"]}
+        before = service.ask("any theft on 2026-11-30?")
+        assert before.answer == "No theft events match on 2026-11-30." and before.citations == []
+        assert service.ask("any theft on 2026-11-29?").answer == "No theft events match on 2026-11-29."
+        counted = service.ask("how many thefts were there on 1 December 2026?")
+        assert counted.answer.splitlines()[0].startswith("2 people were flagged for theft on 2026-12-01")
+        scoped = service.ask("any theft on 2026-12-01?", video="store-b.mp4")
+        assert [c["event_id"] for c in scoped.citations] == [store["theft_b"]]
+    finally:
+        recorded("a", None)
+        recorded("b", None)
+
+
 def test_video_scope_by_question_and_by_argument(app, store, service):
     everywhere = service.ask("did anyone steal something in the first minute?")
     assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]

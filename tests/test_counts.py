@@ -150,6 +150,15 @@ def test_the_dashboard_counts_a_person_seen_in_two_hours_once(api_app):
     assert flow.people == 1  # not the 2 the hours add up to
 
 
+def test_count_questions_keep_to_the_day_asked(api_app):
+    video = add_tracked_video(api_app, store_day())  # front_20261201_100000.mp4: 1 December from 10:00
+    zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])
+    assert _answer(api_app, "how many people came in on 1 December 2026?").startswith(
+        "5 people came in on 2026-12-01, counted at")
+    assert _answer(api_app, "how many people came in on 2026-11-30?") == (
+        "No analysed footage was recorded on 2026-11-30, so there is nothing to count.")
+
+
 def test_cli_counts(api_app):
     video = add_tracked_video(api_app, store_day())
     zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])

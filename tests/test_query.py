@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from datetime import date
+
 import pytest
 from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -163,6 +165,35 @@ def test_resolve_intersects_an_explicit_bound() -> None:
     filters = QueryFilters(t_to=100.0, last_s=60.0)
     resolved = filters.resolve(120.0)
     assert (resolved.t_from, resolved.t_to) == (60.0, 100.0)
+
+
+WEDNESDAY = date(2026, 12, 2)
+
+
+@pytest.mark.parametrize(("question", "days", "text"), [
+    ("any theft yesterday?", ("2026-12-01", "2026-12-02"), "any theft"),
+    ("what happened today between minute 1 and 2?", ("2026-12-02", "2026-12-03"), "what happened"),
+    ("falls this week", ("2026-11-30", "2026-12-03"), "falls"),
+    ("any fights last week?", ("2026-11-23", "2026-11-30"), "any fights"),
+    ("thefts in the last 3 days", ("2026-11-30", "2026-12-03"), "thefts"),
+    ("did anyone fall on Monday?", ("2026-11-30", "2026-12-01"), "did anyone fall"),
+    ("any theft last wednesday?", ("2026-11-25", "2026-11-26"), "any theft"),  # asked on a Wednesday
+    ("any theft on 2026-11-30?", ("2026-11-30", "2026-12-01"), "any theft"),
+    ("on the 1st of December, did anyone steal?", ("2026-12-01", "2026-12-02"), "did anyone steal"),
+    ("theft on December 25", ("2025-12-25", "2025-12-26"), "theft"),  # not yet this year: last year's
+    ("may I see the thefts?", None, "may I see the thefts"),
+    ("theft on 2026-02-30", None, "theft on 2026-02-30"),  # no such day
+])
+def test_day_phrases_become_a_wall_clock_range(question: str, days, text: str) -> None:
+    filters = parse_question(question, today=WEDNESDAY)
+    got = (filters.day_from.date().isoformat(), filters.day_to.date().isoformat()) if filters.day_from else None
+    assert (got, filters.text) == (days, text)
+
+
+def test_window_label_names_the_days_and_the_footage_window() -> None:
+    assert parse_question("any theft yesterday?", today=WEDNESDAY).window_label() == "on 2026-12-01"
+    assert (parse_question("falls this week between minute 1 and 2", today=WEDNESDAY).window_label()
+            == "from 2026-11-30 to 2026-12-02 between 01:00 and 02:00")
 
 
 def test_window_labels_and_mmss() -> None:

@@ -119,6 +119,13 @@ def analysed_since(conn: psycopg.Connection, since) -> list[dict]:
            ORDER BY created_at""", (since,)).fetchall()
 
 
+def analysed_clocks(conn: psycopg.Connection) -> list[dict]:
+    """Every analysed video's id, names, duration and clock columns, oldest first: what dates its footage."""
+    return conn.execute(
+        """SELECT id, name, original_filename, duration_s, recorded_at, created_at FROM videos
+           WHERE status = 'completed' AND current_run_id IS NOT NULL ORDER BY created_at""").fetchall()
+
+
 def update(conn: psycopg.Connection, video_id: UUID, **fields: Any) -> dict | None:
     """Update whitelisted columns; column names never come from user input."""
     unknown = set(fields) - _UPDATABLE
