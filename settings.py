@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     # stays for the worker and the CLI)
     api_db_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_API_DB_TIMEOUT_S")
 
+    # alerts: each new event of these types at this confidence or more is POSTed once to the webhook as JSON
+    # with a Slack-style "text" line (the URL often holds a token: it is a secret and never logged)
+    alert_webhook_url: SecretStr | None = Field(default=None, alias="SENTINEL_ALERT_WEBHOOK_URL")
+    alert_types: str = Field(default="theft,collapse,violent", alias="SENTINEL_ALERT_TYPES")
+    alert_min_confidence: float = Field(default=0.5, ge=0, le=1, alias="SENTINEL_ALERT_MIN_CONFIDENCE")
+    alert_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_ALERT_TIMEOUT_S")
+    alert_max_attempts: int = Field(default=8, ge=1, le=50, alias="SENTINEL_ALERT_MAX_ATTEMPTS")
+
     # analysis
     analysis_fps: float = Field(default=5.0, alias="SENTINEL_ANALYSIS_FPS")
     detect_batch: int = Field(default=8, alias="SENTINEL_DETECT_BATCH")
@@ -168,6 +176,22 @@ class Settings(BaseSettings):
     restore_days: int = Field(default=7, alias="SENTINEL_RESTORE_DAYS")
 
     rules: BehaviourThresholds = Field(default_factory=BehaviourThresholds)
+
+    @field_validator("alert_types", mode="after")
+    @classmethod
+    def _known_alert_types(cls, value: str) -> str:
+        from core.vocabulary import EVENT_TYPES
+
+        kinds = [k.strip().lower() for k in value.split(",") if k.strip()]
+        unknown = [k for k in kinds if k not in EVENT_TYPES]
+        if unknown or not kinds:
+            raise ValueError(f"SENTINEL_ALERT_TYPES names {', '.join(unknown) or 'no type'}; "
+                             f"use a comma-separated list of {', '.join(EVENT_TYPES)}")
+        return ",".join(dict.fromkeys(kinds))
+
+    @property
+    def alert_type_list(self) -> list[str]:
+        return self.alert_types.split(",")
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 # add a module name here when its file lands
-MODULES: tuple[str, ...] = ("analysis", "tier", "api", "ask", "data", "zones")
+MODULES: tuple[str, ...] = ("analysis", "tier", "api", "ask", "data", "zones", "alerts")
 
 
 def register_all(registry: list) -> None:

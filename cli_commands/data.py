@@ -36,7 +36,7 @@ def _clock(seconds: float | None) -> str:
     return format_mmss(seconds)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain aligned text table (the last column is not padded)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
@@ -88,7 +88,7 @@ def cmd_events(args) -> int:
         return 0
     table = [[str(r["id"]), r["video_name"], f"{_clock(r['t_start'])}-{_clock(r['t_end'])}", r["type"],
               r["zone"] or "", f"{r['confidence']:.2f}", _short(r["description"], 70)] for r in rows]
-    print(_table(["id", "video", "time", "type", "zone", "conf", "description"], table))
+    print(text_table(["id", "video", "time", "type", "zone", "conf", "description"], table))
     return 0
 
 
@@ -115,7 +115,7 @@ def cmd_videos(args) -> int:
         return 0
     table = [[str(r["id"]), _short(r["name"], 40), r["status"], _clock(r["duration_s"]), str(r["event_count"]),
               r["source"], f"{r['created_at']:%Y-%m-%d %H:%M}"] for r in rows]
-    print(_table(["id", "name", "status", "duration", "events", "source", "created"], table))
+    print(text_table(["id", "name", "status", "duration", "events", "source", "created"], table))
     return 0
 
 

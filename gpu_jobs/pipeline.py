@@ -179,6 +179,7 @@ def write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], ev
               frame_stats: list[dict], highlight_keys: list[str], rule_inputs: dict | None = None) -> None:
     """One transaction replaces the previous run; the old run's pictures go only once it committed."""
     from db.repos import runs, videos
+    from gpu_jobs import alerts
 
     with app.db.connection() as conn:
         old_keys = runs.highlight_keys(conn, video_id)
@@ -194,6 +195,7 @@ def write_run(app, video_id: UUID, run_id: uuid.UUID, track_rows: list[dict], ev
         app.store.delete(key)
     with app.db.connection() as conn:
         videos.update(conn, video_id, status="completed", progress=100, error=None)
+    alerts.after_run(app, video_id)
 
 
 def run_summary(video_id: UUID, output: AnalysisOutput, elapsed_s: float) -> dict:

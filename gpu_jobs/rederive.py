@@ -66,7 +66,7 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     """
     from core.runtime.embeddings import embed_texts
     from db.repos import runs, videos
-    from gpu_jobs import rule_inputs
+    from gpu_jobs import alerts, rule_inputs
 
     started = time.monotonic()
     with app.db.connection() as conn:
@@ -108,6 +108,7 @@ def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
     for o in old:
         if o["highlight_key"] and o["highlight_key"] not in in_use:
             app.store.delete(o["highlight_key"])
+    alerts.after_run(app, video_id)  # a zone drawn later may reveal a theft: alert it, once
     by_type = Counter(e.type for e in events)
     return {"video_id": str(video_id), "run_id": str(run_id), "zones": len(zones),
             "events_by_type": dict(sorted(by_type.items())), "events": len(events),

@@ -18,6 +18,8 @@ from gpu_jobs.pipeline import JobCancelled, get_analyzer, run_analysis
 
 log = logging.getLogger(__name__)
 
+ALERT_SWEEP_S = 15.0  # an idle worker sends alerts still due at most this often
+
 
 def _chunk_name(job: dict) -> str:
     return f"Chunk {job['chunk'] + 1}: " if job.get("batch_id") else ""
@@ -187,11 +189,17 @@ class Worker:
         return True
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
+        from gpu_jobs import alerts
+
         stop = stop or threading.Event()
         log.info("worker %s polling for jobs", self.owner)
+        next_alerts = 0.0
         while not stop.is_set():
             try:
                 if not self.run_once():
+                    if time.monotonic() >= next_alerts:  # alerts a run could not send: retried while idle
+                        next_alerts = time.monotonic() + ALERT_SWEEP_S
+                        alerts.deliver_due(self.app)
                     stop.wait(self.poll_s)
             except Exception:  # the database may be restarting; keep polling
                 log.warning("worker loop error", exc_info=True)

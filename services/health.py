@@ -1,4 +1,4 @@
-"""Health of every component: database + pgvector, object store, models, runner."""
+"""Health of every component: database + pgvector, object store, models, runner, alerts."""
 
 from __future__ import annotations
 
@@ -73,6 +73,23 @@ def check_runner(app) -> Check:
         return Check("runner", False, _first_line(exc))
 
 
+def check_alerts(app) -> Check:
+    """Off without a webhook; else how many alerts wait and how many were given up (not ok: some were)."""
+    if app.settings.alert_webhook_url is None:
+        return Check("alerts", True, "off (no SENTINEL_ALERT_WEBHOOK_URL)")
+    try:
+        from db.repos import alerts
+
+        with app.db.connection() as conn:
+            counts = alerts.counts(conn)
+        detail = (f"webhook set; {', '.join(app.settings.alert_type_list)} at confidence "
+                  f"{app.settings.alert_min_confidence:g}+; {counts['sent']} sent, {counts['pending']} waiting, "
+                  f"{counts['failed']} given up (`sentinel alerts` lists them)")
+        return Check("alerts", counts["failed"] == 0, detail)
+    except Exception as exc:
+        return Check("alerts", False, _first_line(exc))
+
+
 def run_checks(app) -> list[Check]:
     """Every component's check, the database first (the others need nothing from it)."""
-    return [check_database(app), check_store(app), *check_models(app), check_runner(app)]
+    return [check_database(app), check_store(app), *check_models(app), check_runner(app), check_alerts(app)]

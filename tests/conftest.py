@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -420,3 +421,41 @@ def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", f
         videos.update(conn, video_id, status="completed", progress=100, camera="front")
         runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=[], frame_stats=[])
         return videos.get(conn, video_id)
+
+
+class WebhookReceiver:
+    """A webhook endpoint on localhost that records each POSTed JSON body and answers the next status."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []  # answered in turn; 200 once they run out
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if status == 200:
+                    receiver.bodies.append(body)
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"busy")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0KEN-s3cret"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def webhook():
+    """A webhook endpoint on a free localhost port (tests/test_alerts.py)."""
+    got = WebhookReceiver()
+    yield got
+    got.close()

@@ -235,6 +235,23 @@ def test_adding_a_shelf_zone_and_re_deriving_gives_a_picking_event(app, clean_db
     assert not app.store.exists(pick["highlight_key"])
 
 
+def test_re_deriving_alerts_what_a_new_zone_reveals_once(app, clean_db, tmp_path, webhook):
+    import bootstrap
+    from pydantic import SecretStr
+
+    alerting = bootstrap.App(app.settings.model_copy(update={
+        "alert_webhook_url": SecretStr(webhook.url), "alert_types": "picking", "alert_min_confidence": 0.0}))
+    alerting.db, alerting.store = app.db, app.store
+    video = stored_run(alerting, tmp_path)
+    zone_service.rederive_events(alerting, video_id=video["id"])
+    assert webhook.bodies == []  # no shelf, no pick
+    zone_service.set_camera_zones(alerting, name="shop", zones=[SHELF])
+    zone_service.rederive_events(alerting, video_id=video["id"])
+    assert [(b["event"]["type"], b["event"]["zone"]) for b in webhook.bodies] == [("picking", "drinks shelf")]
+    zone_service.rederive_events(alerting, video_id=video["id"])  # the same pick again: no second alert
+    assert len(webhook.bodies) == 1
+
+
 def test_a_failed_re_derive_leaves_the_old_events(app, clean_db, tmp_path):
     from gpu_jobs import rederive
 

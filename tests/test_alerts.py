@@ -1,0 +1,170 @@
+"""Alert webhooks: a real HTTP webhook gets each alert event once, failures are retried, then given up.
+
+The webhook (conftest's `webhook`) is a stdlib HTTP server on a free port (what a Slack-style incoming webhook or a
+store's own endpoint sees); the outbox is the real Postgres table. The end-to-end test runs
+`sentinel analyze` on the committed GMDCSA-24 fall clip and receives its collapse alert.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from db.repos import alerts as alerts_repo
+from gpu_jobs import alerts
+from services.health import check_alerts
+from settings import Settings
+from tests.conftest import add_analysed_video, run_cli
+
+DATA = Path(__file__).parent / "data"
+
+
+def _alerting(app, url: str, **extra):
+    app.settings = app.settings.model_copy(update={"alert_webhook_url": SecretStr(url), **extra})
+    return app
+
+
+def _state(app, video_id) -> list[dict]:
+    with app.db.connection() as conn:
+        return [a for a in alerts_repo.recent(conn) if a["video_id"] == video_id]
+
+
+def _due_now(app) -> None:
+    with app.db.connection() as conn:
+        conn.execute("UPDATE alerts SET next_at = now() WHERE status = 'pending'")
+
+
+def test_each_alert_event_is_posted_once_with_its_sentence(api_app, webhook):
+    app = _alerting(api_app, webhook.url)
+    video = add_analysed_video(app, name="till_20261201_100000.mp4", events=[
+        {"type": "walking", "t_start": 1.0, "t_end": 4.0, "confidence": 0.9, "description": "A man walks in."},
+        {"type": "theft", "t_start": 190.0, "t_end": 200.0, "confidence": 0.8, "zone": "exit",
+         "description": "A man in a red jacket hides a bottle in his jacket and leaves by the exit."},
+        {"type": "collapse", "t_start": 220.0, "t_end": 230.0, "confidence": 0.3, "description": "Unsure fall."},
+    ])
+    assert alerts.after_run(app, video["id"]) == {"queued": 1, "sent": 1, "failed": 0}
+    [body] = webhook.bodies
+    assert body["event"]["type"] == "theft" and body["video"]["name"] == "till_20261201_100000.mp4"
+    assert body["event"]["at"] == "2026-12-01T10:03:10" and body["event"]["clock_from"] == "file name"
+    assert body["text"].startswith("Sentinel: theft in till_20261201_100000.mp4 at 03:10-03:20 of the footage "
+                                   "(2026-12-01 10:03:10 by its file name): A man in a red jacket hides a bottle")
+    assert body["text"].endswith(f"(confidence 0.80) [E{body['event']['id']}]")
+    # the walk is no alert type and the collapse is below SENTINEL_ALERT_MIN_CONFIDENCE (0.5)
+    # the same run again (a re-analysis, re-derived rules): the same moment does not alert twice
+    assert alerts.after_run(app, video["id"]) == {"queued": 0, "sent": 0, "failed": 0}
+    assert len(webhook.bodies) == 1
+    assert [a["status"] for a in _state(app, video["id"])] == ["sent"]
+
+
+def test_a_failed_post_is_retried_with_back_off_then_given_up(api_app, webhook):
+    app = _alerting(api_app, webhook.url, alert_max_attempts=3)
+    video = add_analysed_video(app)
+    webhook.statuses = [503]
+    assert alerts.after_run(app, video["id"]) == {"queued": 1, "sent": 0, "failed": 1}
+    [alert] = _state(app, video["id"])
+    assert (alert["status"], alert["attempts"], alert["last_error"]) == ("pending", 1, "HTTP 503: busy")
+    assert alerts.deliver_due(app) == {"sent": 0, "failed": 0}  # its back-off has not run out
+    _due_now(app)
+    assert alerts.deliver_due(app) == {"sent": 1, "failed": 0}  # the endpoint is back
+    assert [a["status"] for a in _state(app, video["id"])] == ["sent"] and len(webhook.bodies) == 1
+
+    other = add_analysed_video(app, name="door.mp4")
+    webhook.statuses = [500, 500, 500]
+    alerts.after_run(app, other["id"])
+    for _ in range(2):
+        _due_now(app)
+        alerts.deliver_due(app)
+    [given_up] = _state(app, other["id"])
+    assert (given_up["status"], given_up["attempts"]) == ("failed", 3)
+    _due_now(app)
+    assert alerts.deliver_due(app) == {"sent": 0, "failed": 0}  # never tried again
+    health = check_alerts(app)
+    assert not health.ok and "1 sent, 0 waiting, 1 given up" in health.detail
+
+
+def test_an_unreachable_endpoint_never_fails_the_run_nor_leaks_the_webhook_token(api_app, webhook, caplog):
+    closed = webhook.url
+    webhook.close()
+    app = _alerting(api_app, closed)
+    video = add_analysed_video(app)
+    with caplog.at_level("WARNING", logger="gpu_jobs.alerts"):
+        assert alerts.after_run(app, video["id"]) == {"queued": 1, "sent": 0, "failed": 1}
+    [alert] = _state(app, video["id"])
+    assert alert["last_error"].startswith("ConnectError")
+    assert "T0KEN-s3cret" not in alert["last_error"] and "T0KEN-s3cret" not in caplog.text
+
+
+def test_no_webhook_queues_nothing(api_app):
+    video = add_analysed_video(api_app)
+    assert api_app.settings.alert_webhook_url is None
+    assert alerts.after_run(api_app, video["id"]) == {"queued": 0, "sent": 0, "failed": 0}
+    assert _state(api_app, video["id"]) == []
+    assert check_alerts(api_app).ok and check_alerts(api_app).detail.startswith("off")
+
+
+def test_alert_types_are_checked_when_the_settings_load():
+    assert Settings(SENTINEL_ALERT_TYPES=" Theft, violent ,theft").alert_type_list == ["theft", "violent"]
+    with pytest.raises(ValidationError, match="SENTINEL_ALERT_TYPES names shoplifting; use a comma-separated"):
+        Settings(SENTINEL_ALERT_TYPES="theft,shoplifting")
+
+
+def test_writing_a_run_sends_its_alerts_and_an_idle_worker_sends_what_is_left(api_app, webhook):
+    from gpu_jobs.pipeline import write_run
+    from gpu_jobs.worker import Worker
+
+    app = _alerting(api_app, webhook.url)
+    video = add_analysed_video(app, events=[])
+    event = {"track_number": 1, "type": "violent", "t_start": 12.0, "t_end": 14.0, "frame": 120,
+             "bbox": [1.0, 2.0, 30.0, 90.0], "zone": "centre", "confidence": 0.9, "attributes": {},
+             "description": "Two people fight at close range.", "keywords": ["violent"], "embedding": None}
+    webhook.statuses = [503]
+    write_run(app, video["id"], uuid.uuid4(), [], [event], [], [])  # what the analysis and the chunk stitch call
+    assert webhook.bodies == [] and [a["attempts"] for a in _state(app, video["id"])] == [1]
+    _due_now(app)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(app, poll_s=0.1).run_forever, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        for _ in range(100):
+            if webhook.bodies:
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert [b["event"]["type"] for b in webhook.bodies] == ["violent"]
+
+
+def test_sentinel_analyze_alerts_a_real_fall(app, clean_db, webhook, tmp_path):
+    env = {"SENTINEL_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": app.db.url,
+           "SENTINEL_ALERT_WEBHOOK_URL": webhook.url}
+    result = run_cli("analyze", str(DATA / "gmdcsa24_s1_fall_13.mp4"), env=env, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert [b["event"]["type"] for b in webhook.bodies] == ["collapse"], result.stdout
+    text = webhook.bodies[0]["text"]
+    assert text.startswith("Sentinel: collapse in gmdcsa24_s1_fall_13.mp4 (camera gmdcsa24_s1_fall_13) at 00:0")
+    assert "by its upload time): " in text and "collapses to the floor" in text
+
+
+def test_cli_lists_the_alerts_and_sends_the_due_ones(api_app, webhook, tmp_path):
+    app = _alerting(api_app, webhook.url)
+    video = add_analysed_video(app)
+    webhook.statuses = [503]
+    alerts.after_run(app, video["id"])
+    _due_now(app)
+    env = {"DATABASE_URL": app.db.url, "SENTINEL_DATA_DIR": str(tmp_path / "cli")}
+    shown = run_cli("alerts", "--send", "--json", env={**env, "SENTINEL_ALERT_WEBHOOK_URL": webhook.url},
+                    timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    listed = json.loads(shown.stdout)
+    assert listed["sent_now"] == {"sent": 1, "failed": 0} and len(webhook.bodies) == 1
+    assert [(a["status"], a["attempts"]) for a in listed["alerts"]] == [("sent", 2)]
+    plain = run_cli("alerts", env=env, timeout=120)
+    assert plain.returncode == 0 and "sent" in plain.stdout and "Sentinel: theft in cam1.mp4" in plain.stdout
+    refused = run_cli("alerts", "--send", env=env, timeout=120)
+    assert refused.returncode != 0 and "set SENTINEL_ALERT_WEBHOOK_URL" in refused.stderr
