@@ -303,22 +303,18 @@ class AskService:
     def _listing(self, state: dict) -> list[Document] | None:
         """Every event meeting the filters, for count and longest/shortest questions (None for others)."""
         from db.repos import events
-        from rag.retriever import row_to_document
+        from rag.retriever import day_scope, row_to_document, within_days
 
         filters: QueryFilters = state["filters"]
         if not (filters.is_count or filters.rank_by) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
-        from core.cameras import footage_start
-        from rag.retriever import videos_in_days, within_days
-
         with self.app.db.connection() as conn:
             scope: list = [state["video_row"]["id"] if state["video_row"] else None]
             starts: dict = {}
             if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
-                days = videos_in_days(conn, filters, None if scope == [None] else scope)
-                scope, starts = [v["id"] for v in days], {v["id"]: footage_start(v)[0] for v in days}
+                scope, starts = day_scope(conn, filters, None if scope == [None] else scope)
             rows = [row for video_id in scope for row in events.list_events(
                 conn, video_id=video_id, types=filters.event_types or None, t_from=filters.t_from,
                 t_to=filters.t_to, limit=LISTING_LIMIT)]
@@ -350,7 +346,6 @@ class AskService:
         """A count question's answer from the counts of the video in scope, or of every analysed video."""
         from db.repos import videos
         from rag import tally
-
         from rag.retriever import videos_in_days
 
         filters: QueryFilters = state["filters"]

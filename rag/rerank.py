@@ -107,10 +107,10 @@ class RerankWeights:
     confidence: the detector's confidence in the event: a tie-breaker between
                 otherwise equal events.
     salience:   only for a question with no content words beyond its filters ("what
-                happened between minute 1 and 2?", "what did the man in black do?"), in
-                place of semantic and lexical, which would rank on
-                noise: how much a store owner wants the event's type seen
-                (`core.vocabulary.SALIENCE`), so a theft comes before people standing.
+                happened between minute 1 and 2?", "what did the man in black do?"),
+                in place of semantic and lexical, which would rank on noise: how much a
+                store owner wants the event's type seen (`core.vocabulary.SALIENCE`),
+                so a theft comes before people standing.
     """
 
     semantic: float = 0.45

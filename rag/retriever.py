@@ -35,10 +35,10 @@ from pydantic import ConfigDict, Field
 
 from core.cameras import footage_start, overlaps_days
 from core.errors import VideoNotFound
+from core.vocabulary import SALIENCE
 from db.repos import events as events_repo
 from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
-from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, parse_question
 from rag.terms import looked_for
 
@@ -193,10 +193,10 @@ class HybridRetriever(BaseRetriever):
                 parsed = parsed.resolve(found.get("duration_s"))
             starts: dict = {}
             if parsed.day_from is not None:
-                scope = videos_in_days(conn, parsed, video_ids)
-                if not scope:
+                video_ids, starts = day_scope(conn, parsed, video_ids)
+                if not video_ids:
                     return []  # no footage of those days: nothing else answers the question
-                video_ids, starts = [v["id"] for v in scope], {v["id"]: footage_start(v)[0] for v in scope}
+
             def search(asked: QueryFilters) -> list[dict]:
                 return hybrid_search(conn, query_embedding=vector, query_text=text,
                                      filters=search_filters(asked, video_ids), k=limit, ef_search=self.ef_search,
@@ -220,6 +220,13 @@ def videos_in_days(conn: psycopg.Connection, filters: QueryFilters, video_ids: S
     wanted = None if video_ids is None else {str(v) for v in video_ids}
     return [v for v in rows if (wanted is None or str(v["id"]) in wanted)
             and overlaps_days(v, filters.day_from, filters.day_to)]
+
+
+def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None
+              ) -> tuple[list[UUID], dict]:
+    """(ids, wall-clock footage starts) of the analysed videos overlapping the asked days, for `within_days`."""
+    scope = videos_in_days(conn, filters, video_ids)
+    return [v["id"] for v in scope], {v["id"]: footage_start(v)[0] for v in scope}
 
 
 def within_days(filters: QueryFilters, start, event: Mapping[str, Any]) -> bool:
