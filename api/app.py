@@ -10,7 +10,7 @@ from api.deps import single_valued_query
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
 from api.media import router as media_router
-from api.routers import ask, cameras, counts, events, health, summaries, videos, zones
+from api.routers import alerts, ask, cameras, counts, events, health, summaries, videos, zones
 from bootstrap import App, get_app
 from db.url_signing import UrlSigner
 
@@ -56,7 +56,7 @@ def create_app(app_instance: App | None = None, *, token: str | None = FROM_SETT
     install_error_handlers(api)
     api.add_middleware(RequestGuard, api=api)  # the token and body limits, before any route reads a body
     # this order is the order of the paths in the OpenAPI document
-    for module in (videos, zones, counts, cameras, events, summaries, ask, health):
+    for module in (videos, zones, counts, cameras, events, summaries, ask, alerts, health):
         api.include_router(module.router)
     api.include_router(media_router)  # signed folder-store links; not in the document
     return api

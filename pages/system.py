@@ -1,10 +1,10 @@
-"""System: the health of every component, the models and runner in use, and the job queue."""
+"""System: the health of every component, the models and runner in use, the job queue and the alerts."""
 
 import streamlit as st
 
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
-from ui.health import render_health, render_jobs, render_models
+from ui.health import render_alerts, render_health, render_jobs, render_models
 
 require_sign_in()
 
@@ -19,3 +19,6 @@ render_models(app.settings)
 
 st.subheader("Job queue")
 render_jobs(app)
+
+st.subheader("Alerts")
+render_alerts(app)

@@ -168,3 +168,27 @@ def test_cli_lists_the_alerts_and_sends_the_due_ones(api_app, webhook, tmp_path)
     assert plain.returncode == 0 and "sent" in plain.stdout and "Sentinel: theft in cam1.mp4" in plain.stdout
     refused = run_cli("alerts", "--send", env=env, timeout=120)
     assert refused.returncode != 0 and "set SENTINEL_ALERT_WEBHOOK_URL" in refused.stderr
+
+
+def test_the_api_lists_the_alerts_and_sends_the_due_ones(api_app, webhook):
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from tests.conftest import AUTH, TOKEN
+
+    with TestClient(create_app(api_app, token=TOKEN)) as client:
+        assert client.get("/v1/alerts", headers=AUTH).json() == {"webhook": False, "alerts": []}
+        refused = client.post("/v1/alerts/send", headers=AUTH)
+        assert refused.status_code == 409 and "set SENTINEL_ALERT_WEBHOOK_URL" in refused.json()["error"]["message"]
+    app = _alerting(api_app, webhook.url)
+    video = add_analysed_video(app)
+    webhook.statuses = [503]
+    alerts.after_run(app, video["id"])
+    _due_now(app)
+    with TestClient(create_app(app, token=TOKEN)) as client:
+        [waiting] = client.get("/v1/alerts", headers=AUTH).json()["alerts"]
+        assert (waiting["status"], waiting["attempts"], waiting["last_error"]) == ("pending", 1, "HTTP 503: busy")
+        assert waiting["text"].startswith("Sentinel: theft in cam1.mp4") and waiting["video_name"] == "cam1.mp4"
+        assert client.post("/v1/alerts/send", headers=AUTH).json() == {"sent": 1, "failed": 0}
+        listed = client.get("/v1/alerts", headers=AUTH).json()
+        assert listed["webhook"] is True and [a["status"] for a in listed["alerts"]] == ["sent"]

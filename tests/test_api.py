@@ -26,6 +26,8 @@ PROTECTED = [
     ("GET", "/v1/videos/{id}/summary", None),
     ("POST", "/v1/videos/{id}/summary", None),
     ("DELETE", "/v1/videos/{id}", None),
+    ("GET", "/v1/alerts", None),
+    ("POST", "/v1/alerts/send", None),
 ]
 
 
@@ -500,7 +502,8 @@ def test_openapi_documents_every_route_and_the_bearer_scheme(client):
                                     "/v1/ask", "/v1/videos/{video_id}/summary", "/health",
                                     "/v1/videos/{video_id}/zones", "/v1/videos/{video_id}/rules", "/v1/cameras",
                                     "/v1/cameras/{name}/zones", "/v1/videos/{video_id}/camera",
-                                    "/v1/videos/{video_id}/counts", "/v1/videos/{video_id}/recorded-at"}
+                                    "/v1/videos/{video_id}/counts", "/v1/videos/{video_id}/recorded-at",
+                                    "/v1/alerts", "/v1/alerts/send"}
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     upload_body = schema["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload_body)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from db.repos import jobs, runs, summaries, videos
 from gpu_jobs.ingest import ingest_path
-from tests.conftest import ROOT, add_tracked_video, write_clip
+from tests.conftest import ROOT, add_analysed_video, add_tracked_video, write_clip
 from tests.synthetic import DOOR_ZONE, store_day
 
 PAGES = ["pages/dashboard.py", "pages/upload.py", "pages/videos.py", "pages/video.py", "pages/ask.py",
@@ -445,6 +445,28 @@ def test_system_page_lists_jobs_with_cancel_and_retry(populated, app):
     at.button(key=f"jobs_retry_{job['id']}").click().run()
     with app.db.connection() as conn:
         assert jobs.latest_for_video(conn, populated["id"])["status"] == "queued"
+
+
+def test_system_page_lists_the_alerts_and_sends_the_due_ones(app, clean_db, webhook):
+    from pydantic import SecretStr
+
+    from gpu_jobs import alerts
+
+    at = open_page("pages/system.py")
+    assert any("Alerts are off" in c.value for c in at.caption)
+    app.settings = app.settings.model_copy(update={"alert_webhook_url": SecretStr(webhook.url)})
+    video = add_analysed_video(app)
+    webhook.statuses = [503]
+    alerts.after_run(app, video["id"])
+    at = open_page("pages/system.py")
+    shown = at.dataframe[-1].value
+    assert list(shown["status"]) == ["pending"] and shown["last error"][0] == "HTTP 503: busy"
+    assert shown["alert"][0].startswith("Sentinel: theft in cam1.mp4")
+    with app.db.connection() as conn:
+        conn.execute("UPDATE alerts SET next_at = now()")
+    at.button(key="alerts_send").click().run()
+    assert not at.exception and len(webhook.bodies) == 1
+    assert list(at.dataframe[-1].value["status"]) == ["sent"]
 
 
 def test_models_in_use_names_the_runtimes():

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from core.errors import VideoNotFound
+from services.alerts import recent_alerts, send_due_alerts
 from services.ask import ask, chat_sessions, chat_turns, get_chat_session, rename_chat
 from services.counts import people_per_hour
 from services.events import attribute_values, event_types, events_by_id, events_per_day, latest_notable, list_events
@@ -20,8 +21,8 @@ __all__ = [
     "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job",
     "chat_sessions", "chat_turns", "delete_video",
     "event_types", "events_by_id", "events_per_day", "get_chat_session", "get_video", "latest_notable",
-    "list_events", "list_jobs", "list_videos", "people_per_hour", "poll_progress", "rename_chat", "retry_job",
-    "running_jobs",
+    "list_events", "list_jobs", "list_videos", "people_per_hour", "poll_progress", "recent_alerts", "rename_chat",
+    "retry_job", "running_jobs", "send_due_alerts",
     "submit_analysis", "video_choices", "video_counts",
 ]
 

@@ -1,4 +1,4 @@
-"""The System page's pieces: component health, the models and runner in use, and the job queue."""
+"""The System page's pieces: component health, the models and runner in use, the job queue and the alerts."""
 
 from __future__ import annotations
 
@@ -90,3 +90,24 @@ def render_jobs(app, *, key: str = "jobs") -> None:
                 data.retry_job(app, job_id=job["id"])
                 flash(f"Queued {job['video_name']} again.")
                 st.rerun()
+
+
+def render_alerts(app, *, key: str = "alerts") -> None:
+    """The latest alert webhooks with their delivery state, and a button that sends the due ones now."""
+    if app.settings.alert_webhook_url is None:
+        st.caption("Alerts are off: set SENTINEL_ALERT_WEBHOOK_URL to have thefts, collapses and fights POSTed "
+                   "to a webhook (Slack-style) as soon as an analysis finds them.")
+        return
+    if st.button("Send due alerts now", key=f"{key}_send", icon=":material/send:"):
+        done = data.send_due_alerts(app)
+        flash(f"Sent {done['sent']} alert(s); {done['failed']} failed.")
+        st.rerun()
+    rows = data.recent_alerts(app, limit=50)
+    if not rows:
+        st.caption(f"No alerts yet ({', '.join(app.settings.alert_type_list)} at confidence "
+                   f"{app.settings.alert_min_confidence:g} or more).")
+        return
+    st.dataframe(pd.DataFrame([{
+        "status": r["status"], "tries": r["attempts"], "queued": ago(r["created_at"]),
+        "alert": r["payload"].get("text") or "", "last error": r["last_error"] or ""} for r in rows]),
+        hide_index=True, width="stretch")
