@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # alerts: each new event of these types at this confidence or more is POSTed once to the webhook as JSON
     # with a Slack-style "text" line (the URL often holds a token: it is a secret and never logged)
     alert_webhook_url: SecretStr | None = Field(default=None, alias="SENTINEL_ALERT_WEBHOOK_URL")
+    # where admins reach the app (e.g. https://sentinel.example.com): alerts then link to the moment in the video
+    public_url: str | None = Field(default=None, alias="SENTINEL_PUBLIC_URL")
     alert_types: str = Field(default="theft,collapse,violent", alias="SENTINEL_ALERT_TYPES")
     alert_min_confidence: float = Field(default=0.5, ge=0, le=1, alias="SENTINEL_ALERT_MIN_CONFIDENCE")
     alert_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_ALERT_TIMEOUT_S")

@@ -33,8 +33,8 @@ def _dedupe(video_id: UUID, event: dict) -> str:
     return f"{video_id}:{event['type']}:{event.get('track_number')}:{bucket}"
 
 
-def payload(video: dict, event: dict) -> dict:
-    """The webhook body of one event: a one-line `text`, and the event's and video's fields."""
+def payload(video: dict, event: dict, public_url: str | None = None) -> dict:
+    """The webhook body of one event: a one-line `text`, the event's and video's fields, a link to the moment."""
     from core.cameras import footage_start
     from core.clock import format_mmss
 
@@ -46,8 +46,13 @@ def payload(video: dict, event: dict) -> dict:
     text = (f"Sentinel: {event['type']} in {video['name']}{camera} at {format_mmss(event['t_start'])}-"
             f"{format_mmss(event['t_end'])} of the footage ({at:%Y-%m-%d %H:%M:%S} {_CLOCK_FROM[source]}): "
             f"{description} (confidence {confidence:.2f}) [E{event['id']}]")
+    link = (f"{public_url.rstrip('/')}/video?video={video['id']}&t={int(float(event['t_start']))}"
+            if public_url else None)
+    if link:
+        text += f" {link}"
     return {
         "text": text,
+        "url": link,
         "event": {"id": event["id"], "type": event["type"], "t_start": float(event["t_start"]),
                   "t_end": float(event["t_end"]), "at": at.isoformat(), "clock_from": source,
                   "zone": event.get("zone"), "confidence": confidence, "description": event.get("description"),
@@ -69,7 +74,8 @@ def queue_run_alerts(app, video_id: UUID) -> int:
             return 0
         rows = events.list_events(conn, video_id=video_id, types=settings.alert_type_list,
                                   min_confidence=settings.alert_min_confidence, limit=1000)
-        return alerts.enqueue(conn, video_id, [(_dedupe(video_id, e), e["id"], payload(video, e)) for e in rows])
+        return alerts.enqueue(conn, video_id, [(_dedupe(video_id, e), e["id"], payload(video, e, settings.public_url))
+                                               for e in rows])
 
 
 def deliver_due(app, *, video_id: UUID | None = None, limit: int = 20) -> dict:

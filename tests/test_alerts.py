@@ -53,12 +53,21 @@ def test_each_alert_event_is_posted_once_with_its_sentence(api_app, webhook):
     assert body["event"]["at"] == "2026-12-01T10:03:10" and body["event"]["clock_from"] == "file name"
     assert body["text"].startswith("Sentinel: theft in till_20261201_100000.mp4 at 03:10-03:20 of the footage "
                                    "(2026-12-01 10:03:10 by its file name): A man in a red jacket hides a bottle")
-    assert body["text"].endswith(f"(confidence 0.80) [E{body['event']['id']}]")
+    assert body["text"].endswith(f"(confidence 0.80) [E{body['event']['id']}]") and body["url"] is None
     # the walk is no alert type and the collapse is below SENTINEL_ALERT_MIN_CONFIDENCE (0.5)
     # the same run again (a re-analysis, re-derived rules): the same moment does not alert twice
     assert alerts.after_run(app, video["id"]) == {"queued": 0, "sent": 0, "failed": 0}
     assert len(webhook.bodies) == 1
     assert [a["status"] for a in _state(app, video["id"])] == ["sent"]
+
+
+def test_with_a_public_url_the_alert_links_to_the_moment_in_the_video(api_app, webhook):
+    app = _alerting(api_app, webhook.url, public_url="https://sentinel.example.com/")
+    video = add_analysed_video(app)
+    alerts.after_run(app, video["id"])
+    [body] = webhook.bodies
+    assert body["url"] == f"https://sentinel.example.com/video?video={video['id']}&t=190"
+    assert body["text"].endswith(f"[E{body['event']['id']}] {body['url']}")
 
 
 def test_a_failed_post_is_retried_with_back_off_then_given_up(api_app, webhook):
