@@ -165,6 +165,10 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.title == "Settings":
+        return _bad_settings(exc)
     if _database_down(exc):
         from settings import get_settings
 
@@ -174,6 +178,16 @@ def _one_line(exc: BaseException) -> str:
         return (f"the embedded database stopped ({_first_line(exc)}); run the command again to start it, "
                 "and `sentinel health` to check it.")
     return _first_line(exc)
+
+
+def _bad_settings(exc) -> str:
+    """'SENTINEL_ANALYSIS_FPS: Input should be a valid number...' per bad setting; never the values (secrets)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(p) for p in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(message if message.startswith(name) else f"{name}: {message}")
+    return "; ".join(parts) + "."
 
 
 def _first_line(exc: BaseException) -> str:

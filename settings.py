@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -178,6 +179,15 @@ class Settings(BaseSettings):
     restore_days: int = Field(default=7, alias="SENTINEL_RESTORE_DAYS")
 
     rules: BehaviourThresholds = Field(default_factory=BehaviourThresholds)
+
+    @field_validator("alert_webhook_url", "public_url", mode="after")
+    @classmethod
+    def _http_url(cls, value, info):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+            name = "SENTINEL_ALERT_WEBHOOK_URL" if info.field_name == "alert_webhook_url" else "SENTINEL_PUBLIC_URL"
+            raise ValueError(f"{name} must be an http:// or https:// URL")
+        return value
 
     @field_validator("alert_types", mode="after")
     @classmethod

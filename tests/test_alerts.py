@@ -116,10 +116,15 @@ def test_no_webhook_queues_nothing(api_app):
     assert check_alerts(api_app).ok and check_alerts(api_app).detail.startswith("off")
 
 
-def test_alert_types_are_checked_when_the_settings_load():
+def test_alert_settings_are_checked_when_they_load():
     assert Settings(SENTINEL_ALERT_TYPES=" Theft, violent ,theft").alert_type_list == ["theft", "violent"]
     with pytest.raises(ValidationError, match="SENTINEL_ALERT_TYPES names shoplifting; use a comma-separated"):
         Settings(SENTINEL_ALERT_TYPES="theft,shoplifting")
+    with pytest.raises(ValidationError, match="SENTINEL_ALERT_WEBHOOK_URL must be an http:// or https:// URL"):
+        Settings(SENTINEL_ALERT_WEBHOOK_URL="hooks.slack.com/services/T0KEN")
+    with pytest.raises(ValidationError, match="SENTINEL_PUBLIC_URL must be an http:// or https:// URL"):
+        Settings(SENTINEL_PUBLIC_URL="sentinel.example.com")
+    assert Settings(SENTINEL_ALERT_WEBHOOK_URL="https://hooks.slack.com/services/T0KEN").alert_webhook_url
 
 
 def test_writing_a_run_sends_its_alerts_and_an_idle_worker_sends_what_is_left(api_app, webhook):

@@ -27,3 +27,19 @@ def test_closed_database_port_fails_with_one_clear_line():
     assert len(lines) == 1, result.stderr
     assert "database" in lines[0] and "is not running" in lines[0] and "DATABASE_URL" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_fails_with_one_line_naming_it_and_never_its_value():
+    cases = [
+        ({"SENTINEL_ANALYSIS_FPS": "fast"},
+         "sentinel: SENTINEL_ANALYSIS_FPS: Input should be a valid number, unable to parse string as a number."),
+        ({"SENTINEL_ALERT_TYPES": "theft,bogus"}, "sentinel: SENTINEL_ALERT_TYPES names bogus; use a comma-separated "
+         "list of walking, standing, sitting, picking, concealment, theft, collapse, violent, loitering, crowding, "
+         "anomaly."),
+        ({"SENTINEL_ALERT_WEBHOOK_URL": "hooks.example.com/T0KEN-s3cret"},
+         "sentinel: SENTINEL_ALERT_WEBHOOK_URL must be an http:// or https:// URL."),
+    ]
+    for env, line in cases:
+        result = run_cli("health", env=env, timeout=120)
+        assert result.returncode != 0 and result.stderr.strip() == line, result.stderr
+    assert "T0KEN-s3cret" not in result.stderr + result.stdout
