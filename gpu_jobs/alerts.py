@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEDUPE_BUCKET_S = 5.0  # the same type, track and start within this bucket is the same moment
 LEASE_S = 60.0  # a claimed alert waits this long before another sender may take it
 FIRST_RETRY_S, LAST_RETRY_S = 5.0, 600.0
+AT_ONCE = 5  # alerts a run sends itself; more wait for the idle worker's sweep
 _CLOCK_FROM = {"set at upload": "by the clock set at upload", "file name": "by its file name",
                "upload time": "by its upload time"}
 
@@ -117,7 +118,8 @@ def after_run(app, video_id: UUID) -> dict:
     """Queue and send a video's alerts once its run is written; any error is logged, never raised."""
     try:
         queued = queue_run_alerts(app, video_id)
-        return {"queued": queued, **deliver_due(app, video_id=video_id)}
+        # a few at once, so a slow endpoint holds the job only briefly; the idle worker sends the rest
+        return {"queued": queued, **deliver_due(app, video_id=video_id, limit=AT_ONCE)}
     except Exception:  # noqa: BLE001 - the run is written; an alert failure must not fail the analysis
         log.warning("alerts for video %s could not be queued or sent", video_id, exc_info=True)
         return {"queued": 0, "sent": 0, "failed": 0}

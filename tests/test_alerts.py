@@ -70,6 +70,16 @@ def test_with_a_public_url_the_alert_links_to_the_moment_in_the_video(api_app, w
     assert body["text"].endswith(f"[E{body['event']['id']}] {body['url']}")
 
 
+def test_a_run_sends_a_few_alerts_itself_and_leaves_the_rest_to_the_sweep(api_app, webhook):
+    app = _alerting(api_app, webhook.url)
+    thefts = [{"type": "theft", "t_start": 10.0 * n, "t_end": 10.0 * n + 5, "confidence": 0.9,
+               "description": f"Theft {n}."} for n in range(alerts.AT_ONCE + 2)]
+    video = add_analysed_video(app, events=thefts)
+    assert alerts.after_run(app, video["id"]) == {"queued": alerts.AT_ONCE + 2, "sent": alerts.AT_ONCE, "failed": 0}
+    assert alerts.deliver_due(app) == {"sent": 2, "failed": 0}
+    assert sorted(b["event"]["t_start"] for b in webhook.bodies) == [10.0 * n for n in range(alerts.AT_ONCE + 2)]
+
+
 def test_a_failed_post_is_retried_with_back_off_then_given_up(api_app, webhook):
     app = _alerting(api_app, webhook.url, alert_max_attempts=3)
     video = add_analysed_video(app)
