@@ -288,6 +288,10 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
                 r"|arson\w*)\b"),
 ]
 
+# what "suspicious" asks about in a question (an annotation's "suspicious" stays an anomaly: read_facets)
+_SUSPICIOUS = r"\bsuspicious\w*"
+SUSPICIOUS_TYPES = ("theft", "concealment", "loitering", "anomaly")
+
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter
 _ATTRIBUTE_PATTERNS: list[tuple[str, str | None, str]] = [
     ("age_groups", None, r"\bhow old\b"),
@@ -416,6 +420,9 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     facets = _read_facets(words)
 
     lowered = question.lower()
+    if re.search(_SUSPICIOUS, lowered):
+        # an owner asking "anything suspicious?" means the thefts and the loiterers too, not only odd movement
+        facets["event_types"] = list(dict.fromkeys([*SUSPICIOUS_TYPES, *facets["event_types"]]))
     text = scan.residual()
     is_count = bool(re.search(_COUNT, lowered))
     # the residual too: "Between 3 and 5 minutes, did anyone steal?" opens with the time

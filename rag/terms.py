@@ -26,7 +26,8 @@ STOPWORDS = frozenset(
     our you your can could will would should may might please show find tell me list all
     between after before around about during first last minute minutes second seconds
     video clip footage happen happened happening event events people person
-    everything else whatever going go goes went occur occurred notable interesting important doing""".split()
+    everything else whatever going go goes went occur occurred notable interesting important doing suspicious
+    """.split()
 )
 # words that only say where or who, once a filter holds the value: "what did the man on the left side do?"
 FACET_WORDS = frozenset({"side", "frame", "area", "part", "screen", "wearing", "dressed"})

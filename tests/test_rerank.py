@@ -80,6 +80,16 @@ def test_a_question_with_nothing_to_match_shows_incidents_before_routine(embeddi
     assert best.metadata["event_id"] == 31 and best.metadata["rerank_parts"]["salience"] == 0.0
 
 
+def test_anything_suspicious_puts_the_theft_before_the_loiterers(embeddings) -> None:
+    docs = [_event(50 + n, "loitering", 10.0 * n, f"A person loiters by the door for 40 s ({n}).", confidence=0.9)
+            for n in range(4)]
+    docs += [_event(60, "theft", 63.0, "A person takes an item and hides it at the waist.", confidence=0.6),
+             _event(61, "concealment", 68.0, "A person hides an item at the waist.", confidence=0.5)]
+    question = "anything suspicious today?"
+    top = OfflineReranker(embeddings=embeddings).rerank(question, docs, parse_question(question), k=2)
+    assert [d.metadata["type"] for d in top] == ["theft", "concealment"]
+
+
 def test_words_a_filter_took_leave_nothing_to_look_for() -> None:
     from rag.terms import looked_for
 
