@@ -87,3 +87,12 @@ def overlaps_days(video: dict, day_from: datetime, day_to: datetime) -> bool:
     start, _ = footage_start(video)
     end = start + timedelta(seconds=float(video.get("duration_s") or 0.0))
     return start < day_to and end >= day_from
+
+
+_CLOCK_PHRASES = {"set at upload": "by the clock set at upload", "file name": "by its file name",
+                  "upload time": "by its upload time"}
+
+
+def clock_phrase(source: str) -> str:
+    """How a wall-clock time was known, for a sentence: 'by its file name' (source as footage_start says)."""
+    return _CLOCK_PHRASES.get(source, "by its clock")

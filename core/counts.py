@@ -172,3 +172,18 @@ def tally(paths: Sequence[PersonPath], zones: Sequence[CountZone], *, t_from: fl
         }
     result.hours = [{**h, "people": len(h["people"])} for _, h in sorted(hours.items())]
     return result
+
+
+def peak(paths: Sequence[PersonPath], *, t_from: float | None = None, t_to: float | None = None
+         ) -> tuple[float | None, int]:
+    """(the earliest time the most people were seen at once within [t_from, t_to], how many); (None, 0) if nobody."""
+    lo = -np.inf if t_from is None else float(t_from)
+    hi = np.inf if t_to is None else float(t_to)
+    present: dict[float, set[int]] = {}
+    for p in paths:
+        for t in p.t[(p.t >= lo) & (p.t <= hi)]:
+            present.setdefault(round(float(t), 2), set()).add(p.track)  # tracks share the sampled frames' times
+    if not present:
+        return None, 0
+    t, people = min(present.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return t, len(people)

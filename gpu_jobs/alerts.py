@@ -25,8 +25,6 @@ DEDUPE_BUCKET_S = 5.0  # the same type, track and start within this bucket is th
 LEASE_S = 60.0  # a claimed alert waits this long before another sender may take it
 FIRST_RETRY_S, LAST_RETRY_S = 5.0, 600.0
 AT_ONCE = 5  # alerts a run sends itself; more wait for the idle worker's sweep
-_CLOCK_FROM = {"set at upload": "by the clock set at upload", "file name": "by its file name",
-               "upload time": "by its upload time"}
 
 
 def _dedupe(video_id: UUID, event: dict) -> str:
@@ -36,7 +34,7 @@ def _dedupe(video_id: UUID, event: dict) -> str:
 
 def payload(video: dict, event: dict, public_url: str | None = None) -> dict:
     """The webhook body of one event: a one-line `text`, the event's and video's fields, a link to the moment."""
-    from core.cameras import footage_start
+    from core.cameras import clock_phrase, footage_start
     from core.clock import format_mmss
 
     start, source = footage_start(video)
@@ -45,7 +43,7 @@ def payload(video: dict, event: dict, public_url: str | None = None) -> dict:
     description = (event.get("description") or "").strip().rstrip(".")
     confidence = float(event.get("confidence") or 0.0)
     text = (f"Sentinel: {event['type']} in {video['name']}{camera} at {format_mmss(event['t_start'])}-"
-            f"{format_mmss(event['t_end'])} of the footage ({at:%Y-%m-%d %H:%M:%S} {_CLOCK_FROM[source]}): "
+            f"{format_mmss(event['t_end'])} of the footage ({at:%Y-%m-%d %H:%M:%S} {clock_phrase(source)}): "
             f"{description} (confidence {confidence:.2f}) [E{event['id']}]")
     link = (f"{public_url.rstrip('/')}/video?video={video['id']}&t={int(float(event['t_start']))}"
             if public_url else None)

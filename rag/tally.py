@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from datetime import timedelta
-
-from core.cameras import footage_clock
+from core.cameras import clock_phrase, footage_clock, footage_start
 from core.clock import format_mmss as mmss
+from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, peak, tally
 from rag.day_phrases import day_label
-from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, tally
 
 _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
        r"|\b(?:enter\w*|arriv\w*|footfall)\b")
@@ -29,6 +28,8 @@ _OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:we
         r"|\bexit(?:ed|s|ing)\b")
 _DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
 _PEOPLE = r"\bhow many (?:different |distinct |unique )?(?:people|persons|visitors|customers|shoppers|individuals)\b"
+_BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
+         r"|rush hour|how busy)\b")
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
 _CLOCK = re.compile(r"(?<![:\d])([01]?\d|2[0-3])[:h]([0-5]\d)(?![:\d])")  # hh:mm, never part of hh:mm:ss
 DAY_S = 86400.0
@@ -44,8 +45,10 @@ class VideoCounts:
 
 
 def question_kind(question: str, filters) -> str | None:
-    """'flow' (in/out), 'dwell', 'people' (distinct), or None when the event listing should answer."""
+    """'busiest', 'flow' (in/out), 'dwell', 'people' (distinct), or None when the event listing should answer."""
     q = question.lower()
+    if re.search(_BUSY, q) and not filters.event_types:
+        return "busiest"
     if re.search(_DWELL, q):
         return "dwell"
     if not filters.is_count or filters.event_types:
@@ -130,7 +133,37 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) ->
         return f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
     if kind == "flow":
         return _flow(question, tallies, window, scope, seen)
+    if kind == "busiest":
+        return _busiest(counted, filters, window, scope)
     return _dwell(filters, tallies, window, scope)
+
+
+def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -> str:
+    """The moment the most people were on screen at once, and the wall-clock hour with the most people."""
+    best: tuple[VideoCounts, float, int] | None = None
+    hours: dict[datetime, int] = {}
+    for c in counted:
+        t, people = peak(c.paths, t_from=filters.t_from, t_to=filters.t_to)
+        if people and (best is None or people > best[2]):
+            best = (c, t, people)
+        start, _ = footage_start(c.video)
+        past_hour = start.minute * 60 + start.second + start.microsecond / 1e6
+        for h in tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to, clock_offset_s=past_hour).hours:
+            at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)
+            hours[at] = hours.get(at, 0) + h["people"]
+    if best is None:
+        return f"Nobody was seen{window}{scope}, so no moment was busier than another."
+    video, t, people = best
+    start, source = footage_start(video.video)
+    among = f" (of {len(counted)} videos)" if len(counted) > 1 else ""
+    text = (f"The busiest moment{window} was {mmss(t)} in {video.video['name']}{among} "
+            f"({start + timedelta(seconds=t):%Y-%m-%d %H:%M} {clock_phrase(source)}), with {people} "
+            f"{'person' if people == 1 else 'people'} on screen at once")
+    if len(hours) > 1:
+        hour, most = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
+        text += (f"; the busiest hour was {hour:%Y-%m-%d %H:00}-{hour + timedelta(hours=1):%H:00}, "
+                 f"with {_plural(most, 'distinct person', 'distinct people')}")
+    return text + "."
 
 
 def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str, seen: str) -> str:
