@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from core.clock import format_span
 from core.phrasing import HIDDEN_PLACES, describe_where, describe_who, plural
 from rag.importers import typed_by_category
-from rag.query import QueryFilters, contradicts
+from rag.query import QueryFilters, contradicts, match_filters
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,20 @@ def hiding_place_note(question: str, matching: Sequence[Document]) -> str:
     return f"; none was seen hidden {HIDDEN_PLACES[asked]} ({detail})"
 
 
+_FACET_WORDS = {"gender": "gender", "age_group": "age", "colour": "clothing colour"}
+
+
+def unrecognised_note(filters: QueryFilters, matching: Sequence[Document]) -> str:
+    """' (the gender was not recognised)' when the asked person facets are unknown on matching events; else ''."""
+    notes = []
+    for facet, word in _FACET_WORDS.items():
+        unknown = sum(1 for d in matching if match_filters(filters, d.metadata).get(facet, False) is None)
+        if unknown:
+            notes.append(f"the {word} was not recognised" if unknown == len(matching)
+                         else f"{unknown} of them with the {word} not recognised")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def duration_s(doc: Document) -> float:
     meta = doc.metadata
     return max(0.0, float(meta.get("t_end") or 0.0) - float(meta.get("t_start") or 0.0))
@@ -201,7 +215,7 @@ class GroundedComposer:
             head = f"Yes. {what[0].upper()}{what[1:]}{suffix}"
         else:
             head = f"Found {what}{suffix}"
-        head += hiding_place_note(question, matching)
+        head += hiding_place_note(question, matching) + unrecognised_note(filters, matching)
         inferred = sum(map(_by_category, matching))
         if inferred:
             # a Shoplifting video's every sentence is typed theft: say how many only the category backs

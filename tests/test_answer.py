@@ -134,8 +134,14 @@ def test_composer_attribute_contradiction_is_excluded_unknown_is_kept() -> None:
         _event(32, "picking", 70.0, 72.0, track=6, attributes={"gender": "unknown"}),
     ]
     answer = GroundedComposer().answer(question, parse_question(question), picks, [])
-    assert answer.text.startswith("Yes. 1 picking event:")
+    # kept, and the answer says the one it kept is only unknown, not known to be a woman
+    assert answer.text.startswith("Yes. 1 picking event (the gender was not recognised):")
     assert answer.cited_event_ids == [32]
+    woman = _event(33, "picking", 80.0, 82.0, track=7, attributes={"gender": "female"})
+    both = GroundedComposer().answer(question, parse_question(question), [*picks, woman], []).text
+    assert both.startswith("Yes. 2 picking events (1 of them with the gender not recognised):")
+    sure = GroundedComposer().answer(question, parse_question(question), [woman], []).text
+    assert sure.startswith("Yes. 1 picking event:")
 
 
 def test_composer_is_an_answer_generator() -> None:
