@@ -29,6 +29,7 @@ from rag.query import QueryFilters, contradicts, match_filters
 log = logging.getLogger(__name__)
 
 MAX_LISTED_EVENTS = 10  # longer lists are cut with "... and N more"
+MAX_LISTED_ALL = 50  # when the question asks for them all
 
 
 class Answer(BaseModel):
@@ -197,7 +198,7 @@ class GroundedComposer:
         if not matching:
             return Answer(text=self._nothing(filters, suffix))
 
-        listed = matching[:MAX_LISTED_EVENTS]
+        listed = matching[:MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS]
         lines = [_event_line(d) for d in listed]
         if len(matching) > len(listed):
             lines.append(f"... and {len(matching) - len(listed)} more.")

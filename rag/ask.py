@@ -12,10 +12,10 @@ Built as one LCEL chain:
   seconds" to a window of that video.
 - retrieve: `HybridRetriever`, top `settings.retrieve_k` (30); rerank: top
   `settings.rerank_k` (5); window: each hit's video events within +-`settings.window_s`.
-- listing: count questions ("how many people walked by in the first minute?") and
-  longest/shortest questions ("who loitered the longest?") need every matching event, not
-  the top 5, so they are answered from a direct filtered listing of the events table
-  (longest or shortest first for the latter).
+- listing: count questions ("how many people walked by in the first minute?"),
+  longest/shortest questions ("who loitered the longest?") and "list all ..." need every
+  matching event, not the top 5, so they are answered from a direct filtered listing of the
+  events table (longest or shortest first for the second).
 - tally: questions about people in and out, dwell or distinct people ("how many people came
   in?", "how long did people stay at the checkout?") are answered from counts over the person
   tracks and zones (`rag.tally`), not from events.
@@ -301,12 +301,12 @@ class AskService:
         return {**state, "context": context}
 
     def _listing(self, state: dict) -> list[Document] | None:
-        """Every event meeting the filters, for count and longest/shortest questions (None for others)."""
+        """Every event meeting the filters, for count, longest/shortest and 'list all' questions (else None)."""
         from db.repos import events
         from rag.retriever import day_scope, row_to_document, within_days
 
         filters: QueryFilters = state["filters"]
-        if not (filters.is_count or filters.rank_by) or state["missing_video"] or state["tally"]:
+        if not (filters.is_count or filters.rank_by or filters.list_all) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
@@ -331,7 +331,7 @@ class AskService:
             return {**state, "listing": None, "text": text, "cited": []}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
-        if listing is None and (filters.is_count or filters.rank_by):
+        if listing is None and (filters.is_count or filters.rank_by or filters.list_all):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
         hits = listing if listing is not None else state["hits"]

@@ -86,6 +86,7 @@ class QueryFilters(BaseModel):
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
     is_count: bool = Field(default=False, description="the question asks 'how many'")
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
+    list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
     rank_by: Literal["longest", "shortest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?')")
 
@@ -329,6 +330,7 @@ _VIDEO_PATTERNS = [
     r"\b(?:in|from|of|on)?\s*(?P<v>[\w-]+\.(?:mp4|avi|mov|mkv|webm|m4v|mpg|mpeg|ts))\b",
 ]
 _COUNT = r"\b(?:how many|how often|number of|count(?:s)?\b(?! (?:as|on))|total(?:\s+number)?)\b"
+_ALL = r"\b(?:list|every|everything)\b|(?<!\bat )\ball\b(?! (?:right|clear))"
 _RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b"}
 _YES_NO = (
     r"^\s*(?:(?:so|and|but|ok|okay|hey),?\s+)?(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should"
@@ -437,6 +439,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         is_count=is_count,
         is_yes_no=is_yes_no and rank_by is None,  # "who stayed the longest?" names someone, not yes or no
         rank_by=rank_by,
+        list_all=bool(re.search(_ALL, lowered)),
     )
 
 
@@ -454,7 +457,8 @@ Allowed values:
 - zones: {zones}
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
-question asks for the longest or shortest event. Leave day_from and day_to out (days are read by rule).
+question asks for the longest or shortest event; list_all when it asks for every matching event ("list all").
+Leave day_from and day_to out (days are read by rule).
 Leave out what the question does not say. Reply with the JSON object only.
 
 {format_instructions}"""

@@ -187,6 +187,15 @@ def test_a_day_asked_keeps_to_the_footage_of_that_day(app, store, service):
         recorded("b", None)
 
 
+def test_list_all_answers_from_every_matching_event(app, store, service):
+    result = service.ask("list all events in the first minute", video="store-a.mp4")
+
+    # the 7 walks of 00:00-01:00, not the reranked top 5
+    assert result.answer.splitlines()[0] == "Found 7 walking events between 00:00 and 01:00:"
+    assert len(result.citations) == 7 and result.search_method.endswith("+listing")
+    _assert_citations_are_events(app, result)
+
+
 def test_video_scope_by_question_and_by_argument(app, store, service):
     everywhere = service.ask("did anyone steal something in the first minute?")
     assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]

@@ -133,7 +133,9 @@ PHRASINGS: list[tuple[str, dict]] = [
     (f"what happened in {UUID}", {"video": UUID, "text": "what happened"}),
     # no filters, nonsense
     ("what happened?", {"text": "what happened"}),
-    ("show me everything", {"text": "show me everything"}),
+    ("show me everything", {"text": "show me everything", "list_all": True}),
+    ("list all thefts", {"event_types": ["theft"], "list_all": True}),
+    ("did anyone steal at all?", {"event_types": ["theft"], "is_yes_no": True}),
     ("asdfgh qwerty", {"text": "asdfgh qwerty"}),
     ("2 to 3 people", {"text": "2 to 3 people"}),
     ("!!!", {}),
