@@ -27,6 +27,9 @@ ORIENTATION_PHRASES = {
     "back": "seen from behind", "front": "facing the camera",
     "left": "seen from the side", "right": "seen from the side", "side": "seen from the side",
 }
+# a walk's heading (the walking rule's direction fact) in words
+DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera",
+                     "towards": "towards the camera"}
 # where a concealment put the item (the rule's hidden_at fact), as a short phrase
 HIDDEN_PLACES = {"waist": "at the waist", "pocket": "in a pocket", "bag": "in a bag", "clothing": "inside the clothing"}
 _MALE = frozenset({"male", "man", "m", "boy"})

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 
 from core.clock import format_mmss
-from core.phrasing import (HIDDEN_PLACES, REGION_PHRASES, age_word, is_female, is_male, known_words, subject_phrase,
-                           with_article)
+from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, REGION_PHRASES, age_word, is_female, is_male,
+                           known_words, subject_phrase, with_article)
 from core.vocabulary import ANOMALY_SYNONYMS, SYNONYMS
 from gpu_jobs.types import Event
 
-DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera",
-                     "towards": "towards the camera"}
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
 # where a concealment put the item (the rule's hidden_at fact)
 HIDDEN_PHRASES = {**HIDDEN_PLACES, "waist": "at the waist (a pocket or the waistband)"}

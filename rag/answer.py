@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 from core.clock import format_span
-from core.phrasing import HIDDEN_PLACES, describe_where, describe_who, plural
+from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_where, describe_who, plural
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
 
@@ -247,6 +247,8 @@ class GroundedComposer:
             people = _people(matching)
             one, many = _DID[kind]
             verb = one if people == 1 else many
+            if kind == "walking" and filters.directions:  # "walked by" would hide the heading asked
+                verb = "walked " + " or ".join(DIRECTION_PHRASES[d] for d in filters.directions)
             noun = "person" if people == 1 else "people"
             extra = f" ({what})" if people != len(matching) else ""
             return f"{people} {noun} {verb}{suffix}{extra}"

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 AgeGroup = Literal["child", "young", "middle-aged", "old"]
 Gender = Literal["male", "female"]
+Direction = Literal["left", "right", "away", "towards"]  # as the walking rule reports a heading
 Colour = Literal[
     "red", "orange", "yellow", "green", "blue", "purple",
     "pink", "brown", "black", "white", "grey", "beige",
@@ -86,6 +87,7 @@ class QueryFilters(BaseModel):
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
     is_count: bool = Field(default=False, description="the question asks 'how many'")
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
+    directions: list[Direction] = Field(default_factory=list, description="where people moved ('to the left')")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
     rank_by: Literal["longest", "shortest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?')")
@@ -222,6 +224,9 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         if wanted:
             have = _attribute_values(attributes, *keys)
             checks[facet] = bool(have & set(wanted)) if have else None
+    if filters.directions:
+        heading = attributes.get("direction") if isinstance(attributes, Mapping) else None
+        checks["direction"] = None if not heading else str(heading).lower() in filters.directions
     if filters.zones:
         zone = metadata.get("zone")
         zones = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if z}
@@ -387,6 +392,27 @@ def _read_facets(words: Scan) -> dict[str, list[str]]:
     return {"event_types": types, "age_groups": ages, "genders": genders, "colours": colours, "zones": zones}
 
 
+_MOVED = r"\b(?:walk\w*|went|go(?:es|ing)?|head\w*|mov\w*|run(?:s|ning)?|ran|cross\w*|pass\w*)\s+(?:\w+\s+){0,2}?"
+_NOT_A_PLACE = r"(?![- ](?:shel|aisle|rack|door|exit|checkout|counter|till|corner|wall|side|hand|part|area))"
+_DIRECTIONS = [
+    ("left", rf"{_MOVED}(?P<heading>(?:to(?:wards)?|towards)\s+the\s+left)\b{_NOT_A_PLACE}"),
+    ("right", rf"{_MOVED}(?P<heading>(?:to(?:wards)?|towards)\s+the\s+right)\b{_NOT_A_PLACE}"),
+    ("towards", rf"{_MOVED}(?P<heading>(?:to(?:wards)?|towards)\s+the\s+camera)\b"),
+    ("away", rf"{_MOVED}(?P<heading>away(?:\s+from\s+the\s+camera)?)\b"),
+]
+
+
+def _read_directions(words: Scan) -> list[str]:
+    """Headings a question asks about ("walked to the left"), consuming the heading but not the verb."""
+    found: list[str] = []
+    for direction, pattern in _DIRECTIONS:
+        for m in words.find(pattern):
+            words.consume_span(m.start("heading"), m.end("heading"))  # "walked" still names walking
+            if direction not in found:
+                found.append(direction)
+    return found
+
+
 def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     """Parse a question into `QueryFilters` with fixed rules, no model.
 
@@ -419,6 +445,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     # so that `text` keeps the words while one phrase still yields one value.
     words = Scan(question)
     words.mask, words.consumed = list(scan.mask), scan.consumed
+    directions = _read_directions(words)  # before the zones: "walked to the left" is a heading, not a place
     facets = _read_facets(words)
 
     lowered = question.lower()
@@ -440,6 +467,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         is_yes_no=is_yes_no and rank_by is None,  # "who stayed the longest?" names someone, not yes or no
         rank_by=rank_by,
         list_all=bool(re.search(_ALL, lowered)),
+        directions=directions,
     )
 
 
@@ -455,6 +483,7 @@ Allowed values:
 - genders: {genders}
 - colours (clothing): {colours}
 - zones: {zones}
+- directions (where people moved, "walked to the left"; not a place): left, right, away, towards
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
 question asks for the longest or shortest event; list_all when it asks for every matching event ("list all").

@@ -91,8 +91,11 @@ class Scan:
         return [m for m in matches if not any(self.mask[m.start():m.end()])]
 
     def consume(self, match: re.Match[str]) -> None:
+        self.consume_span(match.start(), match.end())
+
+    def consume_span(self, start: int, end: int) -> None:
         self.consumed = True
-        for i in range(match.start(), match.end()):
+        for i in range(start, end):
             self.mask[i] = True
 
     def residual(self) -> str:

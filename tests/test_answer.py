@@ -47,6 +47,16 @@ def test_composer_says_yes_with_time_who_where_and_citation() -> None:
     assert answer.cited_event_ids == [12] == _cited_in_text(answer.text)
 
 
+def test_a_heading_asked_keeps_the_walks_that_way_and_says_it() -> None:
+    walks = [_event(40 + n, "walking", 10.0 * n, 10.0 * n + 4, track=n, attributes={"direction": way})
+             for n, way in enumerate(["left", "right", "left", "away"])]
+    walks.append(_event(45, "walking", 60.0, 64.0, track=9))  # no heading known: kept, as any unknown
+    question = "how many people walked to the left?"
+    answer = GroundedComposer().answer(question, parse_question(question), walks, [])
+    assert answer.text.splitlines()[0] == "3 people walked to the left:"
+    assert answer.cited_event_ids == [40, 42, 45]
+
+
 def test_composer_says_when_the_hiding_place_asked_is_not_the_one_seen() -> None:
     waist = _event(30, "concealment", 68.0, 69.0, attributes={"hidden_at": "waist"})
     composer = GroundedComposer()

@@ -135,6 +135,12 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("what happened?", {"text": "what happened"}),
     ("show me everything", {"text": "show me everything", "list_all": True}),
     ("list all thefts", {"event_types": ["theft"], "list_all": True}),
+    # a heading after a movement verb, not a place; "the left shelf" and "the left side" stay places
+    ("how many people walked to the left?", {"event_types": ["walking"], "directions": ["left"], "is_count": True}),
+    ("who walked to the left shelf?", {"event_types": ["walking"], "zones": ["shelf", "left"]}),
+    ("anyone walking away from the camera on the right?", {"event_types": ["walking"], "directions": ["away"],
+                                                           "zones": ["right"], "is_yes_no": True}),
+    ("who went towards the camera?", {"directions": ["towards"]}),
     ("did anyone steal at all?", {"event_types": ["theft"], "is_yes_no": True}),
     ("asdfgh qwerty", {"text": "asdfgh qwerty"}),
     ("2 to 3 people", {"text": "2 to 3 people"}),
@@ -219,9 +225,12 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     for question, _ in PHRASINGS:
         parsed = parse_question(question)
         if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None \
-                and "suspicious" not in question:
+                and "suspicious" not in question and not parsed.directions:
             assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
-    # the one planned difference: an annotation's "suspicious" is odd movement, an owner's question means more
+    # the planned differences: a question's heading ("walked to the left") is no zone, and an annotation's
+    # "suspicious" is odd movement where an owner's question means more
+    assert read_facets("how many people walked to the left?")["zones"] == ["left"]
+    assert parse_question("how many people walked to the left?").zones == []
     assert read_facets("a suspicious man by the shelf")["event_types"] == ["anomaly"]
     assert parse_question("a suspicious man by the shelf").event_types == ["theft", "concealment", "loitering",
                                                                           "anomaly"]
