@@ -301,12 +301,12 @@ class AskService:
         return {**state, "context": context}
 
     def _listing(self, state: dict) -> list[Document] | None:
-        """Every event meeting the filters, for count, longest/shortest and 'list all' questions (else None)."""
+        """Every event meeting the filters, for the questions `needs_listing` names (else None)."""
         from db.repos import events
         from rag.retriever import day_scope, row_to_document, within_days
 
         filters: QueryFilters = state["filters"]
-        if not (filters.is_count or filters.rank_by or filters.list_all) or state["missing_video"] or state["tally"]:
+        if not needs_listing(filters) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
@@ -331,7 +331,7 @@ class AskService:
             return {**state, "listing": None, "text": text, "cited": []}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
-        if listing is None and (filters.is_count or filters.rank_by or filters.list_all):
+        if listing is None and needs_listing(filters):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
         hits = listing if listing is not None else state["hits"]
@@ -400,6 +400,12 @@ class AskService:
 
 _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _services_lock = threading.Lock()
+
+
+def needs_listing(filters: QueryFilters) -> bool:
+    """Whether the answer needs every matching event, not the reranked few: a count, longest/shortest,
+    'list all', or a least duration (the top 5 by relevance may hold none long enough)."""
+    return bool(filters.is_count or filters.rank_by or filters.list_all or filters.min_duration_s)
 
 
 def get_ask_service(app) -> AskService:

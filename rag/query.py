@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
 from core.vocabulary import EVENT_TYPES
 from rag.day_phrases import day_label, parse_day
-from rag.time_phrases import Scan, parse_time
+from rag.time_phrases import Scan, parse_duration, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ class QueryFilters(BaseModel):
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
     is_count: bool = Field(default=False, description="the question asks 'how many'")
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
+    min_duration_s: float | None = Field(default=None, gt=0, description="events lasting at least this long")
     directions: list[Direction] = Field(default_factory=list, description="where people moved ('to the left')")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
     rank_by: Literal["longest", "shortest"] | None = Field(
@@ -154,7 +155,11 @@ class QueryFilters(BaseModel):
         """The asked time window in words, e.g. 'between 03:00 and 05:00' or 'on 2026-12-01' ('' when none)."""
         day = day_label(self.day_from, self.day_to) if self.day_from and self.day_to else ""
         footage = self._footage_label()
-        return f"{day} {footage}".strip()
+        lasting = ""
+        if self.min_duration_s:
+            s = self.min_duration_s
+            lasting = f"lasting at least {s:g} s" if s < 60 else f"lasting at least {s / 60:g} min"
+        return " ".join(part for part in (lasting, day, footage) if part)
 
     def _footage_label(self) -> str:
         if self.last_s is not None and self.t_from is None and self.t_to is None:
@@ -224,6 +229,9 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         if wanted:
             have = _attribute_values(attributes, *keys)
             checks[facet] = bool(have & set(wanted)) if have else None
+    if filters.min_duration_s is not None and metadata.get("t_start") is not None:
+        span = float(metadata.get("t_end") or metadata["t_start"]) - float(metadata["t_start"])
+        checks["duration"] = span >= filters.min_duration_s
     if filters.directions:
         heading = attributes.get("direction") if isinstance(attributes, Mapping) else None
         checks["direction"] = None if not heading else str(heading).lower() in filters.directions
@@ -439,6 +447,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
             break
 
     parse_day(scan, found, today=today or date.today())
+    parse_duration(scan, found)  # "for more than 30 seconds" is how long, not when
     parse_time(scan, found)
 
     # The remaining facets only read the text: they mark their spans in a private copy
@@ -484,6 +493,7 @@ Allowed values:
 - colours (clothing): {colours}
 - zones: {zones}
 - directions (where people moved, "walked to the left"; not a place): left, right, away, towards
+- min_duration_s: for "for more than 30 seconds" (how long an event lasted, not when)
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
 question asks for the longest or shortest event; list_all when it asks for every matching event ("list all").

@@ -155,10 +155,10 @@ def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -
         return f"Nobody was seen{window}{scope}, so no moment was busier than another."
     video, t, people = best
     start, source = footage_start(video.video)
-    among = f" (of {len(counted)} videos)" if len(counted) > 1 else ""
-    text = (f"The busiest moment{window} was {mmss(t)} in {video.video['name']}{among} "
+    among = f", the most of {len(counted)} videos" if len(counted) > 1 else ""
+    text = (f"The busiest moment{window} was {mmss(t)} in {video.video['name']} "
             f"({start + timedelta(seconds=t):%Y-%m-%d %H:%M} {clock_phrase(source)}), with {people} "
-            f"{'person' if people == 1 else 'people'} on screen at once")
+            f"{'person' if people == 1 else 'people'} on screen at once{among}")
     if len(hours) > 1:
         hour, most = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
         text += (f"; the busiest hour was {hour:%Y-%m-%d %H:00}-{hour + timedelta(hours=1):%H:00}, "

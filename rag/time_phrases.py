@@ -230,3 +230,13 @@ def _point(m: re.Match[str]) -> float | None:
     if lead is None and not _has_unit(value):
         return None  # "after 3 people" is no time
     return _timeval(value, lead)
+
+
+def parse_duration(scan: Scan, filters: dict[str, Any]) -> None:
+    """Fill min_duration_s from "for more than 30 seconds", "longer than 2 minutes", "at least a minute"."""
+    for m in scan.find(rf"\b(?:for\s+)?(?:more than|over|longer than|at least)\s+(?P<v>{_DURATION}|an?\s+{_UNIT})"):
+        seconds = _timeval(re.sub(r"^an?\s+", "1 ", m.group("v")), None)
+        if seconds:
+            scan.consume(m)
+            filters["min_duration_s"] = seconds
+            return

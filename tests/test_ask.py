@@ -196,6 +196,15 @@ def test_list_all_answers_from_every_matching_event(app, store, service):
     _assert_citations_are_events(app, result)
 
 
+def test_a_least_duration_keeps_the_events_that_long_from_every_match(app, store, service):
+    result = service.ask("did anyone walk for at least 8 seconds?", video="store-a.mp4")
+
+    # of the 8 walks (5-8 s), only the man in white's 00:50-00:58 lasts 8 s
+    assert result.answer.splitlines()[0] == "Yes. 1 walking event lasting at least 8 s:"
+    assert [c["event_id"] for c in result.citations] == [store["a"]["ids"][("walking", 50.0)]]
+    assert result.search_method.endswith("+listing")
+
+
 def test_video_scope_by_question_and_by_argument(app, store, service):
     everywhere = service.ask("did anyone steal something in the first minute?")
     assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]

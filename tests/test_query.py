@@ -201,6 +201,17 @@ def test_day_phrases_become_a_wall_clock_range(question: str, days, text: str) -
     assert (got, filters.text) == (days, text)
 
 
+@pytest.mark.parametrize(("question", "seconds", "label"), [
+    ("did anyone stand still for more than 30 seconds?", 30.0, "lasting at least 30 s"),
+    ("loitering longer than 2 minutes between minute 1 and 5", 120.0, "lasting at least 2 min between 01:00 and 05:00"),
+    ("anyone at the till for at least a minute?", 60.0, "lasting at least 1 min"),
+    ("more than 3 people", None, ""),
+])
+def test_how_long_is_a_least_duration_not_a_time(question: str, seconds, label: str) -> None:
+    filters = parse_question(question)
+    assert (filters.min_duration_s, filters.window_label()) == (seconds, label)
+
+
 def test_window_label_names_the_days_and_the_footage_window() -> None:
     assert parse_question("any theft yesterday?", today=WEDNESDAY).window_label() == "on 2026-12-01"
     assert (parse_question("falls this week between minute 1 and 2", today=WEDNESDAY).window_label()
