@@ -82,6 +82,11 @@ def footage_start(video: dict) -> tuple[datetime, str]:
     return created.astimezone(timezone.utc).replace(tzinfo=None), "upload time"
 
 
+def seconds_past_hour(start: datetime) -> float:
+    """How far past a full wall-clock hour footage starts: the clock offset that makes its hours follow the clock."""
+    return start.minute * 60 + start.second + start.microsecond / 1e6
+
+
 def overlaps_days(video: dict, day_from: datetime, day_to: datetime) -> bool:
     """Whether a video's footage, from its wall-clock start for its duration, overlaps [day_from, day_to)."""
     start, _ = footage_start(video)

@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from core.geometry import points_in_polygon
+from core.vocabulary import PERSON
 
 VISIT_GAP_S = 1.0  # a foot point flickering over a zone's edge, or a missed detection, does not end a visit
 HOUR_S = 3600.0
@@ -174,16 +175,17 @@ def tally(paths: Sequence[PersonPath], zones: Sequence[CountZone], *, t_from: fl
     return result
 
 
-def peak(paths: Sequence[PersonPath], *, t_from: float | None = None, t_to: float | None = None
-         ) -> tuple[float | None, int]:
-    """(the earliest time the most people were seen at once within [t_from, t_to], how many); (None, 0) if nobody."""
-    lo = -np.inf if t_from is None else float(t_from)
-    hi = np.inf if t_to is None else float(t_to)
-    present: dict[float, set[int]] = {}
-    for p in paths:
-        for t in p.t[(p.t >= lo) & (p.t <= hi)]:
-            present.setdefault(round(float(t), 2), set()).add(p.track)  # tracks share the sampled frames' times
-    if not present:
-        return None, 0
-    t, people = min(present.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    return t, len(people)
+def busiest_frame(stats: Iterable[dict], *, t_from: float | None = None, t_to: float | None = None
+                  ) -> tuple[float | None, int]:
+    """(time, people) of the first analysed frame with the most people detected in [t_from, t_to]; (None, 0) if none.
+
+    From the frame stats, so the summary's "at most N on screen at once" and the busiest answer agree.
+    """
+    best_t, best = None, 0
+    for stat in stats:
+        if (t_from is not None and stat["t"] < t_from) or (t_to is not None and stat["t"] > t_to):
+            continue
+        people = int((stat.get("counts") or {}).get(PERSON, 0))
+        if people > best:
+            best_t, best = float(stat["t"]), people
+    return best_t, best

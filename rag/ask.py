@@ -355,7 +355,7 @@ class AskService:
             if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
                 kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope])}
                 scope = [v for v in scope if str(v["id"]) in kept]
-            counted = tally.load_counts(conn, scope)
+            counted = tally.load_counts(conn, scope, frames=kind == "busiest")
         return tally.answer(state["question"], state["filters"], counted, kind)
 
     def _save(self, done: dict) -> AskResult:

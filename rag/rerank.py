@@ -25,7 +25,7 @@ from langchain_core.documents import Document
 
 from core.vocabulary import SALIENCE
 from rag.query import QueryFilters, match_filters
-from rag.terms import content_terms, looked_for
+from rag.terms import content_terms, is_vague
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -166,8 +166,7 @@ class OfflineReranker:
         # time phrases and video names only add noise to the similarity signals
         text = filters.text.strip() or query
         query_terms = content_terms(text)
-        # nothing to match beyond the filters: rank by what the owner wants to see instead
-        vague = not (looked_for(filters) if filters.text.strip() else query_terms)
+        vague = is_vague(filters, query)  # nothing to match: rank by what the owner wants to see instead
         semantic = None if vague else self._semantic(text, docs)
         weights = self.weights
         total_weight = weights.filters + weights.confidence + (weights.salience if vague else weights.lexical)

@@ -40,7 +40,7 @@ from db.repos import events as events_repo
 from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
 from rag.query import QueryFilters, parse_question
-from rag.terms import looked_for
+from rag.terms import is_vague
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class HybridRetriever(BaseRetriever):
                                      exact=self.exact, exact_max_rows=self.exact_max_rows)
 
             rows = search(parsed)
-            if not looked_for(parsed) and not parsed.event_types:
+            if is_vague(parsed, query) and not parsed.event_types:
                 # "what happened?": its words rank nothing, so the incidents in scope are candidates first
                 incidents = search(parsed.model_copy(update={"event_types": list(INCIDENT_TYPES)}))
                 seen = {row["id"] for row in incidents}

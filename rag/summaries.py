@@ -25,6 +25,7 @@ from uuid import UUID
 
 from core.clock import format_mmss, format_span
 from core.phrasing import known, plural
+from core.counts import busiest_frame
 from core.vocabulary import PERSON
 
 log = logging.getLogger(__name__)
@@ -219,10 +220,7 @@ def collect_facts(app, video: dict) -> SummaryFacts:
         if counter:
             facts.people_attributes[facet] = counter
     facts.objects = Counter(t["class_name"] for t in tracks if t["class_name"] != PERSON)
-    for stat in stats:
-        n = int((stat["counts"] or {}).get(PERSON, 0))
-        if n > facts.peak_people:
-            facts.peak_people, facts.peak_t = n, stat["t"]
+    facts.peak_t, facts.peak_people = busiest_frame(stats)
     return facts
 
 

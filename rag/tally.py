@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.cameras import clock_phrase, footage_clock, footage_start
+from core.cameras import clock_phrase, footage_clock, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
-from core.counts import CountZone, PersonPath, Tally, paths_from_tracks, peak, tally
+from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
 from rag.day_phrases import day_label
 
 _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
@@ -42,6 +42,7 @@ class VideoCounts:
     video: dict
     paths: list[PersonPath]
     zones: list[CountZone]
+    frames: list[dict] = field(default_factory=list)  # frame stats (t, counts), loaded for the busiest moment
 
 
 def question_kind(question: str, filters) -> str | None:
@@ -58,8 +59,8 @@ def question_kind(question: str, filters) -> str | None:
     return "people" if re.search(_PEOPLE, q) else None
 
 
-def load_counts(conn, videos: Sequence[dict]) -> list[VideoCounts]:
-    """The current run's person paths and the zones (pixels) of each analysed video."""
+def load_counts(conn, videos: Sequence[dict], *, frames: bool = False) -> list[VideoCounts]:
+    """The current run's person paths and the zones (pixels) of each analysed video; its frame stats too if asked."""
     from db.repos import runs
     from db.repos import zones as zones_repo
 
@@ -70,8 +71,10 @@ def load_counts(conn, videos: Sequence[dict]) -> list[VideoCounts]:
         w, h = int(video.get("width") or 0), int(video.get("height") or 0)
         zones = [CountZone(z["name"], z["kind"], [(float(x) * w, float(y) * h) for x, y in z["polygon"]],
                            z.get("loiter_s")) for z in zones_repo.for_video(conn, video["id"])]
+        stats = (runs.frame_stats_between(conn, video["id"], 0.0, float(video.get("duration_s") or 0.0) + 1.0)
+                 if frames else [])
         out.append(VideoCounts(video, paths_from_tracks(runs.tracks_for_video(conn, video["id"]),
-                                                        float(video["fps"])), zones))
+                                                        float(video["fps"])), zones, stats))
     return out
 
 
@@ -143,12 +146,12 @@ def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -
     best: tuple[VideoCounts, float, int] | None = None
     hours: dict[datetime, int] = {}
     for c in counted:
-        t, people = peak(c.paths, t_from=filters.t_from, t_to=filters.t_to)
+        t, people = busiest_frame(c.frames, t_from=filters.t_from, t_to=filters.t_to)
         if people and (best is None or people > best[2]):
             best = (c, t, people)
         start, _ = footage_start(c.video)
-        past_hour = start.minute * 60 + start.second + start.microsecond / 1e6
-        for h in tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to, clock_offset_s=past_hour).hours:
+        for h in tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to,
+                       clock_offset_s=seconds_past_hour(start)).hours:
             at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)
             hours[at] = hours.get(at, 0) + h["people"]
     if best is None:

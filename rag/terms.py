@@ -53,3 +53,8 @@ def looked_for(filters: QueryFilters) -> set[str]:
     values = {*filters.colours, *filters.zones, *filters.genders, *filters.age_groups}
     taken = values | {word for word, value in ALIASES.items() if value in values} | FACET_WORDS
     return content_terms(filters.text) - {stem(word) for word in taken}
+
+
+def is_vague(filters: QueryFilters, query: str = "") -> bool:
+    """Nothing to look for beyond the filters ("what happened?", "what did the man in black do?")."""
+    return not (looked_for(filters) if filters.text.strip() else content_terms(query))

@@ -10,14 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
-from core.cameras import footage_start
+from core.cameras import footage_start, seconds_past_hour
 from core.counts import tally, visits
 from rag.tally import load_counts
 from services.videos import video_by_id
-
-
-def _past_hour(start: datetime) -> float:
-    return start.minute * 60 + start.second + start.microsecond / 1e6
 
 
 def people_counts(app, *, video_id: UUID | str, t_from: float | None = None, t_to: float | None = None) -> dict:
@@ -30,7 +26,8 @@ def people_counts(app, *, video_id: UUID | str, t_from: float | None = None, t_t
         return {"video_id": str(video["id"]), "analysed": False, "people": 0, "people_in": 0, "people_out": 0,
                 "entrances": [], "zones": {}, "hours": [], "visits": [], "starts_at": start.isoformat(),
                 "starts_at_from": source}
-    result = tally(counted.paths, counted.zones, t_from=t_from, t_to=t_to, clock_offset_s=_past_hour(start)).as_dict()
+    result = tally(counted.paths, counted.zones, t_from=t_from, t_to=t_to,
+                   clock_offset_s=seconds_past_hour(start)).as_dict()
     lo, hi = (t_from if t_from is not None else float("-inf")), (t_to if t_to is not None else float("inf"))
     result["visits"] = [{"track": v.track, "zone": v.zone, "kind": v.kind, "t_enter": round(v.t_enter, 2),
                          "t_exit": round(v.t_exit, 2), "dwell_s": round(v.dwell_s, 2), "direction": v.direction}
@@ -61,7 +58,7 @@ def people_per_hour(app, *, days: int = 30) -> PeopleFlow:
     people = 0
     for c in counted:
         start, _ = footage_start(c.video)
-        counts = tally(c.paths, c.zones, clock_offset_s=_past_hour(start))
+        counts = tally(c.paths, c.zones, clock_offset_s=seconds_past_hour(start))
         people += counts.people
         for h in counts.hours:
             at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)

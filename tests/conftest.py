@@ -406,7 +406,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", fps: float = 5.0,
-                      size: tuple[int, int] = (1280, 720)) -> dict:
+                      size: tuple[int, int] = (1280, 720), frame_stats: list[dict] | None = None) -> dict:
     """An analysed video whose current run holds these person tracks (no media: counting needs none)."""
     from db.repos import runs, videos
 
@@ -419,7 +419,7 @@ def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", f
                       meta={"duration_s": 600.0, "fps": fps, "width": size[0], "height": size[1], "codec": "h264",
                             "frame_count": int(600 * fps)})
         videos.update(conn, video_id, status="completed", progress=100, camera="front")
-        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=[], frame_stats=[])
+        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=[], frame_stats=frame_stats or [])
         return videos.get(conn, video_id)
 
 

@@ -159,15 +159,20 @@ def test_count_questions_keep_to_the_day_asked(api_app):
         "No analysed footage was recorded on 2026-11-30, so there is nothing to count.")
 
 
-def test_the_busiest_moment_and_hour_come_from_the_person_tracks(api_app):
-    from core.counts import peak
+def test_the_busiest_moment_comes_from_the_frames_and_the_hour_from_the_tracks(api_app):
+    from core.counts import busiest_frame
 
     # footage from 10:59:50: three shoppers, all on screen at 8 s (10:59:58); two of them into 11:00
     tracks = [person(1, 0.0, 10.0, (200.0, 600.0)), person(2, 5.0, 20.0, (600.0, 600.0)),
               person(3, 8.0, 9.0, (900.0, 600.0))]
-    assert peak(_paths(tracks)) == (8.0, 3)
-    assert peak(_paths(tracks), t_from=9.5) == (9.6, 2) and peak([], t_to=1.0) == (None, 0)
-    add_tracked_video(api_app, tracks, name="front_20261201_105950.mp4")
+    seen: dict[float, int] = {}
+    for track in tracks:
+        for o in track.observations:
+            seen[o.t] = seen.get(o.t, 0) + 1
+    stats = [{"t": t, "frame": int(round(t * 5)), "counts": {"person": n}} for t, n in sorted(seen.items())]
+    assert busiest_frame(stats) == (8.0, 3) and busiest_frame(stats, t_from=9.5) == (9.6, 2)
+    assert busiest_frame([]) == (None, 0)
+    add_tracked_video(api_app, tracks, name="front_20261201_105950.mp4", frame_stats=stats)
     assert _answer(api_app, "when was the store busiest?") == (
         "The busiest moment was 00:08 in front_20261201_105950.mp4 (2026-12-01 10:59 by its file name), with 3 "
         "people on screen at once; the busiest hour was 2026-12-01 10:00-11:00, with 3 distinct people.")
