@@ -34,6 +34,17 @@ ANOMALY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "against_flow": ("wrong way", "against the flow", "wrong direction"),
 }
 
+# COCO classes a shopper can pick up and carry (what picking reports); chairs or tables moving are not "taking"
+CARRYABLE = frozenset({
+    "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "sports ball", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
+    "toothbrush",
+})
+# the event types whose rules report the item taken (attributes["object"])
+ITEM_EVENT_TYPES = ("picking", "concealment", "theft")
+
 # the types a store owner must see first (dashboard, timeline highlights)
 ALERT_TYPES = ("theft", "collapse", "violent")
 

@@ -118,7 +118,7 @@ def hiding_place_note(question: str, matching: Sequence[Document]) -> str:
     return f"; none was seen hidden {HIDDEN_PLACES[asked]} ({detail})"
 
 
-_FACET_WORDS = {"gender": "gender", "age_group": "age", "colour": "clothing colour"}
+_FACET_WORDS = {"gender": "gender", "age_group": "age", "colour": "clothing colour", "item": "item"}
 
 
 def unrecognised_note(filters: QueryFilters, matching: Sequence[Document]) -> str:
@@ -132,17 +132,53 @@ def unrecognised_note(filters: QueryFilters, matching: Sequence[Document]) -> st
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+def _never_confirmed(filters: QueryFilters, matching: Sequence[Document]) -> bool:
+    """Whether an asked person facet or item is unknown on every matching event (none is known to meet it)."""
+    return any(all(match_filters(filters, d.metadata).get(facet, False) is None for d in matching)
+               for facet in _FACET_WORDS)
+
+
 def duration_s(doc: Document) -> float:
     meta = doc.metadata
     return max(0.0, float(meta.get("t_end") or 0.0) - float(meta.get("t_start") or 0.0))
 
 
+def people_in(doc: Document) -> int:
+    """How many people an event involves: a crowd's count, else its own person and the related ones."""
+    attributes = _attributes(doc.metadata)
+    if isinstance(attributes.get("people"), int | float):
+        return int(attributes["people"])
+    related = attributes.get("related_tracks")
+    return (doc.metadata.get("track_number") is not None) + (len(related) if isinstance(related, list) else 0)
+
+
 def ranked(filters: QueryFilters, docs: list[Document]) -> list[Document]:
-    """docs longest (or shortest) first when the question asks for that, else as they came; ties: earlier first."""
+    """docs longest, shortest or largest first when the question asks, else as they came; ties: earlier first."""
     if filters.rank_by is None:
         return docs
-    sign = -1.0 if filters.rank_by == "longest" else 1.0
-    return sorted(docs, key=lambda d: (sign * duration_s(d), float(d.metadata.get("t_start") or 0.0)))
+    size = {"longest": lambda d: -duration_s(d), "shortest": duration_s, "largest": lambda d: -people_in(d)}
+    return sorted(docs, key=lambda d: (size[filters.rank_by](d), float(d.metadata.get("t_start") or 0.0)))
+
+
+def _shown(matching: list[Document], limit: int) -> list[Document]:
+    """At most `limit` of the matching events, in their order: the reranked ones first, then the earliest others."""
+    if len(matching) <= limit:
+        return matching
+    best = sorted((d for d in matching if d.metadata.get("rerank_score") is not None),
+                  key=lambda d: -float(d.metadata["rerank_score"]))
+    chosen = {id(d) for d in best[:limit]}
+    for doc in matching:
+        if len(chosen) >= limit:
+            break
+        chosen.add(id(doc))
+    return [d for d in matching if id(d) in chosen]
+
+
+def _an(item: str) -> str:
+    """'a bottle', 'an apple', 'scissors'."""
+    if item.endswith("s"):
+        return item
+    return f"{'an' if item[0] in 'aeiou' else 'a'} {item}"
 
 
 def _how_long(seconds: float) -> str:
@@ -198,7 +234,7 @@ class GroundedComposer:
         if not matching:
             return Answer(text=self._nothing(filters, suffix))
 
-        listed = matching[:MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS]
+        listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
         lines = [_event_line(d) for d in listed]
         if len(matching) > len(listed):
             lines.append(f"... and {len(matching) - len(listed)} more.")
@@ -207,13 +243,17 @@ class GroundedComposer:
 
         if filters.rank_by:
             first = matching[0]
-            head = (f"The {filters.rank_by} of {what}{suffix} lasted {_how_long(duration_s(first))} "
+            measure = (f"had {plural(people_in(first), 'person')}" if filters.rank_by == "largest"
+                       else f"lasted {_how_long(duration_s(first))}")
+            head = (f"The {filters.rank_by} of {what}{suffix} {measure} "
                     f"({format_span(first.metadata.get('t_start'), first.metadata.get('t_end'))}) "
                     f"[E{event_id(first)}]; {filters.rank_by} first")
         elif filters.is_count:
             head = self._count(filters, matching, what, suffix)
         elif filters.is_yes_no:
-            head = f"Yes. {what[0].upper()}{what[1:]}{suffix}"
+            # "did a woman steal?" over a thief whose face was not seen: not known to be a yes
+            lead = "Possibly" if _never_confirmed(filters, matching) else "Yes"
+            head = f"{lead}. {what[0].upper()}{what[1:]}{suffix}"
         else:
             head = f"Found {what}{suffix}"
         head += hiding_place_note(question, matching) + unrecognised_note(filters, matching)
@@ -236,8 +276,9 @@ class GroundedComposer:
         })
         where = describe_where(filters.zones[0]) if len(filters.zones) == 1 else ""
         involving = f" involving a {who}" if who else ""
+        item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
         subject = f"No {kinds} events" if kinds else "No events"
-        return f"{subject}{involving}{where} match{suffix}."
+        return f"{subject}{item}{involving}{where} match{suffix}."
 
     @staticmethod
     def _count(filters: QueryFilters, matching: Sequence[Document], what: str, suffix: str) -> str:

@@ -251,9 +251,15 @@ class AskService:
     def _parse(self, state: dict) -> dict:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
+        from rag.terms import video_mention
 
-        filters = self.query_parser(state["question"])
-        wanted = state["video"] or filters.video
+        question, named = state["question"], None
+        if not state["video"]:
+            # "what happened in fighting1?": a stored video's name, read before its words become filters
+            with self.app.db.connection() as conn:
+                named = video_mention(question, videos.named_in(conn, question))
+        filters = self.query_parser(named[1] if named else question)
+        wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
         video = None
         if wanted:
             with self.app.db.connection() as conn:
@@ -306,7 +312,7 @@ class AskService:
         from rag.retriever import day_scope, row_to_document, within_days
 
         filters: QueryFilters = state["filters"]
-        if not needs_listing(filters) or state["missing_video"] or state["tally"]:
+        if not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None:
             return None  # "the last minute" of every video: only the retriever resolves that per video
@@ -331,10 +337,14 @@ class AskService:
             return {**state, "listing": None, "text": text, "cited": []}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
-        if listing is None and needs_listing(filters):
+        if listing is None and (needs_listing(filters) or counts_every(filters)):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
         hits = listing if listing is not None else state["hits"]
+        if counts_every(filters):
+            # "was there a crowd?": every match counts, and the reranked ones are shown first
+            reranked = {event_id(d) for d in state["hits"]}
+            hits = [*state["hits"], *(d for d in listing if event_id(d) not in reranked)]
         answer = self.generator.answer(state["question"], filters, hits, state["context"])
         # every citation must be an event this question retrieved; anything else is dropped here
         known = {event_id(d) for d in [*state["candidates"], *hits, *state["context"]]} - {None}
@@ -406,6 +416,11 @@ def needs_listing(filters: QueryFilters) -> bool:
     """Whether the answer needs every matching event, not the reranked few: a count, longest/shortest,
     'list all', or a least duration (the top 5 by relevance may hold none long enough)."""
     return bool(filters.is_count or filters.rank_by or filters.list_all or filters.min_duration_s)
+
+
+def counts_every(filters: QueryFilters) -> bool:
+    """A yes/no question about event types ('was there a crowd?'): its count is of every match, not the top 5."""
+    return bool(filters.is_yes_no and filters.event_types and not needs_listing(filters))
 
 
 def get_ask_service(app) -> AskService:

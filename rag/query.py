@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
-from core.vocabulary import EVENT_TYPES
+from core.vocabulary import CARRYABLE, EVENT_TYPES, ITEM_EVENT_TYPES
 from rag.day_phrases import day_label, parse_day
 from rag.time_phrases import Scan, parse_duration, parse_time
 
@@ -39,6 +39,7 @@ Colour = Literal[
     "pink", "brown", "black", "white", "grey", "beige",
 ]
 Zone = Literal["left", "centre", "right", "checkout", "exit", "shelf"]
+Item = Literal[tuple(sorted(CARRYABLE))]  # type: ignore[valid-type]
 
 AGE_GROUPS: tuple[str, ...] = AgeGroup.__args__  # type: ignore[attr-defined]
 GENDERS: tuple[str, ...] = Gender.__args__  # type: ignore[attr-defined]
@@ -59,6 +60,8 @@ ALIASES: dict[str, str] = {
     "concealing": "concealment", "hiding": "concealment", "hidden": "concealment", "pocketing": "concealment",
     "walk": "walking", "sit": "sitting",
     "stand": "standing", "loiter": "loitering", "crowd": "crowding", "anomalous": "anomaly",
+    "phone": "cell phone", "mobile phone": "cell phone", "smartphone": "cell phone", "mug": "cup",
+    "glass": "wine glass", "ball": "sports ball", "teddy": "teddy bear", "bottles": "bottle",
 }
 
 
@@ -89,11 +92,13 @@ class QueryFilters(BaseModel):
     is_yes_no: bool = Field(default=False, description="the question expects yes or no")
     min_duration_s: float | None = Field(default=None, gt=0, description="events lasting at least this long")
     directions: list[Direction] = Field(default_factory=list, description="where people moved ('to the left')")
+    items: list[Item] = Field(default_factory=list, description="the item taken or hidden ('a bottle')")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
-    rank_by: Literal["longest", "shortest"] | None = Field(
-        default=None, description="the question asks for the longest or shortest event ('who loitered the longest?')")
+    rank_by: Literal["longest", "shortest", "largest"] | None = Field(
+        default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
+                                  "or the one with the most people ('the biggest crowd')")
 
-    @field_validator("event_types", "age_groups", "genders", "colours", "zones", mode="before")
+    @field_validator("event_types", "age_groups", "genders", "colours", "zones", "items", mode="before")
     @classmethod
     def _canonical(cls, value: Any) -> Any:
         # models and people write "Theft", "gray" or a bare string: accept them, then dedupe
@@ -133,7 +138,7 @@ class QueryFilters(BaseModel):
         """True when anything beyond the free text narrows the search."""
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
-            or self.colours or self.zones or self.video or self.day_from
+            or self.colours or self.zones or self.video or self.day_from or self.items
         )
 
     def resolve(self, duration_s: float | None) -> QueryFilters:
@@ -235,6 +240,8 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
     if filters.directions:
         heading = attributes.get("direction") if isinstance(attributes, Mapping) else None
         checks["direction"] = None if not heading else str(heading).lower() in filters.directions
+    if filters.items:
+        checks["item"] = _item_check(filters.items, metadata.get("type"), attributes)
     if filters.zones:
         zone = metadata.get("zone")
         zones = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if z}
@@ -255,6 +262,14 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         ids = {str(metadata.get(k)) for k in ("video_id", "video_name") if metadata.get(k) is not None}
         checks["video"] = (filters.video in ids) if ids else None
     return checks
+
+
+def _item_check(items: list[str], kind: Any, attributes: Any) -> bool | None:
+    """An item asked for against the one an event reports: unknown when a take's item was not recognised."""
+    if kind is not None and kind not in ITEM_EVENT_TYPES:
+        return False  # walking or standing reports no item: nothing says the asked one was there
+    have = _attribute_values(attributes, "object", "item") if isinstance(attributes, Mapping) else set()
+    return bool(have & set(items)) if have else None
 
 
 def contradicts(filters: QueryFilters, metadata: Mapping[str, Any]) -> bool:
@@ -344,7 +359,8 @@ _VIDEO_PATTERNS = [
 ]
 _COUNT = r"\b(?:how many|how often|number of|count(?:s)?\b(?! (?:as|on))|total(?:\s+number)?)\b"
 _ALL = r"\b(?:list|every|everything)\b|(?<!\bat )\ball\b(?! (?:right|clear))"
-_RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b"}
+_RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b",
+         "largest": r"\b(?:biggest|largest)\s+(?:\w+\s+)?(?:crowds?|groups?|gatherings?)\b"}
 _YES_NO = (
     r"^\s*(?:(?:so|and|but|ok|okay|hey),?\s+)?(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should"
     r"|any|anyone|anybody|anything)\b"
@@ -362,14 +378,20 @@ def read_facets(text: str) -> dict[str, list[str]]:
     return _read_facets(Scan(text))
 
 
-def _read_facets(words: Scan) -> dict[str, list[str]]:
-    """The facets of a scan, consuming the spans they match."""
-    types: list[str] = []
-    for kind, pattern in _EVENT_PATTERNS:
+def _named(words: Scan, patterns: list[tuple[str | None, str]]) -> list[str]:
+    """The values whose patterns match, once each in pattern order, consuming the spans they match."""
+    found: list[str] = []
+    for value, pattern in patterns:
         for m in words.find(pattern):
             words.consume(m)
-            if kind not in types:
-                types.append(kind)
+            if value and value not in found:
+                found.append(value)
+    return found
+
+
+def _read_facets(words: Scan) -> dict[str, list[str]]:
+    """The facets of a scan, consuming the spans they match."""
+    types = _named(words, _EVENT_PATTERNS)
     if "concealment" in types:
         # hiding is what makes a take a theft: the takes are told by the concealment events, the thefts too
         types = [t for t in types if t != "picking"] + ([] if "theft" in types else ["theft"])
@@ -391,12 +413,7 @@ def _read_facets(words: Scan) -> dict[str, list[str]]:
         colour = ALIASES.get(m.group(1), m.group(1))
         if colour not in colours:
             colours.append(colour)
-    zones: list[str] = []
-    for zone, pattern in _ZONE_PATTERNS:
-        for m in words.find(pattern):
-            words.consume(m)
-            if zone and zone not in zones:
-                zones.append(zone)
+    zones = _named(words, _ZONE_PATTERNS)
     return {"event_types": types, "age_groups": ages, "genders": genders, "colours": colours, "zones": zones}
 
 
@@ -407,6 +424,26 @@ _DIRECTIONS = [
     ("right", rf"{_MOVED}(?P<heading>(?:to(?:wards)?|towards)\s+the\s+right)\b{_NOT_A_PLACE}"),
     ("towards", rf"{_MOVED}(?P<heading>(?:to(?:wards)?|towards)\s+the\s+camera)\b"),
     ("away", rf"{_MOVED}(?P<heading>away(?:\s+from\s+the\s+camera)?)\b"),
+]
+
+
+# what an owner calls the items a take reports; bags are left out (a hiding place: "put it in her bag"),
+# and so are "tie" and "orange" (a verb, a colour)
+_ITEM_PATTERNS: list[tuple[str, str]] = [
+    ("cell phone", r"\b(?:(?:cell|mobile)\s+|smart)?phones?\b"),
+    ("wine glass", r"\b(?:wine\s+)?glass(?:es)?\b"),
+    ("cup", r"\b(?:cups?|mugs?)\b"),
+    ("teddy bear", r"\bteddy(?:\s+bears?)?\b"),
+    ("hot dog", r"\bhot\s*dogs?\b"),
+    ("hair drier", r"\bhair\s*(?:drier|dryer)s?\b"),
+    ("sports ball", r"\b(?:sports\s+)?balls?\b"),
+    ("donut", r"\b(?:donut|doughnut)s?\b"),
+    ("knife", r"\bkni(?:fe|ves)\b"),
+    ("scissors", r"\bscissors\b"),
+    ("broccoli", r"\bbroccoli\b"),
+    *((name, rf"\b{name}(?:s|es)?\b") for name in ("bottle", "umbrella", "frisbee", "fork", "spoon", "bowl", "banana",
+                                                   "apple", "sandwich", "carrot", "pizza", "cake", "laptop",
+                                                   "remote", "keyboard", "book", "clock", "vase", "toothbrush")),
 ]
 
 
@@ -456,6 +493,12 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     words.mask, words.consumed = list(scan.mask), scan.consumed
     directions = _read_directions(words)  # before the zones: "walked to the left" is a heading, not a place
     facets = _read_facets(words)
+    # an item narrows takes only: "did anyone use a phone?" is still a search for the words
+    items: list[str] = []
+    if set(facets["event_types"]) & set(ITEM_EVENT_TYPES):
+        named = Scan(question)  # its own copy: "slipped a phone into his jacket" is one concealment phrase
+        named.mask, named.consumed = list(scan.mask), scan.consumed
+        items = _named(named, _ITEM_PATTERNS)
 
     lowered = question.lower()
     if re.search(_SUSPICIOUS, lowered):
@@ -477,6 +520,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         rank_by=rank_by,
         list_all=bool(re.search(_ALL, lowered)),
         directions=directions,
+        items=items,
     )
 
 
@@ -493,10 +537,12 @@ Allowed values:
 - colours (clothing): {colours}
 - zones: {zones}
 - directions (where people moved, "walked to the left"; not a place): left, right, away, towards
+- items (what was picked up, hidden or stolen; only with those event types): {items}
 - min_duration_s: for "for more than 30 seconds" (how long an event lasted, not when)
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
-question asks for the longest or shortest event; list_all when it asks for every matching event ("list all").
+question asks for the longest or shortest event, "largest" for the one with the most people; list_all
+when it asks for every matching event ("list all").
 Leave day_from and day_to out (days are read by rule).
 Leave out what the question does not say. Reply with the JSON object only.
 
@@ -561,6 +607,7 @@ class LLMQueryParser:
             genders=", ".join(GENDERS),
             colours=", ".join(COLOURS),
             zones=", ".join(ZONES),
+            items=", ".join(sorted(CARRYABLE)),
             format_instructions=self._output_parser.get_format_instructions(),
         )
         self._chain = self._build_chain()

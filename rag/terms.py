@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rag.query import QueryFilters
@@ -58,3 +59,24 @@ def looked_for(filters: QueryFilters) -> set[str]:
 def is_vague(filters: QueryFilters, query: str = "") -> bool:
     """Nothing to look for beyond the filters ("what happened?", "what did the man in black do?")."""
     return not (looked_for(filters) if filters.text.strip() else content_terms(query))
+
+
+# "in the video", "on camera", "from clip": said before a video's name, and dropped with it
+_NAMED_BY = r"(?:\b(?:in|on|from|at|of|for)\s+)?(?:the\s+)?(?P<noun>(?:video|clip|recording|camera|footage)\s+" \
+            r"(?:named\s+|called\s+)?)?"
+
+
+def video_mention(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str] | None:
+    """The first of `videos` (rows with name and stem) the question names, and the question without the name.
+
+    A bare stem that is a plain word ("theft" of theft.mp4) names the video only with its extension or after
+    "video"/"clip"; one with a digit, '_' or '-' ("fighting1", "front_door") names it alone.
+    """
+    for video in videos:
+        stem, extension = video["stem"], video["name"][len(video["stem"]):]
+        pattern = rf"{_NAMED_BY}(?<![\w.-])(?P<name>{re.escape(stem)}(?P<ext>{re.escape(extension)})?)(?![\w-])"
+        for match in re.finditer(pattern, question, re.IGNORECASE) if stem else ():
+            if match.group("ext") or match.group("noun") or re.search(r"[\d_-]", stem):
+                rest = " ".join(f"{question[:match.start()]} {question[match.end():]}".split())
+                return video, re.sub(r"\s+([?.!,])", r"\1", rest)
+    return None

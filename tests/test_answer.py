@@ -145,13 +145,41 @@ def test_composer_attribute_contradiction_is_excluded_unknown_is_kept() -> None:
     ]
     answer = GroundedComposer().answer(question, parse_question(question), picks, [])
     # kept, and the answer says the one it kept is only unknown, not known to be a woman
-    assert answer.text.startswith("Yes. 1 picking event (the gender was not recognised):")
+    assert answer.text.startswith("Possibly. 1 picking event (the gender was not recognised):")
     assert answer.cited_event_ids == [32]
     woman = _event(33, "picking", 80.0, 82.0, track=7, attributes={"gender": "female"})
     both = GroundedComposer().answer(question, parse_question(question), [*picks, woman], []).text
     assert both.startswith("Yes. 2 picking events (1 of them with the gender not recognised):")
     sure = GroundedComposer().answer(question, parse_question(question), [woman], []).text
     assert sure.startswith("Yes. 1 picking event:")
+
+
+def test_an_item_asked_keeps_the_takes_of_it_and_says_when_it_was_not_recognised() -> None:
+    question = "did anyone take a bottle?"
+    bottle = _event(41, "picking", 10.0, 12.0, track=1, attributes={"object": "bottle"})
+    cup = _event(42, "picking", 20.0, 22.0, track=2, attributes={"object": "cup"})
+    unknown = _event(43, "picking", 30.0, 32.0, track=3)
+    walk = _event(44, "walking", 40.0, 46.0, track=4)  # a walk reports no item: not an answer
+    filters = parse_question(question)
+    answer = GroundedComposer().answer(question, filters, [bottle, cup, unknown, walk], [])
+    assert answer.text.splitlines()[0] == "Yes. 2 picking events (1 of them with the item not recognised):"
+    assert answer.cited_event_ids == [41, 43]
+    only_unknown = GroundedComposer().answer(question, filters, [unknown, cup], []).text
+    assert only_unknown.splitlines()[0] == "Possibly. 1 picking event (the item was not recognised):"
+    assert GroundedComposer().answer(question, filters, [cup, walk], []).text == "No picking events of a bottle match."
+    apples = parse_question("did anyone steal apples?")
+    assert GroundedComposer().answer("", apples, [], []).text == "No theft events of an apple match."
+
+
+def test_the_largest_crowd_is_the_one_with_the_most_people() -> None:
+    crowds = [_event(50 + n, "crowding", 10.0 * n, 10.0 * n + 3, zone="centre", attributes={"people": people})
+              for n, people in enumerate([6, 8, 7, 8])]
+    question = "when was the biggest crowd?"
+    answer = GroundedComposer().answer(question, parse_question(question), crowds, [])
+    # of the two crowds of 8 the earlier comes first
+    assert answer.text.splitlines()[0] == (
+        "The largest of 4 crowding events had 8 people (00:10–00:13) [E51]; largest first:")
+    assert answer.cited_event_ids == [51, 53, 52, 50]
 
 
 def test_composer_is_an_answer_generator() -> None:

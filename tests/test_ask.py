@@ -116,7 +116,8 @@ def test_theft_in_window_is_found_cited_and_windowed(app, store, service):
     assert citation["score"] is not None and citation["zone"] == "shelf"
     assert result.filters["event_types"] == ["theft"]
     assert (result.filters["t_from"], result.filters["t_to"]) == (180.0, 300.0)
-    assert result.search_method == "exact"  # one video in scope: filtered rows ranked exactly
+    # one video in scope: filtered rows ranked exactly; a yes/no question counts every match from the listing
+    assert result.search_method == "exact+listing"
     # the window adds the picking 4 s before the theft, in time order, and nothing far away
     context_ids = [c["event_id"] for c in result.context]
     assert context_ids == [store["picking"], store["theft"]]
@@ -141,6 +142,18 @@ def test_count_question_counts_distinct_people_over_more_than_five_events(app, s
     assert result.search_method.endswith("+listing")
     assert len(result.citations) == 7 and {c["type"] for c in result.citations} == {"walking"}
     assert all(c["t_start"] <= 60 for c in result.citations)
+    _assert_citations_are_events(app, result)
+
+
+def test_a_yes_no_question_counts_every_match_and_shows_the_reranked_first(app, store, service):
+    result = service.ask("was anyone walking in the first minute?", video="store-a.mp4")
+
+    # the 7 walks of 00:00-01:00, not the reranked top 5 (rerank_k)
+    assert service.settings.rerank_k == 5
+    assert result.answer.splitlines()[0] == "Yes. 7 walking events between 00:00 and 01:00:"
+    assert result.result_count == 7 and result.search_method.endswith("+listing")
+    assert len(result.citations) == 7 and all(c["t_start"] <= 60 for c in result.citations)
+    assert sum(c["score"] is not None for c in result.citations) == 5
     _assert_citations_are_events(app, result)
 
 
@@ -215,6 +228,10 @@ def test_video_scope_by_question_and_by_argument(app, store, service):
 
     named = service.ask("any theft in video store-b.mp4?")
     assert [c["event_id"] for c in named.citations] == [store["theft_b"]]
+
+    bare = service.ask("did anyone steal something in the first minute in store-a?")  # no extension, no "video"
+    assert bare.citations == [] and bare.filters["video"] == str(store["a"]["video"]["id"])
+    assert bare.filters["text"] == "did anyone steal something"
 
     missing = service.ask("any theft in video cam9.mp4?")
     assert missing.citations == [] and "cam9.mp4" in missing.answer
@@ -299,7 +316,7 @@ def test_turns_are_saved_with_filters_method_ids_and_latency(app, store, service
     assert theft_turn["question"] == "any theft between minute 3 and 5?"
     assert theft_turn["answer"] == first.answer
     assert theft_turn["filters"]["event_types"] == ["theft"] and theft_turn["filters"]["t_to"] == 300.0
-    assert theft_turn["search_method"] == "exact"
+    assert theft_turn["search_method"] == "exact+listing"
     assert list(theft_turn["cited_event_ids"]) == [store["theft"]]
     assert theft_turn["result_count"] == first.result_count >= 1
     assert theft_turn["latency_ms"] > 0

@@ -74,20 +74,22 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("when did someone take an item and hide it?", {"event_types": ["concealment", "theft"]}),
     ("did anyone pocket something?", {"event_types": ["concealment", "theft"], "is_yes_no": True}),
     ("she put it in her bag", {"event_types": ["concealment", "theft"]}),
-    ("a man slipped a phone into his jacket", {"event_types": ["concealment", "theft"], "genders": ["male"]}),
-    ("he hid a bottle under his coat without paying", {"event_types": ["theft", "concealment"]}),
+    ("a man slipped a phone into his jacket", {"event_types": ["concealment", "theft"], "genders": ["male"],
+                                              "items": ["cell phone"]}),
+    ("he hid a bottle under his coat without paying", {"event_types": ["theft", "concealment"], "items": ["bottle"]}),
     # a pocket something comes out of, a basket, a coat put on: no concealment
     ("a man took a wallet out of his pocket", {"event_types": ["picking"], "genders": ["male"]}),
     ("did anyone put something in the basket?", {"is_yes_no": True}),
     ("the woman put on her coat", {"genders": ["female"]}),
-    ("who stole a bottle", {"event_types": ["theft"], "text": "who stole a bottle"}),
+    ("who stole a bottle", {"event_types": ["theft"], "items": ["bottle"], "text": "who stole a bottle"}),
     ("did anyone take something without paying?", {"event_types": ["theft"], "is_yes_no": True}),
     ("was there a fight at the checkout", {"event_types": ["violent"], "zones": ["checkout"], "is_yes_no": True}),
     ("a customer punched another customer", {"event_types": ["violent"]}),
     ("find young men picking up items",
      {"event_types": ["picking"], "age_groups": ["young"], "genders": ["male"],
       "text": "find young men picking up items"}),
-    ("a man grabbed a bottle from the shelf", {"event_types": ["picking"], "genders": ["male"], "zones": ["shelf"]}),
+    ("a man grabbed a bottle from the shelf", {"event_types": ["picking"], "genders": ["male"], "zones": ["shelf"],
+                                              "items": ["bottle"]}),
     ("how many people walked by?", {"event_types": ["walking"], "is_count": True, "text": "how many people walked by"}),
     ("how many people walked by in the last minute?",
      {"last_s": 60.0, "event_types": ["walking"], "is_count": True, "text": "how many people walked by"}),
@@ -111,8 +113,18 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("was there a fire in the first minute", {"t_from": 0.0, "t_to": 60.0, "event_types": ["anomaly"],
                                               "is_yes_no": True}),
     ("did anyone break into the store", {"event_types": ["theft"], "is_yes_no": True}),
-    ("a robber snatched a phone", {"event_types": ["theft"]}),
+    ("a robber snatched a phone", {"event_types": ["theft"], "items": ["cell phone"]}),
     ("a man with a water gun", {"genders": ["male"]}),  # a gun alone is no violence
+    # an item narrows takes only; a phone someone looks at is a word to search for
+    ("did anyone take a bottle of water?", {"event_types": ["picking"], "items": ["bottle"], "is_yes_no": True}),
+    ("did anyone steal mobile phones or a laptop?", {"event_types": ["theft"], "items": ["cell phone", "laptop"],
+                                                     "is_yes_no": True}),
+    ("did anyone use a phone?", {"is_yes_no": True}),
+    ("a woman in orange took a cup", {"event_types": ["picking"], "genders": ["female"], "colours": ["orange"],
+                                      "items": ["cup"]}),
+    ("when was the biggest crowd?", {"event_types": ["crowding"], "rank_by": "largest"}),
+    ("the largest group of people at the checkout", {"event_types": ["crowding"], "zones": ["checkout"],
+                                                     "rank_by": "largest"}),
     ("anyone near the fire exit?", {"zones": ["exit"], "is_yes_no": True, "text": "anyone near the fire exit"}),
     # people and places
     ("a woman in red", {"genders": ["female"], "colours": ["red"]}),
@@ -393,3 +405,19 @@ def test_words_of_a_video_name_are_not_filters(question, video):
     parsed = parse_question(question)
     assert parsed.video == video
     assert parsed.zones == [] and parsed.colours == []  # "exit" and "red" belong to the name
+
+
+def test_a_stored_video_is_named_by_its_name_without_the_extension() -> None:
+    from rag.terms import video_mention
+
+    fights = {"id": 1, "name": "fighting1.mp4", "stem": "fighting1"}
+    theft = {"id": 2, "name": "theft.mp4", "stem": "theft"}
+    door = {"id": 3, "name": "front_door", "stem": "front_door"}
+    assert video_mention("what happened in fighting1?", [fights]) == (fights, "what happened?")
+    assert video_mention("Did anyone fall in the video FIGHTING1.MP4", [fights]) == (fights, "Did anyone fall")
+    assert video_mention("anything in fighting10?", [fights]) is None  # another name
+    # a plain word names the video only with its extension or after "video"
+    assert video_mention("any theft?", [theft]) is None
+    assert video_mention("any fight in theft.mp4?", [theft]) == (theft, "any fight?")
+    assert video_mention("any fight in clip theft?", [theft]) == (theft, "any fight?")
+    assert video_mention("who stood at the till in front_door?", [door]) == (door, "who stood at the till?")

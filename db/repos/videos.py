@@ -98,6 +98,18 @@ def find(conn: psycopg.Connection, id_or_name: str) -> dict | None:
     ).fetchall())
 
 
+def named_in(conn: psycopg.Connection, text: str, *, limit: int = 20) -> list[dict]:
+    """Videos whose name without its extension (3 characters or more) occurs in text, any case; longest first."""
+    return conn.execute(
+        r"""SELECT id, name, stem FROM (
+                SELECT id, name, created_at, regexp_replace(name, '\.[A-Za-z0-9]{1,5}$', '') AS stem FROM videos
+            ) v
+            WHERE length(stem) >= 3 AND strpos(lower(%s), lower(stem)) > 0
+            ORDER BY length(stem) DESC, created_at DESC LIMIT %s""",
+        (text, limit),
+    ).fetchall()
+
+
 def list_videos(conn: psycopg.Connection, *, status: str | None = None, name_like: str | None = None,
                 limit: int = 500, offset: int = 0) -> list[dict]:
     return conn.execute(

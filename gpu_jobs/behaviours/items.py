@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from core.vocabulary import CARRYABLE
 from gpu_jobs.behaviours.events import lasts
 from gpu_jobs.behaviours.kinematics import TrackProfile
 from gpu_jobs.behaviours.rule import person_tracks
@@ -19,14 +20,6 @@ from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.types import Track
 from settings import BehaviourThresholds
 
-# COCO classes a shopper can pick up and carry; chairs or tables moving are not "taking"
-CARRYABLE = frozenset({
-    "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "sports ball", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "laptop", "mouse", "remote",
-    "keyboard", "cell phone", "book", "clock", "vase", "scissors", "teddy bear", "hair drier",
-    "toothbrush",
-})
 # what shoppers carry in with them: taken only from a shelf zone, never "from wherever it lay"
 PERSONAL = frozenset({"backpack", "handbag", "suitcase", "umbrella", "cell phone"})
 _HOLD_MARGIN = 0.15  # an item this close (body sizes) outside a person's box is still in their hands
