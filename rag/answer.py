@@ -80,7 +80,7 @@ def _by_category(doc: Document) -> bool:
     return typed_by_category(_attributes(doc.metadata))
 
 
-def _event_line(doc: Document) -> str:
+def event_line(doc: Document) -> str:
     meta = doc.metadata
     who = describe_who(_attributes(meta))
     kind = meta.get("type") or "event"
@@ -235,7 +235,7 @@ class GroundedComposer:
             return Answer(text=self._nothing(filters, suffix))
 
         listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
-        lines = [_event_line(d) for d in listed]
+        lines = [event_line(d) for d in listed]
         if len(matching) > len(listed):
             lines.append(f"... and {len(matching) - len(listed)} more.")
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})

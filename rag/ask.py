@@ -274,8 +274,9 @@ class AskService:
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
-        if state["missing_video"] or state["tally"]:
-            return {**state, "candidates": [], "method": "counts" if state["tally"] else "none"}
+        if state["missing_video"] or state["tally"] or filters.relation:
+            method = "counts" if state["tally"] else "relative" if filters.relation else "none"
+            return {**state, "candidates": [], "method": method}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
         docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
         method = docs[0].metadata.get("search_method") if docs else self._planned_method(filters, state["video_row"])
@@ -308,26 +309,57 @@ class AskService:
 
     def _listing(self, state: dict) -> list[Document] | None:
         """Every event meeting the filters, for the questions `needs_listing` names (else None)."""
-        from db.repos import events
-        from rag.retriever import day_scope, row_to_document, within_days
-
         filters: QueryFilters = state["filters"]
         if not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]:
             return None
-        if filters.last_s is not None:
+        if filters.last_s is not None or filters.relation:
             return None  # "the last minute" of every video: only the retriever resolves that per video
         with self.app.db.connection() as conn:
-            scope: list = [state["video_row"]["id"] if state["video_row"] else None]
-            starts: dict = {}
-            if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
-                scope, starts = day_scope(conn, filters, None if scope == [None] else scope)
-            rows = [row for video_id in scope for row in events.list_events(
-                conn, video_id=video_id, types=filters.event_types or None, t_from=filters.t_from,
-                t_to=filters.t_to, limit=LISTING_LIMIT)]
+            return ranked(filters, self._matching(conn, filters, state["video_row"]))
+
+    @staticmethod
+    def _matching(conn, filters: QueryFilters, video_row: dict | None, *, video_id=None) -> list[Document]:
+        """Every event of the filters' types, window and days in scope that no filter contradicts."""
+        from db.repos import events
+        from rag.retriever import day_scope, row_to_document, within_days
+
+        scope: list = [video_id or (video_row["id"] if video_row else None)]
+        starts: dict = {}
+        if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
+            scope, starts = day_scope(conn, filters, None if scope == [None] else scope)
+        rows = [row for one in scope for row in events.list_events(
+            conn, video_id=one, types=filters.event_types or None, t_from=filters.t_from,
+            t_to=filters.t_to, limit=LISTING_LIMIT)]
         if starts:
             rows = [row for row in rows if within_days(filters, starts[row["video_id"]], row)]
         # zones and person facets in code: an event that does not say is kept, as in the retriever
-        return ranked(filters, [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)])
+        return [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)]
+
+    def _relative(self, state: dict) -> tuple[str, list[int], list[Document]]:
+        """'What did the thief do after the theft?': the anchors asked, and what follows (or precedes) each."""
+        from rag import relative
+
+        filters: QueryFilters = state["filters"]
+        person = {} if filters.same_person else {"genders": [], "age_groups": [], "colours": []}
+        # the window and days find the anchor; who is asked about is the anchor's person when followed
+        anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [],
+                                                    "directions": [], "items": [], "min_duration_s": None,
+                                                    **({} if filters.same_person else person)})
+        target_filters = filters.model_copy(update={"t_from": None, "t_to": None, "day_from": None, "day_to": None,
+                                                    **(person if filters.same_person else {})})
+        with self.app.db.connection() as conn:
+            anchors = relative.distinct_anchors(self._matching(conn, anchor_filters, state["video_row"]))
+            if filters.anchor_pick and anchors:  # "after the first theft": that one alone
+                anchors = [anchors[0] if filters.anchor_pick == "first" else anchors[-1]]
+            followed = []
+            for anchor in anchors[:relative.MAX_ANCHORS]:
+                lo, hi = relative.window(filters, anchor)
+                around = self._matching(conn, target_filters.model_copy(update={"t_from": lo, "t_to": hi}), None,
+                                        video_id=anchor.metadata["video_id"])
+                followed.append((anchor, [d for d in around if relative.follows(filters, anchor, d)]))
+        text, cited = relative.compose(filters, followed, anchors_found=len(anchors),
+                                       window_label=filters.window_label())
+        return text, cited, [d for _, docs in followed for d in docs] + [a for a, _ in followed]
 
     def _answer(self, joined: dict) -> dict:
         state, listing = joined["evidence"], joined["listing"]
@@ -337,6 +369,9 @@ class AskService:
             return {**state, "listing": None, "text": text, "cited": []}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
+        if filters.relation:
+            text, cited, docs = self._relative(state)
+            return {**state, "listing": docs, "text": text, "cited": cited}
         if listing is None and (needs_listing(filters) or counts_every(filters)):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
@@ -382,7 +417,8 @@ class AskService:
             citations.append({**{key: summary.get(key) for key in CITATION_KEYS}, "score": _score(by_id[i])})
         hit_ids = {event_id(d) for d in done["hits"]}
         context = [{**_doc_summary(d), "is_hit": event_id(d) in hit_ids} for d in done["context"]]
-        method = done["method"] if done["listing"] is None else f"{done['method']}+listing"
+        method = done["method"] if done["listing"] is None or done["method"] == "relative" else \
+            f"{done['method']}+listing"
         result_count = len(done["listing"]) if done["listing"] is not None else len(done["candidates"])
         filters_json = filters.model_dump(mode="json")
         latency = round((time.perf_counter() - done["started"]) * 1000, 1)

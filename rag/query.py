@@ -93,12 +93,19 @@ class QueryFilters(BaseModel):
     min_duration_s: float | None = Field(default=None, gt=0, description="events lasting at least this long")
     directions: list[Direction] = Field(default_factory=list, description="where people moved ('to the left')")
     items: list[Item] = Field(default_factory=list, description="the item taken or hidden ('a bottle')")
+    relation: Literal["after", "before"] | None = Field(
+        default=None, description="the question asks what happened after or before an event ('after the theft')")
+    anchor_types: list[EventType] = Field(default_factory=list, description="the event types the relation is to")
+    same_person: bool = Field(default=False, description="the question follows the anchor's person ('what did he do')")
+    relation_s: float = Field(default=60.0, gt=0, le=3600, description="how long after or before the anchor")
+    anchor_pick: Literal["first", "last"] | None = Field(default=None, description="'after the first theft'")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
     rank_by: Literal["longest", "shortest", "largest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
                                   "or the one with the most people ('the biggest crowd')")
 
-    @field_validator("event_types", "age_groups", "genders", "colours", "zones", "items", mode="before")
+    @field_validator("event_types", "age_groups", "genders", "colours", "zones", "items", "anchor_types",
+                     mode="before")
     @classmethod
     def _canonical(cls, value: Any) -> Any:
         # models and people write "Theft", "gray" or a bare string: accept them, then dedupe
@@ -458,6 +465,33 @@ def _read_directions(words: Scan) -> list[str]:
     return found
 
 
+_RELATION = r"\b(?P<near>(?:right|just|immediately|shortly)\s+)?(?P<rel>after|before|following|prior to)\s+"
+# who the question follows from the anchor: "what did he do after the theft?", "where did the thief go"
+_SAME_PERSON = (r"\b(?:he|she|they|him|her|them|his|their|the (?:same )?(?:person|man|woman|thief|shoplifter|robber"
+                r"|customer|shopper|guy|lady|boy|girl|kid|child|attacker|victim))\b")
+
+
+_RELATION_FIELDS = ("relation", "anchor_types", "same_person", "relation_s", "anchor_pick")
+
+
+def parse_relation(scan: Scan, filters: dict[str, Any]) -> None:
+    """Fill relation / anchor_types / same_person from "after the theft", "just before he fell", consuming them."""
+    masked = "".join("\0" if m else c for c, m in zip(scan.text, scan.mask))
+    for match in re.finditer(_RELATION + r"(?P<anchor>[^,.;:?!\0]+)", masked):
+        anchor = _read_facets(Scan(match.group("anchor")))["event_types"]
+        if not anchor:
+            continue  # "before leaving" names no event to hold on to
+        scan.consume_span(match.start(), match.end())
+        ordinal = re.search(r"\b(?:the\s+)?(first|last|latest)\b", match.group("anchor"))
+        filters.update(relation="before" if match.group("rel") in ("before", "prior to") else "after",
+                       anchor_types=anchor, relation_s=20.0 if match.group("near") else 60.0,
+                       **({"anchor_pick": "first" if ordinal.group(1) == "first" else "last"} if ordinal else {}))
+        for person in scan.find(_SAME_PERSON):
+            filters["same_person"] = True
+            scan.consume(person)  # "the thief" is who, not another theft asked for
+        return
+
+
 def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     """Parse a question into `QueryFilters` with fixed rules, no model.
 
@@ -486,6 +520,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     parse_day(scan, found, today=today or date.today())
     parse_duration(scan, found)  # "for more than 30 seconds" is how long, not when
     parse_time(scan, found)
+    parse_relation(scan, found)  # after the clock times: "after 2:00" is a time, "after the theft" an event
 
     # The remaining facets only read the text: they mark their spans in a private copy
     # so that `text` keeps the words while one phrase still yields one value.
@@ -636,6 +671,8 @@ class LLMQueryParser:
         rule = self.fallback(question)
         # days by rule: the model does not know today's date; search still needs words if the model gave none
         update = {"day_from": rule.day_from, "day_to": rule.day_to}
+        if rule.relation:  # "after the theft" by rule too: its theft is the anchor, not a type to search for
+            update.update({key: getattr(rule, key) for key in (*_RELATION_FIELDS, "event_types")})
         if not filters.text.strip():
             update["text"] = rule.text
         return filters.model_copy(update=update)

@@ -157,6 +157,32 @@ def test_a_yes_no_question_counts_every_match_and_shows_the_reranked_first(app, 
     _assert_citations_are_events(app, result)
 
 
+def test_what_happened_before_or_after_an_event_follows_it(app, store, service):
+    theft, picking = store["theft"], store["picking"]
+    before = service.ask("what did the man do before the theft?", video="store-a.mp4")
+
+    # the young man in red picked the bottle 4 s before he hid it; nobody else is followed
+    assert before.answer.splitlines() == [
+        f"Before the theft at 03:12–03:20 in store-a.mp4 [E{theft}], the same person within 1 min:",
+        f"- 03:05–03:08 picking at the shelf, young male in red: A young man in a red jacket picks up a bottle "
+        f"from the left shelf [E{picking}]"]
+    assert [c["event_id"] for c in before.citations] == [theft, picking]
+    assert before.search_method == "relative"
+    _assert_citations_are_events(app, before)
+
+    after = service.ask("what happened after the theft?", video="store-b.mp4")
+    assert after.answer.splitlines()[1:] == ["- nothing of that was seen."]
+    both = service.ask("what happened after the theft?")
+    assert [line.split(" [E")[0] for line in both.answer.splitlines() if line.startswith("After")] == [
+        "After the theft at 00:30–00:36 in store-b.mp4", "After the theft at 03:12–03:20 in store-a.mp4"]
+    # in the minute after 03:20 in store-a, only the old man sitting down at 04:10
+    sat = store["a"]["ids"][("sitting", 250.0)]
+    assert both.answer.splitlines()[-1] == (
+        f"- 04:10–04:22 sitting on the right, old male: An old man sits down on the bench on the right [E{sat}]")
+    none = service.ask("what happened after the theft in the first minute?", video="store-a.mp4")
+    assert none.answer == "No theft events match between 00:00 and 01:00, so there is nothing to look after."
+
+
 def test_longest_question_ranks_every_matching_event_by_duration(app, store, service):
     result = service.ask("which walk took the longest in the first minute?", video="store-a.mp4")
 

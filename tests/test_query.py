@@ -123,6 +123,16 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("a woman in orange took a cup", {"event_types": ["picking"], "genders": ["female"], "colours": ["orange"],
                                       "items": ["cup"]}),
     ("when was the biggest crowd?", {"event_types": ["crowding"], "rank_by": "largest"}),
+    # after or before an event: its types are the anchor's, "he" and "the thief" follow its person
+    ("what did the thief do after the theft?", {"relation": "after", "anchor_types": ["theft"],
+                                                "same_person": True, "text": "what did do"}),
+    ("what happened just before she fell?", {"relation": "before", "anchor_types": ["collapse"],
+                                             "relation_s": 20.0, "text": "what happened"}),
+    ("did anyone walk by after the first crowd?", {"relation": "after", "anchor_types": ["crowding"],
+                                                   "anchor_pick": "first", "event_types": ["walking"],
+                                                   "is_yes_no": True}),
+    ("did anyone walk by after minute 2?", {"t_from": 120.0, "event_types": ["walking"], "is_yes_no": True}),
+    ("what happened before leaving?", {"text": "what happened before leaving"}),  # no event to hold on to
     ("the largest group of people at the checkout", {"event_types": ["crowding"], "zones": ["checkout"],
                                                      "rank_by": "largest"}),
     ("anyone near the fire exit?", {"zones": ["exit"], "is_yes_no": True, "text": "anyone near the fire exit"}),
@@ -248,7 +258,7 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     for question, _ in PHRASINGS:
         parsed = parse_question(question)
         if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None \
-                and "suspicious" not in question and not parsed.directions:
+                and "suspicious" not in question and not parsed.directions and not parsed.relation:
             assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
     # the planned differences: a question's heading ("walked to the left") is no zone, and an annotation's
     # "suspicious" is odd movement where an owner's question means more
@@ -257,6 +267,10 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     assert read_facets("a suspicious man by the shelf")["event_types"] == ["anomaly"]
     assert parse_question("a suspicious man by the shelf").event_types == ["theft", "concealment", "loitering",
                                                                           "anomaly"]
+    # "after the theft" is when, in a question; an annotation that says it describes the theft too
+    assert read_facets("a man walks out after the theft")["event_types"] == ["theft", "walking"]
+    parsed = parse_question("a man walks out after the theft")
+    assert (parsed.event_types, parsed.anchor_types, parsed.same_person) == (["walking"], ["theft"], False)
     assert read_facets("An old woman in a red coat stole a bottle near the exit") == {
         "event_types": ["theft"], "age_groups": ["old"], "genders": ["female"], "colours": ["red"],
         "zones": ["exit"]}
@@ -342,6 +356,15 @@ def test_llm_parser_reads_json_in_a_code_fence_from_a_list_model() -> None:
 def test_llm_parser_fills_missing_text_from_rules() -> None:
     filters = LLMQueryParser(_fake('{"event_types": ["theft"]}')).parse("any theft after 90 seconds?")
     assert filters.event_types == ["theft"] and filters.text == "any theft"
+
+
+def test_llm_parser_takes_after_or_before_an_event_from_rules() -> None:
+    # the model, not told of anchors, reads the theft as a type to search for
+    filters = LLMQueryParser(_fake('{"event_types": ["theft"], "genders": ["male"], "text": "what did he do"}')).parse(
+        "what did the man do after the theft?")
+    assert (filters.relation, filters.anchor_types, filters.same_person, filters.event_types) == (
+        "after", ["theft"], True, [])
+    assert filters.genders == ["male"] and filters.text == "what did he do"
 
 
 @pytest.mark.parametrize(
