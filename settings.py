@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -123,6 +124,8 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(default=None, alias="SENTINEL_ALERT_WEBHOOK_URL")
     # where admins reach the app (e.g. https://sentinel.example.com): alerts then link to the moment in the video
     public_url: str | None = Field(default=None, alias="SENTINEL_PUBLIC_URL")
+    # the store's wall clock: "today", and the hours of footage known only by its upload time
+    timezone: str = Field(default="UTC", alias="SENTINEL_TIMEZONE")
     alert_types: str = Field(default="theft,collapse,violent", alias="SENTINEL_ALERT_TYPES")
     alert_min_confidence: float = Field(default=0.5, ge=0, le=1, alias="SENTINEL_ALERT_MIN_CONFIDENCE")
     alert_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_ALERT_TIMEOUT_S")
@@ -204,6 +207,24 @@ class Settings(BaseSettings):
     @property
     def alert_type_list(self) -> list[str]:
         return self.alert_types.split(",")
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value.strip())
+        except (KeyError, ValueError, OSError):  # not found is a KeyError, a path-like name a ValueError
+            raise ValueError("SENTINEL_TIMEZONE names no time zone; use an IANA name such as Europe/Berlin") from None
+        return value.strip()
+
+    @property
+    def zone(self) -> tzinfo:
+        """The store's time zone (SENTINEL_TIMEZONE)."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import PurePosixPath
 
 MAX_CAMERA_LEN = 100
@@ -73,13 +73,16 @@ def footage_clock(video: dict) -> tuple[datetime | None, str]:
     return (stamped, "file name") if stamped is not None else (None, "")
 
 
-def footage_start(video: dict) -> tuple[datetime, str]:
-    """When a video's footage starts on the wall clock, and from what: the uploader, its file name, else its upload."""
+def footage_start(video: dict, zone: tzinfo | None = None) -> tuple[datetime, str]:
+    """When a video's footage starts on the wall clock, and from what: the uploader, its file name, else its upload.
+
+    The upload time is read on the store's clock, `zone` (SENTINEL_TIMEZONE; UTC when None).
+    """
     stamped, source = footage_clock(video)
     if stamped is not None:
         return stamped, source
     created = video.get("created_at") or datetime.now(timezone.utc)
-    return created.astimezone(timezone.utc).replace(tzinfo=None), "upload time"
+    return created.astimezone(zone or timezone.utc).replace(tzinfo=None), "upload time"
 
 
 def seconds_past_hour(start: datetime) -> float:
@@ -87,9 +90,9 @@ def seconds_past_hour(start: datetime) -> float:
     return start.minute * 60 + start.second + start.microsecond / 1e6
 
 
-def overlaps_days(video: dict, day_from: datetime, day_to: datetime) -> bool:
+def overlaps_days(video: dict, day_from: datetime, day_to: datetime, zone: tzinfo | None = None) -> bool:
     """Whether a video's footage, from its wall-clock start for its duration, overlaps [day_from, day_to)."""
-    start, _ = footage_start(video)
+    start, _ = footage_start(video, zone)
     end = start + timedelta(seconds=float(video.get("duration_s") or 0.0))
     return start < day_to and end >= day_from
 

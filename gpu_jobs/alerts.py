@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from uuid import UUID
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,12 @@ def _dedupe(video_id: UUID, event: dict) -> str:
     return f"{video_id}:{event['type']}:{event.get('track_number')}:{bucket}"
 
 
-def payload(video: dict, event: dict, public_url: str | None = None) -> dict:
+def payload(video: dict, event: dict, public_url: str | None = None, zone: tzinfo | None = None) -> dict:
     """The webhook body of one event: a one-line `text`, the event's and video's fields, a link to the moment."""
     from core.cameras import clock_phrase, footage_start
     from core.clock import format_mmss
 
-    start, source = footage_start(video)
+    start, source = footage_start(video, zone)
     at = start + timedelta(seconds=float(event["t_start"]))
     camera = f" (camera {video['camera']})" if video.get("camera") else ""
     description = (event.get("description") or "").strip().rstrip(".")
@@ -73,8 +73,8 @@ def queue_run_alerts(app, video_id: UUID) -> int:
             return 0
         rows = events.list_events(conn, video_id=video_id, types=settings.alert_type_list,
                                   min_confidence=settings.alert_min_confidence, limit=1000)
-        return alerts.enqueue(conn, video_id, [(_dedupe(video_id, e), e["id"], payload(video, e, settings.public_url))
-                                               for e in rows])
+        return alerts.enqueue(conn, video_id, [
+            (_dedupe(video_id, e), e["id"], payload(video, e, settings.public_url, settings.zone)) for e in rows])
 
 
 def deliver_due(app, *, video_id: UUID | None = None, limit: int = 20) -> dict:

@@ -38,6 +38,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -163,11 +164,16 @@ class AskService:
     def query_parser(self) -> Callable[[str], QueryFilters]:
         if self._query_parser is not None:
             return self._query_parser
+        zone = self.settings.zone
+
+        def by_rule(question: str) -> QueryFilters:
+            return parse_question(question, today=datetime.now(zone).date())  # "today" on the store's clock
+
         if self.chat_model is not None:
             from rag.query import LLMQueryParser
 
-            return LLMQueryParser(self.chat_model)
-        return parse_question
+            return LLMQueryParser(self.chat_model, fallback=by_rule)
+        return by_rule
 
     @cached_property
     def retriever(self):
@@ -317,8 +323,7 @@ class AskService:
         with self.app.db.connection() as conn:
             return ranked(filters, self._matching(conn, filters, state["video_row"]))
 
-    @staticmethod
-    def _matching(conn, filters: QueryFilters, video_row: dict | None, *, video_id=None) -> list[Document]:
+    def _matching(self, conn, filters: QueryFilters, video_row: dict | None, *, video_id=None) -> list[Document]:
         """Every event of the filters' types, window and days in scope that no filter contradicts."""
         from db.repos import events
         from rag.retriever import day_scope, row_to_document, within_days
@@ -326,7 +331,7 @@ class AskService:
         scope: list = [video_id or (video_row["id"] if video_row else None)]
         starts: dict = {}
         if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
-            scope, starts = day_scope(conn, filters, None if scope == [None] else scope)
+            scope, starts = day_scope(conn, filters, None if scope == [None] else scope, self.settings.zone)
         rows = [row for one in scope for row in events.list_events(
             conn, video_id=one, types=filters.event_types or None, t_from=filters.t_from,
             t_to=filters.t_to, limit=LISTING_LIMIT)]
@@ -398,10 +403,11 @@ class AskService:
             scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
                                                                                       limit=LISTING_LIMIT)
             if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
-                kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope])}
+                kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope],
+                                                             self.settings.zone)}
                 scope = [v for v in scope if str(v["id"]) in kept]
             counted = tally.load_counts(conn, scope, frames=kind == "busiest")
-        return tally.answer(state["question"], state["filters"], counted, kind)
+        return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
 
     def _save(self, done: dict) -> AskResult:
         from db.repos import chat

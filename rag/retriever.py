@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -193,7 +193,8 @@ class HybridRetriever(BaseRetriever):
                 parsed = parsed.resolve(found.get("duration_s"))
             starts: dict = {}
             if parsed.day_from is not None:
-                video_ids, starts = day_scope(conn, parsed, video_ids)
+                zone = getattr(getattr(self.db, "settings", None), "zone", None)  # the store's clock for uploads
+                video_ids, starts = day_scope(conn, parsed, video_ids, zone)
                 if not video_ids:
                     return []  # no footage of those days: nothing else answers the question
 
@@ -213,20 +214,20 @@ class HybridRetriever(BaseRetriever):
         return [row_to_document(row) for row in rows]
 
 
-def videos_in_days(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None
-                   ) -> list[dict]:
-    """The analysed videos (of `video_ids`, when given) whose footage overlaps the asked days."""
+def videos_in_days(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None,
+                   zone: tzinfo | None = None) -> list[dict]:
+    """The analysed videos (of `video_ids`, when given) whose footage overlaps the asked days (`zone`: the store's)."""
     rows = videos_repo.analysed_clocks(conn)
     wanted = None if video_ids is None else {str(v) for v in video_ids}
     return [v for v in rows if (wanted is None or str(v["id"]) in wanted)
-            and overlaps_days(v, filters.day_from, filters.day_to)]
+            and overlaps_days(v, filters.day_from, filters.day_to, zone)]
 
 
-def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None
-              ) -> tuple[list[UUID], dict]:
+def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None,
+              zone: tzinfo | None = None) -> tuple[list[UUID], dict]:
     """(ids, wall-clock footage starts) of the analysed videos overlapping the asked days, for `within_days`."""
-    scope = videos_in_days(conn, filters, video_ids)
-    return [v["id"] for v in scope], {v["id"]: footage_start(v)[0] for v in scope}
+    scope = videos_in_days(conn, filters, video_ids, zone)
+    return [v["id"] for v in scope], {v["id"]: footage_start(v, zone)[0] for v in scope}
 
 
 def within_days(filters: QueryFilters, start, event: Mapping[str, Any]) -> bool:

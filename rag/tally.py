@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from core.cameras import clock_phrase, footage_clock, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
@@ -113,8 +113,8 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) -> str:
-    """The answer's text, from the counts of every video in scope."""
+def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zone: tzinfo | None = None) -> str:
+    """The answer's text, from the counts of every video in scope (`zone`: the store's, for upload times)."""
     if not counted:
         if filters.day_from and filters.day_to:
             days = day_label(filters.day_from, filters.day_to)
@@ -137,11 +137,11 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str) ->
     if kind == "flow":
         return _flow(question, tallies, window, scope, seen)
     if kind == "busiest":
-        return _busiest(counted, filters, window, scope)
+        return _busiest(counted, filters, window, scope, zone)
     return _dwell(filters, tallies, window, scope)
 
 
-def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -> str:
+def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str, zone: tzinfo | None) -> str:
     """The moment the most people were on screen at once, and the wall-clock hour with the most people."""
     best: tuple[VideoCounts, float, int] | None = None
     hours: dict[datetime, int] = {}
@@ -149,7 +149,7 @@ def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -
         t, people = busiest_frame(c.frames, t_from=filters.t_from, t_to=filters.t_to)
         if people and (best is None or people > best[2]):
             best = (c, t, people)
-        start, _ = footage_start(c.video)
+        start, _ = footage_start(c.video, zone)
         for h in tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to,
                        clock_offset_s=seconds_past_hour(start)).hours:
             at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)
@@ -157,7 +157,7 @@ def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str) -
     if best is None:
         return f"Nobody was seen{window}{scope}, so no moment was busier than another."
     video, t, people = best
-    start, source = footage_start(video.video)
+    start, source = footage_start(video.video, zone)
     among = f", the most of {len(counted)} videos" if len(counted) > 1 else ""
     text = (f"The busiest moment{window} was {mmss(t)} in {video.video['name']} "
             f"({start + timedelta(seconds=t):%Y-%m-%d %H:%M} {clock_phrase(source)}), with {people} "

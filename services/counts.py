@@ -21,7 +21,7 @@ def people_counts(app, *, video_id: UUID | str, t_from: float | None = None, t_t
     video = video_by_id(app, video_id=video_id)
     with app.db.connection() as conn:
         (counted,) = load_counts(conn, [video]) or [None]
-    start, source = footage_start(video)
+    start, source = footage_start(video, app.settings.zone)
     if counted is None:
         return {"video_id": str(video["id"]), "analysed": False, "people": 0, "people_in": 0, "people_out": 0,
                 "entrances": [], "zones": {}, "hours": [], "visits": [], "starts_at": start.isoformat(),
@@ -57,7 +57,7 @@ def people_per_hour(app, *, days: int = 30) -> PeopleFlow:
     hours: dict[datetime, dict] = {}
     people = 0
     for c in counted:
-        start, _ = footage_start(c.video)
+        start, _ = footage_start(c.video, app.settings.zone)
         counts = tally(c.paths, c.zones, clock_offset_s=seconds_past_hour(start))
         people += counts.people
         for h in counts.hours:

@@ -42,7 +42,7 @@ def event_types(app) -> dict[str, int]:
 
 def events_per_day(app, *, days: int = 30) -> list[dict]:
     with app.db.connection() as conn:
-        return events.per_day_by_type(conn, days)
+        return events.per_day_by_type(conn, days, app.settings.timezone)  # the store's days
 
 
 def latest_notable(app, *, types: Sequence[str], limit: int = 8) -> list[dict]:

@@ -36,6 +36,8 @@ def test_a_bad_setting_fails_with_one_line_naming_it_and_never_its_value():
         ({"SENTINEL_ALERT_TYPES": "theft,bogus"}, "sentinel: SENTINEL_ALERT_TYPES names bogus; use a comma-separated "
          "list of walking, standing, sitting, picking, concealment, theft, collapse, violent, loitering, crowding, "
          "anomaly."),
+        ({"SENTINEL_TIMEZONE": "Mars/Olympus_Mons"},
+         "sentinel: SENTINEL_TIMEZONE names no time zone; use an IANA name such as Europe/Berlin."),
         ({"SENTINEL_ALERT_WEBHOOK_URL": "hooks.example.com/T0KEN-s3cret"},
          "sentinel: SENTINEL_ALERT_WEBHOOK_URL must be an http:// or https:// URL."),
     ]

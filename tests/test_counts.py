@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -179,6 +180,34 @@ def test_the_busiest_moment_comes_from_the_frames_and_the_hour_from_the_tracks(a
     assert _answer(api_app, "what was the peak time after 12 seconds?").startswith(
         "The busiest moment after 00:12 was 00:12 in front_20261201_105950.mp4")
     assert ask(api_app, question="when was it busiest?").search_method == "counts"
+
+
+def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_app):
+    from core.cameras import footage_start
+    from db.repos import events as events_repo
+    from services.counts import people_counts
+
+    # uploaded at 23:59:50 UTC on 1 December: 00:59:50 on the 2nd in Berlin, where the store is
+    api_app.settings = api_app.settings.model_copy(update={"timezone": "Europe/Berlin"})
+    tracks = [person(1, 0.0, 20.0, (200.0, 600.0)), person(2, 2.0, 20.0, (600.0, 600.0))]
+    stats = [{"t": float(t), "frame": t * 5, "counts": {"person": 2}} for t in range(3, 20)]
+    video = add_tracked_video(api_app, tracks, name="front.mp4", frame_stats=stats)
+    with api_app.db.connection() as conn:
+        conn.execute("UPDATE videos SET created_at = '2026-12-01 23:59:50+00' WHERE id = %s", (video["id"],))
+        video = conn.execute("SELECT * FROM videos WHERE id = %s", (video["id"],)).fetchone()
+        conn.execute("INSERT INTO events (video_id, run_id, type, t_start, t_end, frame, bbox, confidence, "
+                     "attributes, description, keywords) VALUES (%s, %s, 'standing', 3, 9, 15, '{0,0,1,1}', 0.9, "
+                     "'{}', 'Two people stand.', '{}')", (video["id"], video["current_run_id"]))
+        days = events_repo.per_day_by_type(conn, days=100_000, zone="Europe/Berlin")
+    assert footage_start(video) == (datetime(2026, 12, 1, 23, 59, 50), "upload time")  # UTC without a zone
+    assert footage_start(video, api_app.settings.zone) == (datetime(2026, 12, 2, 0, 59, 50), "upload time")
+    assert people_counts(api_app, video_id=video["id"])["starts_at"] == "2026-12-02T00:59:50"
+    assert [(d["day"].date().isoformat(), d["type"], d["n"]) for d in days] == [("2026-12-02", "standing", 1)]
+    assert _answer(api_app, "when was the store busiest?") == (
+        "The busiest moment was 00:03 in front.mp4 (2026-12-02 00:59 by its upload time), with 2 people on screen "
+        "at once; the busiest hour was 2026-12-02 00:00-01:00, with 2 distinct people.")
+    assert _answer(api_app, "how many people were seen on 2026-12-02?").startswith("2 distinct people were seen on")
+    assert _answer(api_app, "how many people were seen on 2026-12-01?").startswith("No analysed footage")
 
 
 def test_cli_counts(api_app):

@@ -56,14 +56,14 @@ def counts_by_type(conn: psycopg.Connection, video_id: UUID | None = None) -> di
     return {r["type"]: r["n"] for r in rows}
 
 
-def per_day_by_type(conn: psycopg.Connection, days: int = 30) -> list[dict]:
-    """Event counts per day (of the video's upload) and type, for the dashboard chart."""
+def per_day_by_type(conn: psycopg.Connection, days: int = 30, zone: str = "UTC") -> list[dict]:
+    """Event counts per day of the video's upload, on the clock of `zone` (an IANA name), and type."""
     return conn.execute(
-        """SELECT date_trunc('day', v.created_at) AS day, e.type, count(*) AS n
+        """SELECT date_trunc('day', v.created_at AT TIME ZONE %s) AS day, e.type, count(*) AS n
            FROM events e JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id
            WHERE v.created_at > now() - make_interval(days => %s)
            GROUP BY 1, 2 ORDER BY 1""",
-        (days,),
+        (zone, days),
     ).fetchall()
 
 
