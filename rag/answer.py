@@ -237,7 +237,7 @@ class GroundedComposer:
         listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
         lines = [event_line(d) for d in listed]
         if len(matching) > len(listed):
-            lines.append(f"... and {len(matching) - len(listed)} more.")
+            lines.append(f"- ... and {len(matching) - len(listed)} more.")  # a list item: markdown keeps it apart
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
         what = plural(len(matching), f"{kinds[0]} event" if len(kinds) == 1 else "matching event")
 

@@ -101,11 +101,11 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
         shown = sorted(events, key=lambda d: _span(d))[:MAX_LINES]
         lines = [event_line(d) for d in shown] or ["- nothing of that was seen."]
         if len(events) > len(shown):
-            lines.append(f"... and {len(events) - len(shown)} more.")
+            lines.append(f"- ... and {len(events) - len(shown)} more.")
         blocks.append("\n".join([head, *lines]))
         cited += [i for i in (event_id(anchor), *map(event_id, shown)) if i is not None]
     if anchors_found > len(followed):
         rest = anchors_found - len(followed)
         blocks.append(f"... and {plural(rest, 'more ' + kinds + ' event')}{suffix}; "
                       "name a time or a video to ask about one of them.")
-    return "\n".join(blocks), list(dict.fromkeys(cited))
+    return "\n\n".join(blocks), list(dict.fromkeys(cited))  # a blank line ends a markdown list

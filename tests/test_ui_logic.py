@@ -81,3 +81,16 @@ def test_card_details_say_who_where_and_what_only_the_video_category_backs():
                                                        "score 0.42"]
     analysed = {"zone": "shelf", "confidence": 0.8, "attributes": {"clothing_colour": "red"}}
     assert card_details(analysed) == ["clothing colour: red", "zone: shelf", "confidence 0.80"]
+
+
+def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:
+    from rag.query import parse_question
+    from ui.chat import filters_text
+
+    def caption(question: str) -> str:
+        return filters_text(parse_question(question).model_dump(mode="json"))
+
+    assert caption("what did the thief do after the theft?") == "after: theft, the same person · text: “what did do”"
+    assert caption("did a woman take a bottle?") == "types: picking · gender: female · item: bottle · text: " \
+                                                    "“did a woman take a bottle”"
+    assert caption("how many people walked to the left?").startswith("types: walking · heading: left · count")
