@@ -257,14 +257,17 @@ class AskService:
     def _parse(self, state: dict) -> dict:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
-        from rag.terms import video_mention
+        from rag.terms import camera_mention, video_mention
 
-        question, named = state["question"], None
+        question, named, camera = state["question"], None, None
         if not state["video"]:
-            # "what happened in fighting1?": a stored video's name, read before its words become filters
+            # "what happened in fighting1?", "on the till camera": stored names, read before their words become filters
             with self.app.db.connection() as conn:
                 named = video_mention(question, videos.named_in(conn, question))
-        filters = self.query_parser(named[1] if named else question)
+                camera = None if named else camera_mention(question, videos.cameras_named_in(conn, question))
+        filters = self.query_parser(named[1] if named else camera[1] if camera else question)
+        if camera:
+            filters = filters.model_copy(update={"camera": camera[0]})
         wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
         video = None
         if wanted:
@@ -326,9 +329,13 @@ class AskService:
     def _matching(self, conn, filters: QueryFilters, video_row: dict | None, *, video_id=None) -> list[Document]:
         """Every event of the filters' types, window and days in scope that no filter contradicts."""
         from db.repos import events
-        from rag.retriever import day_scope, row_to_document, within_days
+        from rag.retriever import camera_scope, day_scope, row_to_document, within_days
 
         scope: list = [video_id or (video_row["id"] if video_row else None)]
+        if filters.camera and not video_id:
+            scope = camera_scope(conn, filters, None if scope == [None] else scope)
+            if not scope:
+                return []
         starts: dict = {}
         if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
             scope, starts = day_scope(conn, filters, None if scope == [None] else scope, self.settings.zone)
@@ -402,6 +409,9 @@ class AskService:
         with self.app.db.connection() as conn:
             scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
                                                                                       limit=LISTING_LIMIT)
+            if filters.camera:  # "how many people came in on the front camera?"
+                kept = {str(v) for v in videos.of_camera(conn, filters.camera)}
+                scope = [v for v in scope if str(v["id"]) in kept]
             if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
                 kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope],
                                                              self.settings.zone)}

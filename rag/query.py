@@ -85,6 +85,7 @@ class QueryFilters(BaseModel):
     colours: list[Colour] = Field(default_factory=list, description="clothing colours")
     zones: list[Zone] = Field(default_factory=list, description="regions or named zones")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
+    camera: str | None = Field(default=None, max_length=100, description="a camera's name: its videos")
     day_from: datetime | None = Field(default=None, description="wall-clock start of the asked days ('yesterday')")
     day_to: datetime | None = Field(default=None, description="wall-clock end of the asked days, exclusive")
     text: str = Field(default="", max_length=2000, description="residual text for full-text and vector search")
@@ -145,7 +146,7 @@ class QueryFilters(BaseModel):
         """True when anything beyond the free text narrows the search."""
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
-            or self.colours or self.zones or self.video or self.day_from or self.items
+            or self.colours or self.zones or self.video or self.day_from or self.items or self.camera
         )
 
     def resolve(self, duration_s: float | None) -> QueryFilters:
@@ -171,7 +172,8 @@ class QueryFilters(BaseModel):
         if self.min_duration_s:
             s = self.min_duration_s
             lasting = f"lasting at least {s:g} s" if s < 60 else f"lasting at least {s / 60:g} min"
-        return " ".join(part for part in (lasting, day, footage) if part)
+        camera = f"on camera {self.camera}" if self.camera else ""
+        return " ".join(part for part in (lasting, camera, day, footage) if part)
 
     def _footage_label(self) -> str:
         if self.last_s is not None and self.t_from is None and self.t_to is None:

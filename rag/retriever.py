@@ -191,6 +191,10 @@ class HybridRetriever(BaseRetriever):
                     return []  # events of other videos would answer a different question
                 video_ids = [found["id"]]
                 parsed = parsed.resolve(found.get("duration_s"))
+            if parsed.camera:  # "any theft on the till camera?": that camera's videos
+                video_ids = camera_scope(conn, parsed, video_ids)
+                if not video_ids:
+                    return []
             starts: dict = {}
             if parsed.day_from is not None:
                 zone = getattr(getattr(self.db, "settings", None), "zone", None)  # the store's clock for uploads
@@ -221,6 +225,15 @@ def videos_in_days(conn: psycopg.Connection, filters: QueryFilters, video_ids: S
     wanted = None if video_ids is None else {str(v) for v in video_ids}
     return [v for v in rows if (wanted is None or str(v["id"]) in wanted)
             and overlaps_days(v, filters.day_from, filters.day_to, zone)]
+
+
+def camera_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None
+                 ) -> list[UUID] | None:
+    """The asked camera's videos (of `video_ids`, when given); `video_ids` as they are when no camera is asked."""
+    if not filters.camera:
+        return None if video_ids is None else list(video_ids)
+    wanted = None if video_ids is None else {str(v) for v in video_ids}
+    return [v for v in videos_repo.of_camera(conn, filters.camera) if wanted is None or str(v) in wanted]
 
 
 def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None,

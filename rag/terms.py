@@ -66,6 +66,26 @@ _NAMED_BY = r"(?:\b(?:in|on|from|at|of|for)\s+)?(?:the\s+)?(?P<noun>(?:video|cli
             r"(?:named\s+|called\s+)?)?"
 
 
+def _distinct(name: str) -> bool:
+    """A name with a digit, '_' or '-' names its video or camera alone; a plain word needs 'video' or 'camera'."""
+    return bool(re.search(r"[\d_-]", name))
+
+
+def camera_mention(question: str, cameras: Iterable[str]) -> tuple[str, str] | None:
+    """The first of `cameras` the question names ("on the front_door camera", "camera Till 2"), and the rest of it."""
+    for camera in sorted(cameras, key=len, reverse=True):
+        name = rf"(?<![\w.-]){re.escape(camera)}(?![\w-])"
+        lead = r"(?:\b(?:in|on|from|at|of|for|by)\s+)?(?:the\s+)?"
+        patterns = [rf"{lead}(?P<noun>cam(?:era)?\s+(?:named\s+|called\s+)?){name}",
+                    rf"{lead}{name}(?P<noun>\s+cam(?:era)?)\b", rf"{lead}{name}"]
+        for pattern in patterns:
+            match = re.search(pattern, question, re.IGNORECASE)
+            if match and ("noun" in match.groupdict() and match.group("noun") or _distinct(camera)):
+                rest = " ".join(f"{question[:match.start()]} {question[match.end():]}".split())
+                return camera, re.sub(r"\s+([?.!,])", r"\1", rest)
+    return None
+
+
 def video_mention(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str] | None:
     """The first of `videos` (rows with name and stem) the question names, and the question without the name.
 
@@ -76,7 +96,7 @@ def video_mention(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[M
         stem, extension = video["stem"], video["name"][len(video["stem"]):]
         pattern = rf"{_NAMED_BY}(?<![\w.-])(?P<name>{re.escape(stem)}(?P<ext>{re.escape(extension)})?)(?![\w-])"
         for match in re.finditer(pattern, question, re.IGNORECASE) if stem else ():
-            if match.group("ext") or match.group("noun") or re.search(r"[\d_-]", stem):
+            if match.group("ext") or match.group("noun") or _distinct(stem):
                 rest = " ".join(f"{question[:match.start()]} {question[match.end():]}".split())
                 return video, re.sub(r"\s+([?.!,])", r"\1", rest)
     return None

@@ -183,6 +183,30 @@ def test_what_happened_before_or_after_an_event_follows_it(app, store, service):
     assert none.answer == "No theft events match between 00:00 and 01:00, so there is nothing to look after."
 
 
+def test_a_camera_named_in_the_question_keeps_to_its_videos(app, store, service):
+    from db.repos import videos
+
+    def camera(name: str, value: str | None) -> None:
+        with app.db.connection() as conn:
+            videos.update(conn, store[name]["video"]["id"], camera=value)
+
+    camera("a", "Front door")
+    camera("b", "till_2")
+    try:
+        till = service.ask("any theft on till_2?")
+        assert till.answer.splitlines()[0] == "Yes. 1 theft event on camera till_2:"
+        assert [c["event_id"] for c in till.citations] == [store["theft_b"]] and till.filters["camera"] == "till_2"
+        front = service.ask("how many thefts were there on the front door camera?")
+        assert front.answer.splitlines()[0].startswith("1 person was flagged for theft on camera Front door")
+        assert [c["event_id"] for c in front.citations] == [store["theft"]]
+        after = service.ask("what happened after the theft on the front door camera?")
+        assert after.answer.startswith(f"After the theft at 03:12–03:20 in store-a.mp4 [E{store['theft']}]")
+        assert "store-b" not in after.answer
+    finally:
+        camera("a", None)
+        camera("b", None)
+
+
 def test_longest_question_ranks_every_matching_event_by_duration(app, store, service):
     result = service.ask("which walk took the longest in the first minute?", video="store-a.mp4")
 

@@ -444,3 +444,15 @@ def test_a_stored_video_is_named_by_its_name_without_the_extension() -> None:
     assert video_mention("any fight in theft.mp4?", [theft]) == (theft, "any fight?")
     assert video_mention("any fight in clip theft?", [theft]) == (theft, "any fight?")
     assert video_mention("who stood at the till in front_door?", [door]) == (door, "who stood at the till?")
+
+
+def test_a_camera_is_named_by_its_name_and_a_plain_word_only_beside_camera() -> None:
+    from rag.terms import camera_mention
+
+    cameras = ["Front door", "till_2", "front"]
+    assert camera_mention("any theft on the front door camera?", cameras) == ("Front door", "any theft?")
+    assert camera_mention("any theft on camera Front Door today?", cameras) == ("Front door", "any theft today?")
+    assert camera_mention("who picked something up at till_2?", cameras) == ("till_2", "who picked something up?")
+    # plain words without "camera": a place, not a camera
+    assert camera_mention("was there a fight in front of the door?", cameras) is None
+    assert camera_mention("anything at till_20?", cameras) is None

@@ -110,6 +110,19 @@ def named_in(conn: psycopg.Connection, text: str, *, limit: int = 20) -> list[di
     ).fetchall()
 
 
+def cameras_named_in(conn: psycopg.Connection, text: str) -> list[str]:
+    """The cameras (of any video) whose name occurs in text, any case; longest first."""
+    return [row["camera"] for row in conn.execute(
+        """SELECT DISTINCT camera FROM videos WHERE length(camera) >= 2 AND strpos(lower(%s), lower(camera)) > 0
+           ORDER BY 1""", (text,)).fetchall()]
+
+
+def of_camera(conn: psycopg.Connection, camera: str) -> list[UUID]:
+    """The ids of a camera's videos (its name in any case)."""
+    return [row["id"] for row in conn.execute(
+        "SELECT id FROM videos WHERE lower(camera) = lower(%s) ORDER BY created_at", (camera,)).fetchall()]
+
+
 def list_videos(conn: psycopg.Connection, *, status: str | None = None, name_like: str | None = None,
                 limit: int = 500, offset: int = 0) -> list[dict]:
     return conn.execute(
