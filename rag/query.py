@@ -249,8 +249,10 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
     if filters.directions:
         heading = attributes.get("direction") if isinstance(attributes, Mapping) else None
         checks["direction"] = None if not heading else str(heading).lower() in filters.directions
-    if filters.items:
-        checks["item"] = _item_check(filters.items, metadata.get("type"), attributes)
+    if filters.items and metadata.get("type") in (None, *ITEM_EVENT_TYPES):
+        # only a take reports an item: "took the bottle and pushed the baby" keeps the push as it is
+        have = _attribute_values(attributes, "object", "item") if isinstance(attributes, Mapping) else set()
+        checks["item"] = bool(have & set(filters.items)) if have else None
     if filters.zones:
         zone = metadata.get("zone")
         zones = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if z}
@@ -271,14 +273,6 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         ids = {str(metadata.get(k)) for k in ("video_id", "video_name") if metadata.get(k) is not None}
         checks["video"] = (filters.video in ids) if ids else None
     return checks
-
-
-def _item_check(items: list[str], kind: Any, attributes: Any) -> bool | None:
-    """An item asked for against the one an event reports: unknown when a take's item was not recognised."""
-    if kind is not None and kind not in ITEM_EVENT_TYPES:
-        return False  # walking or standing reports no item: nothing says the asked one was there
-    have = _attribute_values(attributes, "object", "item") if isinstance(attributes, Mapping) else set()
-    return bool(have & set(items)) if have else None
 
 
 def contradicts(filters: QueryFilters, metadata: Mapping[str, Any]) -> bool:

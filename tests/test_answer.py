@@ -167,6 +167,11 @@ def test_an_item_asked_keeps_the_takes_of_it_and_says_when_it_was_not_recognised
     only_unknown = GroundedComposer().answer(question, filters, [unknown, cup], []).text
     assert only_unknown.splitlines()[0] == "Possibly. 1 picking event (the item was not recognised):"
     assert GroundedComposer().answer(question, filters, [cup, walk], []).text == "No picking events of a bottle match."
+    # an event that is no take reports no item: kept for the rest of the question, and no note of its item
+    both = "did anyone take a bottle and push someone?"
+    push = _event(45, "violent", 50.0, 52.0, track=5)
+    mixed = GroundedComposer().answer(both, parse_question(both), [bottle, push], []).text
+    assert mixed.splitlines()[0] == "Yes. 2 matching events:"
     apples = parse_question("did anyone steal apples?")
     assert GroundedComposer().answer("", apples, [], []).text == "No theft events of an apple match."
 
