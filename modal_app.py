@@ -100,6 +100,19 @@ def analyze_chunk(video_id: str, job_id: str) -> dict:
                            owner=f"modal:{modal.current_function_call_id() or 'local'}")
 
 
+# alerts a run could not deliver (the webhook was down) are retried here, as the idle local worker does
+ALERT_SWEEP = modal.Period(minutes=5)
+
+
+@app.function(image=image, secrets=secrets, cpu=0.25, timeout=5 * MINUTES, schedule=ALERT_SWEEP)
+def send_due_alerts() -> dict:
+    """Send the alerts whose retry time has come ({"sent", "failed"}); nothing without SENTINEL_ALERT_WEBHOOK_URL."""
+    from bootstrap import get_app
+    from gpu_jobs.alerts import deliver_due
+
+    return deliver_due(get_app())
+
+
 # ---- shareable HTTP endpoints -------------------------------------------------------------------
 # The FastAPI app of the api package at a stable URL: https://<workspace>--sentinel-api.modal.run
 # (docs/deploy-modal.md). It runs on CPU; uploads queue `analyze_video` calls on GPUs.

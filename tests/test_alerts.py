@@ -216,3 +216,18 @@ def test_the_api_lists_the_alerts_and_sends_the_due_ones(api_app, webhook):
         assert client.post("/v1/alerts/send", headers=AUTH).json() == {"sent": 1, "failed": 0}
         listed = client.get("/v1/alerts", headers=AUTH).json()
         assert listed["webhook"] is True and [a["status"] for a in listed["alerts"]] == ["sent"]
+
+
+def test_on_modal_a_scheduled_function_sends_the_alerts_a_run_could_not(app, clean_db, webhook, monkeypatch):
+    import modal_app
+
+    monkeypatch.setattr(app, "settings", app.settings.model_copy(
+        update={"alert_webhook_url": SecretStr(webhook.url)}))
+    video = add_analysed_video(app)
+    webhook.statuses = [503]
+    assert alerts.after_run(app, video["id"]) == {"queued": 1, "sent": 0, "failed": 1}
+    assert modal_app.send_due_alerts.local() == {"sent": 0, "failed": 0}  # its back-off has not run out
+    _due_now(app)
+    assert modal_app.send_due_alerts.local() == {"sent": 1, "failed": 0}  # the function body, as the schedule runs it
+    assert [a["status"] for a in _state(app, video["id"])] == ["sent"] and len(webhook.bodies) == 1
+    assert isinstance(modal_app.ALERT_SWEEP, modal_app.modal.Period)
