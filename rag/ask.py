@@ -322,7 +322,8 @@ class AskService:
         if not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]:
             return None
         if filters.last_s is not None or filters.relation:
-            return None  # "the last minute" of every video: only the retriever resolves that per video
+            # "the last minute" of every video only the retriever resolves; "after the theft" lists its own
+            return None
         with self.app.db.connection() as conn:
             return ranked(filters, self._matching(conn, filters, state["video_row"]))
 

@@ -87,7 +87,6 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
     suffix = f" {window_label}" if window_label else ""
     if not followed:
         return f"No {kinds} events match{suffix}, so there is nothing to look {filters.relation}.", []
-    who = "the same person" if filters.same_person else "everyone"
     asked = f" ({' or '.join(filters.event_types)})" if filters.event_types else ""
     blocks: list[str] = []
     cited: list[int] = []
@@ -95,6 +94,8 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
         meta = anchor.metadata
         where = f" in {meta['video_name']}" if meta.get("video_name") else ""
         kind = str(meta.get("type") or "event")
+        # a crowd has no one person to follow
+        who = "the same person" if filters.same_person and _person(anchor) is not None else "everyone"
         head = (f"{filters.relation.capitalize()} the {_NOUNS.get(kind, kind)} at "
                 f"{format_span(meta.get('t_start'), meta.get('t_end'))}{where} [E{event_id(anchor)}], "
                 f"{who}{asked} within {_how_long(filters.relation_s)}:")

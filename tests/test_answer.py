@@ -250,3 +250,32 @@ def test_llm_answer_without_events_or_with_a_failing_model_uses_the_composer() -
 def test_keep_valid_citations_handles_groups_and_parentheses() -> None:
     text, ids = keep_valid_citations("A [E3; E4] then B (E5) and C [E8] .", [3, 5])
     assert (text, ids) == ("A [E3] then B [E5] and C.", [3, 5])
+
+
+def test_relative_answers_follow_the_anchor_person_and_keep_to_the_minute() -> None:
+    from rag.relative import compose, distinct_anchors, follows
+
+    theft = _event(60, "theft", 63.0, 69.0, track=3)
+    hidden = _event(61, "concealment", 68.8, 69.2, track=3)  # the theft's own hiding: one moment
+    other_theft = _event(62, "theft", 200.0, 204.0, track=8)
+    assert [d.metadata["event_id"] for d in distinct_anchors([hidden, other_theft, theft])] == [60, 62]
+
+    after = parse_question("what did he do after the theft?")
+    walk_away = _event(63, "walking", 70.0, 80.0, track=3)
+    someone_else = _event(64, "walking", 70.0, 80.0, track=4)
+    too_late = _event(65, "standing", 130.0, 140.0, track=3)  # 61 s after the theft ended
+    with_him = _event(66, "walking", 75.0, 78.0, track=5, attributes={"related_tracks": [3]})
+    kept = [d.metadata["event_id"] for d in (walk_away, someone_else, too_late, with_him, hidden)
+            if follows(after, theft, d)]
+    assert kept == [63, 66, 61]
+    before = parse_question("what happened just before the theft?")
+    earlier = _event(67, "picking", 50.0, 55.0, track=3)
+    long_ago = _event(68, "picking", 20.0, 30.0, track=3)  # ended 33 s before: past the 20 s of "just"
+    assert [follows(before, theft, d) for d in (earlier, long_ago, walk_away)] == [True, False, False]
+
+    crowd = _event(69, "crowding", 10.0, 20.0, zone="centre")
+    text, cited = compose(parse_question("what did they do after the crowd?"), [(crowd, [])], anchors_found=2)
+    assert text.splitlines() == ["After the crowd at 00:10–00:20 [E69], everyone within 1 min:",
+                                 "- nothing of that was seen.", "",
+                                 "... and 1 more crowding event; name a time or a video to ask about one of them."]
+    assert cited == [69]
