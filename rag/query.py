@@ -94,8 +94,9 @@ class QueryFilters(BaseModel):
     min_duration_s: float | None = Field(default=None, gt=0, description="events lasting at least this long")
     directions: list[Direction] = Field(default_factory=list, description="where people moved ('to the left')")
     items: list[Item] = Field(default_factory=list, description="the item taken or hidden ('a bottle')")
-    relation: Literal["after", "before"] | None = Field(
-        default=None, description="the question asks what happened after or before an event ('after the theft')")
+    relation: Literal["after", "before", "around"] | None = Field(
+        default=None, description="the question asks what happened after, before or around an event "
+                                  "('after the theft', 'before and after the fall')")
     anchor_types: list[EventType] = Field(default_factory=list, description="the event types the relation is to")
     same_person: bool = Field(default=False, description="the question follows the anchor's person ('what did he do')")
     relation_s: float = Field(default=60.0, gt=0, le=3600, description="how long after or before the anchor")
@@ -461,7 +462,10 @@ def _read_directions(words: Scan) -> list[str]:
     return found
 
 
-_RELATION = r"\b(?P<near>(?:right|just|immediately|shortly)\s+)?(?P<rel>after|before|following|prior to)\s+"
+_RELATION = (r"\b(?P<near>(?:right|just|immediately|shortly)\s+)?"
+             r"(?P<rel>before and after|after|before|following|prior to|around|during)\s+")
+_RELATIONS = {"before and after": "around", "around": "around", "during": "around", "before": "before",
+              "prior to": "before"}
 # who the question follows from the anchor: "what did he do after the theft?", "where did the thief go"
 _SAME_PERSON = (r"\b(?:he|she|they|him|her|them|his|their|the (?:same )?(?:person|man|woman|thief|shoplifter|robber"
                 r"|customer|shopper|guy|lady|boy|girl|kid|child|attacker|victim))\b")
@@ -479,7 +483,7 @@ def parse_relation(scan: Scan, filters: dict[str, Any]) -> None:
             continue  # "before leaving" names no event to hold on to
         scan.consume_span(match.start(), match.end())
         ordinal = re.search(r"\b(?:the\s+)?(first|last|latest)\b", match.group("anchor"))
-        filters.update(relation="before" if match.group("rel") in ("before", "prior to") else "after",
+        filters.update(relation=_RELATIONS.get(match.group("rel"), "after"),
                        anchor_types=anchor, relation_s=20.0 if match.group("near") else 60.0,
                        **({"anchor_pick": "first" if ordinal.group(1) == "first" else "last"} if ordinal else {}))
         for person in scan.find(_SAME_PERSON):

@@ -1,8 +1,9 @@
-"""What happened after or before an event: "what did the thief do after the theft?", "just before he fell?".
+"""What happened after, before or around an event: "what did the thief do after the theft?", "just before he fell?".
 
 The anchors are the events of the asked types (in the asked window, days and video); for each of
 the first `MAX_ANCHORS`, the events that begin within `relation_s` after it (or end within that
-before it) in its video, of the same person when the question follows one ("he", "the thief").
+before it, or overlap either side: "before and after", "during") in its video, of the same person
+when the question follows one ("he", "the thief").
 
 Example:
     >>> text, cited = compose(filters, [(theft, [walk])], anchors_found=1)
@@ -24,6 +25,7 @@ from rag.query import QueryFilters
 # an event type as the noun of "after the ...": "after the fight at 00:41"
 _NOUNS = {"violent": "fight", "picking": "pick-up", "crowding": "crowd", "walking": "walk", "standing": "standstill",
           "sitting": "sit-down", "anomaly": "unusual movement"}
+_HEADS = {"after": "After", "before": "Before", "around": "Around"}
 MAX_ANCHORS = 3  # more anchors than this are counted, not followed: the owner names a time or a video
 MAX_LINES = 10
 
@@ -55,6 +57,8 @@ def window(filters: QueryFilters, anchor: Document) -> tuple[float, float]:
     start, end = _span(anchor)
     if filters.relation == "before":
         return max(0.0, start - filters.relation_s), end
+    if filters.relation == "around":
+        return max(0.0, start - filters.relation_s), end + filters.relation_s
     return start, end + filters.relation_s
 
 
@@ -65,6 +69,8 @@ def follows(filters: QueryFilters, anchor: Document, doc: Document) -> bool:
     (a_start, a_end), (start, end) = _span(anchor), _span(doc)
     if filters.relation == "before":
         timed = a_start - filters.relation_s <= end <= a_end and start < a_start
+    elif filters.relation == "around":  # "before and after the fall": what overlaps the minute either side
+        timed = a_start - filters.relation_s <= end and start <= a_end + filters.relation_s
     else:
         timed = a_start < start <= a_end + filters.relation_s
     if not timed:
@@ -86,7 +92,8 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
     kinds = " or ".join(filters.anchor_types) or "matching"
     suffix = f" {window_label}" if window_label else ""
     if not followed:
-        return f"No {kinds} events match{suffix}, so there is nothing to look {filters.relation}.", []
+        look = "around" if filters.relation == "around" else filters.relation
+        return f"No {kinds} events match{suffix}, so there is nothing to look {look}.", []
     asked = f" ({' or '.join(filters.event_types)})" if filters.event_types else ""
     blocks: list[str] = []
     cited: list[int] = []
@@ -96,7 +103,7 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
         kind = str(meta.get("type") or "event")
         # a crowd has no one person to follow
         who = "the same person" if filters.same_person and _person(anchor) is not None else "everyone"
-        head = (f"{filters.relation.capitalize()} the {_NOUNS.get(kind, kind)} at "
+        head = (f"{_HEADS[filters.relation]} the {_NOUNS.get(kind, kind)} at "
                 f"{format_span(meta.get('t_start'), meta.get('t_end'))}{where} [E{event_id(anchor)}], "
                 f"{who}{asked} within {_how_long(filters.relation_s)}:")
         shown = sorted(events, key=lambda d: _span(d))[:MAX_LINES]

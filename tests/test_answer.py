@@ -273,6 +273,10 @@ def test_relative_answers_follow_the_anchor_person_and_keep_to_the_minute() -> N
     long_ago = _event(68, "picking", 20.0, 30.0, track=3)  # ended 33 s before: past the 20 s of "just"
     assert [follows(before, theft, d) for d in (earlier, long_ago, walk_away)] == [True, False, False]
 
+    around = parse_question("what happened before and after the theft?")
+    assert [follows(around, theft, d) for d in (earlier, long_ago, walk_away, too_late, someone_else)] == [
+        True, True, True, False, True]
+
     crowd = _event(69, "crowding", 10.0, 20.0, zone="centre")
     text, cited = compose(parse_question("what did they do after the crowd?"), [(crowd, [])], anchors_found=2)
     assert text.splitlines() == ["After the crowd at 00:10–00:20 [E69], everyone within 1 min:",

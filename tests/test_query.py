@@ -132,6 +132,10 @@ PHRASINGS: list[tuple[str, dict]] = [
                                                    "anchor_pick": "first", "event_types": ["walking"],
                                                    "is_yes_no": True}),
     ("did anyone walk by after minute 2?", {"t_from": 120.0, "event_types": ["walking"], "is_yes_no": True}),
+    ("what happened before and after the fall?", {"relation": "around", "anchor_types": ["collapse"],
+                                                  "text": "what happened"}),
+    ("who was there during the fight?", {"relation": "around", "anchor_types": ["violent"], "text": "who was there"}),
+    ("anything around 2 minutes?", {"t_from": 105.0, "t_to": 135.0, "is_yes_no": True, "text": "anything"}),
     ("what happened before leaving?", {"text": "what happened before leaving"}),  # no event to hold on to
     ("the largest group of people at the checkout", {"event_types": ["crowding"], "zones": ["checkout"],
                                                      "rank_by": "largest"}),
