@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_LISTED_EVENTS = 10  # longer lists are cut with "... and N more"
 MAX_LISTED_ALL = 50  # when the question asks for them all
+MAX_PROMPT_EVENTS = 50  # a count over a busy day matches thousands: the model sees these and the total
 
 
 class Answer(BaseModel):
@@ -313,7 +314,7 @@ _HUMAN = """Question: {question}
 Time window asked: {window}
 Filters: {filters}
 
-Events that best match (best first):
+Events that best match (best first; {shown} of the {total} that match):
 {events}
 
 Neighbouring events, for context:
@@ -392,6 +393,8 @@ class LLMAnswerGenerator:
     ) -> Answer:
         """The model's answer with only valid citations."""
         hits = _unique_events(hits)
+        total = len(hits)
+        hits = _shown(hits, MAX_PROMPT_EVENTS)
         hit_ids = {event_id(d) for d in hits}
         context = [d for d in _unique_events(context) if event_id(d) not in hit_ids]
         if not hits and not context:
@@ -402,6 +405,8 @@ class LLMAnswerGenerator:
             "window": filters.window_label() or "none",
             "filters": filters.model_dump_json(exclude_defaults=True, exclude={"text"}),
             "events": "\n".join(_prompt_line(d) for d in hits) or "(none)",
+            "shown": len(hits),
+            "total": total,
             "context": "\n".join(_prompt_line(d) for d in context) or "(none)",
         }
         try:

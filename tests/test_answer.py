@@ -232,6 +232,25 @@ def test_llm_prompt_lists_events_with_ids_and_allows_context_citations() -> None
     assert answer.text == "He walked in [E40] then hid a bottle [E12]."
 
 
+def test_llm_prompt_shows_the_model_at_most_50_events_and_the_total() -> None:
+    seen: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            seen.append("\n".join(str(m.content) for m in messages))
+            return super()._call(messages, *args, **kwargs)
+
+    # a count over a busy day: 3,000 walks, the first reranked
+    walks = [_event(1000 + n, "walking", float(n), n + 3.0, track=n) for n in range(3000)]
+    walks[2999].metadata["rerank_score"] = 0.9
+    question = "how many people walked by?"
+    LLMAnswerGenerator(Recording(responses=["3,000 people walked by."])).answer(
+        question, parse_question(question), walks, [])
+    assert "(best first; 50 of the 3000 that match)" in seen[0]
+    assert seen[0].count("\n[E") == 50
+    assert "[E3999]" in seen[0] and "[E1000]" in seen[0] and "[E1049]" not in seen[0]
+
+
 def test_llm_answer_without_events_or_with_a_failing_model_uses_the_composer() -> None:
     question = "any theft between minute 3 and 5?"
     filters = parse_question(question)
