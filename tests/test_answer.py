@@ -35,6 +35,18 @@ WALKS = [
 ]
 
 
+def _recording(reply: str) -> tuple[FakeListChatModel, list[str]]:
+    """A fake chat model that answers `reply` and keeps each prompt it was sent."""
+    seen: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            seen.append("\n".join(str(m.content) for m in messages))
+            return super()._call(messages, *args, **kwargs)
+
+    return Recording(responses=[reply]), seen
+
+
 def _cited_in_text(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\[E(\d+)\]", text)]
 
@@ -91,14 +103,8 @@ def test_composer_says_which_types_only_the_video_category_backs() -> None:
     only = GroundedComposer().answer(question, parse_question(question), [inferred], [])
     assert "(all typed only by their video's category" in only.text.splitlines()[0]
     # and so does the LLM's prompt
-    seen: list[str] = []
-
-    class Recording(FakeListChatModel):
-        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-            seen.append("\n".join(str(m.content) for m in messages))
-            return super()._call(messages, *args, **kwargs)
-
-    LLMAnswerGenerator(Recording(responses=["Maybe [E31]."])).answer(question, parse_question(question),
+    model, seen = _recording("Maybe [E31].")
+    LLMAnswerGenerator(model).answer(question, parse_question(question),
                                                                      [inferred, stated], [])
     assert "[E31] 00:50–00:55 theft, type taken from the video's category, not stated" in seen[0]
     assert "[E32] 01:10–01:15 theft, confidence 0.80: The man stole a phone." in seen[0]
@@ -212,16 +218,9 @@ def test_llm_answer_drops_ids_that_were_not_retrieved() -> None:
 
 
 def test_llm_prompt_lists_events_with_ids_and_allows_context_citations() -> None:
-    seen: list[str] = []
-
-    class Recording(FakeListChatModel):
-        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-            seen.append("\n".join(str(m.content) for m in messages))
-            return super()._call(messages, *args, **kwargs)
-
     hits = [THEFT]
     context = [_event(40, "walking", 185.0, 190.0, track=3)]
-    model = Recording(responses=["He walked in [E40] then hid a bottle [E12, E7]."])
+    model, seen = _recording("He walked in [E40] then hid a bottle [E12, E7].")
     question = "any theft between minute 3 and 5?"
     answer = LLMAnswerGenerator(model).answer(question, parse_question(question), hits, context)
 
@@ -233,18 +232,12 @@ def test_llm_prompt_lists_events_with_ids_and_allows_context_citations() -> None
 
 
 def test_llm_prompt_shows_the_model_at_most_50_events_and_the_total() -> None:
-    seen: list[str] = []
-
-    class Recording(FakeListChatModel):
-        def _call(self, messages, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-            seen.append("\n".join(str(m.content) for m in messages))
-            return super()._call(messages, *args, **kwargs)
-
     # a count over a busy day: 3,000 walks, the first reranked
     walks = [_event(1000 + n, "walking", float(n), n + 3.0, track=n) for n in range(3000)]
     walks[2999].metadata["rerank_score"] = 0.9
     question = "how many people walked by?"
-    LLMAnswerGenerator(Recording(responses=["3,000 people walked by."])).answer(
+    model, seen = _recording("3,000 people walked by.")
+    LLMAnswerGenerator(model).answer(
         question, parse_question(question), walks, [])
     assert "(best first; 50 of the 3000 that match)" in seen[0]
     assert seen[0].count("\n[E") == 50
