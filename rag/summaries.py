@@ -31,7 +31,9 @@ from core.vocabulary import PERSON
 log = logging.getLogger(__name__)
 
 STRUCTURED_MODEL = "structured"  # the `model` recorded for the offline summary
-NOTABLE_TYPES = ("theft", "collapse", "violent", "crowding", "anomaly", "loitering")
+NOTABLE_TYPES = ("theft", "concealment", "collapse", "violent", "crowding", "anomaly", "loitering")
+# what an owner reads a summary for first: said on its second line, "none" included
+INCIDENTS = ("theft", "concealment", "collapse", "violent")
 MAX_TIMELINE = 12  # longer timelines end with "... and N more"
 MAX_PROMPT_EVENTS = 80  # events listed to the chat model, notable ones first
 
@@ -255,6 +257,17 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
     return sorted(moments, key=lambda m: m["t"])
 
 
+def _incidents(facts: SummaryFacts) -> str:
+    """'Incidents: 2 violent (00:41, 01:07), 1 collapse (00:46).', or 'Incidents: none seen.'."""
+    parts = []
+    for kind in INCIDENTS:
+        starts = sorted(e["t_start"] for e in facts.events if e["type"] == kind)
+        if starts:
+            times = ", ".join(format_mmss(t) for t in starts[:3]) + (", ..." if len(starts) > 3 else "")
+            parts.append(f"{len(starts)} {kind} ({times})")
+    return f"Incidents: {', '.join(parts)}." if parts else "Incidents: none seen."
+
+
 def structured_summary(facts: SummaryFacts) -> str:
     """The offline summary: duration, people, objects, events by type and a mm:ss timeline."""
     shape = ", ".join(p for p in (
@@ -262,7 +275,7 @@ def structured_summary(facts: SummaryFacts) -> str:
         f"{facts.fps:g} fps" if facts.fps else "",
     ) if p)
     duration = format_mmss(facts.duration_s) if facts.duration_s is not None else "unknown length"
-    lines = [f"{facts.name}: {duration} of video" + (f" ({shape})." if shape else ".")]
+    lines = [f"{facts.name}: {duration} of video" + (f" ({shape})." if shape else "."), _incidents(facts)]
 
     if facts.people:
         people = f"People: {plural(facts.people, 'person')} tracked"

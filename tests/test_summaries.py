@@ -72,6 +72,7 @@ def test_structured_summary_has_duration_people_events_and_timeline(app, clean_d
     assert row["status"] == "completed" and row["model"] == "structured" and row["error"] is None
     assert row["text"].splitlines() == [
         "shop.mp4: 01:35 of video (768x576, 25 fps).",
+        "Incidents: 1 theft (00:44).",
         "People: 3 people tracked (2 male, 1 female; 2 young, 1 old; 1 in red); at most 3 on screen at once (00:21).",
         "Objects: 1 bottle.",
         "Events: 3 walking, 1 picking, 1 standing, 1 theft.",
@@ -225,3 +226,22 @@ def test_cli_summary_caches_and_regenerates(app, clean_db):
     assert failed.returncode == 1
     assert failed.stderr.strip() == ("sentinel: Video not-yet.mp4 has not been analysed yet; "
                                      "analyse it before asking for a summary.")
+
+
+def test_the_summary_says_its_incidents_second_or_that_none_were_seen():
+    from rag.summaries import SummaryFacts, notable_moments, structured_summary
+
+    def event(n: int, kind: str, t: float) -> dict:
+        return {"event_id": n, "type": kind, "t_start": t, "t_end": t + 2, "zone": None,
+                "description": f"A {kind}.", "confidence": 0.9}
+
+    events = [event(1, "violent", 41.0), event(2, "collapse", 46.0), event(3, "violent", 67.0),
+              event(4, "concealment", 70.0), *(event(10 + n, "theft", 100.0 + 10 * n) for n in range(4)),
+              event(20, "walking", 5.0)]
+    facts = SummaryFacts(name="till.mp4", duration_s=300.0, events=events)
+    assert structured_summary(facts).splitlines()[1] == (
+        "Incidents: 4 theft (01:40, 01:50, 02:00, ...), 1 concealment (01:10), 1 collapse (00:46), "
+        "2 violent (00:41, 01:07).")
+    assert "01:10–01:12 concealment: A concealment" in [m["text"] for m in notable_moments(facts)]
+    quiet = SummaryFacts(name="quiet.mp4", duration_s=60.0, events=[event(1, "walking", 5.0)])
+    assert structured_summary(quiet).splitlines()[1] == "Incidents: none seen."
