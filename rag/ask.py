@@ -418,7 +418,11 @@ class AskService:
                                                              self.settings.zone)}
                 scope = [v for v in scope if str(v["id"]) in kept]
             counted = tally.load_counts(conn, scope, frames=kind == "busiest")
-        return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
+        text = tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
+        if filters.relation:  # "how many came in after the theft?": say the count is not around the event
+            text += (f" (Counted over all the footage in scope: people are not counted {filters.relation} "
+                     f"an event yet.)")
+        return text
 
     def _save(self, done: dict) -> AskResult:
         from db.repos import chat

@@ -210,6 +210,15 @@ def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_a
     assert _answer(api_app, "how many people were seen on 2026-12-01?").startswith("No analysed footage")
 
 
+
+def test_a_count_after_an_event_says_it_counts_all_the_footage(api_app):
+    add_tracked_video(api_app, store_day())
+    # a count does not follow an event yet, and says so rather than answer as if it did
+    answer = _answer(api_app, "how many people were seen after the theft?")
+    assert answer.startswith("11 distinct people were seen in front_20261201_100000.mp4") and answer.endswith(
+        "(Counted over all the footage in scope: people are not counted after an event yet.)")
+
+
 def test_cli_counts(api_app):
     video = add_tracked_video(api_app, store_day())
     zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR])
