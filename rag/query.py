@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
 from core.vocabulary import CARRYABLE, EVENT_TYPES, ITEM_EVENT_TYPES
 from rag.day_phrases import day_label, parse_day
-from rag.time_phrases import Scan, parse_duration, parse_time
+from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds
 
 log = logging.getLogger(__name__)
 
@@ -462,10 +462,11 @@ def _read_directions(words: Scan) -> list[str]:
     return found
 
 
-_RELATION = (r"\b(?P<near>(?:right|just|immediately|shortly)\s+)?"
-             r"(?P<rel>before and after|after|before|following|prior to|around|during)\s+")
+_RELATION = (rf"\b(?:(?:(?:in|within|for)\s+)?(?:the\s+)?(?:first\s+)?(?P<span>{SPAN})\s+)?"
+             r"(?P<near>(?:right|just|immediately|shortly)\s+)?"
+             r"(?P<rel>before and after|after|before|following|prior to|around|during|of)\s+")
 _RELATIONS = {"before and after": "around", "around": "around", "during": "around", "before": "before",
-              "prior to": "before"}
+              "prior to": "before", "of": "around"}
 # who the question follows from the anchor: "what did he do after the theft?", "where did the thief go"
 _SAME_PERSON = (r"\b(?:he|she|they|him|her|them|his|their|the (?:same )?(?:person|man|woman|thief|shoplifter|robber"
                 r"|customer|shopper|guy|lady|boy|girl|kid|child|attacker|victim))\b")
@@ -474,17 +475,24 @@ _SAME_PERSON = (r"\b(?:he|she|they|him|her|them|his|their|the (?:same )?(?:perso
 _RELATION_FIELDS = ("relation", "anchor_types", "same_person", "relation_s", "anchor_pick")
 
 
-def parse_relation(scan: Scan, filters: dict[str, Any]) -> None:
-    """Fill relation / anchor_types / same_person from "after the theft", "just before he fell", consuming them."""
+def parse_relation(scan: Scan, filters: dict[str, Any], *, spans_only: bool = False) -> None:
+    """Fill relation / anchor_types / same_person from "after the theft", "just before he fell", consuming them.
+
+    spans_only: only phrases with a span ("in the first minute after the fall"), read before the clock times.
+    """
+    if "relation" in filters:
+        return
     masked = "".join("\0" if m else c for c, m in zip(scan.text, scan.mask))
     for match in re.finditer(_RELATION + r"(?P<anchor>[^,.;:?!\0]+)", masked):
         anchor = _read_facets(Scan(match.group("anchor")))["event_types"]
-        if not anchor:
-            continue  # "before leaving" names no event to hold on to
+        span = span_seconds(match.group("span")) if match.group("span") else None
+        if not anchor or (match.group("rel") == "of" or spans_only) and span is None:
+            continue  # "before leaving" names no event to hold on to; "a video of the theft" no time
         scan.consume_span(match.start(), match.end())
         ordinal = re.search(r"\b(?:the\s+)?(first|last|latest)\b", match.group("anchor"))
         filters.update(relation=_RELATIONS.get(match.group("rel"), "after"),
-                       anchor_types=anchor, relation_s=20.0 if match.group("near") else 60.0,
+                       anchor_types=anchor,
+                       relation_s=min(span or (20.0 if match.group("near") else 60.0), 3600.0),
                        **({"anchor_pick": "first" if ordinal.group(1) == "first" else "last"} if ordinal else {}))
         for person in scan.find(_SAME_PERSON):
             filters["same_person"] = True
@@ -519,6 +527,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
 
     parse_day(scan, found, today=today or date.today())
     parse_duration(scan, found)  # "for more than 30 seconds" is how long, not when
+    parse_relation(scan, found, spans_only=True)  # "the first minute after the fall" is no window of the footage
     parse_time(scan, found)
     parse_relation(scan, found)  # after the clock times: "after 2:00" is a time, "after the theft" an event
 

@@ -37,6 +37,8 @@ _LEAD_UNIT = r"(?:(?:the\s+)?(?P<{name}>minutes?|mins?|seconds?|secs?)\s+)?"
 _MARK = r"(?:\s+(?:mark|into the video|in(?=\s*(?:[?.,!;]|$))))?"  # "2 minutes in?", "the 1:30 mark"
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+# how long around an event: "(in the) 5 minutes (after)", "30 seconds (before)", "(in the) minute (after)"
+SPAN = rf"(?:{_NUM}\s*{_UNIT}\b|minute|hour)"
 
 
 def _unit_seconds(unit: str | None) -> float | None:
@@ -48,6 +50,14 @@ def _unit_seconds(unit: str | None) -> float | None:
     if unit.startswith("m"):
         return _UNIT_SECONDS["m"]
     return _UNIT_SECONDS["s"]
+
+
+def span_seconds(text: str) -> float | None:
+    """Seconds of a SPAN match: '5 minutes' 300, 'the minute' 60; None when it has no unit."""
+    text = text.strip().lower()
+    if text in ("minute", "hour"):
+        return 60.0 if text == "minute" else 3600.0
+    return _timeval(text, None)
 
 
 def _number(token: str) -> float:

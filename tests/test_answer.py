@@ -285,6 +285,10 @@ def test_relative_answers_follow_the_anchor_person_and_keep_to_the_minute() -> N
     long_ago = _event(68, "picking", 20.0, 30.0, track=3)  # ended 33 s before: past the 20 s of "just"
     assert [follows(before, theft, d) for d in (earlier, long_ago, walk_away)] == [True, False, False]
 
+    longer = parse_question("what did he do in the 5 minutes after the theft?")
+    assert follows(longer, theft, too_late)  # 61 s after: inside 5 minutes
+    text, _ = compose(longer, [(theft, [too_late])], anchors_found=1)
+    assert text.splitlines()[0] == "After the theft at 01:03–01:09 [E60], the same person within 5 min:"
     around = parse_question("what happened before and after the theft?")
     assert [follows(around, theft, d) for d in (earlier, long_ago, walk_away, too_late, someone_else)] == [
         True, True, True, False, True]
