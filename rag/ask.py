@@ -417,7 +417,7 @@ class AskService:
                 kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope],
                                                              self.settings.zone)}
                 scope = [v for v in scope if str(v["id"]) in kept]
-            counted = tally.load_counts(conn, scope, frames=kind == "busiest")
+            counted = tally.load_counts(conn, scope, frames=kind == "busiest", who=filters)
         text = tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
         if filters.relation:  # "how many came in after the theft?": say the count is not around the event
             text += (f" (Counted over all the footage in scope: people are not counted {filters.relation} "

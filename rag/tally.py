@@ -27,7 +27,8 @@ _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|
 _OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:went|walked|came|go|got)\s+out\b"
         r"|\bexit(?:ed|s|ing)\b")
 _DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
-_PEOPLE = r"\bhow many (?:different |distinct |unique )?(?:people|persons|visitors|customers|shoppers|individuals)\b"
+_PEOPLE = (r"\bhow many (?:different |distinct |unique )?(?:(?:young|old|elderly|older) )?"
+           r"(?:people|persons|visitors|customers|shoppers|individuals|men|women|children|kids|boys|girls)\b")
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
@@ -43,6 +44,7 @@ class VideoCounts:
     paths: list[PersonPath]
     zones: list[CountZone]
     frames: list[dict] = field(default_factory=list)  # frame stats (t, counts), loaded for the busiest moment
+    unrecognised: frozenset = frozenset()  # tracks kept for "how many women?" whose looks were not read
 
 
 def question_kind(question: str, filters) -> str | None:
@@ -59,8 +61,32 @@ def question_kind(question: str, filters) -> str | None:
     return "people" if re.search(_PEOPLE, q) else None
 
 
-def load_counts(conn, videos: Sequence[dict], *, frames: bool = False) -> list[VideoCounts]:
-    """The current run's person paths and the zones (pixels) of each analysed video; its frame stats too if asked."""
+def asks_who(filters) -> bool:
+    """Whether a count question names who ("how many women came in?", "the person in grey")."""
+    return bool(filters.genders or filters.age_groups or filters.colours)
+
+
+def _people_asked(rows: list[dict], filters) -> tuple[list[dict], frozenset]:
+    """The person tracks no asked gender, age or colour contradicts, and how many of them leave one unknown."""
+    from rag.query import QueryFilters, match_filters
+
+    who = QueryFilters(genders=filters.genders, age_groups=filters.age_groups, colours=filters.colours)
+    kept, unknown = [], set()
+    for row in rows:
+        checks = match_filters(who, {"attributes": row.get("attributes") or {}}).values()
+        if row.get("class_name", "person") == "person" and False in checks:
+            continue
+        kept.append(row)
+        if row.get("class_name", "person") == "person" and None in checks:
+            unknown.add(int(row["track_number"]))
+    return kept, frozenset(unknown)
+
+
+def load_counts(conn, videos: Sequence[dict], *, frames: bool = False, who=None) -> list[VideoCounts]:
+    """The current run's person paths and the zones (pixels) of each analysed video; its frame stats too if asked.
+
+    who: filters whose gender, age and colour keep only the people that may fit them (unknown ones are kept).
+    """
     from db.repos import runs
     from db.repos import zones as zones_repo
 
@@ -73,8 +99,10 @@ def load_counts(conn, videos: Sequence[dict], *, frames: bool = False) -> list[V
                            z.get("loiter_s")) for z in zones_repo.for_video(conn, video["id"])]
         stats = (runs.frame_stats_between(conn, video["id"], 0.0, float(video.get("duration_s") or 0.0) + 1.0)
                  if frames else [])
-        out.append(VideoCounts(video, paths_from_tracks(runs.tracks_for_video(conn, video["id"]),
-                                                        float(video["fps"])), zones, stats))
+        rows, unknown = runs.tracks_for_video(conn, video["id"]), frozenset()
+        if who is not None and asks_who(who):
+            rows, unknown = _people_asked(rows, who)
+        out.append(VideoCounts(video, paths_from_tracks(rows, float(video["fps"])), zones, stats, unknown))
     return out
 
 
@@ -132,13 +160,44 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     scope = _scope(counted)
     people = sum(t.people for _, t in tallies)
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
-    if kind == "people":
-        return f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
-    if kind == "flow":
-        return _flow(question, tallies, window, scope, seen)
     if kind == "busiest":
-        return _busiest(counted, filters, window, scope, zone)
-    return _dwell(filters, tallies, window, scope)
+        return _busiest(counted, filters, window, scope, zone)  # from the frames: everyone on screen
+    if kind == "people":
+        text = f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
+    elif kind == "flow":
+        text = _flow(question, tallies, window, scope, seen)
+    else:
+        text = _dwell(filters, tallies, window, scope)
+    return text + _who_note(filters, counted, clocks, people)
+
+
+def _who_note(filters, counted: Sequence[VideoCounts], clocks: Sequence, people: int) -> str:
+    """' Only women were counted, with the 2 of them whose looks were not recognised.' for a question of who."""
+    if not asks_who(filters):
+        return ""
+    unknown = 0
+    for c, w in zip(counted, clocks):
+        lo, hi = (w if w else (filters.t_from, filters.t_to))
+        lo, hi = (-float("inf") if lo is None else lo), (float("inf") if hi is None else hi)
+        unknown += sum(1 for p in c.paths if p.track in c.unrecognised and len(p.t) and p.t[-1] >= lo and p.t[0] <= hi)
+    who = _who_words(filters)
+    if unknown and unknown >= people:
+        return f" None was recognised as {who}: the people counted are those whose looks were not recognised."
+    extra = f", with the {unknown} of them whose looks were not recognised" if unknown else ""
+    return f" Only {who} were counted{extra}."
+
+
+def _who_words(filters) -> str:
+    """'women', 'young men in red', 'children', 'people in grey'."""
+    gender = filters.genders[0] if len(filters.genders) == 1 else None
+    noun = {"female": "women", "male": "men"}.get(gender, "people")
+    ages = [a for a in filters.age_groups if a != "child"]
+    if "child" in filters.age_groups:
+        noun = {"women": "girls", "men": "boys"}.get(noun, "children")
+    words = [*ages[:1], noun]
+    if filters.colours:
+        words.append("in " + " or ".join(filters.colours))
+    return " ".join(words)
 
 
 def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str, zone: tzinfo | None) -> str:

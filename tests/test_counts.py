@@ -211,6 +211,25 @@ def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_a
 
 
 
+def test_a_count_of_who_keeps_the_people_who_may_fit_and_says_how_many_were_not_recognised(api_app):
+    tracks = [person(n, 0.0, 20.0, (200.0 + 200 * n, 600.0)) for n in (1, 2, 3, 4)]
+    video = add_tracked_video(api_app, tracks, name="front.mp4")
+    looks = {1: {"gender": "female", "clothing_colour": "red"}, 2: {"gender": "male", "clothing_colour": "red"},
+             3: {"gender": "unknown"}, 4: {"gender": "female", "clothing_colour": "black"}}
+    with api_app.db.connection() as conn:
+        for number, attributes in looks.items():
+            conn.execute("UPDATE tracks SET attributes = %s WHERE video_id = %s AND track_number = %s",
+                         (json.dumps(attributes), video["id"], number))
+    assert _answer(api_app, "how many women were seen?") == (
+        "3 distinct people were seen in front.mp4 (person tracks after identity linking). Only women were counted, "
+        "with the 1 of them whose looks were not recognised.")
+    assert _answer(api_app, "how many people in red were seen?").startswith("3 distinct people were seen")
+    assert _answer(api_app, "how many men in black were seen?").endswith(
+        "None was recognised as men in black: the people counted are those whose looks were not recognised.")
+    assert _answer(api_app, "how many people were seen?") == (
+        "4 distinct people were seen in front.mp4 (person tracks after identity linking).")
+
+
 def test_a_count_after_an_event_says_it_counts_all_the_footage(api_app):
     add_tracked_video(api_app, store_day())
     # a count does not follow an event yet, and says so rather than answer as if it did
