@@ -324,6 +324,9 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
 # what "suspicious" asks about in a question (an annotation's "suspicious" stays an anomaly: read_facets)
 _SUSPICIOUS = r"\bsuspicious\w*"
 SUSPICIOUS_TYPES = ("theft", "concealment", "loitering", "anomaly")
+# "any incidents?": what an owner is alerted to, and the hiding that leads to a theft
+_INCIDENTS = r"\b(?:incidents?|security (?:events?|issues?|problems?))\b"
+INCIDENT_TYPES = ("theft", "concealment", "collapse", "violent")
 
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter
 _ATTRIBUTE_PATTERNS: list[tuple[str, str | None, str]] = [
@@ -548,6 +551,8 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     if re.search(_SUSPICIOUS, lowered):
         # an owner asking "anything suspicious?" means the thefts and the loiterers too, not only odd movement
         facets["event_types"] = list(dict.fromkeys([*SUSPICIOUS_TYPES, *facets["event_types"]]))
+    if re.search(_INCIDENTS, lowered):
+        facets["event_types"] = list(dict.fromkeys([*INCIDENT_TYPES, *facets["event_types"]]))
     text = scan.residual()
     is_count = bool(re.search(_COUNT, lowered))
     # the residual too: "Between 3 and 5 minutes, did anyone steal?" opens with the time

@@ -28,6 +28,7 @@ STOPWORDS = frozenset(
     between after before around about during first last minute minutes second seconds
     video clip footage happen happened happening event events people person
     everything else whatever going go goes went occur occurred notable interesting important doing suspicious
+    incident incidents security
     """.split()
 )
 # words that only say where or who, once a filter holds the value: "what did the man on the left side do?"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-
+import re
 from datetime import date
 
 import pytest
@@ -102,6 +102,9 @@ PHRASINGS: list[tuple[str, dict]] = [
      {"last_s": 30.0, "event_types": ["anomaly"], "is_yes_no": True, "text": "anything unusual"}),
     ("someone running", {"event_types": ["anomaly"], "text": "someone running"}),
     ("anything suspicious?", {"event_types": ["theft", "concealment", "loitering", "anomaly"], "is_yes_no": True}),
+    ("any incidents?", {"event_types": ["theft", "concealment", "collapse", "violent"], "is_yes_no": True}),
+    ("were there security issues?", {"event_types": ["theft", "concealment", "collapse", "violent"],
+                                     "is_yes_no": True}),
     ("any suspicious running near the exit?", {"event_types": ["theft", "concealment", "loitering", "anomaly"],
                                                "zones": ["exit"], "is_yes_no": True}),
     # not yes or no (is_yes_no stays False): they ask who
@@ -276,7 +279,8 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     for question, _ in PHRASINGS:
         parsed = parse_question(question)
         if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None \
-                and "suspicious" not in question and not parsed.directions and not parsed.relation:
+                and "suspicious" not in question and not parsed.directions and not parsed.relation \
+                and not re.search(r"incident|security", question):
             assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
     # the planned differences: a question's heading ("walked to the left") is no zone, and an annotation's
     # "suspicious" is odd movement where an owner's question means more
@@ -285,6 +289,9 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     assert read_facets("a suspicious man by the shelf")["event_types"] == ["anomaly"]
     assert parse_question("a suspicious man by the shelf").event_types == ["theft", "concealment", "loitering",
                                                                           "anomaly"]
+    # an owner's "any incidents?" asks for the alert types; an annotation's "incident" types nothing
+    assert read_facets("an incident at the counter")["event_types"] == []
+    assert parse_question("an incident at the counter").event_types == ["theft", "concealment", "collapse", "violent"]
     # "after the theft" is when, in a question; an annotation that says it describes the theft too
     assert read_facets("a man walks out after the theft")["event_types"] == ["theft", "walking"]
     parsed = parse_question("a man walks out after the theft")
