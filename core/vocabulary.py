@@ -47,6 +47,8 @@ ITEM_EVENT_TYPES = ("picking", "concealment", "theft")
 
 # the types a store owner must see first (dashboard, timeline highlights)
 ALERT_TYPES = ("theft", "collapse", "violent")
+# what "any incidents?" and a summary's incidents line name: the alert types and the hiding before a theft
+INCIDENT_TYPES = ("theft", "concealment", "collapse", "violent")
 
 # how much a store owner wants an event of each type shown when a question names nothing to match
 # ("what happened between minute 1 and 2?"): incidents first, routine movement last

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
-from core.vocabulary import CARRYABLE, EVENT_TYPES, ITEM_EVENT_TYPES
+from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES
 from rag.day_phrases import day_label, parse_day
 from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds
 
@@ -324,9 +324,7 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
 # what "suspicious" asks about in a question (an annotation's "suspicious" stays an anomaly: read_facets)
 _SUSPICIOUS = r"\bsuspicious\w*"
 SUSPICIOUS_TYPES = ("theft", "concealment", "loitering", "anomaly")
-# "any incidents?": what an owner is alerted to, and the hiding that leads to a theft
 _INCIDENTS = r"\b(?:incidents?|security (?:events?|issues?|problems?))\b"
-INCIDENT_TYPES = ("theft", "concealment", "collapse", "violent")
 
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter
 _ATTRIBUTE_PATTERNS: list[tuple[str, str | None, str]] = [

@@ -44,7 +44,7 @@ from rag.terms import is_vague
 
 log = logging.getLogger(__name__)
 
-INCIDENT_TYPES = tuple(kind for kind, salience in SALIENCE.items() if salience >= 0.7)
+SALIENT_TYPES = tuple(kind for kind, salience in SALIENCE.items() if salience >= 0.7)
 
 # spellings stored attributes may use for a canonical filter value
 _STORED_SPELLINGS: dict[str, tuple[str, ...]] = {"grey": ("gray",), "centre": ("center", "middle")}
@@ -210,7 +210,7 @@ class HybridRetriever(BaseRetriever):
             rows = search(parsed)
             if is_vague(parsed, query) and not parsed.event_types:
                 # "what happened?": its words rank nothing, so the incidents in scope are candidates first
-                incidents = search(parsed.model_copy(update={"event_types": list(INCIDENT_TYPES)}))
+                incidents = search(parsed.model_copy(update={"event_types": list(SALIENT_TYPES)}))
                 seen = {row["id"] for row in incidents}
                 rows = [*incidents, *(row for row in rows if row["id"] not in seen)][:limit]
         if starts:

@@ -26,14 +26,12 @@ from uuid import UUID
 from core.clock import format_mmss, format_span
 from core.phrasing import known, plural
 from core.counts import busiest_frame
-from core.vocabulary import PERSON
+from core.vocabulary import INCIDENT_TYPES, PERSON
 
 log = logging.getLogger(__name__)
 
 STRUCTURED_MODEL = "structured"  # the `model` recorded for the offline summary
 NOTABLE_TYPES = ("theft", "concealment", "collapse", "violent", "crowding", "anomaly", "loitering")
-# what an owner reads a summary for first: said on its second line, "none" included
-INCIDENTS = ("theft", "concealment", "collapse", "violent")
 MAX_TIMELINE = 12  # longer timelines end with "... and N more"
 MAX_PROMPT_EVENTS = 80  # events listed to the chat model, notable ones first
 
@@ -260,7 +258,7 @@ def notable_moments(facts: SummaryFacts) -> list[dict]:
 def _incidents(facts: SummaryFacts) -> str:
     """'Incidents: 2 violent (00:41, 01:07), 1 collapse (00:46).', or 'Incidents: none seen.'."""
     parts = []
-    for kind in INCIDENTS:
+    for kind in INCIDENT_TYPES:  # what an owner reads a summary for first: its second line, "none" included
         starts = sorted(e["t_start"] for e in facts.events if e["type"] == kind)
         if starts:
             times = ", ".join(format_mmss(t) for t in starts[:3]) + (", ..." if len(starts) > 3 else "")
