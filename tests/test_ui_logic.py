@@ -94,3 +94,4 @@ def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:
     assert caption("did a woman take a bottle?") == "types: picking · gender: female · item: bottle · text: " \
                                                     "“did a woman take a bottle”"
     assert caption("how many people walked to the left?").startswith("types: walking · heading: left · count")
+    assert filters_text({"event_types": ["theft"], "camera": "till_2"}) == "types: theft · camera: till_2"

@@ -90,6 +90,8 @@ def filters_text(filters: dict) -> str:
         parts.append(f"{filters['relation']}: {' or '.join(filters['anchor_types'])}{who}")
     if filters.get("video"):
         parts.append("one video")
+    if filters.get("camera"):
+        parts.append(f"camera: {filters['camera']}")
     if filters.get("is_count"):
         parts.append("count")
     if filters.get("text"):
