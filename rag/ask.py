@@ -348,22 +348,31 @@ class AskService:
         # zones and person facets in code: an event that does not say is kept, as in the retriever
         return [doc for doc in map(row_to_document, rows) if not contradicts(filters, doc.metadata)]
 
+    def _anchors(self, conn, filters: QueryFilters, video_row: dict | None) -> list[Document]:
+        """The events a question asks about the time around ('after the theft'), one per moment, by time."""
+        from rag import relative
+
+        person = {} if filters.same_person else {"genders": [], "age_groups": [], "colours": []}
+        # the window and days find the anchor; who is asked about is the anchor's person when followed
+        anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [],
+                                                    "directions": [], "items": [], "min_duration_s": None,
+                                                    **person})
+        anchors = relative.distinct_anchors(self._matching(conn, anchor_filters, video_row))
+        if filters.anchor_pick and anchors:  # "after the first theft": that one alone
+            anchors = [anchors[0] if filters.anchor_pick == "first" else anchors[-1]]
+        return anchors
+
     def _relative(self, state: dict) -> tuple[str, list[int], list[Document]]:
         """'What did the thief do after the theft?': the anchors asked, and what follows (or precedes) each."""
         from rag import relative
 
         filters: QueryFilters = state["filters"]
-        person = {} if filters.same_person else {"genders": [], "age_groups": [], "colours": []}
-        # the window and days find the anchor; who is asked about is the anchor's person when followed
-        anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [],
-                                                    "directions": [], "items": [], "min_duration_s": None,
-                                                    **({} if filters.same_person else person)})
+        # a followed person is found by their track: their looks asked were the anchor's
+        looks = {"genders": [], "age_groups": [], "colours": []} if filters.same_person else {}
         target_filters = filters.model_copy(update={"t_from": None, "t_to": None, "day_from": None, "day_to": None,
-                                                    **(person if filters.same_person else {})})
+                                                    **looks})
         with self.app.db.connection() as conn:
-            anchors = relative.distinct_anchors(self._matching(conn, anchor_filters, state["video_row"]))
-            if filters.anchor_pick and anchors:  # "after the first theft": that one alone
-                anchors = [anchors[0] if filters.anchor_pick == "first" else anchors[-1]]
+            anchors = self._anchors(conn, filters, state["video_row"])
             followed = []
             for anchor in anchors[:relative.MAX_ANCHORS]:
                 lo, hi = relative.window(filters, anchor)
@@ -380,6 +389,9 @@ class AskService:
         if state["missing_video"]:
             text = f"No video named {state['missing_video']!r} was found, so nothing was searched."
             return {**state, "listing": None, "text": text, "cited": []}
+        if state["tally"] and filters.relation:
+            text, anchors = self._tally_around(state, state["tally"])
+            return {**state, "listing": anchors, "text": text, "cited": [event_id(a) for a in anchors]}
         if state["tally"] and not state["missing_video"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
         if filters.relation:
@@ -418,11 +430,29 @@ class AskService:
                                                              self.settings.zone)}
                 scope = [v for v in scope if str(v["id"]) in kept]
             counted = tally.load_counts(conn, scope, frames=kind == "busiest", who=filters)
-        text = tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
-        if filters.relation:  # "how many came in after the theft?": say the count is not around the event
-            text += (f" (Counted over all the footage in scope: people are not counted {filters.relation} "
-                     f"an event yet.)")
-        return text
+        return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
+
+    def _tally_around(self, state: dict, kind: str) -> tuple[str, list[Document]]:
+        """'How many people came in after the theft?': the count in each anchor's video, in the minute after it."""
+        from db.repos import videos
+        from rag import relative, tally
+
+        filters: QueryFilters = state["filters"]
+        blocks = []
+        with self.app.db.connection() as conn:
+            anchors = self._anchors(conn, filters, state["video_row"])
+            for anchor in anchors[:relative.MAX_ANCHORS]:
+                lo, hi = relative.window(filters, anchor, outside=True)
+                around = filters.model_copy(update={"t_from": lo, "t_to": hi, "day_from": None, "day_to": None})
+                video = videos.get(conn, anchor.metadata["video_id"])
+                counted = tally.load_counts(conn, [video], frames=kind == "busiest", who=around)
+                blocks.append(f"{relative.heading(filters, anchor)}: "
+                              f"{tally.answer(state['question'], around, counted, kind, self.settings.zone)}")
+        if not anchors:
+            return relative.nothing_to_follow(filters, filters.window_label(), what="count"), []
+        if len(anchors) > relative.MAX_ANCHORS:
+            blocks.append(relative.more_anchors(filters, len(anchors) - relative.MAX_ANCHORS, filters.window_label()))
+        return "\n\n".join(blocks), anchors[:relative.MAX_ANCHORS]
 
     def _save(self, done: dict) -> AskResult:
         from db.repos import chat

@@ -52,14 +52,18 @@ def distinct_anchors(docs: Sequence[Document]) -> list[Document]:
     return sorted(kept, key=lambda d: (_span(d)[0], str(d.metadata.get("video_id"))))
 
 
-def window(filters: QueryFilters, anchor: Document) -> tuple[float, float]:
-    """The stretch of the anchor's video the question asks about."""
+def window(filters: QueryFilters, anchor: Document, *, outside: bool = False) -> tuple[float, float]:
+    """The stretch of the anchor's video the question asks about.
+
+    outside: without the anchor's own span (a count after a theft starts when it ends); else events
+    from the anchor's start count too (what he did while it went on).
+    """
     start, end = _span(anchor)
     if filters.relation == "before":
-        return max(0.0, start - filters.relation_s), end
+        return max(0.0, start - filters.relation_s), start if outside else end
     if filters.relation == "around":
         return max(0.0, start - filters.relation_s), end + filters.relation_s
-    return start, end + filters.relation_s
+    return end if outside else start, end + filters.relation_s
 
 
 def follows(filters: QueryFilters, anchor: Document, doc: Document) -> bool:
@@ -82,6 +86,30 @@ def follows(filters: QueryFilters, anchor: Document, doc: Document) -> bool:
     return _person(doc) == person or person[1] in related
 
 
+def heading(filters: QueryFilters, anchor: Document) -> str:
+    """'After the theft at 01:03–01:09 in shoplifting2.mp4 [E5]'."""
+    meta = anchor.metadata
+    where = f" in {meta['video_name']}" if meta.get("video_name") else ""
+    kind = str(meta.get("type") or "event")
+    return (f"{_HEADS[filters.relation]} the {_NOUNS.get(kind, kind)} at "
+            f"{format_span(meta.get('t_start'), meta.get('t_end'))}{where} [E{event_id(anchor)}]")
+
+
+def nothing_to_follow(filters: QueryFilters, window_label: str = "", *, what: str = "look") -> str:
+    """'No theft events match, so there is nothing to look after.'"""
+    kinds = " or ".join(filters.anchor_types) or "matching"
+    suffix = f" {window_label}" if window_label else ""
+    look = "around" if filters.relation == "around" else filters.relation
+    return f"No {kinds} events match{suffix}, so there is nothing to {what} {look}."
+
+
+def more_anchors(filters: QueryFilters, rest: int, window_label: str = "") -> str:
+    kinds = " or ".join(filters.anchor_types) or "matching"
+    suffix = f" {window_label}" if window_label else ""
+    return (f"... and {plural(rest, 'more ' + kinds + ' event')}{suffix}; "
+            "name a time or a video to ask about one of them.")
+
+
 def _how_long(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
@@ -89,23 +117,15 @@ def _how_long(seconds: float) -> str:
 def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[Document]]], *,
             anchors_found: int, window_label: str = "") -> tuple[str, list[int]]:
     """The answer: per anchor a line saying which and what follows, then its events; and the ids cited."""
-    kinds = " or ".join(filters.anchor_types) or "matching"
-    suffix = f" {window_label}" if window_label else ""
     if not followed:
-        look = "around" if filters.relation == "around" else filters.relation
-        return f"No {kinds} events match{suffix}, so there is nothing to look {look}.", []
+        return nothing_to_follow(filters, window_label), []
     asked = f" ({' or '.join(filters.event_types)})" if filters.event_types else ""
     blocks: list[str] = []
     cited: list[int] = []
     for anchor, events in followed:
-        meta = anchor.metadata
-        where = f" in {meta['video_name']}" if meta.get("video_name") else ""
-        kind = str(meta.get("type") or "event")
         # a crowd has no one person to follow
         who = "the same person" if filters.same_person and _person(anchor) is not None else "everyone"
-        head = (f"{_HEADS[filters.relation]} the {_NOUNS.get(kind, kind)} at "
-                f"{format_span(meta.get('t_start'), meta.get('t_end'))}{where} [E{event_id(anchor)}], "
-                f"{who}{asked} within {_how_long(filters.relation_s)}:")
+        head = f"{heading(filters, anchor)}, {who}{asked} within {_how_long(filters.relation_s)}:"
         shown = sorted(events, key=lambda d: _span(d))[:MAX_LINES]
         lines = [event_line(d) for d in shown] or ["- nothing of that was seen."]
         if len(events) > len(shown):
@@ -113,7 +133,5 @@ def compose(filters: QueryFilters, followed: Sequence[tuple[Document, Sequence[D
         blocks.append("\n".join([head, *lines]))
         cited += [i for i in (event_id(anchor), *map(event_id, shown)) if i is not None]
     if anchors_found > len(followed):
-        rest = anchors_found - len(followed)
-        blocks.append(f"... and {plural(rest, 'more ' + kinds + ' event')}{suffix}; "
-                      "name a time or a video to ask about one of them.")
+        blocks.append(more_anchors(filters, anchors_found - len(followed), window_label))
     return "\n\n".join(blocks), list(dict.fromkeys(cited))  # a blank line ends a markdown list

@@ -230,12 +230,22 @@ def test_a_count_of_who_keeps_the_people_who_may_fit_and_says_how_many_were_not_
         "4 distinct people were seen in front.mp4 (person tracks after identity linking).")
 
 
-def test_a_count_after_an_event_says_it_counts_all_the_footage(api_app):
-    add_tracked_video(api_app, store_day())
-    # a count does not follow an event yet, and says so rather than answer as if it did
-    answer = _answer(api_app, "how many people were seen after the theft?")
-    assert answer.startswith("11 distinct people were seen in front_20261201_100000.mp4") and answer.endswith(
-        "(Counted over all the footage in scope: people are not counted after an event yet.)")
+def test_a_count_after_an_event_counts_the_minute_after_it_in_its_video(api_app):
+    tracks = [person(1, 0.0, 10.0, (200.0, 600.0)), person(2, 30.0, 40.0, (400.0, 600.0)),
+              person(3, 50.0, 60.0, (600.0, 600.0)), person(4, 200.0, 210.0, (800.0, 600.0))]
+    video = add_tracked_video(api_app, tracks, name="front.mp4")
+    with api_app.db.connection() as conn:
+        theft = conn.execute(
+            "INSERT INTO events (video_id, run_id, track_number, type, t_start, t_end, frame, bbox, confidence, "
+            "attributes, description, keywords) VALUES (%s, %s, 1, 'theft', 5, 8, 25, '{0,0,1,1}', 0.9, '{}', "
+            "'A man hides a bottle.', '{}') RETURNING id", (video["id"], video["current_run_id"])).fetchone()["id"]
+    result = ask(api_app, question="how many people were seen after the theft?")
+    # the thief until 00:10 and the two who came after, within the minute after 00:08; not the one at 03:20
+    assert result.answer == (f"After the theft at 00:05–00:08 in front.mp4 [E{theft}]: 3 distinct people were seen "
+                             "between 00:08 and 01:08 in front.mp4 (person tracks after identity linking).")
+    assert [c["event_id"] for c in result.citations] == [theft]
+    assert _answer(api_app, "how many people were seen after the fight?") == (
+        "No violent events match, so there is nothing to count after.")
 
 
 def test_cli_counts(api_app):
