@@ -122,21 +122,21 @@ def hiding_place_note(question: str, matching: Sequence[Document]) -> str:
 _FACET_WORDS = {"gender": "gender", "age_group": "age", "colour": "clothing colour", "item": "item"}
 
 
-def unrecognised_note(filters: QueryFilters, matching: Sequence[Document]) -> str:
-    """' (the gender was not recognised)' when the asked person facets are unknown on matching events; else ''."""
-    notes = []
-    for facet, word in _FACET_WORDS.items():
-        unknown = sum(1 for d in matching if match_filters(filters, d.metadata).get(facet, False) is None)
-        if unknown:
-            notes.append(f"the {word} was not recognised" if unknown == len(matching)
-                         else f"{unknown} of them with the {word} not recognised")
+def unknown_facets(filters: QueryFilters, matching: Sequence[Document]) -> dict[str, int]:
+    """Per asked person facet or item ('gender', 'item'...), how many matching events leave it unknown."""
+    counts = dict.fromkeys(_FACET_WORDS, 0)
+    for doc in matching:
+        checks = match_filters(filters, doc.metadata)
+        for facet in _FACET_WORDS:
+            counts[facet] += checks.get(facet, False) is None
+    return {facet: n for facet, n in counts.items() if n}
+
+
+def unrecognised_note(unknown: Mapping[str, int], matching: int) -> str:
+    """' (the gender was not recognised)' for the facets `unknown_facets` found unknown; else ''."""
+    notes = [f"the {_FACET_WORDS[facet]} was not recognised" if n == matching
+             else f"{n} of them with the {_FACET_WORDS[facet]} not recognised" for facet, n in unknown.items()]
     return f" ({'; '.join(notes)})" if notes else ""
-
-
-def _never_confirmed(filters: QueryFilters, matching: Sequence[Document]) -> bool:
-    """Whether an asked person facet or item is unknown on every matching event (none is known to meet it)."""
-    return any(all(match_filters(filters, d.metadata).get(facet, False) is None for d in matching)
-               for facet in _FACET_WORDS)
 
 
 def duration_s(doc: Document) -> float:
@@ -241,6 +241,7 @@ class GroundedComposer:
             lines.append(f"- ... and {len(matching) - len(listed)} more.")  # a list item: markdown keeps it apart
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})
         what = plural(len(matching), f"{kinds[0]} event" if len(kinds) == 1 else "matching event")
+        unknown = unknown_facets(filters, matching)
 
         if filters.rank_by:
             first = matching[0]
@@ -253,11 +254,11 @@ class GroundedComposer:
             head = self._count(filters, matching, what, suffix)
         elif filters.is_yes_no:
             # "did a woman steal?" over a thief whose face was not seen: not known to be a yes
-            lead = "Possibly" if _never_confirmed(filters, matching) else "Yes"
+            lead = "Possibly" if len(matching) in unknown.values() else "Yes"
             head = f"{lead}. {what[0].upper()}{what[1:]}{suffix}"
         else:
             head = f"Found {what}{suffix}"
-        head += hiding_place_note(question, matching) + unrecognised_note(filters, matching)
+        head += hiding_place_note(question, matching) + unrecognised_note(unknown, len(matching))
         inferred = sum(map(_by_category, matching))
         if inferred:
             # a Shoplifting video's every sentence is typed theft: say how many only the category backs

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 LISTING_LIMIT = 5000  # events a count question may count; far beyond one store's busy hour
 SESSION_TITLE_CHARS = 80
+_NO_LOOKS = {"genders": [], "age_groups": [], "colours": []}  # filters without the person facets
 CITATION_KEYS = ("event_id", "video_id", "video_name", "t_start", "t_end", "type", "description", "zone", "score",
                  "highlight_key", "attributes")
 
@@ -352,11 +353,10 @@ class AskService:
         """The events a question asks about the time around ('after the theft'), one per moment, by time."""
         from rag import relative
 
-        person = {} if filters.same_person else {"genders": [], "age_groups": [], "colours": []}
-        # the window and days find the anchor; who is asked about is the anchor's person when followed
+        # the window and days find the anchor; the looks asked are the anchor's when its person is followed
         anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [],
                                                     "directions": [], "items": [], "min_duration_s": None,
-                                                    **person})
+                                                    **({} if filters.same_person else _NO_LOOKS)})
         anchors = relative.distinct_anchors(self._matching(conn, anchor_filters, video_row))
         if filters.anchor_pick and anchors:  # "after the first theft": that one alone
             anchors = [anchors[0] if filters.anchor_pick == "first" else anchors[-1]]
@@ -368,9 +368,8 @@ class AskService:
 
         filters: QueryFilters = state["filters"]
         # a followed person is found by their track: their looks asked were the anchor's
-        looks = {"genders": [], "age_groups": [], "colours": []} if filters.same_person else {}
         target_filters = filters.model_copy(update={"t_from": None, "t_to": None, "day_from": None, "day_to": None,
-                                                    **looks})
+                                                    **(_NO_LOOKS if filters.same_person else {})})
         with self.app.db.connection() as conn:
             anchors = self._anchors(conn, filters, state["video_row"])
             followed = []

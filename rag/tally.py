@@ -175,11 +175,10 @@ def _who_note(filters, counted: Sequence[VideoCounts], clocks: Sequence, people:
     """' Only women were counted, with the 2 of them whose looks were not recognised.' for a question of who."""
     if not asks_who(filters):
         return ""
-    unknown = 0
-    for c, w in zip(counted, clocks):
-        lo, hi = (w if w else (filters.t_from, filters.t_to))
-        lo, hi = (-float("inf") if lo is None else lo), (float("inf") if hi is None else hi)
-        unknown += sum(1 for p in c.paths if p.track in c.unrecognised and len(p.t) and p.t[-1] >= lo and p.t[0] <= hi)
+    # the same count, of the unrecognised people only
+    unknown = sum(tally([p for p in c.paths if p.track in c.unrecognised], [],
+                        t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to).people
+                  for c, w in zip(counted, clocks))
     who = _who_words(filters)
     if unknown and unknown >= people:
         return f" None was recognised as {who}: the people counted are those whose looks were not recognised."

@@ -406,8 +406,12 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", fps: float = 5.0,
-                      size: tuple[int, int] = (1280, 720), frame_stats: list[dict] | None = None) -> dict:
-    """An analysed video whose current run holds these person tracks (no media: counting needs none)."""
+                      size: tuple[int, int] = (1280, 720), frame_stats: list[dict] | None = None,
+                      events: list[dict] | None = None) -> dict:
+    """An analysed video whose current run holds these person tracks (no media: counting needs none).
+
+    events: (track_number, type, t_start, t_end, description) dicts, written in the same run.
+    """
     from db.repos import runs, videos
 
     video_id, run_id = uuid.uuid4(), uuid.uuid4()
@@ -419,7 +423,12 @@ def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", f
                       meta={"duration_s": 600.0, "fps": fps, "width": size[0], "height": size[1], "codec": "h264",
                             "frame_count": int(600 * fps)})
         videos.update(conn, video_id, status="completed", progress=100, camera="front")
-        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=[], frame_stats=frame_stats or [])
+        written = [{"track_number": e.get("track_number"), "type": e["type"], "t_start": e["t_start"],
+                    "t_end": e["t_end"], "frame": int(e["t_start"] * fps), "bbox": [0.0, 0.0, 1.0, 1.0],
+                    "zone": None, "confidence": 0.9, "attributes": {}, "description": e["description"],
+                    "keywords": [e["type"]], "highlight_key": None, "embedding": None} for e in events or []]
+        runs.write_run(conn, video_id=video_id, run_id=run_id, tracks=rows, events=written,
+                       frame_stats=frame_stats or [])
         return videos.get(conn, video_id)
 
 

@@ -191,13 +191,11 @@ def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_a
     api_app.settings = api_app.settings.model_copy(update={"timezone": "Europe/Berlin"})
     tracks = [person(1, 0.0, 20.0, (200.0, 600.0)), person(2, 2.0, 20.0, (600.0, 600.0))]
     stats = [{"t": float(t), "frame": t * 5, "counts": {"person": 2}} for t in range(3, 20)]
-    video = add_tracked_video(api_app, tracks, name="front.mp4", frame_stats=stats)
+    video = add_tracked_video(api_app, tracks, name="front.mp4", frame_stats=stats, events=[
+        {"type": "standing", "t_start": 3.0, "t_end": 9.0, "description": "Two people stand."}])
     with api_app.db.connection() as conn:
         conn.execute("UPDATE videos SET created_at = '2026-12-01 23:59:50+00' WHERE id = %s", (video["id"],))
         video = conn.execute("SELECT * FROM videos WHERE id = %s", (video["id"],)).fetchone()
-        conn.execute("INSERT INTO events (video_id, run_id, type, t_start, t_end, frame, bbox, confidence, "
-                     "attributes, description, keywords) VALUES (%s, %s, 'standing', 3, 9, 15, '{0,0,1,1}', 0.9, "
-                     "'{}', 'Two people stand.', '{}')", (video["id"], video["current_run_id"]))
         days = events_repo.per_day_by_type(conn, days=100_000, zone="Europe/Berlin")
     assert footage_start(video) == (datetime(2026, 12, 1, 23, 59, 50), "upload time")  # UTC without a zone
     assert footage_start(video, api_app.settings.zone) == (datetime(2026, 12, 2, 0, 59, 50), "upload time")
@@ -233,12 +231,10 @@ def test_a_count_of_who_keeps_the_people_who_may_fit_and_says_how_many_were_not_
 def test_a_count_after_an_event_counts_the_minute_after_it_in_its_video(api_app):
     tracks = [person(1, 0.0, 10.0, (200.0, 600.0)), person(2, 30.0, 40.0, (400.0, 600.0)),
               person(3, 50.0, 60.0, (600.0, 600.0)), person(4, 200.0, 210.0, (800.0, 600.0))]
-    video = add_tracked_video(api_app, tracks, name="front.mp4")
+    video = add_tracked_video(api_app, tracks, name="front.mp4", events=[
+        {"track_number": 1, "type": "theft", "t_start": 5.0, "t_end": 8.0, "description": "A man hides a bottle."}])
     with api_app.db.connection() as conn:
-        theft = conn.execute(
-            "INSERT INTO events (video_id, run_id, track_number, type, t_start, t_end, frame, bbox, confidence, "
-            "attributes, description, keywords) VALUES (%s, %s, 1, 'theft', 5, 8, 25, '{0,0,1,1}', 0.9, '{}', "
-            "'A man hides a bottle.', '{}') RETURNING id", (video["id"], video["current_run_id"])).fetchone()["id"]
+        theft = conn.execute("SELECT id FROM events WHERE video_id = %s", (video["id"],)).fetchone()["id"]
     result = ask(api_app, question="how many people were seen after the theft?")
     # the thief until 00:10 and the two who came after, within the minute after 00:08; not the one at 03:20
     assert result.answer == (f"After the theft at 00:05–00:08 in front.mp4 [E{theft}]: 3 distinct people were seen "

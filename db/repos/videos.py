@@ -111,7 +111,7 @@ def named_in(conn: psycopg.Connection, text: str, *, limit: int = 20) -> list[di
 
 
 def cameras_named_in(conn: psycopg.Connection, text: str) -> list[str]:
-    """The cameras (of any video) whose name occurs in text, any case; longest first."""
+    """The cameras (of any video) whose name occurs in text, any case."""
     return [row["camera"] for row in conn.execute(
         """SELECT DISTINCT camera FROM videos WHERE length(camera) >= 2 AND strpos(lower(%s), lower(camera)) > 0
            ORDER BY 1""", (text,)).fetchall()]
