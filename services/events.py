@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 from uuid import UUID
 
+from core.cameras import footage_start
 from db.repos import events, runs
 from services.videos import require_video
 
@@ -41,8 +43,13 @@ def event_types(app) -> dict[str, int]:
 
 
 def events_per_day(app, *, days: int = 30) -> list[dict]:
+    """Events per day and type of the videos analysed in the last `days` days, on each footage's own wall clock."""
+    from db.repos import videos
+
+    since = datetime.now(timezone.utc) - timedelta(days=days)
     with app.db.connection() as conn:
-        return events.per_day_by_type(conn, days, app.settings.timezone)  # the store's days
+        starts = {v["id"]: footage_start(v, app.settings.zone)[0] for v in videos.analysed_since(conn, since)}
+        return events.per_day_by_type(conn, starts)
 
 
 def latest_notable(app, *, types: Sequence[str], limit: int = 8) -> list[dict]:

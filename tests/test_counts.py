@@ -18,6 +18,7 @@ from gpu_jobs.types import Zone
 from services import zones as zone_service
 from services.ask import ask
 from services.counts import people_counts, people_per_hour
+from services.events import events_per_day
 from tests.conftest import AUTH, TOKEN, add_tracked_video, run_cli
 from tests.synthetic import DOOR_ZONE as DOOR, TILL_ZONE as TILL, detect, of_type, person, store_day
 
@@ -184,7 +185,6 @@ def test_the_busiest_moment_comes_from_the_frames_and_the_hour_from_the_tracks(a
 
 def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_app):
     from core.cameras import footage_start
-    from db.repos import events as events_repo
     from services.counts import people_counts
 
     # uploaded at 23:59:50 UTC on 1 December: 00:59:50 on the 2nd in Berlin, where the store is
@@ -196,10 +196,10 @@ def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_a
     with api_app.db.connection() as conn:
         conn.execute("UPDATE videos SET created_at = '2026-12-01 23:59:50+00' WHERE id = %s", (video["id"],))
         video = conn.execute("SELECT * FROM videos WHERE id = %s", (video["id"],)).fetchone()
-        days = events_repo.per_day_by_type(conn, days=100_000, zone="Europe/Berlin")
     assert footage_start(video) == (datetime(2026, 12, 1, 23, 59, 50), "upload time")  # UTC without a zone
     assert footage_start(video, api_app.settings.zone) == (datetime(2026, 12, 2, 0, 59, 50), "upload time")
     assert people_counts(api_app, video_id=video["id"])["starts_at"] == "2026-12-02T00:59:50"
+    days = events_per_day(api_app, days=100_000)
     assert [(d["day"].date().isoformat(), d["type"], d["n"]) for d in days] == [("2026-12-02", "standing", 1)]
     assert _answer(api_app, "when was the store busiest?") == (
         "The busiest moment was 00:03 in front.mp4 (2026-12-02 00:59 by its upload time), with 2 people on screen "
@@ -207,6 +207,17 @@ def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_a
     assert _answer(api_app, "how many people were seen on 2026-12-02?").startswith("2 distinct people were seen on")
     assert _answer(api_app, "how many people were seen on 2026-12-01?").startswith("No analysed footage")
 
+
+
+def test_events_per_day_fall_on_the_footage_days_not_the_upload_day(api_app):
+    # footage from 23:59:50 on 25 November (its file name), uploaded today: one event before midnight, two after
+    add_tracked_video(api_app, [person(1, 0.0, 30.0, (200.0, 600.0))], name="front_20261125_235950.mp4", events=[
+        {"type": "standing", "t_start": 3.0, "t_end": 6.0, "description": "A person stands."},
+        {"type": "walking", "t_start": 12.0, "t_end": 20.0, "description": "A person walks."},
+        {"type": "standing", "t_start": 21.0, "t_end": 25.0, "description": "A person stands."}])
+    days = [(d["day"].date().isoformat(), d["type"], d["n"]) for d in events_per_day(api_app, days=30)]
+    assert days == [("2026-11-25", "standing", 1), ("2026-11-26", "standing", 1), ("2026-11-26", "walking", 1)]
+    assert events_per_day(api_app, days=0) == []  # uploaded before the period began
 
 
 def test_a_count_of_who_keeps_the_people_who_may_fit_and_says_how_many_were_not_recognised(api_app):

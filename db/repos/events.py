@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
 from uuid import UUID
 
@@ -56,14 +57,16 @@ def counts_by_type(conn: psycopg.Connection, video_id: UUID | None = None) -> di
     return {r["type"]: r["n"] for r in rows}
 
 
-def per_day_by_type(conn: psycopg.Connection, days: int = 30, zone: str = "UTC") -> list[dict]:
-    """Event counts per day of the video's upload, on the clock of `zone` (an IANA name), and type."""
+def per_day_by_type(conn: psycopg.Connection, starts: dict[UUID, datetime]) -> list[dict]:
+    """Event counts per footage day and type: each video's events placed at its wall-clock start plus their time."""
+    if not starts:
+        return []
     return conn.execute(
-        """SELECT date_trunc('day', v.created_at AT TIME ZONE %s) AS day, e.type, count(*) AS n
+        """SELECT date_trunc('day', s.start + e.t_start * interval '1 second') AS day, e.type, count(*) AS n
            FROM events e JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id
-           WHERE v.created_at > now() - make_interval(days => %s)
-           GROUP BY 1, 2 ORDER BY 1""",
-        (zone, days),
+           JOIN unnest(%s::uuid[], %s::timestamp[]) AS s(video_id, start) ON s.video_id = e.video_id
+           GROUP BY 1, 2 ORDER BY 1, 2""",
+        (list(starts), list(starts.values())),
     ).fetchall()
 
 
