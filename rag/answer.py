@@ -210,6 +210,21 @@ def _people(docs: Sequence[Document]) -> int:
     return len(tracks) + untracked
 
 
+def no_match(filters: QueryFilters, suffix: str) -> str:
+    """'No theft events involving a woman match on 2026-12-01.' (suffix: the window in words, led by a space)."""
+    kinds = " or ".join(filters.event_types)
+    who = describe_who({
+        "age_group": filters.age_groups[0] if len(filters.age_groups) == 1 else None,
+        "gender": filters.genders[0] if len(filters.genders) == 1 else None,
+        "clothing_colour": filters.colours or None,
+    })
+    where = describe_where(filters.zones[0]) if len(filters.zones) == 1 else ""
+    involving = f" involving a {who}" if who else ""
+    item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
+    subject = f"No {kinds} events" if kinds else "No events"
+    return f"{subject}{item}{involving}{where} match{suffix}."
+
+
 class GroundedComposer:
     """Deterministic answers from the events alone; cites hits as [E<id>].
 
@@ -233,7 +248,7 @@ class GroundedComposer:
         window = filters.window_label()
         suffix = f" {window}" if window else ""
         if not matching:
-            return Answer(text=self._nothing(filters, suffix))
+            return Answer(text=no_match(filters, suffix))
 
         listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
         lines = [event_line(d) for d in listed]
@@ -267,20 +282,6 @@ class GroundedComposer:
         head += ":"
         ids = [event_id(d) for d in listed]
         return Answer(text="\n".join([head, *lines]), cited_event_ids=[i for i in ids if i is not None])
-
-    @staticmethod
-    def _nothing(filters: QueryFilters, suffix: str) -> str:
-        kinds = " or ".join(filters.event_types)
-        who = describe_who({
-            "age_group": filters.age_groups[0] if len(filters.age_groups) == 1 else None,
-            "gender": filters.genders[0] if len(filters.genders) == 1 else None,
-            "clothing_colour": filters.colours or None,
-        })
-        where = describe_where(filters.zones[0]) if len(filters.zones) == 1 else ""
-        involving = f" involving a {who}" if who else ""
-        item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
-        subject = f"No {kinds} events" if kinds else "No events"
-        return f"{subject}{item}{involving}{where} match{suffix}."
 
     @staticmethod
     def _count(filters: QueryFilters, matching: Sequence[Document], what: str, suffix: str) -> str:

@@ -284,8 +284,9 @@ class AskService:
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
-        if state["missing_video"] or state["tally"] or filters.relation:
-            method = "counts" if state["tally"] else "relative" if filters.relation else "none"
+        if state["missing_video"] or state["tally"] or filters.relation or filters.compare_from:
+            method = ("counts" if state["tally"] else "relative" if filters.relation
+                      else "compare" if filters.compare_from else "none")
             return {**state, "candidates": [], "method": method}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
         docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
@@ -322,8 +323,9 @@ class AskService:
         filters: QueryFilters = state["filters"]
         if not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]:
             return None
-        if filters.last_s is not None or filters.relation:
-            # "the last minute" of every video only the retriever resolves; "after the theft" lists its own
+        if filters.last_s is not None or filters.relation or filters.compare_from:
+            # "the last minute" of every video only the retriever resolves; "after the theft" and
+            # "than yesterday" list their own
             return None
         with self.app.db.connection() as conn:
             return ranked(filters, self._matching(conn, filters, state["video_row"]))
@@ -396,9 +398,15 @@ class AskService:
         if filters.relation:
             text, cited, docs = self._relative(state)
             return {**state, "listing": docs, "text": text, "cited": cited}
+        if filters.compare_from:
+            text, cited, docs = self._compare(state)
+            return {**state, "listing": docs, "text": text, "cited": cited}
         if listing is None and (needs_listing(filters) or counts_every(filters)):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
+        if filters.group_by:
+            text, cited = self._breakdown(filters, listing)
+            return {**state, "listing": listing, "text": text, "cited": cited}
         hits = listing if listing is not None else state["hits"]
         if counts_every(filters):
             # "was there a crowd?": every match counts, and the reranked ones are shown first
@@ -410,6 +418,31 @@ class AskService:
         text, cited_in_text = keep_valid_citations(answer.text, known)
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _compare(self, state: dict) -> tuple[str, list[int], list[Document]]:
+        """'Were there more thefts today than yesterday?': every matching event of each period, and its footage."""
+        from rag.breakdown import compose_comparison
+        from rag.retriever import camera_scope, videos_in_days
+
+        filters: QueryFilters = state["filters"]
+        other = filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to})
+        video = state["video_row"]
+        with self.app.db.connection() as conn:
+            scope = camera_scope(conn, filters, [video["id"]] if video else None)
+            first, second = (self._matching(conn, f, video) for f in (filters, other))
+            covered = tuple(bool(videos_in_days(conn, f, scope, self.settings.zone)) for f in (filters, other))
+        text, cited = compose_comparison(state["question"], filters, first, second, covered)
+        return text, cited, [*first, *second]
+
+    def _breakdown(self, filters: QueryFilters, matching: list[Document]) -> tuple[str, list[int]]:
+        """'Which camera had the most thefts?': every matching event grouped by camera, video, day or hour."""
+        from db.repos import videos
+        from rag.breakdown import compose_groups
+
+        ids = {str(d.metadata.get("video_id")) for d in matching} - {"None"}
+        with self.app.db.connection() as conn:
+            rows = {str(v["id"]): v for v in videos.get_many(conn, sorted(ids))}
+        return compose_groups(filters, matching, rows, self.settings.zone)
 
     def _tally(self, state: dict, kind: str) -> str:
         """A count question's answer from the counts of the video in scope, or of every analysed video."""
@@ -467,7 +500,7 @@ class AskService:
             citations.append({**{key: summary.get(key) for key in CITATION_KEYS}, "score": _score(by_id[i])})
         hit_ids = {event_id(d) for d in done["hits"]}
         context = [{**_doc_summary(d), "is_hit": event_id(d) in hit_ids} for d in done["context"]]
-        method = done["method"] if done["listing"] is None or done["method"] == "relative" else \
+        method = done["method"] if done["listing"] is None or done["method"] in ("relative", "compare") else \
             f"{done['method']}+listing"
         result_count = len(done["listing"]) if done["listing"] is not None else len(done["candidates"])
         filters_json = filters.model_dump(mode="json")
@@ -500,8 +533,8 @@ _services_lock = threading.Lock()
 
 def needs_listing(filters: QueryFilters) -> bool:
     """Whether the answer needs every matching event, not the reranked few: a count, longest/shortest,
-    'list all', or a least duration (the top 5 by relevance may hold none long enough)."""
-    return bool(filters.is_count or filters.rank_by or filters.list_all or filters.min_duration_s)
+    'list all', a least duration (the top 5 by relevance may hold none long enough), or a breakdown."""
+    return bool(filters.is_count or filters.rank_by or filters.list_all or filters.min_duration_s or filters.group_by)
 
 
 def counts_every(filters: QueryFilters) -> bool:

@@ -102,6 +102,11 @@ class QueryFilters(BaseModel):
     relation_s: float = Field(default=60.0, gt=0, le=3600, description="how long after or before the anchor")
     anchor_pick: Literal["first", "last"] | None = Field(default=None, description="'after the first theft'")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
+    group_by: Literal["camera", "video", "day", "hour"] | None = Field(
+        default=None, description="what the question breaks events down by ('which camera had the most thefts?')")
+    compare_from: datetime | None = Field(default=None, description="start of the second period compared "
+                                                                    "('more thefts today than yesterday?')")
+    compare_to: datetime | None = Field(default=None, description="end of the second period, exclusive")
     rank_by: Literal["longest", "shortest", "largest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
                                   "or the one with the most people ('the biggest crowd')")
@@ -364,6 +369,14 @@ _VIDEO_PATTERNS = [
 ]
 _COUNT = r"\b(?:how many|how often|number of|count(?:s)?\b(?! (?:as|on))|total(?:\s+number)?)\b"
 _ALL = r"\b(?:list|every|everything)\b|(?<!\bat )\ball\b(?! (?:right|clear))"
+_GROUPS = {
+    "camera": r"\b(?:which|what) cameras?\b|\b(?:per|by|for each|on each|each) camera\b",
+    "video": r"\b(?:which|what) (?:videos?|clips?|recordings?)\b"
+             r"|\b(?:per|by|for each|in each|each) (?:video|clip|recording)\b",
+    "day": r"\b(?:which|what) (?:days?|dates?)\b|\b(?:per|by|for each|on each|each) day\b|\bdaily\b|\bday by day\b",
+    "hour": r"\b(?:which|what) (?:hours?|times? of (?:the )?day)\b|\b(?:per|by|for each|each) hour\b|\bhourly\b",
+}
+_COMPARE = r"\b(?:than|compared (?:to|with)|versus|vs\.?|against)\b"
 _RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b",
          "largest": r"\b(?:biggest|largest)\s+(?:\w+\s+)?(?:crowds?|groups?|gatherings?)\b"}
 _YES_NO = (
@@ -527,6 +540,16 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
             break
 
     parse_day(scan, found, today=today or date.today())
+    compared = re.search(_COMPARE, question, re.IGNORECASE)
+    if found.get("day_from") is not None and compared:
+        # "on Monday than this week": the day before the comparison word is asked, the one after compared to
+        before, after = {}, {}
+        parse_day(Scan(question[:compared.start()]), before, today=today or date.today())
+        parse_day(Scan(question[compared.end():]), after, today=today or date.today())
+        if before and after:
+            parse_day(scan, {}, today=today or date.today())  # the second phrase leaves the search text too
+            found.update(before)
+            found["compare_from"], found["compare_to"] = after["day_from"], after["day_to"]
     parse_duration(scan, found)  # "for more than 30 seconds" is how long, not when
     parse_relation(scan, found, spans_only=True)  # "the first minute after the fall" is no window of the footage
     parse_time(scan, found)
@@ -558,6 +581,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         re.search(_YES_NO, lowered) or re.search(_YES_NO, text.lower()) or re.search(_YES_NO_IF_ASKED, lowered)
     )
     rank_by = next((order for order, pattern in _RANK.items() if re.search(pattern, lowered)), None)
+    group = next((kind for kind, pattern in _GROUPS.items() if re.search(pattern, lowered)), None)
     return QueryFilters(
         **found,
         **facets,
@@ -565,6 +589,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         is_count=is_count,
         is_yes_no=is_yes_no and rank_by is None,  # "who stayed the longest?" names someone, not yes or no
         rank_by=rank_by,
+        group_by=None if rank_by else group,  # "which camera had the longest visit?" names one event
         list_all=bool(re.search(_ALL, lowered)),
         directions=directions,
         items=items,
@@ -590,7 +615,7 @@ Put the rest of the question, without time phrases, in "text". Set is_count for 
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
 question asks for the longest or shortest event, "largest" for the one with the most people; list_all
 when it asks for every matching event ("list all").
-Leave day_from and day_to out (days are read by rule).
+Leave day_from, day_to, compare_from, compare_to and group_by out (they are read by rule).
 Leave out what the question does not say. Reply with the JSON object only.
 
 {format_instructions}"""
@@ -682,7 +707,7 @@ class LLMQueryParser:
             return self.fallback(question)
         rule = self.fallback(question)
         # days by rule: the model does not know today's date; search still needs words if the model gave none
-        update = {"day_from": rule.day_from, "day_to": rule.day_to}
+        update = {key: getattr(rule, key) for key in ("day_from", "day_to", "compare_from", "compare_to", "group_by")}
         if rule.relation:  # "after the theft" by rule too: its theft is the anchor, not a type to search for
             update.update({key: getattr(rule, key) for key in (*_RELATION_FIELDS, "event_types")})
         if not filters.text.strip():

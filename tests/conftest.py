@@ -407,7 +407,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", fps: float = 5.0,
                       size: tuple[int, int] = (1280, 720), frame_stats: list[dict] | None = None,
-                      events: list[dict] | None = None) -> dict:
+                      events: list[dict] | None = None, camera: str = "front") -> dict:
     """An analysed video whose current run holds these person tracks (no media: counting needs none).
 
     events: (track_number, type, t_start, t_end, description) dicts, written in the same run.
@@ -422,7 +422,7 @@ def add_tracked_video(app, tracks, *, name: str = "front_20261201_100000.mp4", f
                       storage_key=None, size_bytes=0,
                       meta={"duration_s": 600.0, "fps": fps, "width": size[0], "height": size[1], "codec": "h264",
                             "frame_count": int(600 * fps)})
-        videos.update(conn, video_id, status="completed", progress=100, camera="front")
+        videos.update(conn, video_id, status="completed", progress=100, camera=camera)
         written = [{"track_number": e.get("track_number"), "type": e["type"], "t_start": e["t_start"],
                     "t_end": e["t_end"], "frame": int(e["t_start"] * fps), "bbox": [0.0, 0.0, 1.0, 1.0],
                     "zone": None, "confidence": 0.9, "attributes": {}, "description": e["description"],

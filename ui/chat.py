@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import streamlit as st
@@ -71,6 +72,12 @@ def saved_turns(app, session_id: str) -> list[TurnView]:
     return views
 
 
+def _days(start: str, end: str) -> str:
+    """'2026-12-01' or '2026-11-25 to 2026-12-01' from the saved filters' day range (its end exclusive)."""
+    first, last = date.fromisoformat(start[:10]), date.fromisoformat(end[:10]) - timedelta(days=1)
+    return first.isoformat() if last <= first else f"{first.isoformat()} to {last.isoformat()}"
+
+
 def filters_text(filters: dict) -> str:
     """The filters a question was understood as, in a few words ('' when none)."""
     parts = []
@@ -88,6 +95,11 @@ def filters_text(filters: dict) -> str:
     if filters.get("relation") and filters.get("anchor_types"):
         who = ", the same person" if filters.get("same_person") else ""
         parts.append(f"{filters['relation']}: {' or '.join(filters['anchor_types'])}{who}")
+    for start, end, label in (("day_from", "day_to", "days"), ("compare_from", "compare_to", "against")):
+        if filters.get(start) and filters.get(end):
+            parts.append(f"{label}: {_days(filters[start], filters[end])}")
+    if filters.get("group_by"):
+        parts.append(f"by {filters['group_by']}")
     if filters.get("video"):
         parts.append("one video")
     if filters.get("camera"):

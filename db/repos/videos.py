@@ -110,6 +110,11 @@ def named_in(conn: psycopg.Connection, text: str, *, limit: int = 20) -> list[di
     ).fetchall()
 
 
+def get_many(conn: psycopg.Connection, ids: Sequence[UUID | str]) -> list[dict]:
+    """The videos of these ids (unknown ones left out)."""
+    return conn.execute("SELECT * FROM videos WHERE id = ANY(%s::uuid[])", ([str(i) for i in ids],)).fetchall()
+
+
 def cameras_named_in(conn: psycopg.Connection, text: str) -> list[str]:
     """The cameras (of any video) whose name occurs in text, any case."""
     return [row["camera"] for row in conn.execute(

@@ -1,0 +1,150 @@
+"""Breakdowns ("which camera had the most thefts?", "falls per day") and comparisons of two periods."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from rag.query import parse_question
+from services.ask import ask
+from tests.conftest import add_tracked_video
+from tests.synthetic import person
+
+TODAY = date(2026, 12, 2)
+
+
+@pytest.mark.parametrize(("question", "group"), [
+    ("which camera had the most thefts?", "camera"),
+    ("how many falls per camera?", "camera"),
+    ("which video shows the fight?", "video"),
+    ("thefts by day", "day"),
+    ("what day were the most people loitering?", "day"),
+    ("what time of day do most thefts happen?", "hour"),
+    ("hourly picking events", "hour"),
+    ("any theft on the front camera?", None),  # a camera named, not a breakdown
+    ("which camera had the longest loitering?", None),  # one event, the longest
+    ("did anyone steal something?", None),
+])
+def test_the_parser_reads_what_a_question_breaks_events_down_by(question, group):
+    assert parse_question(question, today=TODAY).group_by == group
+
+
+def test_the_parser_reads_the_second_period_of_a_comparison():
+    filters = parse_question("were there more thefts today than yesterday?", today=TODAY)
+    assert (filters.day_from, filters.day_to) == (datetime(2026, 12, 2), datetime(2026, 12, 3))
+    assert (filters.compare_from, filters.compare_to) == (datetime(2026, 12, 1), datetime(2026, 12, 2))
+    assert filters.event_types == ["theft"]
+    week = parse_question("falls this week compared with last week", today=TODAY)
+    assert (week.day_from, week.compare_from, week.compare_to) == (
+        datetime(2026, 11, 30), datetime(2026, 11, 23), datetime(2026, 11, 30))
+    # the period before the comparison word is the one asked, whichever phrase the parser knows first
+    later = parse_question("more thefts on 2026-12-01 than this week?", today=TODAY)
+    assert (later.day_from, later.compare_from) == (datetime(2026, 12, 1), datetime(2026, 11, 30))
+    assert later.text == "more thefts than"
+    # two days without a comparison word are no comparison; nor is "more than" without a second day
+    assert parse_question("any theft today or yesterday?", today=TODAY).compare_from is None
+    assert parse_question("more than 3 people today", today=TODAY).compare_from is None
+
+
+def test_the_llm_parser_takes_the_breakdown_and_the_second_period_from_rules():
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from rag.query import LLMQueryParser
+
+    def parse(question: str, reply: str):
+        model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+        return LLMQueryParser(model, fallback=lambda q: parse_question(q, today=TODAY)).parse(question)
+
+    # the model, not told of either, would answer a list and one day
+    grouped = parse("which camera had the most thefts?", '{"event_types": ["theft"], "group_by": "video"}')
+    assert (grouped.event_types, grouped.group_by) == (["theft"], "camera")
+    compared = parse("were there more falls today than yesterday?", '{"event_types": ["collapse"]}')
+    assert (compared.day_from, compared.compare_from) == (datetime(2026, 12, 2), datetime(2026, 12, 1))
+
+
+def _theft(t: float) -> dict:
+    return {"type": "theft", "t_start": t, "t_end": t + 5.0, "description": "A person takes an item and hides it."}
+
+
+@pytest.fixture()
+def two_cameras(api_app):
+    """Till footage of 1 December from 10:00 (3 thefts, one after 11:00) and door footage of 30 November (1)."""
+    shopper = [person(1, 0.0, 600.0, (200.0, 600.0))]
+    till = add_tracked_video(api_app, shopper, name="till_20261201_105800.mp4", camera="till_2",
+                             events=[_theft(10.0), _theft(60.0), _theft(150.0)])
+    door = add_tracked_video(api_app, shopper, name="door_20261130_090000.mp4", camera="front_door",
+                             events=[_theft(30.0), {"type": "standing", "t_start": 40.0, "t_end": 50.0,
+                                                    "description": "A person stands."}])
+    return till, door
+
+
+def _ids(api_app, video) -> list[int]:
+    from services.events import list_events
+
+    return [e["id"] for e in list_events(api_app, video_id=video["id"], types=["theft"])]
+
+
+def test_which_camera_had_the_most_thefts_counts_every_theft_by_camera(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    result = ask(api_app, question="which camera had the most thefts?")
+    assert result.answer == "\n".join([
+        "The most theft events were on camera till_2: 3 of 4.",
+        f"- till_2: 3 [E{till[0]}] [E{till[1]}] [E{till[2]}]",
+        f"- front_door: 1 [E{door[0]}]"])
+    assert [c["event_id"] for c in result.citations] == [*till, *door]
+    assert result.filters["group_by"] == "camera" and result.search_method.endswith("+listing")
+
+
+def test_thefts_per_day_and_per_hour_fall_on_the_footage_clock(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    assert ask(api_app, question="thefts per day").answer == "\n".join([
+        "The most theft events were on 2026-12-01: 3 of 4.",
+        f"- 2026-11-30: 1 [E{door[0]}]",
+        f"- 2026-12-01: 3 [E{till[0]}] [E{till[1]}] [E{till[2]}]"])
+    # the till footage starts at 10:58:00: its thefts at 10:58:10, 10:59:00 and 11:00:30
+    assert ask(api_app, question="what time of day do thefts happen?").answer == "\n".join([
+        "The most theft events were between 10:00 and 11:00: 2 of 4.",
+        f"- 09:00-10:00: 1 [E{door[0]}]",
+        f"- 10:00-11:00: 2 [E{till[0]}] [E{till[1]}]",
+        f"- 11:00-12:00: 1 [E{till[2]}]"])
+
+
+def test_a_tie_and_a_single_group_are_said_as_such(api_app, two_cameras):
+    till, door = two_cameras
+    add_tracked_video(api_app, [person(1, 0.0, 60.0, (200.0, 600.0))], name="door_20261130_120000.mp4",
+                      camera="front_door", events=[_theft(5.0), _theft(20.0)])
+    tied = ask(api_app, question="which camera had the most thefts?").answer.splitlines()[0]
+    assert tied == "The most theft events, 3 each of 6, were on camera front_door and on camera till_2."
+    single = ask(api_app, question="which video had the most standing events?").answer.splitlines()[0]
+    assert single == "1 standing event was in door_20261130_090000.mp4."
+    assert ask(api_app, question="which camera had the most falls?").answer == "No collapse events match."
+
+
+def test_more_thefts_on_one_day_than_another_is_answered_from_both_counts(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    more = ask(api_app, question="were there more thefts on 2026-12-01 than on 2026-11-30?")
+    assert more.answer == "\n".join([
+        "Yes. 3 theft events on 2026-12-01, against 1 on 2026-11-30.",
+        f"- on 2026-12-01: [E{till[0]}] [E{till[1]}] [E{till[2]}]",
+        f"- on 2026-11-30: [E{door[0]}]"])
+    assert more.search_method == "compare" and len(more.citations) == 4
+    fewer = ask(api_app, question="were there fewer thefts on 2026-12-01 than on 2026-11-30?").answer
+    assert fewer.startswith("No. 3 theft events on 2026-12-01, against 1 on 2026-11-30.")
+    neutral = ask(api_app, question="thefts on 2026-11-30 compared with 2026-12-01").answer
+    assert neutral.startswith("1 theft event on 2026-11-30, against 3 on 2026-12-01.")
+    camera = ask(api_app, question="more thefts on till_2 on 2026-12-01 than on 2026-11-30?").answer
+    assert camera.startswith("Unknown. 3 theft events on 2026-12-01 on camera till_2, but no footage was "
+                             "analysed on 2026-11-30.")
+
+
+def test_a_period_without_footage_is_unknown_not_zero(api_app, two_cameras):
+    till = _ids(api_app, two_cameras[0])
+    assert ask(api_app, question="were there more thefts on 2026-12-01 than on 2026-11-29?").answer == (
+        "Unknown. 3 theft events on 2026-12-01, but no footage was analysed on 2026-11-29.\n"
+        f"- on 2026-12-01: [E{till[0]}] [E{till[1]}] [E{till[2]}]")
+    assert ask(api_app, question="more thefts on 2026-11-28 than on 2026-11-29?").answer == (
+        "No footage was analysed on 2026-11-28 or on 2026-11-29, so there is nothing to compare.")
+    zero = ask(api_app, question="were there more falls on 2026-12-01 than on 2026-11-30?")
+    assert zero.answer == "No. 0 collapse events on 2026-12-01, against 0 on 2026-11-30." and zero.citations == []
