@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -49,6 +50,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 from core.errors import VideoNotFound
 from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
 from rag.query import QueryFilters, contradicts, parse_question
+from rag.summaries import SUMMARY_REQUEST
 from rag.tally import question_kind
 
 log = logging.getLogger(__name__)
@@ -279,14 +281,16 @@ class AskService:
             if video is not None:
                 # "the last minute" becomes a window of this video
                 filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
+        # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
+        summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
         return {**state, "filters": filters, "video_row": video, "tally": question_kind(state["question"], filters),
-                "missing_video": str(wanted) if wanted and video is None else None}
+                "summary": summary, "missing_video": str(wanted) if wanted and video is None else None}
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
-        if state["missing_video"] or state["tally"] or filters.relation or filters.compare_from:
+        if state["missing_video"] or state["tally"] or filters.relation or filters.compare_from or state["summary"]:
             method = ("counts" if state["tally"] else "relative" if filters.relation
-                      else "compare" if filters.compare_from else "none")
+                      else "compare" if filters.compare_from else "summary" if state["summary"] else "none")
             return {**state, "candidates": [], "method": method}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
         docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
@@ -321,7 +325,8 @@ class AskService:
     def _listing(self, state: dict) -> list[Document] | None:
         """Every event meeting the filters, for the questions `needs_listing` names (else None)."""
         filters: QueryFilters = state["filters"]
-        if not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]:
+        if (not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]
+                or state["summary"]):
             return None
         if filters.last_s is not None or filters.relation or filters.compare_from:
             # "the last minute" of every video only the retriever resolves; "after the theft" and
@@ -398,6 +403,9 @@ class AskService:
         if filters.relation:
             text, cited, docs = self._relative(state)
             return {**state, "listing": docs, "text": text, "cited": cited}
+        if state["summary"]:
+            text, docs = self._overview(state)
+            return {**state, "listing": docs, "text": text, "cited": [event_id(d) for d in docs]}
         if filters.compare_from:
             text, cited, docs = self._compare(state)
             return {**state, "listing": docs, "text": text, "cited": cited}
@@ -418,6 +426,22 @@ class AskService:
         text, cited_in_text = keep_valid_citations(answer.text, known)
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _overview(self, state: dict) -> tuple[str, list[Document]]:
+        """'Summarise fighting1', 'an overview of today': the summary of the videos in scope, newest first."""
+        from db.repos import events
+        from rag.retriever import row_to_document
+        from rag.summaries import overview
+
+        with self.app.db.connection() as conn:
+            scope = [v for v in self._videos(conn, state) if v.get("current_run_id")]
+        filters: QueryFilters = state["filters"]
+        where = " ".join(p for p in (f"on camera {filters.camera}" if filters.camera else "",
+                                     filters.window_label() if filters.day_from else "") if p)
+        text, cited = overview(self.app, scope, where)
+        with self.app.db.connection() as conn:
+            rows = {r["id"]: r for r in events.get_many(conn, cited)}
+        return text, [row_to_document(rows[i]) for i in cited if i in rows]
 
     def _compare(self, state: dict) -> tuple[str, list[int], list[Document]]:
         """'Were there more thefts today than yesterday?': every matching event of each period, and its footage."""
@@ -444,24 +468,29 @@ class AskService:
             rows = {str(v["id"]): v for v in videos.get_many(conn, sorted(ids))}
         return compose_groups(filters, matching, rows, self.settings.zone)
 
-    def _tally(self, state: dict, kind: str) -> str:
-        """A count question's answer from the counts of the video in scope, or of every analysed video."""
+    def _videos(self, conn, state: dict) -> list[dict]:
+        """The video in scope, else every analysed one (newest first) of the camera and days asked."""
         from db.repos import videos
-        from rag import tally
         from rag.retriever import videos_in_days
 
         filters: QueryFilters = state["filters"]
+        scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
+                                                                                  limit=LISTING_LIMIT)
+        if filters.camera:  # "how many people came in on the front camera?"
+            kept = {str(v) for v in videos.of_camera(conn, filters.camera)}
+            scope = [v for v in scope if str(v["id"]) in kept]
+        if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
+            kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope], self.settings.zone)}
+            scope = [v for v in scope if str(v["id"]) in kept]
+        return scope
+
+    def _tally(self, state: dict, kind: str) -> str:
+        """A count question's answer from the counts of the video in scope, or of every analysed video."""
+        from rag import tally
+
+        filters: QueryFilters = state["filters"]
         with self.app.db.connection() as conn:
-            scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
-                                                                                      limit=LISTING_LIMIT)
-            if filters.camera:  # "how many people came in on the front camera?"
-                kept = {str(v) for v in videos.of_camera(conn, filters.camera)}
-                scope = [v for v in scope if str(v["id"]) in kept]
-            if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
-                kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope],
-                                                             self.settings.zone)}
-                scope = [v for v in scope if str(v["id"]) in kept]
-            counted = tally.load_counts(conn, scope, frames=kind == "busiest", who=filters)
+            counted = tally.load_counts(conn, self._videos(conn, state), frames=kind == "busiest", who=filters)
         return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
 
     def _tally_around(self, state: dict, kind: str) -> tuple[str, list[Document]]:
@@ -500,8 +529,8 @@ class AskService:
             citations.append({**{key: summary.get(key) for key in CITATION_KEYS}, "score": _score(by_id[i])})
         hit_ids = {event_id(d) for d in done["hits"]}
         context = [{**_doc_summary(d), "is_hit": event_id(d) in hit_ids} for d in done["context"]]
-        method = done["method"] if done["listing"] is None or done["method"] in ("relative", "compare") else \
-            f"{done['method']}+listing"
+        own = done["method"] in ("relative", "compare", "summary")  # these answers list their own events
+        method = done["method"] if done["listing"] is None or own else f"{done['method']}+listing"
         result_count = len(done["listing"]) if done["listing"] is not None else len(done["candidates"])
         filters_json = filters.model_dump(mode="json")
         latency = round((time.perf_counter() - done["started"]) * 1000, 1)

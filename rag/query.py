@@ -330,6 +330,8 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
 _SUSPICIOUS = r"\bsuspicious\w*"
 SUSPICIOUS_TYPES = ("theft", "concealment", "loitering", "anomaly")
 _INCIDENTS = r"\b(?:incidents?|security (?:events?|issues?|problems?))\b"
+# "did anybody get hurt?": the falls and fights (questions only; annotations keep their own reading)
+_HARM = r"\b(?:hurt|injur\w*|wounded|harmed|bleeding|(?:medical )?emergenc(?:y|ies)|ambulance|first aid)\b"
 
 # (facet, value, pattern); consumed like the event patterns so "how old" is no age filter
 _ATTRIBUTE_PATTERNS: list[tuple[str, str | None, str]] = [
@@ -574,6 +576,8 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         facets["event_types"] = list(dict.fromkeys([*SUSPICIOUS_TYPES, *facets["event_types"]]))
     if re.search(_INCIDENTS, lowered):
         facets["event_types"] = list(dict.fromkeys([*INCIDENT_TYPES, *facets["event_types"]]))
+    if re.search(_HARM, lowered):
+        facets["event_types"] = list(dict.fromkeys([*facets["event_types"], "collapse", "violent"]))
     text = scan.residual()
     is_count = bool(re.search(_COUNT, lowered))
     # the residual too: "Between 3 and 5 minutes, did anyone steal?" opens with the time

@@ -20,7 +20,7 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 from uuid import UUID
 
 from core.clock import format_mmss, format_span
@@ -34,6 +34,10 @@ STRUCTURED_MODEL = "structured"  # the `model` recorded for the offline summary
 NOTABLE_TYPES = ("theft", "concealment", "collapse", "violent", "crowding", "anomaly", "loitering")
 MAX_TIMELINE = 12  # longer timelines end with "... and N more"
 MAX_PROMPT_EVENTS = 80  # events listed to the chat model, notable ones first
+MAX_OVERVIEW = 10  # videos an overview question lists, newest first
+CITED_PER_VIDEO = 2
+# "summarise fighting1", "give me an overview of today", "recap": the summary, not a search
+SUMMARY_REQUEST = r"\b(?:summar(?:y|ies|i[sz]e[ds]?)|overview|recap|sum up|sum it up)\b"
 
 
 class SummaryUnavailable(RuntimeError):
@@ -305,6 +309,36 @@ def structured_summary(facts: SummaryFacts) -> str:
     else:
         lines.append("- nothing notable")
     return "\n".join(lines)
+
+
+def overview(app, videos: Sequence[dict], scope: str = "") -> tuple[str, list[int]]:
+    """'Summarise fighting1': its structured summary; over several videos, each one's length, people and incidents.
+
+    scope: the asked days or camera in words ('on 2026-12-01'), for the first line.
+    Returns the text and the events it rests on (the timeline's, or each video's incidents), for citing.
+    """
+    where = f" {scope}" if scope else ""
+    if not videos:
+        return f"No analysed footage{where}, so there is nothing to summarise.", []
+    if len(videos) == 1:
+        facts = collect_facts(app, videos[0])
+        moments = notable_moments(facts)[:MAX_TIMELINE]
+        return structured_summary(facts), [m["event_id"] for m in moments if m.get("event_id") is not None]
+    lines, cited, total = [], [], Counter()
+    for video in videos[:MAX_OVERVIEW]:
+        facts = collect_facts(app, video)
+        duration = format_mmss(facts.duration_s) if facts.duration_s is not None else "unknown length"
+        incidents = _incidents(facts).removeprefix("Incidents: ")
+        lines.append(f"- {facts.name}: {duration}, {plural(facts.people, 'person')} tracked; incidents: {incidents}")
+        seen = [e for e in facts.events if e["type"] in INCIDENT_TYPES]
+        total.update(e["type"] for e in seen)
+        cited += [e["event_id"] for e in seen[:CITED_PER_VIDEO]]
+    shown = f" (the newest {MAX_OVERVIEW} shown)" if len(videos) > MAX_OVERVIEW else ""
+    incidents = ", ".join(f"{total[k]} {k}" for k in INCIDENT_TYPES if total[k]) or "none seen"
+    lines.insert(0, f"{len(videos)} analysed videos{where}{shown}. Incidents: {incidents}.")
+    if len(videos) > MAX_OVERVIEW:
+        lines.append(f"- ... and {plural(len(videos) - MAX_OVERVIEW, 'older video')}.")
+    return "\n".join(lines), cited
 
 
 # ---------------------------------------------------------------------------

@@ -105,6 +105,8 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("any incidents?", {"event_types": ["theft", "concealment", "collapse", "violent"], "is_yes_no": True}),
     ("were there security issues?", {"event_types": ["theft", "concealment", "collapse", "violent"],
                                      "is_yes_no": True}),
+    ("did anybody get hurt?", {"event_types": ["collapse", "violent"], "is_yes_no": True}),
+    ("was anyone injured in a fight?", {"event_types": ["violent", "collapse"], "is_yes_no": True}),
     ("any suspicious running near the exit?", {"event_types": ["theft", "concealment", "loitering", "anomaly"],
                                                "zones": ["exit"], "is_yes_no": True}),
     # not yes or no (is_yes_no stays False): they ask who
@@ -280,7 +282,7 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
         parsed = parse_question(question)
         if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None \
                 and "suspicious" not in question and not parsed.directions and not parsed.relation \
-                and not re.search(r"incident|security", question):
+                and not re.search(r"incident|security|hurt|injured", question):
             assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
     # the planned differences: a question's heading ("walked to the left") is no zone, and an annotation's
     # "suspicious" is odd movement where an owner's question means more
@@ -292,6 +294,9 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
     # an owner's "any incidents?" asks for the alert types; an annotation's "incident" types nothing
     assert read_facets("an incident at the counter")["event_types"] == []
     assert parse_question("an incident at the counter").event_types == ["theft", "concealment", "collapse", "violent"]
+    # "did anybody get hurt?" asks for falls and fights; an annotation's "hurt" types nothing
+    assert read_facets("a man is hurt")["event_types"] == []
+    assert parse_question("a man is hurt").event_types == ["collapse", "violent"]
     # "after the theft" is when, in a question; an annotation that says it describes the theft too
     assert read_facets("a man walks out after the theft")["event_types"] == ["theft", "walking"]
     parsed = parse_question("a man walks out after the theft")

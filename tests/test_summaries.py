@@ -245,3 +245,35 @@ def test_the_summary_says_its_incidents_second_or_that_none_were_seen():
     assert "01:10–01:12 concealment: A concealment" in [m["text"] for m in notable_moments(facts)]
     quiet = SummaryFacts(name="quiet.mp4", duration_s=60.0, events=[event(1, "walking", 5.0)])
     assert structured_summary(quiet).splitlines()[1] == "Incidents: none seen."
+
+
+def test_asking_for_a_summary_answers_with_it_and_cites_its_moments(api_app):
+    from services.ask import ask
+    from tests.conftest import add_tracked_video
+    from tests.synthetic import person
+
+    shopper = [person(1, 0.0, 60.0, (200.0, 600.0))]
+    till = add_tracked_video(api_app, shopper, name="till_20261201_100000.mp4", events=[
+        {"type": "standing", "t_start": 2.0, "t_end": 8.0, "description": "A person stands."},
+        {"type": "theft", "t_start": 30.0, "t_end": 36.0, "description": "A person takes an item and hides it."}])
+    add_tracked_video(api_app, shopper, name="door_20261130_090000.mp4", events=[
+        {"type": "collapse", "t_start": 12.0, "t_end": 20.0, "description": "A person collapses."}])
+    one = ask(api_app, question="summarise till_20261201_100000")
+    assert one.answer.splitlines()[:2] == ["till_20261201_100000.mp4: 10:00 of video (1280x720, 5 fps).",
+                                           "Incidents: 1 theft (00:30)."]
+    assert "- 00:30–00:36 theft: A person takes an item and hides it" in one.answer
+    assert [c["type"] for c in one.citations] == ["standing", "theft"] and one.search_method == "summary"
+    assert {c["video_id"] for c in one.citations} == {str(till["id"])}
+
+    every = ask(api_app, question="give me an overview")
+    assert every.answer == "\n".join([
+        "2 analysed videos. Incidents: 1 theft, 1 collapse.",
+        "- door_20261130_090000.mp4: 10:00, 1 person tracked; incidents: 1 collapse (00:12).",
+        "- till_20261201_100000.mp4: 10:00, 1 person tracked; incidents: 1 theft (00:30)."])
+    assert [c["type"] for c in every.citations] == ["collapse", "theft"]
+    # the asked day keeps to its footage; a day without any is said so
+    assert ask(api_app, question="summary of 2026-11-30").answer.startswith("door_20261130_090000.mp4: 10:00 of video")
+    assert ask(api_app, question="recap of 2026-11-29").answer == (
+        "No analysed footage on 2026-11-29, so there is nothing to summarise.")
+    # a summary of an event type is still a search for that type
+    assert ask(api_app, question="summarise all the thefts").answer.startswith("Found 1 theft event")
