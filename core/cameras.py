@@ -97,6 +97,29 @@ def overlaps_days(video: dict, day_from: datetime, day_to: datetime, zone: tzinf
     return start < day_to and end >= day_from
 
 
+def clock_windows(video: dict, clock_from_s: float, clock_to_s: float | None,
+                  zone: tzinfo | None = None) -> list[tuple[float, float]]:
+    """The spans of a video's footage (seconds into it) that fall between two times of day on its wall clock.
+
+    clock_to_s None is midnight; one earlier than clock_from_s runs past midnight ("22:00 to 06:00").
+    Footage running over several days gets one span a day.
+    """
+    start, _ = footage_start(video, zone)
+    duration = float(video.get("duration_s") or 0.0)
+    end_s = 86400.0 if clock_to_s is None else float(clock_to_s)
+    if end_s <= clock_from_s:
+        end_s += 86400.0
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    offset = (start - midnight).total_seconds()  # the footage's start, in seconds past its first midnight
+    spans, day = [], -86400.0  # the day before too: its "22:00 to 06:00" reaches into the footage's first morning
+    while day + clock_from_s - offset <= duration:
+        lo, hi = max(0.0, day + clock_from_s - offset), min(duration, day + end_s - offset)
+        if hi > lo or (hi == lo and duration == 0.0):
+            spans.append((lo, hi))
+        day += 86400.0
+    return spans
+
+
 _CLOCK_PHRASES = {"set at upload": "by the clock set at upload", "file name": "by its file name",
                   "upload time": "by its upload time"}
 

@@ -283,8 +283,41 @@ class AskService:
                 filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
         # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
         summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
-        return {**state, "filters": filters, "video_row": video, "tally": question_kind(state["question"], filters),
+        kind = question_kind(state["question"], filters)
+        if not kind and not filters.relation:  # counts read clock times their own way (rag.tally.clock_window)
+            filters = self._on_the_clock(state["question"], filters, video)
+        return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing_video": str(wanted) if wanted and video is None else None}
+
+    def _on_the_clock(self, question: str, filters: QueryFilters, video: dict | None) -> QueryFilters:
+        """'After 22:00' as a time of day on each footage's wall clock, when the footage in scope reads so.
+
+        It does when a video whose clock is known (set at upload, or its file name) shows a written time
+        (or, for "between 22:00 and 06:00", overlaps the window), or when no video in scope is long enough
+        for the minutes reading; otherwise "after 2:30" stays 2 min 30 s into the footage.
+        """
+        from core.cameras import clock_windows, footage_clock
+        from db.repos import videos
+        from rag.time_phrases import clock_reading, written_clock_times
+
+        reading = clock_reading(question, filters.t_from, filters.t_to)
+        if reading is None:
+            return filters
+        with self.app.db.connection() as conn:
+            rows = [video] if video else videos.analysed_clocks(conn)
+        if filters.camera:
+            rows = [r for r in rows if str(r.get("camera") or "").lower() == filters.camera.lower()]
+        if not rows:
+            return filters
+        written = written_clock_times(question)
+        spans = [reading] if len(written) == 2 else [(t, t + 60.0) for t in written]
+        shown = any(footage_clock(r)[0] is not None and clock_windows(r, lo, hi)
+                    for r in rows for lo, hi in spans)
+        too_long = (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
+        if not (shown or too_long):
+            return filters
+        return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
+                                          "clock_to_s": reading[1]})
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
@@ -338,7 +371,7 @@ class AskService:
     def _matching(self, conn, filters: QueryFilters, video_row: dict | None, *, video_id=None) -> list[Document]:
         """Every event of the filters' types, window and days in scope that no filter contradicts."""
         from db.repos import events
-        from rag.retriever import camera_scope, day_scope, row_to_document, within_days
+        from rag.retriever import camera_scope, clock_scope, day_scope, row_to_document, within_days
 
         scope: list = [video_id or (video_row["id"] if video_row else None)]
         if filters.camera and not video_id:
@@ -348,9 +381,11 @@ class AskService:
         starts: dict = {}
         if filters.day_from is not None:  # "how many thefts yesterday?": the videos of those days
             scope, starts = day_scope(conn, filters, None if scope == [None] else scope, self.settings.zone)
-        rows = [row for one in scope for row in events.list_events(
-            conn, video_id=one, types=filters.event_types or None, t_from=filters.t_from,
-            t_to=filters.t_to, limit=LISTING_LIMIT)]
+        spans = [(one, filters.t_from, filters.t_to) for one in scope]
+        if filters.clock_from_s is not None:  # "after 22:00": the footage of each video at those hours
+            spans = clock_scope(conn, filters, None if scope == [None] else scope, self.settings.zone)
+        rows = list({row["id"]: row for one, lo, hi in spans for row in events.list_events(
+            conn, video_id=one, types=filters.event_types or None, t_from=lo, t_to=hi, limit=LISTING_LIMIT)}.values())
         if starts:
             rows = [row for row in rows if within_days(filters, starts[row["video_id"]], row)]
         # zones and person facets in code: an event that does not say is kept, as in the retriever
@@ -416,6 +451,10 @@ class AskService:
             text, cited = self._breakdown(filters, listing)
             return {**state, "listing": listing, "text": text, "cited": cited}
         hits = listing if listing is not None else state["hits"]
+        if not hits and self._unrecorded(filters, state["video_row"]):
+            # "was anyone here after 22:00?" with no footage then is not known to be a no
+            text = f"No analysed footage was recorded {filters.window_label()}, so nothing could be seen then."
+            return {**state, "listing": listing, "text": text, "cited": []}
         if counts_every(filters):
             # "was there a crowd?": every match counts, and the reranked ones are shown first
             reranked = {event_id(d) for d in state["hits"]}
@@ -426,6 +465,20 @@ class AskService:
         text, cited_in_text = keep_valid_citations(answer.text, known)
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _unrecorded(self, filters: QueryFilters, video_row: dict | None) -> bool:
+        """Whether no analysed footage in scope covers the days or hours asked (so an empty answer is unknown)."""
+        from rag.retriever import camera_scope, clock_scope, videos_in_days
+
+        if filters.day_from is None and filters.clock_from_s is None:
+            return False
+        with self.app.db.connection() as conn:
+            scope = camera_scope(conn, filters, [video_row["id"]] if video_row else None)
+            if filters.day_from is not None:
+                scope = [v["id"] for v in videos_in_days(conn, filters, scope, self.settings.zone)]
+                if not scope:
+                    return True
+            return filters.clock_from_s is not None and not clock_scope(conn, filters, scope, self.settings.zone)
 
     def _overview(self, state: dict) -> tuple[str, list[Document]]:
         """'Summarise fighting1', 'an overview of today': the summary of the videos in scope, newest first."""

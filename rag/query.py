@@ -102,6 +102,11 @@ class QueryFilters(BaseModel):
     relation_s: float = Field(default=60.0, gt=0, le=3600, description="how long after or before the anchor")
     anchor_pick: Literal["first", "last"] | None = Field(default=None, description="'after the first theft'")
     list_all: bool = Field(default=False, description="the question asks for every matching event ('list all')")
+    clock_from_s: float | None = Field(default=None, ge=0, le=86400, description="wall-clock time of day the "
+                                       "window starts, seconds past midnight ('after 22:00'); set once the "
+                                       "footage in scope says hh:mm is its clock")
+    clock_to_s: float | None = Field(default=None, ge=0, le=86400, description="time of day it ends (None: "
+                                     "midnight; earlier than the start: past midnight)")
     group_by: Literal["camera", "video", "day", "hour"] | None = Field(
         default=None, description="what the question breaks events down by ('which camera had the most thefts?')")
     compare_from: datetime | None = Field(default=None, description="start of the second period compared "
@@ -145,7 +150,8 @@ class QueryFilters(BaseModel):
 
     @property
     def has_time(self) -> bool:
-        return self.t_from is not None or self.t_to is not None or self.last_s is not None
+        return (self.t_from is not None or self.t_to is not None or self.last_s is not None
+                or self.clock_from_s is not None)
 
     @property
     def has_filters(self) -> bool:
@@ -182,6 +188,12 @@ class QueryFilters(BaseModel):
         return " ".join(part for part in (lasting, camera, day, footage) if part)
 
     def _footage_label(self) -> str:
+        if self.clock_from_s is not None:
+            if self.clock_to_s is None:
+                return f"after {_hhmm(self.clock_from_s)} by the clock"
+            if self.clock_from_s == 0:
+                return f"before {_hhmm(self.clock_to_s)} by the clock"
+            return f"between {_hhmm(self.clock_from_s)} and {_hhmm(self.clock_to_s)} by the clock"
         if self.last_s is not None and self.t_from is None and self.t_to is None:
             return f"in the last {_seconds_words(self.last_s)}"
         if self.t_from is not None and self.t_to is not None:
@@ -191,6 +203,11 @@ class QueryFilters(BaseModel):
         if self.t_to is not None:
             return f"before {format_mmss(self.t_to)}"
         return ""
+
+
+def _hhmm(seconds: float) -> str:
+    minutes = int(round(seconds / 60.0)) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _seconds_words(seconds: float) -> str:

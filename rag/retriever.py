@@ -33,7 +33,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from core.cameras import footage_start, overlaps_days
+from core.cameras import clock_windows, footage_start, overlaps_days
 from core.errors import VideoNotFound
 from core.vocabulary import SALIENCE
 from db.repos import events as events_repo
@@ -54,7 +54,8 @@ def _with_spellings(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(v for value in values for v in (value, *_STORED_SPELLINGS.get(value, ()))))
 
 
-def search_filters(filters: QueryFilters, video_ids: Sequence[UUID] | None = None) -> SearchFilters:
+def search_filters(filters: QueryFilters, video_ids: Sequence[UUID] | None = None,
+                   windows: Sequence[tuple[UUID, float, float]] | None = None) -> SearchFilters:
     """The SQL constraints for parsed question filters (the video already resolved to ids).
 
     `last_s` stays relative ("the last minute" of each video) unless `filters.resolve`
@@ -70,6 +71,7 @@ def search_filters(filters: QueryFilters, video_ids: Sequence[UUID] | None = Non
         last_s=filters.last_s if filters.t_from is None and filters.t_to is None else None,
         zones=_with_spellings(filters.zones) or None,
         facets={name: list(values) for name, values in facets.items() if values} or None,
+        windows=list(windows) if windows else None,
     )
 
 
@@ -196,15 +198,22 @@ class HybridRetriever(BaseRetriever):
                 if not video_ids:
                     return []
             starts: dict = {}
+            zone = getattr(getattr(self.db, "settings", None), "zone", None)  # the store's clock for uploads
             if parsed.day_from is not None:
-                zone = getattr(getattr(self.db, "settings", None), "zone", None)  # the store's clock for uploads
                 video_ids, starts = day_scope(conn, parsed, video_ids, zone)
                 if not video_ids:
                     return []  # no footage of those days: nothing else answers the question
+            windows = None
+            if parsed.clock_from_s is not None:  # "after 22:00": each video's footage at those hours
+                windows = clock_scope(conn, parsed, video_ids, zone)
+                if not windows:
+                    return []
+                video_ids = list(dict.fromkeys(w[0] for w in windows))
 
             def search(asked: QueryFilters) -> list[dict]:
                 return hybrid_search(conn, query_embedding=vector, query_text=text,
-                                     filters=search_filters(asked, video_ids), k=limit, ef_search=self.ef_search,
+                                     filters=search_filters(asked, video_ids, windows), k=limit,
+                                     ef_search=self.ef_search,
                                      exact=self.exact, exact_max_rows=self.exact_max_rows)
 
             rows = search(parsed)
@@ -241,6 +250,14 @@ def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequen
     """(ids, wall-clock footage starts) of the analysed videos overlapping the asked days, for `within_days`."""
     scope = videos_in_days(conn, filters, video_ids, zone)
     return [v["id"] for v in scope], {v["id"]: footage_start(v, zone)[0] for v in scope}
+
+
+def clock_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None,
+                zone: tzinfo | None = None) -> list[tuple[UUID, float, float]]:
+    """(video id, t_from, t_to) of the analysed footage (of `video_ids`) at the asked times of day on its clock."""
+    wanted = None if video_ids is None else {str(v) for v in video_ids}
+    return [(v["id"], lo, hi) for v in videos_repo.analysed_clocks(conn) if wanted is None or str(v["id"]) in wanted
+            for lo, hi in clock_windows(v, filters.clock_from_s, filters.clock_to_s, zone)]
 
 
 def within_days(filters: QueryFilters, start, event: Mapping[str, Any]) -> bool:

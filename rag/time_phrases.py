@@ -250,3 +250,33 @@ def parse_duration(scan: Scan, filters: dict[str, Any]) -> None:
             scan.consume(m)
             filters["min_duration_s"] = seconds
             return
+
+
+_HHMM = re.compile(r"(?<![:\d])([01]?\d|2[0-3]):([0-5]\d)(?![:\d])")
+_ANY_CLOCK = re.compile(rf"(?<![:\d]){_CLOCK}(?![:\d])")
+
+
+def clock_reading(question: str, t_from: float | None, t_to: float | None) -> tuple[float, float | None] | None:
+    """The times of day an hh:mm window would mean on the wall clock, in seconds past midnight; None if none can.
+
+    parse_time reads "after 22:00" as 22 min into the footage (t_from 1320); on the clock it is 22:00 to
+    midnight: (79200, None). Only when every time the question writes is an hh:mm of a day. Two times keep
+    their written order, so "between 22:00 and 06:00" runs past midnight.
+    """
+    hhmm = _HHMM.findall(question)
+    if not hhmm or len(hhmm) != len(_ANY_CLOCK.findall(question)) or (t_from is None and t_to is None):
+        return None
+    times = [int(h) * 3600.0 + int(m) * 60.0 for h, m in hhmm]
+    if len(times) == 2 and t_from is not None and t_to is not None:
+        return times[0], times[1]
+    if len(times) != 1:
+        return None
+    # one time: its footage reading in minutes is the clock's in hours ("at 22:15" +-5 s becomes +-5 min)
+    lo = 0.0 if t_from is None else min(max(t_from * 60.0, 0.0), 86400.0)
+    return lo, None if t_to is None else min(t_to * 60.0, 86400.0)
+
+
+def written_clock_times(question: str) -> list[float]:
+    """Each hh:mm the question writes, in seconds past midnight ('after 22:00': [79200.0])."""
+    return [int(h) * 3600.0 + int(m) * 60.0 for h, m in _HHMM.findall(question)]
+

@@ -240,7 +240,9 @@ def test_a_day_asked_keeps_to_the_footage_of_that_day(app, store, service):
         assert {c["event_id"] for c in first.citations} == {store["theft"], store["theft_b"]}
         before = service.ask("any theft on 2026-11-30?")
         assert before.answer == "No theft events match on 2026-11-30." and before.citations == []
-        assert service.ask("any theft on 2026-11-29?").answer == "No theft events match on 2026-11-29."
+        # no footage at all that day: unknown, not a no
+        assert service.ask("any theft on 2026-11-29?").answer == (
+            "No analysed footage was recorded on 2026-11-29, so nothing could be seen then.")
         counted = service.ask("how many thefts were there on 1 December 2026?")
         assert counted.answer.splitlines()[0].startswith("2 people were flagged for theft on 2026-12-01")
         scoped = service.ask("any theft on 2026-12-01?", video="store-b.mp4")

@@ -72,6 +72,8 @@ class SearchFilters:
             events with no known value ('unknown' or absent) are kept, since the face and
             colour models often cannot tell.
         min_confidence: only events at or above this confidence.
+        windows: (video_id, t_from, t_to) spans; only events overlapping one of them ("after 22:00" on
+            each video's own clock). A video may have several.
     """
 
     video_ids: Sequence[UUID] | None = None
@@ -83,6 +85,7 @@ class SearchFilters:
     attributes: Mapping | None = None
     facets: Mapping[str, Sequence[str]] | None = None
     min_confidence: float | None = None
+    windows: Sequence[tuple[UUID, float, float]] | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -121,6 +124,13 @@ class SearchFilters:
         if self.zones and not hard_only:
             conds.append("(e.zone IS NULL OR e.zone = ANY(%(f_zones)s::text[]))")
             params["f_zones"] = list(self.zones)
+        if self.windows:
+            conds.append("EXISTS (SELECT 1 FROM unnest(%(f_w_ids)s::uuid[], %(f_w_lo)s::float8[], %(f_w_hi)s::float8[])"
+                         " AS w(video_id, lo, hi) WHERE w.video_id = e.video_id AND e.t_end >= w.lo"
+                         " AND e.t_start <= w.hi)")
+            params.update({"f_w_ids": [UUID(str(w[0])) for w in self.windows],
+                           "f_w_lo": [float(w[1]) for w in self.windows],
+                           "f_w_hi": [float(w[2]) for w in self.windows]})
         if self.min_confidence is not None:
             conds.append("e.confidence >= %(f_conf)s::float4")
             params["f_conf"] = float(self.min_confidence)

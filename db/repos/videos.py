@@ -152,7 +152,7 @@ def analysed_since(conn: psycopg.Connection, since) -> list[dict]:
 def analysed_clocks(conn: psycopg.Connection) -> list[dict]:
     """Every analysed video's id, names, duration and clock columns, oldest first: what dates its footage."""
     return conn.execute(
-        """SELECT id, name, original_filename, duration_s, recorded_at, created_at FROM videos
+        """SELECT id, name, original_filename, duration_s, recorded_at, created_at, camera FROM videos
            WHERE status = 'completed' AND current_run_id IS NOT NULL ORDER BY created_at""").fetchall()
 
 
