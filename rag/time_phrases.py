@@ -271,9 +271,14 @@ def clock_reading(question: str, t_from: float | None, t_to: float | None) -> tu
         return times[0], times[1]
     if len(times) != 1:
         return None
-    # one time: its footage reading in minutes is the clock's in hours ("at 22:15" +-5 s becomes +-5 min)
-    lo = 0.0 if t_from is None else min(max(t_from * 60.0, 0.0), 86400.0)
-    return lo, None if t_to is None else min(t_to * 60.0, 86400.0)
+    at = times[0]
+    if t_to is None:
+        return at, None
+    if t_from is None:
+        return 0.0, at
+    # "at 22:15": the footage reading's seconds either side become minutes (+-5 s: +-5 min)
+    half = min(max((t_to - t_from) / 2.0, 0.0), 15.0) * 60.0
+    return max(at - half, 0.0), min(at + half, 86400.0)
 
 
 def written_clock_times(question: str) -> list[float]:

@@ -28,6 +28,12 @@ def test_an_hh_mm_window_has_a_reading_on_the_clock(question, reading):
     assert clock_reading(question, filters.t_from, filters.t_to) == reading
 
 
+def test_the_clock_reading_comes_from_the_written_time_whatever_the_parser_made_of_it():
+    # a chat model may give "after 22:00" as 79200 s or as 1320 s: the written 22:00 decides
+    assert clock_reading("any theft after 22:00?", 79200.0, None) == (79200.0, None)
+    assert clock_reading("any theft after 22:00?", 1320.0, None) == (79200.0, None)
+
+
 def test_clock_windows_are_the_footage_at_those_hours_on_each_day_it_covers():
     evening = {"recorded_at": datetime(2026, 12, 1, 21, 0), "duration_s": 3 * 3600.0}  # 21:00 to midnight
     assert clock_windows(evening, 22 * 3600.0, None) == [(3600.0, 10800.0)]
