@@ -28,7 +28,8 @@ _YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
 _SPELLED = (rf"\b(?:on\s+)?(?:the\s+)?{_DAY_OF_MONTH}\s+(?:of\s+)?{_MONTH}{_YEAR}\b",
             rf"\b(?:on\s+)?{_MONTH}\s+{_DAY_OF_MONTH}{_YEAR}\b")
 # cheap gate: the importer parses 20k+ sentences and almost none names a day
-_ANY_DAY = re.compile(r"\b(?:today|tonight|yesterday|week|days|\d{4}-\d{2}-\d{2}|"
+_ANY_DAY = re.compile(r"\b(?:today|tonight|yesterday|last night|this (?:morning|afternoon|evening)|week|days"
+                      r"|\d{4}-\d{2}-\d{2}|"
                       + "|".join(w[:3] for w in _WEEKDAYS + _MONTHS) + r")", re.IGNORECASE)
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10, "fourteen": 14, "thirty": 30}
 

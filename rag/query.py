@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
 from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES
 from rag.day_phrases import day_label, parse_day
-from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds
+from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds, twenty_four_hour
 
 log = logging.getLogger(__name__)
 
@@ -547,7 +547,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         The filters; a question with nothing recognisable gives empty filters whose
         `text` is the question itself (minus surrounding punctuation).
     """
-    question = (question or "").strip()
+    question = twenty_four_hour((question or "").strip())
     scan = Scan(question)
     found: dict[str, Any] = {}
 

@@ -285,3 +285,15 @@ def written_clock_times(question: str) -> list[float]:
     """Each hh:mm the question writes, in seconds past midnight ('after 22:00': [79200.0])."""
     return [int(h) * 3600.0 + int(m) * 60.0 for h, m in _HHMM.findall(question)]
 
+
+_AM_PM = re.compile(r"\b(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*([ap])\.?\s?m\b\.?", re.IGNORECASE)
+
+
+def twenty_four_hour(question: str) -> str:
+    """'after 10pm' as 'after 22:00', '9:30 a.m.' as '09:30': the clock the time phrases read."""
+    def hhmm(match: re.Match[str]) -> str:
+        hour = int(match.group(1)) % 12 + (12 if match.group(3).lower() == "p" else 0)
+        return f"{hour:02d}:{match.group(2) or '00'}"
+
+    return _AM_PM.sub(hhmm, question)
+

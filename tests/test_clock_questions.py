@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -72,6 +72,17 @@ def test_a_clock_time_the_footage_shows_is_read_on_its_clock(api_app, evening):
     assert night.answer.startswith("Yes. 1 theft event between 23:00 and 01:00 by the clock")
     counted = ask(api_app, question="how many thefts after 21:05?").answer
     assert counted.startswith("1 person was flagged for theft after 21:05 by the clock:")
+
+
+def test_am_and_pm_are_clock_times_whatever_the_footage(api_app, evening):
+    parsed = parse_question("anyone after 10 pm last night?", today=date(2026, 12, 2))
+    assert (parsed.t_from, parsed.day_from, parsed.text) == (1320.0, datetime(2026, 12, 1), "anyone")
+    assert ask(api_app, question="any theft after 9:05 pm?").answer.startswith("Yes. 1 theft event after 21:05 by")
+    # 2 am is on no clock and 120 s fits in the footage, but "am" says the clock
+    early = ask(api_app, question="any theft between 2 am and 3 am?")
+    assert (early.filters["clock_from_s"], early.filters["t_from"]) == (7200.0, None)
+    assert early.answer == "No analysed footage was recorded between 02:00 and 03:00 by the clock, so nothing " \
+                           "could be seen then."
 
 
 def test_a_time_no_footage_shows_stays_a_time_into_the_footage(api_app, evening):
