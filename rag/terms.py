@@ -63,8 +63,11 @@ def is_vague(filters: QueryFilters, query: str = "") -> bool:
 
 
 # "in the video", "on camera", "from clip": said before a video's name, and dropped with it
-_NAMED_BY = r"(?:\b(?:in|on|from|at|of|for)\s+)?(?:the\s+)?(?P<noun>(?:video|clip|recording|camera|footage)\s+" \
-            r"(?:named\s+|called\s+)?)?"
+_NAMED_BY = r"(?:\b(?P<lead>in|on|from|at|of|for)\s+)?(?P<the>the\s+)?" \
+            r"(?P<noun>(?:video|clip|recording|camera|footage)\s+(?:named\s+|called\s+)?)?"
+# plain words a question uses for the place itself, never for one video ("anyone in store?")
+PLACE_WORDS = frozenset({"store", "shop", "room", "door", "hall", "aisle", "entrance", "exit", "front", "back",
+                         "street", "park", "office", "kitchen", "home", "here", "there", "town", "general"})
 
 
 def _distinct(name: str) -> bool:
@@ -87,17 +90,31 @@ def camera_mention(question: str, cameras: Iterable[str]) -> tuple[str, str] | N
     return None
 
 
+def _unread(word: str) -> bool:
+    """A plain word the question parser reads nothing in, and no place word: 'vtest', not 'theft' or 'store'."""
+    from rag.query import parse_question
+
+    word = word.lower()
+    if word in STOPWORDS or word in PLACE_WORDS or len(word) < 3:
+        return False
+    parsed = parse_question(word)
+    return not (parsed.event_types or parsed.zones or parsed.colours or parsed.genders or parsed.age_groups
+                or parsed.items or parsed.has_time or parsed.day_from)
+
+
 def video_mention(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str] | None:
     """The first of `videos` (rows with name and stem) the question names, and the question without the name.
 
-    A bare stem that is a plain word ("theft" of theft.mp4) names the video only with its extension or after
-    "video"/"clip"; one with a digit, '_' or '-' ("fighting1", "front_door") names it alone.
+    A bare stem that is a plain word ("theft" of theft.mp4) names the video only with its extension, after
+    "video"/"clip", or right after "in"/"of"... when the parser reads nothing in it ("in vtest"); one with a
+    digit, '_' or '-' ("fighting1", "front_door") names it alone.
     """
     for video in videos:
         stem, extension = video["stem"], video["name"][len(video["stem"]):]
         pattern = rf"{_NAMED_BY}(?<![\w.-])(?P<name>{re.escape(stem)}(?P<ext>{re.escape(extension)})?)(?![\w-])"
         for match in re.finditer(pattern, question, re.IGNORECASE) if stem else ():
-            if match.group("ext") or match.group("noun") or _distinct(stem):
+            if (match.group("ext") or match.group("noun") or _distinct(stem)
+                    or (match.group("lead") and not match.group("the") and _unread(stem))):
                 rest = " ".join(f"{question[:match.start()]} {question[match.end():]}".split())
                 return video, re.sub(r"\s+([?.!,])", r"\1", rest)
     return None

@@ -474,6 +474,15 @@ def test_a_stored_video_is_named_by_its_name_without_the_extension() -> None:
     assert video_mention("any fight in theft.mp4?", [theft]) == (theft, "any fight?")
     assert video_mention("any fight in clip theft?", [theft]) == (theft, "any fight?")
     assert video_mention("who stood at the till in front_door?", [door]) == (door, "who stood at the till?")
+    # right after "in", a plain word the parser reads nothing in names it; a word it reads, or a place, does not
+    vtest = {"id": 4, "name": "vtest.avi", "stem": "vtest"}
+    store = {"id": 5, "name": "store.mp4", "stem": "store"}
+    assert video_mention("how many people were there at 00:30 in vtest?", [vtest]) == (
+        vtest, "how many people were there at 00:30?")
+    assert video_mention("is vtest any good?", [vtest]) is None
+    assert video_mention("anything in theft?", [theft]) is None
+    assert video_mention("was anyone in store after 22:00?", [store]) is None
+    assert video_mention("what happened in the vtest?", [vtest]) is None  # "the" makes it a thing, not a name
 
 
 def test_a_camera_is_named_by_its_name_and_a_plain_word_only_beside_camera() -> None:
