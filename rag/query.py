@@ -347,6 +347,9 @@ _EVENT_PATTERNS: list[tuple[str, str]] = [
 _SUSPICIOUS = r"\bsuspicious\w*"
 SUSPICIOUS_TYPES = ("theft", "concealment", "loitering", "anomaly")
 _INCIDENTS = r"\b(?:incidents?|security (?:events?|issues?|problems?))\b"
+# "is anyone sleeping?": someone down on the floor is what the collapse rule sees (questions only, as _HARM)
+_LYING = (r"\b(?:asleep|sleep(?:s|ing)?|unconscious|motionless|not moving|lying (?:down|still|there)"
+          r"|lay (?:down|still))\b")
 # "did anybody get hurt?": the falls and fights (questions only; annotations keep their own reading)
 _HARM = r"\b(?:hurt|injur\w*|wounded|harmed|bleeding|(?:medical )?emergenc(?:y|ies)|ambulance|first aid)\b"
 
@@ -593,6 +596,8 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         facets["event_types"] = list(dict.fromkeys([*SUSPICIOUS_TYPES, *facets["event_types"]]))
     if re.search(_INCIDENTS, lowered):
         facets["event_types"] = list(dict.fromkeys([*INCIDENT_TYPES, *facets["event_types"]]))
+    if re.search(_LYING, lowered):
+        facets["event_types"] = list(dict.fromkeys([*facets["event_types"], "collapse"]))
     if re.search(_HARM, lowered):
         facets["event_types"] = list(dict.fromkeys([*facets["event_types"], "collapse", "violent"]))
     text = scan.residual()

@@ -29,6 +29,9 @@ _OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:we
 _DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
 _PEOPLE = (r"\bhow many (?:different |distinct |unique )?(?:(?:young|old|elderly|older) )?"
            r"(?:people|persons|visitors|customers|shoppers|individuals|men|women|children|kids|boys|girls)\b")
+_ANY_PEOPLE = (r"\b(?:were|was|is|are) there (?:any|some)\s+(?:(?:young|old|elderly|older) )?"
+               r"(?:people|persons?|visitors?|customers?|shoppers?|men|man|women|woman|children|child|kids?|boys?"
+               r"|girls?)\b")
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
@@ -54,6 +57,8 @@ def question_kind(question: str, filters) -> str | None:
         return "busiest"
     if re.search(_DWELL, q):
         return "dwell"
+    if filters.is_yes_no and not filters.event_types and re.search(_ANY_PEOPLE, q):
+        return "people"  # "were there any kids?": the people seen, not events
     if not filters.is_count or filters.event_types:
         return None
     if re.search(_IN, q) or re.search(_OUT, q):
@@ -164,6 +169,9 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         return _busiest(counted, filters, window, scope, zone)  # from the frames: everyone on screen
     if kind == "people":
         text = f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
+        if filters.is_yes_no:  # "were there any kids?": known to be, perhaps, or nobody
+            unknown = _unrecognised(filters, counted, clocks) if asks_who(filters) else 0
+            text = f"{'No' if not people else 'Yes' if people > unknown else 'Possibly'}. {text}"
     elif kind == "flow":
         text = _flow(question, tallies, window, scope, seen)
     else:
@@ -171,14 +179,18 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     return text + _who_note(filters, counted, clocks, people)
 
 
+def _unrecognised(filters, counted: Sequence[VideoCounts], clocks: Sequence) -> int:
+    """The same count as the answer's, of the people kept only because their looks were not recognised."""
+    return sum(tally([p for p in c.paths if p.track in c.unrecognised], [],
+                     t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to).people
+               for c, w in zip(counted, clocks))
+
+
 def _who_note(filters, counted: Sequence[VideoCounts], clocks: Sequence, people: int) -> str:
     """' Only women were counted, with the 2 of them whose looks were not recognised.' for a question of who."""
     if not asks_who(filters):
         return ""
-    # the same count, of the unrecognised people only
-    unknown = sum(tally([p for p in c.paths if p.track in c.unrecognised], [],
-                        t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to).people
-                  for c, w in zip(counted, clocks))
+    unknown = _unrecognised(filters, counted, clocks)
     who = _who_words(filters)
     if unknown and unknown >= people:
         return f" None was recognised as {who}: the people counted are those whose looks were not recognised."

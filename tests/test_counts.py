@@ -237,6 +237,11 @@ def test_a_count_of_who_keeps_the_people_who_may_fit_and_says_how_many_were_not_
         "None was recognised as men in black: the people counted are those whose looks were not recognised.")
     assert _answer(api_app, "how many people were seen?") == (
         "4 distinct people were seen in front.mp4 (person tracks after identity linking).")
+    # yes or no: known to be there, perhaps (only unrecognised people), or nobody at all
+    assert _answer(api_app, "were there any women?").startswith("Yes. 3 distinct people were seen in front.mp4")
+    assert _answer(api_app, "were there any men in black?").startswith("Possibly. 1 distinct person was seen")
+    assert _answer(api_app, "were there any kids after 00:30?").startswith("No. 0 distinct people were seen")
+    assert ask(api_app, question="were there any kids?").search_method == "counts"
 
 
 def test_a_count_after_an_event_counts_the_minute_after_it_in_its_video(api_app):

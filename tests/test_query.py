@@ -106,6 +106,8 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("were there security issues?", {"event_types": ["theft", "concealment", "collapse", "violent"],
                                      "is_yes_no": True}),
     ("did anybody get hurt?", {"event_types": ["collapse", "violent"], "is_yes_no": True}),
+    ("is anyone sleeping?", {"event_types": ["collapse"], "is_yes_no": True}),
+    ("someone lying still by the door", {"event_types": ["collapse"], "zones": ["exit"]}),
     ("was anyone injured in a fight?", {"event_types": ["violent", "collapse"], "is_yes_no": True}),
     ("any suspicious running near the exit?", {"event_types": ["theft", "concealment", "loitering", "anomaly"],
                                                "zones": ["exit"], "is_yes_no": True}),
@@ -282,7 +284,7 @@ def test_read_facets_reads_what_the_question_parser_reads() -> None:
         parsed = parse_question(question)
         if parsed.t_from is None and parsed.t_to is None and parsed.last_s is None and parsed.video is None \
                 and "suspicious" not in question and not parsed.directions and not parsed.relation \
-                and not re.search(r"incident|security|hurt|injured", question):
+                and not re.search(r"incident|security|hurt|injured|sleeping|lying still", question):
             assert read_facets(question) == {k: getattr(parsed, k) for k in facets}, question
     # the planned differences: a question's heading ("walked to the left") is no zone, and an annotation's
     # "suspicious" is odd movement where an owner's question means more
