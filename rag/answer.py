@@ -81,7 +81,8 @@ def _by_category(doc: Document) -> bool:
     return typed_by_category(_attributes(doc.metadata))
 
 
-def event_line(doc: Document) -> str:
+def event_line(doc: Document, *, video: bool = False) -> str:
+    """'- 01:03–01:09 theft on the right, person in grey: ... [E29]'; led by its video's name when `video`."""
     meta = doc.metadata
     who = describe_who(_attributes(meta))
     kind = meta.get("type") or "event"
@@ -92,7 +93,8 @@ def event_line(doc: Document) -> str:
         head += f", {who}"
     description = doc.page_content.strip().rstrip(".")
     body = f": {description}" if description else ""
-    return f"- {head}{body} [E{event_id(doc)}]"
+    where = f"{meta['video_name']} " if video and meta.get("video_name") else ""
+    return f"- {where}{head}{body} [E{event_id(doc)}]"
 
 
 # a hiding place a question names, and the places the concealment rule reports that fit it
@@ -251,7 +253,8 @@ class GroundedComposer:
             return Answer(text=no_match(filters, suffix))
 
         listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
-        lines = [event_line(d) for d in listed]
+        several = len({str(d.metadata.get("video_id")) for d in matching}) > 1  # then each line says which video
+        lines = [event_line(d, video=several) for d in listed]
         if len(matching) > len(listed):
             lines.append(f"- ... and {len(matching) - len(listed)} more.")  # a list item: markdown keeps it apart
         kinds = sorted({str(d.metadata.get("type") or "event") for d in matching})

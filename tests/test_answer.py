@@ -299,3 +299,17 @@ def test_relative_answers_follow_the_anchor_person_and_keep_to_the_minute() -> N
                                  "- nothing of that was seen.", "",
                                  "... and 1 more crowding event; name a time or a video to ask about one of them."]
     assert cited == [69]
+
+
+def test_a_list_over_several_videos_says_each_events_video_and_one_video_does_not() -> None:
+    def theft(event_id: int, video: str) -> Document:
+        doc = _event(event_id, "theft", 10.0 * event_id, 10.0 * event_id + 4, description="A man hides a bottle.")
+        doc.metadata.update({"video_id": video, "video_name": f"{video}.mp4"})
+        return doc
+
+    filters = parse_question("any theft?")
+    mixed = GroundedComposer().answer("any theft?", filters, [theft(1, "till"), theft(2, "door")], []).text
+    assert mixed.splitlines()[1:] == ["- till.mp4 00:10–00:14 theft at the shelf: A man hides a bottle [E1]",
+                                      "- door.mp4 00:20–00:24 theft at the shelf: A man hides a bottle [E2]"]
+    alone = GroundedComposer().answer("any theft?", filters, [theft(1, "till"), theft(3, "till")], []).text
+    assert alone.splitlines()[1] == "- 00:10–00:14 theft at the shelf: A man hides a bottle [E1]"
