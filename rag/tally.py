@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from core.cameras import clock_phrase, footage_clock, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
+from core.phrasing import describe_who, with_article
 from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
 from rag.day_phrases import day_label
 
@@ -32,6 +33,11 @@ _PEOPLE = (r"\bhow many (?:different |distinct |unique )?(?:(?:young|old|elderly
 _ANY_PEOPLE = (r"\b(?:were|was|is|are) there (?:any|some)\s+(?:(?:young|old|elderly|older) )?"
                r"(?:people|persons?|visitors?|customers?|shoppers?|men|man|women|woman|children|child|kids?|boys?"
                r"|girls?)\b")
+_ARRIVE = r"arriv\w*|came in|come in|enter\w*|showed up|show up|got here|get here|open\w*"
+_LEAVE = r"leav\w*|left|went out|go out|exit\w*|clos\w*"
+# "who came in first?", "when did the last person leave?", "the first customer seen"
+_FIRST_LAST = (rf"\b(?:who|when|what time)\b.*\b(?:first|last|earliest|latest)\b.*\b(?:{_ARRIVE}|{_LEAVE}|seen"
+               rf"|appear\w*)\b|\b(?:{_ARRIVE}|{_LEAVE})\s+(?:first|last)\b")
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
@@ -48,11 +54,15 @@ class VideoCounts:
     zones: list[CountZone]
     frames: list[dict] = field(default_factory=list)  # frame stats (t, counts), loaded for the busiest moment
     unrecognised: frozenset = frozenset()  # tracks kept for "how many women?" whose looks were not read
+    looks: dict = field(default_factory=dict)  # track number -> its attributes (gender, age, colour)
 
 
 def question_kind(question: str, filters) -> str | None:
-    """'busiest', 'flow' (in/out), 'dwell', 'people' (distinct), or None when the event listing should answer."""
+    """'busiest', 'first_last' (who came first, left last), 'flow' (in/out), 'dwell', 'people' (distinct), or
+    None when the event listing should answer."""
     q = question.lower()
+    if re.search(_FIRST_LAST, q) and not filters.event_types:
+        return "first_last"
     if re.search(_BUSY, q) and not filters.event_types:
         return "busiest"
     if re.search(_DWELL, q):
@@ -107,7 +117,8 @@ def load_counts(conn, videos: Sequence[dict], *, frames: bool = False, who=None)
         rows, unknown = runs.tracks_for_video(conn, video["id"]), frozenset()
         if who is not None and asks_who(who):
             rows, unknown = _people_asked(rows, who)
-        out.append(VideoCounts(video, paths_from_tracks(rows, float(video["fps"])), zones, stats, unknown))
+        looks = {int(r["track_number"]): dict(r.get("attributes") or {}) for r in rows}
+        out.append(VideoCounts(video, paths_from_tracks(rows, float(video["fps"])), zones, stats, unknown, looks))
     return out
 
 
@@ -167,6 +178,8 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
     if kind == "busiest":
         return _busiest(counted, filters, window, scope, zone)  # from the frames: everyone on screen
+    if kind == "first_last":
+        return _first_last(question, counted, filters, window, zone)
     if kind == "people":
         text = f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
         if filters.is_yes_no:  # "were there any kids?": known to be, perhaps, or nobody
@@ -237,6 +250,46 @@ def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str, z
         text += (f"; the busiest hour was {hour:%Y-%m-%d %H:00}-{hour + timedelta(hours=1):%H:00}, "
                  f"with {_plural(most, 'distinct person', 'distinct people')}")
     return text + "."
+
+
+def _first_last(question: str, counted: Sequence[VideoCounts], filters, window: str, zone: tzinfo | None) -> str:
+    """'The last person to leave left at 01:19 in vtest.avi (2026-12-02 19:23:41 by its upload time): a person
+    in black (seen 00:53–01:19).' On the wall clock across the videos in scope."""
+    q = question.lower()
+    arriving, leaving = (bool(re.search(rf"\b(?:{words})\b", q)) for words in (_ARRIVE, _LEAVE))
+    ends = leaving and not arriving or not (arriving or leaving) and bool(re.search(r"\b(?:last|latest)\b", q))
+    last = bool(re.search(r"\b(?:last|latest)\b", q))
+    best = None
+    for c in counted:
+        start, source = footage_start(c.video, zone)
+        for path in c.paths:
+            t = path.t[(path.t >= (filters.t_from or 0.0))
+                       & (path.t <= (float("inf") if filters.t_to is None else filters.t_to))]
+            if len(t):
+                moment = float(t[-1] if ends else t[0])
+                at = start + timedelta(seconds=moment)
+                if best is None or (at > best[0] if last else at < best[0]):
+                    best = (at, moment, c, path.track, source, float(t[0]), float(t[-1]))
+    if best is None:
+        return f"Nobody was seen{window}{_scope(counted)}."
+    at, moment, c, track, source, seen_from, seen_to = best
+    duration = float(c.video.get("duration_s") or 0.0)
+    which = "last" if last else "first"
+    if arriving and not leaving:
+        head, verb = f"The {which} person to arrive", f"arrived at {mmss(moment)}"
+        if seen_from <= 0.5:
+            verb = "was already on screen when the footage starts"
+    elif leaving:
+        head, verb = f"The {which} person to leave", f"left at {mmss(moment)}"
+        if duration and seen_to >= duration - 0.5:
+            verb = "was still on screen when the footage ends"
+    else:
+        head, verb = f"The {which} person seen", f"was {which} seen at {mmss(moment)}"
+    who = with_article(describe_who(c.looks.get(track, {})) or "person whose looks were not recognised").lower()
+    if len(counted) > 1:
+        head = f"Across {len(counted)} videos, {head[0].lower()}{head[1:]}"
+    return (f"{head}{window} {verb} in {c.video['name']} ({at:%Y-%m-%d %H:%M:%S} {clock_phrase(source)}): "
+            f"{who} (seen {mmss(seen_from)}–{mmss(seen_to)}).")
 
 
 def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str, seen: str) -> str:

@@ -324,3 +324,23 @@ def test_an_upload_field_sets_the_recording_start_and_a_bad_one_stores_nothing(c
 
     wrong = run_cli("analyze", str(clip), "--recorded-at", "noon", timeout=120)
     assert wrong.returncode == 2 and "argument --recorded-at" in wrong.stderr and "is not a date" in wrong.stderr
+
+
+def test_the_first_to_arrive_and_the_last_to_leave_are_read_on_the_wall_clock(api_app):
+    # the till footage starts at 10:00, the door's at 09:59:30 (file names): its walker arrives first on the clock
+    till = [person(1, 0.0, 30.0, (200.0, 600.0)), person(2, 12.0, 80.0, (600.0, 600.0))]
+    video = add_tracked_video(api_app, till, name="till_20261201_100000.mp4")
+    with api_app.db.connection() as conn:
+        conn.execute("UPDATE tracks SET attributes = %s WHERE video_id = %s AND track_number = 2",
+                     (json.dumps({"gender": "female", "clothing_colour": "red"}), video["id"]))
+    add_tracked_video(api_app, [person(1, 20.0, 40.0, (200.0, 600.0))], name="door_20261201_095930.mp4")
+    assert _answer(api_app, "who came in first?") == (
+        "Across 2 videos, the first person to arrive arrived at 00:20 in door_20261201_095930.mp4 "
+        "(2026-12-01 09:59:50 by its file name): a person whose looks were not recognised (seen 00:20–00:40).")
+    assert _answer(api_app, "when did the last person leave?") == (
+        "Across 2 videos, the last person to leave left at 01:20 in till_20261201_100000.mp4 "
+        "(2026-12-01 10:01:20 by its file name): a female in red (seen 00:12–01:20).")
+    assert _answer(api_app, "who arrived first in till_20261201_100000?") == (
+        "The first person to arrive was already on screen when the footage starts in till_20261201_100000.mp4 "
+        "(2026-12-01 10:00:00 by its file name): a person whose looks were not recognised (seen 00:00–00:30).")
+    assert ask(api_app, question="when did the last theft happen?").search_method != "counts"  # an event's question
