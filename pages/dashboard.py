@@ -6,7 +6,7 @@ from ui import data
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
 from ui.cards import event_grid
-from ui.format import NOTABLE_TYPES, VIDEO_STATUSES, ago, status_label
+from ui.format import INCIDENT_TYPES, NOTABLE_TYPES, VIDEO_STATUSES, ago, status_label
 from ui.nav import UPLOAD, video_link
 from ui.progress import live
 from ui.timeline import events_over_time_chart, people_per_hour_chart
@@ -27,11 +27,17 @@ for col, status in zip(cols[1:], VIDEO_STATUSES):
     col.metric(status.capitalize(), counts.get(status, 0))
 
 st.subheader("Events by type over time")
-days = st.segmented_control("Period", [7, 30, 90, 365], default=30, format_func=lambda d: f"{d} days",
-                            key="dash_days") or 30
-chart = events_over_time_chart(data.events_per_day(app, days=days))
+period, shown = st.columns([3, 2])
+with period:
+    days = st.segmented_control("Period", [7, 30, 90, 365], default=30, format_func=lambda d: f"{d} days",
+                                key="dash_days") or 30
+with shown:
+    which = st.segmented_control("Show", ["incidents", "all events"], default="all events", key="dash_types")
+rows = data.events_per_day(app, days=days)
+incidents = which == "incidents"  # thefts, concealments, falls and fights: what walking would bury
+chart = events_over_time_chart([r for r in rows if r["type"] in INCIDENT_TYPES] if incidents else rows)
 if chart is None:
-    st.caption("No events in this period.")
+    st.caption("No incidents in this period." if incidents else "No events in this period.")
 else:
     st.altair_chart(chart, width="stretch")
 by_type = data.event_types(app)

@@ -122,6 +122,17 @@ def test_dashboard_shows_counts_chart_and_notable_events(populated):
     assert at.get("vega_lite_chart"), "events by type over time is a chart"
     jump = [b for b in at.button if b.key and b.key.startswith("jump-notable-")]
     assert len(jump) == 1, "the theft event is the only notable one"
+    everything = _chart_types(at)
+    assert "theft" in everything and len(everything) > 1
+    at.get("button_group")[1].set_value("incidents").run()  # the "Show" control, beside the period
+    assert _chart_types(at) == {"theft"}, "incidents only: routine events would bury the theft"
+
+
+def _chart_types(at) -> set[str]:
+    import json
+
+    spec = json.loads(next(c for c in at.get("vega_lite_chart") if '"events"' in c.proto.spec).proto.spec)
+    return set(spec["encoding"]["color"]["scale"]["domain"])  # the legend: one colour per type charted
 
 
 def test_dashboard_shows_people_in_and_out_per_hour_once_an_entrance_is_drawn(app, clean_db):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from core.clock import format_mmss
-from core.vocabulary import ALERT_TYPES as NOTABLE_TYPES, EVENT_COLOURS, OTHER_COLOUR  # noqa: F401  (the pages read them here)
+from core.vocabulary import (  # noqa: F401  (the pages read them here)
+    ALERT_TYPES as NOTABLE_TYPES, EVENT_COLOURS, INCIDENT_TYPES, OTHER_COLOUR,
+)
 
 STATUS_ICONS = {
     "pending": ":material/schedule:",
