@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
@@ -155,11 +156,20 @@ def people_in(doc: Document) -> int:
     return (doc.metadata.get("track_number") is not None) + (len(related) if isinstance(related, list) else 0)
 
 
+def _wall_s(doc: Document) -> float:
+    """When an event begins, in seconds on its footage's wall clock (`starts_at`, set by the ask path), else in it."""
+    at = doc.metadata.get("starts_at")
+    if at is None:
+        return float(doc.metadata.get("t_start") or 0.0)
+    return (at - datetime(1970, 1, 1)).total_seconds()
+
+
 def ranked(filters: QueryFilters, docs: list[Document]) -> list[Document]:
     """docs longest, shortest or largest first when the question asks, else as they came; ties: earlier first."""
     if filters.rank_by is None:
         return docs
-    size = {"longest": lambda d: -duration_s(d), "shortest": duration_s, "largest": lambda d: -people_in(d)}
+    size = {"longest": lambda d: -duration_s(d), "shortest": duration_s, "largest": lambda d: -people_in(d),
+            "latest": lambda d: -_wall_s(d), "earliest": _wall_s}
     return sorted(docs, key=lambda d: (size[filters.rank_by](d), float(d.metadata.get("t_start") or 0.0)))
 
 
@@ -265,9 +275,14 @@ class GroundedComposer:
             first = matching[0]
             measure = (f"had {plural(people_in(first), 'person')}" if filters.rank_by == "largest"
                        else f"lasted {_how_long(duration_s(first))}")
-            head = (f"The {filters.rank_by} of {what}{suffix} {measure} "
+            if filters.rank_by in ("latest", "earliest"):
+                at = first.metadata.get("starts_at")
+                when = f", {at:%Y-%m-%d %H:%M:%S} {first.metadata.get('clock') or ''}".rstrip() if at else ""
+                measure = f"was in {first.metadata.get('video_name') or 'its video'}{when}"
+            of = f"{filters.rank_by} of {what}" if len(matching) > 1 else f"only {what.split(' ', 1)[1]}"
+            head = (f"The {of}{suffix} {measure} "
                     f"({format_span(first.metadata.get('t_start'), first.metadata.get('t_end'))}) "
-                    f"[E{event_id(first)}]; {filters.rank_by} first")
+                    f"[E{event_id(first)}]" + (f"; {filters.rank_by} first" if len(matching) > 1 else ""))
         elif filters.is_count:
             head = self._count(filters, matching, what, suffix)
         elif filters.is_yes_no:

@@ -39,7 +39,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -448,6 +448,8 @@ class AskService:
         if listing is None and (needs_listing(filters) or counts_every(filters)):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
+        if filters.rank_by in ("latest", "earliest") and listing:
+            listing = ranked(filters, self._on_the_wall_clock(listing))  # "the last theft" of all the footage
         if filters.group_by:
             text, cited = self._breakdown(filters, listing)
             return {**state, "listing": listing, "text": text, "cited": cited}
@@ -511,6 +513,21 @@ class AskService:
             covered = tuple(bool(videos_in_days(conn, f, scope, self.settings.zone)) for f in (filters, other))
         text, cited = compose_comparison(state["question"], filters, first, second, covered)
         return text, cited, [*first, *second]
+
+    def _on_the_wall_clock(self, docs: list[Document]) -> list[Document]:
+        """The events with `starts_at` (when each begins on its footage's wall clock) and `clock` (known how)."""
+        from core.cameras import clock_phrase, footage_start
+        from db.repos import videos
+
+        ids = sorted({str(d.metadata.get("video_id")) for d in docs} - {"None"})
+        with self.app.db.connection() as conn:
+            starts = {str(v["id"]): footage_start(v, self.settings.zone) for v in videos.get_many(conn, ids)}
+        for doc in docs:
+            start, source = starts.get(str(doc.metadata.get("video_id")), (None, ""))
+            if start is not None:
+                doc.metadata["starts_at"] = start + timedelta(seconds=float(doc.metadata.get("t_start") or 0.0))
+                doc.metadata["clock"] = clock_phrase(source)
+        return docs
 
     def _breakdown(self, filters: QueryFilters, matching: list[Document]) -> tuple[str, list[int]]:
         """'Which camera had the most thefts?': every matching event grouped by camera, video, day or hour."""

@@ -112,9 +112,10 @@ class QueryFilters(BaseModel):
     compare_from: datetime | None = Field(default=None, description="start of the second period compared "
                                                                     "('more thefts today than yesterday?')")
     compare_to: datetime | None = Field(default=None, description="end of the second period, exclusive")
-    rank_by: Literal["longest", "shortest", "largest"] | None = Field(
+    rank_by: Literal["longest", "shortest", "largest", "latest", "earliest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
-                                  "or the one with the most people ('the biggest crowd')")
+                                  "the one with the most people ('the biggest crowd'), or the latest or earliest "
+                                  "on the wall clock ('when was the last theft?')")
 
     @field_validator("event_types", "age_groups", "genders", "colours", "zones", "items", "anchor_types",
                      mode="before")
@@ -401,6 +402,7 @@ _GROUPS = {
 _COMPARE = r"\b(?:than|compared (?:to|with)|versus|vs\.?|against)\b"
 _RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b",
          "largest": r"\b(?:biggest|largest)\s+(?:\w+\s+)?(?:crowds?|groups?|gatherings?)\b"}
+_WHEN_RANK = {"latest": r"\b(?:last|latest|most recent|newest)\b", "earliest": r"\b(?:first|earliest)\b"}
 _YES_NO = (
     r"^\s*(?:(?:so|and|but|ok|okay|hey),?\s+)?(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should"
     r"|any|anyone|anybody|anything)\b"
@@ -607,6 +609,9 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         re.search(_YES_NO, lowered) or re.search(_YES_NO, text.lower()) or re.search(_YES_NO_IF_ASKED, lowered)
     )
     rank_by = next((order for order, pattern in _RANK.items() if re.search(pattern, lowered)), None)
+    if rank_by is None and facets["event_types"] and "relation" not in found:
+        # "when was the last theft?": what the time phrases left ("in the last minute" is a window, consumed)
+        rank_by = next((order for order, pattern in _WHEN_RANK.items() if re.search(pattern, text.lower())), None)
     group = next((kind for kind, pattern in _GROUPS.items() if re.search(pattern, lowered)), None)
     return QueryFilters(
         **found,
@@ -639,7 +644,8 @@ Allowed values:
 - min_duration_s: for "for more than 30 seconds" (how long an event lasted, not when)
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
-question asks for the longest or shortest event, "largest" for the one with the most people; list_all
+question asks for the longest or shortest event, "largest" for the one with the most people, "latest" or
+"earliest" for the last or first one ("when was the last theft?"); list_all
 when it asks for every matching event ("list all").
 Leave day_from, day_to, compare_from, compare_to and group_by out (they are read by rule).
 Leave out what the question does not say. Reply with the JSON object only.

@@ -120,3 +120,29 @@ def test_the_search_keeps_to_each_videos_own_clock_window(clean_db):
                                                                 (two, 390.0, 410.0)]))
         assert sorted((str(r["video_id"]), r["t_start"]) for r in rows) == sorted(
             [(str(one), 200.0), (str(two), 10.0), (str(two), 400.0)])
+
+
+@pytest.mark.parametrize(("question", "rank"), [
+    ("when was the last theft?", "latest"),
+    ("the most recent fall", "latest"),
+    ("when was the first fight?", "earliest"),
+    ("any theft in the last 3 days?", None),  # a window, not an order
+    ("what happened in the last minute?", None),
+    ("what did he do after the last theft?", None),  # the anchor is picked, nothing is ranked
+    ("who stayed the longest?", "longest"),
+])
+def test_the_last_or_first_event_is_an_order_and_the_last_minutes_a_window(question, rank):
+    assert parse_question(question, today=date(2026, 12, 2)).rank_by == rank
+
+
+def test_the_last_theft_is_the_latest_on_the_wall_clock_not_in_the_footage(api_app, evening):
+    # the door's theft is 400 s in, the till's last at 500 s; on the clock the door's (00:01:40 on the 2nd) is later
+    till, door = evening
+    last = ask(api_app, question="when was the last theft?")
+    assert last.answer.splitlines()[0] == (
+        "The latest of 3 theft events was in door_20261201_235500.mp4, 2026-12-02 00:01:40 by its file name "
+        f"(06:40–06:45) [E{last.citations[0]['event_id']}]; latest first:")
+    assert [c["t_start"] for c in last.citations] == [400.0, 500.0, 100.0]
+    first = ask(api_app, question="when was the first theft on camera door?").answer
+    assert first.splitlines()[0].startswith("The only theft event on camera door was in door_20261201_235500.mp4, "
+                                            "2026-12-02 00:01:40 by its file name (06:40–06:45)")
