@@ -21,9 +21,9 @@ stamp=.venv/.sentinel-deps
 want=$(cat pyproject.toml requirements-nodeps.txt requirements.lock | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python dependencies (first run takes a few minutes)"
-  .venv/bin/pip install -q -U pip wheel
   # the releases of a venv that passed the suite (scripts/lock.sh): a fresh machine installs the same, not PyPI's newest
   lock=(-c requirements.lock)
+  .venv/bin/pip install -q "${lock[@]}" pip setuptools wheel
   # torch first and pinned: pip takes this build from the machine's disk, never a newer CUDA one
   .venv/bin/pip install -q "${lock[@]}" torch==2.14.1 torchvision==0.29.1
   .venv/bin/pip install -q "${lock[@]}" -e '.[test]'
