@@ -52,6 +52,7 @@ def test_the_lock_pins_every_installed_dependency_within_its_specifier():
     locked = pins((ROOT / "requirements.lock").read_text())
     assert len(locked) > 100  # the whole venv, not just the direct dependencies
     assert locked["torch"] == Version("2.14.1")
+    assert {"pip", "setuptools", "wheel"} <= set(locked)  # the installer itself: set-up takes it from the lock
     assert unlocked(installed_requirements(), locked) == []
 
 
