@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     alert_min_confidence: float = Field(default=0.5, ge=0, le=1, alias="SENTINEL_ALERT_MIN_CONFIDENCE")
     alert_timeout_s: float = Field(default=5.0, gt=0, alias="SENTINEL_ALERT_TIMEOUT_S")
     alert_max_attempts: int = Field(default=8, ge=1, le=50, alias="SENTINEL_ALERT_MAX_ATTEMPTS")
+    # "23:00-06:00": anyone seen in those hours of the footage's wall clock alerts once per person (store closed)
+    alert_closed_hours: str | None = Field(default=None, alias="SENTINEL_ALERT_CLOSED_HOURS")
 
     # analysis
     analysis_fps: float = Field(default=5.0, alias="SENTINEL_ANALYSIS_FPS")
@@ -207,6 +209,26 @@ class Settings(BaseSettings):
     @property
     def alert_type_list(self) -> list[str]:
         return self.alert_types.split(",")
+
+    @field_validator("alert_closed_hours", mode="after")
+    @classmethod
+    def _closed_hours(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        match = re.fullmatch(r"\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*", value)
+        if match is None or match.group(1, 2) == match.group(3, 4):
+            raise ValueError(f"SENTINEL_ALERT_CLOSED_HOURS {value[:40]!r} is not two different times of day; "
+                             "give it as 23:00-06:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+    @property
+    def closed_hours(self) -> tuple[float, float] | None:
+        """SENTINEL_ALERT_CLOSED_HOURS as seconds past midnight (the end before the start: past midnight)."""
+        if self.alert_closed_hours is None:
+            return None
+        start, end = (int(t[:2]) * 3600.0 + int(t[3:]) * 60.0 for t in self.alert_closed_hours.split("-"))
+        return start, end
 
     @field_validator("timezone", mode="after")
     @classmethod

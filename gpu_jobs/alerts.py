@@ -32,8 +32,12 @@ def _dedupe(video_id: UUID, event: dict) -> str:
     return f"{video_id}:{event['type']}:{event.get('track_number')}:{bucket}"
 
 
-def payload(video: dict, event: dict, public_url: str | None = None, zone: tzinfo | None = None) -> dict:
-    """The webhook body of one event: a one-line `text`, the event's and video's fields, a link to the moment."""
+def payload(video: dict, event: dict, public_url: str | None = None, zone: tzinfo | None = None,
+            closed: str | None = None) -> dict:
+    """The webhook body of one event: a one-line `text`, the event's and video's fields, a link to the moment.
+
+    closed: SENTINEL_ALERT_CLOSED_HOURS when the alert is someone seen while the store is closed.
+    """
     from core.cameras import clock_phrase, footage_start
     from core.clock import format_mmss
 
@@ -42,7 +46,8 @@ def payload(video: dict, event: dict, public_url: str | None = None, zone: tzinf
     camera = f" (camera {video['camera']})" if video.get("camera") else ""
     description = (event.get("description") or "").strip().rstrip(".")
     confidence = float(event.get("confidence") or 0.0)
-    text = (f"Sentinel: {event['type']} in {video['name']}{camera} at {format_mmss(event['t_start'])}-"
+    what = f"someone seen while the store is closed ({closed}), {event['type']}," if closed else event["type"]
+    text = (f"Sentinel: {what} in {video['name']}{camera} at {format_mmss(event['t_start'])}-"
             f"{format_mmss(event['t_end'])} of the footage ({at:%Y-%m-%d %H:%M:%S} {clock_phrase(source)}): "
             f"{description} (confidence {confidence:.2f}) [E{event['id']}]")
     link = (f"{public_url.rstrip('/')}/video?video={video['id']}&t={int(float(event['t_start']))}"
@@ -57,6 +62,7 @@ def payload(video: dict, event: dict, public_url: str | None = None, zone: tzinf
                   "zone": event.get("zone"), "confidence": confidence, "description": event.get("description"),
                   "track_number": event.get("track_number")},
         "video": {"id": str(video["id"]), "name": video["name"], "camera": video.get("camera")},
+        "reason": "closed_hours" if closed else "event_type",
     }
 
 
@@ -73,8 +79,26 @@ def queue_run_alerts(app, video_id: UUID) -> int:
             return 0
         rows = events.list_events(conn, video_id=video_id, types=settings.alert_type_list,
                                   min_confidence=settings.alert_min_confidence, limit=1000)
-        return alerts.enqueue(conn, video_id, [
-            (_dedupe(video_id, e), e["id"], payload(video, e, settings.public_url, settings.zone)) for e in rows])
+        queued = [(_dedupe(video_id, e), e["id"], payload(video, e, settings.public_url, settings.zone)) for e in rows]
+        if settings.closed_hours is not None:
+            queued += _closed_hours_alerts(conn, video, settings)
+        return alerts.enqueue(conn, video_id, queued)
+
+
+def _closed_hours_alerts(conn, video: dict, settings) -> list[tuple[str, int, dict]]:
+    """One alert per person (track) with an event in the closed hours on the footage's wall clock: their first."""
+    from core.cameras import clock_windows
+    from db.repos import events
+
+    first: dict = {}
+    for lo, hi in clock_windows(video, *settings.closed_hours, settings.zone):
+        for event in events.list_events(conn, video_id=video["id"], t_from=lo, t_to=hi, limit=5000):
+            # an event without a track is its own moment
+            who = event["track_number"] if event.get("track_number") is not None else f"e{event['id']}"
+            first.setdefault(who, event)
+    return [(f"{video['id']}:closed:{who}", e["id"],
+             payload(video, e, settings.public_url, settings.zone, closed=settings.alert_closed_hours))
+            for who, e in first.items()]
 
 
 def deliver_due(app, *, video_id: UUID | None = None, limit: int = 20) -> dict:

@@ -135,6 +135,40 @@ def test_alert_settings_are_checked_when_they_load():
     with pytest.raises(ValidationError, match="SENTINEL_PUBLIC_URL must be an http:// or https:// URL"):
         Settings(SENTINEL_PUBLIC_URL="sentinel.example.com")
     assert Settings(SENTINEL_ALERT_WEBHOOK_URL="https://hooks.slack.com/services/T0KEN").alert_webhook_url
+    assert Settings(SENTINEL_ALERT_CLOSED_HOURS=" 23:00 - 6:00").closed_hours == (82800.0, 21600.0)
+    assert Settings(SENTINEL_ALERT_CLOSED_HOURS="").closed_hours is None
+    for bad in ("23:00", "23:00-23:00", "25:00-06:00", "11pm-6am"):
+        with pytest.raises(ValidationError, match="SENTINEL_ALERT_CLOSED_HOURS .* give it as 23:00-06:00"):
+            Settings(SENTINEL_ALERT_CLOSED_HOURS=bad)
+
+
+def test_anyone_seen_in_the_closed_hours_alerts_once_per_person(api_app, webhook):
+    # footage from 22:58:00 (its file name), the store closed 23:00-06:00: two shoppers after 23:00, one before
+    app = _alerting(api_app, webhook.url, alert_closed_hours="23:00-06:00")
+    video = add_analysed_video(app, name="door_20261201_225800.mp4", events=[
+        {"type": "walking", "t_start": 10.0, "t_end": 40.0, "confidence": 0.9, "track_number": 1,
+         "description": "A man walks to the shelf."},  # 22:58:10-22:58:40: before closing
+        {"type": "walking", "t_start": 110.0, "t_end": 130.0, "confidence": 0.9, "track_number": 1,
+         "description": "The man walks to the door."},  # 22:59:50-23:00:10: still inside after closing
+        {"type": "standing", "t_start": 150.0, "t_end": 160.0, "confidence": 0.9, "track_number": 1,
+         "description": "The man stands by the door."},
+        {"type": "walking", "t_start": 170.0, "t_end": 180.0, "confidence": 0.9, "track_number": 2,
+         "description": "A woman walks in."},
+    ])
+    assert alerts.after_run(app, video["id"]) == {"queued": 2, "sent": 2, "failed": 0}
+    bodies = sorted(webhook.bodies, key=lambda b: b["event"]["t_start"])
+    assert [(b["reason"], b["event"]["track_number"]) for b in bodies] == [("closed_hours", 1), ("closed_hours", 2)]
+    # the man's first event overlapping the closed hours (it began at 22:59:50), the woman's walk in
+    assert [b["event"]["at"] for b in bodies] == ["2026-12-01T22:59:50", "2026-12-01T23:00:50"]
+    assert bodies[0]["text"].startswith("Sentinel: someone seen while the store is closed (23:00-06:00), walking, "
+                                        "in door_20261201_225800.mp4 at 01:50-02:10 of the footage "
+                                        "(2026-12-01 22:59:50 by its file name): The man walks to the door")
+    assert alerts.after_run(app, video["id"]) == {"queued": 0, "sent": 0, "failed": 0}  # once per person
+    # without the setting, the walks alert nobody
+    quiet = _alerting(api_app, webhook.url, alert_closed_hours=None)
+    other = add_analysed_video(quiet, name="door_20261201_230000.mp4", events=[
+        {"type": "walking", "t_start": 10.0, "t_end": 40.0, "confidence": 0.9, "description": "A man walks in."}])
+    assert alerts.after_run(quiet, other["id"])["queued"] == 0
 
 
 def test_writing_a_run_sends_its_alerts_and_an_idle_worker_sends_what_is_left(api_app, webhook):
