@@ -82,9 +82,10 @@ def check_alerts(app) -> Check:
 
         with app.db.connection() as conn:
             counts = alerts.counts(conn)
+        closed = f", anyone seen {app.settings.alert_closed_hours}" if app.settings.alert_closed_hours else ""
         detail = (f"webhook set; {', '.join(app.settings.alert_type_list)} at confidence "
-                  f"{app.settings.alert_min_confidence:g}+; {counts['sent']} sent, {counts['pending']} waiting, "
-                  f"{counts['failed']} given up (`sentinel alerts` lists them)")
+                  f"{app.settings.alert_min_confidence:g}+{closed}; {counts['sent']} sent, "
+                  f"{counts['pending']} waiting, {counts['failed']} given up (`sentinel alerts` lists them)")
         return Check("alerts", counts["failed"] == 0, detail)
     except Exception as exc:
         return Check("alerts", False, _first_line(exc))

@@ -164,6 +164,7 @@ def test_anyone_seen_in_the_closed_hours_alerts_once_per_person(api_app, webhook
                                         "in door_20261201_225800.mp4 at 01:50-02:10 of the footage "
                                         "(2026-12-01 22:59:50 by its file name): The man walks to the door")
     assert alerts.after_run(app, video["id"]) == {"queued": 0, "sent": 0, "failed": 0}  # once per person
+    assert "theft, collapse, violent at confidence 0.5+, anyone seen 23:00-06:00; 2 sent" in check_alerts(app).detail
     # without the setting, the walks alert nobody
     quiet = _alerting(api_app, webhook.url, alert_closed_hours=None)
     other = add_analysed_video(quiet, name="door_20261201_230000.mp4", events=[
