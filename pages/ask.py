@@ -24,8 +24,9 @@ if session_id and data.get_chat_session(app, session_id=session_id) is None:
     session_id = None
 turns = saved_turns(app, session_id) if session_id else []
 if not turns:
-    st.caption('Try "how many people walked by in the first minute?", "any theft between minute 3 and 5?", '
-               '"did anyone collapse yesterday?" or "what did the thief do after the theft?"')
+    st.caption('Try "any theft between minute 3 and 5?", "was anyone here after 10 pm?", "which camera had the '
+               'most thefts?", "did anyone collapse yesterday?", "what did the thief do after the theft?" or '
+               '"summarise today"')
 for turn in turns:
     render_turn(app, turn, key="turn")
 
