@@ -38,8 +38,9 @@ with c.popover("Attributes", icon=":material/person_search:", width="stretch"):
     if not known:
         st.caption("No attributes on these events.")
 
-rows = data.list_events(app, video_id=video_id, types=types or None, t_from=t_from, t_to=t_to, zone=zone,
-                        min_confidence=min_conf or None, attributes=attributes or None, limit=1000)
+rows = data.on_the_wall_clock(app, data.list_events(
+    app, video_id=video_id, types=types or None, t_from=t_from, t_to=t_to, zone=zone,
+    min_confidence=min_conf or None, attributes=attributes or None, limit=1000))
 st.caption(f"{len(rows)} event{'s' if len(rows) != 1 else ''}" + (" (first 1000)" if len(rows) == 1000 else "")
            + " · select a row to play the video there")
 

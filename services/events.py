@@ -52,6 +52,22 @@ def events_per_day(app, *, days: int = 30) -> list[dict]:
         return events.per_day_by_type(conn, starts)
 
 
+def on_the_wall_clock(app, rows: Sequence[dict]) -> list[dict]:
+    """The events with `at`, when each begins on its footage's wall clock ('2026-12-01 23:00:50'), and `clock`
+    (how that clock is known: 'file name', 'set at upload', 'upload time')."""
+    from db.repos import videos
+
+    ids = sorted({str(r["video_id"]) for r in rows})
+    with app.db.connection() as conn:
+        starts = {str(v["id"]): footage_start(v, app.settings.zone) for v in videos.get_many(conn, ids)}
+    out = []
+    for row in rows:
+        start, source = starts.get(str(row["video_id"]), (None, ""))
+        at = start + timedelta(seconds=float(row["t_start"] or 0.0)) if start is not None else None
+        out.append({**row, "at": f"{at:%Y-%m-%d %H:%M:%S}" if at else None, "clock": source or None})
+    return out
+
+
 def latest_notable(app, *, types: Sequence[str], limit: int = 8) -> list[dict]:
     with app.db.connection() as conn:
         return events.latest_notable(conn, types=types, limit=limit)

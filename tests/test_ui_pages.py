@@ -389,9 +389,17 @@ def test_event_exports_are_csv_and_json(populated, app):
     from ui import data
     from ui.event_table import export_csv, export_json
 
-    rows = data.list_events(app)
+    rows = data.on_the_wall_clock(app, data.list_events(app))
     parsed = list(csv.DictReader(io.StringIO(export_csv(rows))))
     assert {r["type"] for r in parsed} == {"walking", "theft"}
+    # each event on its footage's wall clock: here the upload time, since the file name holds none
+    from datetime import datetime, timedelta
+
+    uploaded = populated["created_at"].astimezone(app.settings.zone).replace(tzinfo=None)
+    for row in parsed:
+        assert row["clock"] == "upload time"
+        assert datetime.fromisoformat(row["at"]) == (uploaded + timedelta(seconds=float(row["t_start"]))).replace(
+            microsecond=0)
     assert json.loads(parsed[0]["attributes"])["gender"] == "male"
     assert {r["type"] for r in json.loads(export_json(rows))} == {"walking", "theft"}
 

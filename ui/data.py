@@ -9,7 +9,8 @@ from core.errors import VideoNotFound
 from services.alerts import recent_alerts, send_due_alerts
 from services.ask import ask, chat_sessions, chat_turns, get_chat_session, rename_chat
 from services.counts import people_per_hour
-from services.events import attribute_values, event_types, events_by_id, events_per_day, latest_notable, list_events
+from services.events import (attribute_values, event_types, events_by_id, events_per_day, latest_notable, list_events,
+                             on_the_wall_clock)
 from services.jobs import cancel_job, list_jobs, retry_job, running_jobs
 from services.storage import (LifecycleUnsupported, apply_lifecycle, archive_older_than, playable, poll_restores,
                               restore_video, tier_stats)
@@ -21,7 +22,8 @@ __all__ = [
     "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job",
     "chat_sessions", "chat_turns", "delete_video",
     "event_types", "events_by_id", "events_per_day", "get_chat_session", "get_video", "latest_notable",
-    "list_events", "list_jobs", "list_videos", "people_per_hour", "poll_progress", "recent_alerts", "rename_chat",
+    "list_events", "list_jobs", "list_videos", "on_the_wall_clock", "people_per_hour", "poll_progress",
+    "recent_alerts", "rename_chat",
     "retry_job", "running_jobs", "send_due_alerts",
     "submit_analysis", "video_choices", "video_counts",
 ]

@@ -13,8 +13,8 @@ from ui.format import attributes_text, mmss
 from ui.media import thumbnail_uri
 
 MAX_THUMBNAILS = 200  # data URIs travel with the table; beyond this the column stays empty
-EXPORT_COLUMNS = ("id", "video_id", "video_name", "track_number", "type", "t_start", "t_end", "frame", "bbox",
-                  "zone", "confidence", "attributes", "description", "keywords", "highlight_key", "created_at")
+EXPORT_COLUMNS = ("id", "video_id", "video_name", "track_number", "type", "t_start", "t_end", "at", "clock", "frame",
+                  "bbox", "zone", "confidence", "attributes", "description", "keywords", "highlight_key", "created_at")
 
 
 def event_frame(app, rows: Sequence[dict]) -> pd.DataFrame:
@@ -27,6 +27,7 @@ def event_frame(app, rows: Sequence[dict]) -> pd.DataFrame:
         "type": r["type"],
         "start": mmss(r["t_start"]),
         "end": mmss(r["t_end"]),
+        "when": r.get("at") or "",  # the footage's wall clock, for "what happened at 23:00?"
         "zone": r.get("zone") or "",
         "confidence": float(r["confidence"] or 0),
         "attributes": attributes_text(r.get("attributes")),
