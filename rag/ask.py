@@ -516,12 +516,12 @@ class AskService:
 
     def _on_the_wall_clock(self, docs: list[Document]) -> list[Document]:
         """The events with `starts_at` (when each begins on its footage's wall clock) and `clock` (known how)."""
-        from core.cameras import clock_phrase, footage_start
-        from db.repos import videos
+        from core.cameras import clock_phrase
+        from rag.retriever import footage_starts
 
-        ids = sorted({str(d.metadata.get("video_id")) for d in docs} - {"None"})
         with self.app.db.connection() as conn:
-            starts = {str(v["id"]): footage_start(v, self.settings.zone) for v in videos.get_many(conn, ids)}
+            starts = footage_starts(conn, {str(d.metadata.get("video_id")) for d in docs} - {"None"},
+                                    self.settings.zone)
         for doc in docs:
             start, source = starts.get(str(doc.metadata.get("video_id")), (None, ""))
             if start is not None:

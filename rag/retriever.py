@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -250,6 +250,13 @@ def day_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequen
     """(ids, wall-clock footage starts) of the analysed videos overlapping the asked days, for `within_days`."""
     scope = videos_in_days(conn, filters, video_ids, zone)
     return [v["id"] for v in scope], {v["id"]: footage_start(v, zone)[0] for v in scope}
+
+
+def footage_starts(conn: psycopg.Connection, video_ids: Sequence[UUID | str], zone: tzinfo | None = None
+                   ) -> dict[str, tuple[datetime, str]]:
+    """Each video's wall-clock start and how it is known (core.cameras.footage_start), by id as text."""
+    rows = videos_repo.get_many(conn, sorted({str(i) for i in video_ids}))
+    return {str(v["id"]): footage_start(v, zone) for v in rows}
 
 
 def clock_scope(conn: psycopg.Connection, filters: QueryFilters, video_ids: Sequence[UUID] | None = None,

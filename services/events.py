@@ -55,11 +55,10 @@ def events_per_day(app, *, days: int = 30) -> list[dict]:
 def on_the_wall_clock(app, rows: Sequence[dict]) -> list[dict]:
     """The events with `at`, when each begins on its footage's wall clock ('2026-12-01 23:00:50'), and `clock`
     (how that clock is known: 'file name', 'set at upload', 'upload time')."""
-    from db.repos import videos
+    from rag.retriever import footage_starts
 
-    ids = sorted({str(r["video_id"]) for r in rows})
     with app.db.connection() as conn:
-        starts = {str(v["id"]): footage_start(v, app.settings.zone) for v in videos.get_many(conn, ids)}
+        starts = footage_starts(conn, [r["video_id"] for r in rows], app.settings.zone)
     out = []
     for row in rows:
         start, source = starts.get(str(row["video_id"]), (None, ""))
