@@ -39,7 +39,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from core.errors import VideoNotFound
 from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
+from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
 from rag.tally import question_kind
@@ -285,40 +286,10 @@ class AskService:
         summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
         kind = question_kind(state["question"], filters)
         if not kind and not filters.relation:  # counts read clock times their own way (rag.tally.clock_window)
-            filters = self._on_the_clock(state["question"], filters, video)
+            with self.app.db.connection() as conn:
+                filters = read_clock(conn, state["question"], filters, video)
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing_video": str(wanted) if wanted and video is None else None}
-
-    def _on_the_clock(self, question: str, filters: QueryFilters, video: dict | None) -> QueryFilters:
-        """'After 22:00' as a time of day on each footage's wall clock, when the footage in scope reads so.
-
-        It does when the question says am or pm, when a video whose clock is known (set at upload, or its
-        file name) shows a written time (or, for "between 22:00 and 06:00", overlaps the window), or when no
-        video in scope is long enough for the minutes reading; otherwise "after 2:30" stays 2 min 30 s in.
-        """
-        from core.cameras import clock_windows, footage_clock
-        from db.repos import videos
-        from rag.time_phrases import clock_reading, twenty_four_hour, written_clock_times
-
-        clock = twenty_four_hour(question)  # "after 10pm" is the parser's 22:00, and a clock time whatever the footage
-        reading = clock_reading(clock, filters.t_from, filters.t_to)
-        if reading is None:
-            return filters
-        with self.app.db.connection() as conn:
-            rows = [video] if video else videos.analysed_clocks(conn)
-        if filters.camera:
-            rows = [r for r in rows if str(r.get("camera") or "").lower() == filters.camera.lower()]
-        if not rows:
-            return filters
-        written = written_clock_times(clock)
-        spans = [reading] if len(written) == 2 else [(t, t + 60.0) for t in written]
-        shown = any(footage_clock(r)[0] is not None and clock_windows(r, lo, hi)
-                    for r in rows for lo, hi in spans)
-        too_long = (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
-        if not (shown or too_long or clock != question):
-            return filters
-        return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
-                                          "clock_to_s": reading[1]})
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
@@ -449,12 +420,17 @@ class AskService:
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
         if filters.rank_by in ("latest", "earliest") and listing:
-            listing = ranked(filters, self._on_the_wall_clock(listing))  # "the last theft" of all the footage
+            with self.app.db.connection() as conn:  # "the last theft" of all the footage
+                listing = ranked(filters, on_the_wall_clock(conn, listing, self.settings.zone))
         if filters.group_by:
             text, cited = self._breakdown(filters, listing)
             return {**state, "listing": listing, "text": text, "cited": cited}
         hits = listing if listing is not None else state["hits"]
-        if not hits and self._unrecorded(filters, state["video_row"]):
+        unknown = False
+        if not hits and (filters.day_from is not None or filters.clock_from_s is not None):
+            with self.app.db.connection() as conn:
+                unknown = unrecorded(conn, filters, state["video_row"], self.settings.zone)
+        if unknown:
             # "was anyone here after 22:00?" with no footage then is not known to be a no
             text = f"No analysed footage was recorded {filters.window_label()}, so nothing could be seen then."
             return {**state, "listing": listing, "text": text, "cited": []}
@@ -469,20 +445,6 @@ class AskService:
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         return {**state, "listing": listing, "text": text, "cited": cited}
 
-    def _unrecorded(self, filters: QueryFilters, video_row: dict | None) -> bool:
-        """Whether no analysed footage in scope covers the days or hours asked (so an empty answer is unknown)."""
-        from rag.retriever import camera_scope, clock_scope, videos_in_days
-
-        if filters.day_from is None and filters.clock_from_s is None:
-            return False
-        with self.app.db.connection() as conn:
-            scope = camera_scope(conn, filters, [video_row["id"]] if video_row else None)
-            if filters.day_from is not None:
-                scope = [v["id"] for v in videos_in_days(conn, filters, scope, self.settings.zone)]
-                if not scope:
-                    return True
-            return filters.clock_from_s is not None and not clock_scope(conn, filters, scope, self.settings.zone)
-
     def _overview(self, state: dict) -> tuple[str, list[Document]]:
         """'Summarise fighting1', 'an overview of today': the summary of the videos in scope, newest first."""
         from db.repos import events
@@ -490,11 +452,12 @@ class AskService:
         from rag.summaries import overview
 
         with self.app.db.connection() as conn:
-            scope = [v for v in self._videos(conn, state) if v.get("current_run_id")]
+            videos = [v for v in videos_in_scope(conn, state["filters"], state["video_row"], self.settings.zone)
+                      if v.get("current_run_id")]
         filters: QueryFilters = state["filters"]
         where = " ".join(p for p in (f"on camera {filters.camera}" if filters.camera else "",
                                      filters.window_label() if filters.day_from else "") if p)
-        text, cited = overview(self.app, scope, where)
+        text, cited = overview(self.app, videos, where)
         with self.app.db.connection() as conn:
             rows = {r["id"]: r for r in events.get_many(conn, cited)}
         return text, [row_to_document(rows[i]) for i in cited if i in rows]
@@ -514,21 +477,6 @@ class AskService:
         text, cited = compose_comparison(state["question"], filters, first, second, covered)
         return text, cited, [*first, *second]
 
-    def _on_the_wall_clock(self, docs: list[Document]) -> list[Document]:
-        """The events with `starts_at` (when each begins on its footage's wall clock) and `clock` (known how)."""
-        from core.cameras import clock_phrase
-        from rag.retriever import footage_starts
-
-        with self.app.db.connection() as conn:
-            starts = footage_starts(conn, {str(d.metadata.get("video_id")) for d in docs} - {"None"},
-                                    self.settings.zone)
-        for doc in docs:
-            start, source = starts.get(str(doc.metadata.get("video_id")), (None, ""))
-            if start is not None:
-                doc.metadata["starts_at"] = start + timedelta(seconds=float(doc.metadata.get("t_start") or 0.0))
-                doc.metadata["clock"] = clock_phrase(source)
-        return docs
-
     def _breakdown(self, filters: QueryFilters, matching: list[Document]) -> tuple[str, list[int]]:
         """'Which camera had the most thefts?': every matching event grouped by camera, video, day or hour."""
         from db.repos import videos
@@ -539,29 +487,14 @@ class AskService:
             rows = {str(v["id"]): v for v in videos.get_many(conn, sorted(ids))}
         return compose_groups(filters, matching, rows, self.settings.zone)
 
-    def _videos(self, conn, state: dict) -> list[dict]:
-        """The video in scope, else every analysed one (newest first) of the camera and days asked."""
-        from db.repos import videos
-        from rag.retriever import videos_in_days
-
-        filters: QueryFilters = state["filters"]
-        scope = [state["video_row"]] if state["video_row"] else videos.list_videos(conn, status="completed",
-                                                                                  limit=LISTING_LIMIT)
-        if filters.camera:  # "how many people came in on the front camera?"
-            kept = {str(v) for v in videos.of_camera(conn, filters.camera)}
-            scope = [v for v in scope if str(v["id"]) in kept]
-        if filters.day_from is not None:  # "how many people came in today?": that day's footage, whole
-            kept = {str(v["id"]) for v in videos_in_days(conn, filters, [v["id"] for v in scope], self.settings.zone)}
-            scope = [v for v in scope if str(v["id"]) in kept]
-        return scope
-
     def _tally(self, state: dict, kind: str) -> str:
         """A count question's answer from the counts of the video in scope, or of every analysed video."""
         from rag import tally
 
         filters: QueryFilters = state["filters"]
         with self.app.db.connection() as conn:
-            counted = tally.load_counts(conn, self._videos(conn, state), frames=kind == "busiest", who=filters)
+            scoped = videos_in_scope(conn, filters, state["video_row"], self.settings.zone)
+            counted = tally.load_counts(conn, scoped, frames=kind == "busiest", who=filters)
         return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
 
     def _tally_around(self, state: dict, kind: str) -> tuple[str, list[Document]]:
