@@ -53,6 +53,7 @@ from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
 from rag.tally import question_kind
+from rag.time_phrases import twenty_four_hour
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,8 @@ class AskService:
         # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
         summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
         kind = question_kind(state["question"], filters)
-        if not kind and not filters.relation:  # counts read clock times their own way (rag.tally.clock_window)
+        # counts read "between 10:00 and 11:00" their own way (rag.tally.clock_window); "after 10 pm" is the clock's
+        if not filters.relation and (not kind or twenty_four_hour(state["question"]) != state["question"]):
             with self.app.db.connection() as conn:
                 filters = read_clock(conn, state["question"], filters, video)
         return {**state, "filters": filters, "video_row": video, "tally": kind,

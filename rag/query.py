@@ -180,7 +180,7 @@ class QueryFilters(BaseModel):
     def window_label(self) -> str:
         """The asked time window in words, e.g. 'between 03:00 and 05:00' or 'on 2026-12-01' ('' when none)."""
         day = day_label(self.day_from, self.day_to) if self.day_from and self.day_to else ""
-        footage = self._footage_label()
+        footage = self.time_label()
         lasting = ""
         if self.min_duration_s:
             s = self.min_duration_s
@@ -188,7 +188,8 @@ class QueryFilters(BaseModel):
         camera = f"on camera {self.camera}" if self.camera else ""
         return " ".join(part for part in (lasting, camera, day, footage) if part)
 
-    def _footage_label(self) -> str:
+    def time_label(self) -> str:
+        """The asked times alone: 'between 03:00 and 05:00', 'after 22:00 by the clock' ('' when none)."""
         if self.clock_from_s is not None:
             if self.clock_to_s is None:
                 return f"after {_hhmm(self.clock_from_s)} by the clock"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from core.cameras import clock_phrase, footage_clock, footage_start, seconds_past_hour
+from core.cameras import clock_phrase, clock_windows, footage_clock, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
 from core.phrasing import describe_who, with_article
 from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
@@ -166,7 +166,15 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         return "No analysed video is in scope, so there is nothing to count."
     clocks = [clock_window(question, c.video) for c in counted]
     window = _window(filters)
-    if any(clocks):  # clock times: only the footage those hours fall in
+    if filters.clock_from_s is not None:  # "after 10 pm": each video's footage at those hours (rag.scope)
+        spans = [clock_windows(c.video, filters.clock_from_s, filters.clock_to_s, zone) for c in counted]
+        counted = [c for c, w in zip(counted, spans) if w]
+        clocks = [(w[0][0], w[-1][1]) for w in spans if w]
+        days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from and filters.day_to else ""
+        window = f"{days} {filters.time_label()}"
+        if not counted:
+            return f"No analysed footage was recorded{window}, so there is nothing to count."
+    elif any(clocks):  # clock times: only the footage those hours fall in
         counted = [c for c, w in zip(counted, clocks) if w]
         clocks = [w for w in clocks if w]
         (h1, m1), (h2, m2) = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]

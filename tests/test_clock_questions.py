@@ -146,3 +146,13 @@ def test_the_last_theft_is_the_latest_on_the_wall_clock_not_in_the_footage(api_a
     first = ask(api_app, question="when was the first theft on camera door?").answer
     assert first.splitlines()[0].startswith("The only theft event on camera door was in door_20261201_235500.mp4, "
                                             "2026-12-02 00:01:40 by its file name (06:40–06:45)")
+
+
+def test_a_count_at_pm_hours_keeps_to_the_footage_at_those_hours(api_app, evening):
+    assert ask(api_app, question="how many people were seen after 9:05 pm?").answer == (
+        "2 distinct people were seen after 21:05 by the clock across 2 videos (person tracks after identity linking).")
+    assert ask(api_app, question="how many people were seen between 9 pm and 9:30 pm?").answer == (
+        "1 distinct person was seen between 21:00 and 21:30 by the clock in till_20261201_210000.mp4 (person tracks "
+        "after identity linking).")
+    assert ask(api_app, question="how many people were seen between 2 am and 3 am?").answer == (
+        "No analysed footage was recorded between 02:00 and 03:00 by the clock, so there is nothing to count.")
