@@ -424,9 +424,6 @@ class AskService:
         if filters.rank_by in ("latest", "earliest") and listing:
             with self.app.db.connection() as conn:  # "the last theft" of all the footage
                 listing = ranked(filters, on_the_wall_clock(conn, listing, self.settings.zone))
-        if filters.group_by:
-            text, cited = self._breakdown(filters, listing)
-            return {**state, "listing": listing, "text": text, "cited": cited}
         hits = listing if listing is not None else state["hits"]
         unknown = False
         if not hits and (filters.day_from is not None or filters.clock_from_s is not None):
@@ -436,6 +433,9 @@ class AskService:
             # "was anyone here after 22:00?" with no footage then is not known to be a no
             text = f"No analysed footage was recorded {filters.window_label()}, so nothing could be seen then."
             return {**state, "listing": listing, "text": text, "cited": []}
+        if filters.group_by:
+            text, cited = self._breakdown(filters, listing)
+            return {**state, "listing": listing, "text": text, "cited": cited}
         if counts_every(filters):
             # "was there a crowd?": every match counts, and the reranked ones are shown first
             reranked = {event_id(d) for d in state["hits"]}

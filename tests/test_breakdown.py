@@ -120,6 +120,9 @@ def test_a_tie_and_a_single_group_are_said_as_such(api_app, two_cameras):
     single = ask(api_app, question="which video had the most standing events?").answer.splitlines()[0]
     assert single == "1 standing event was in door_20261130_090000.mp4."
     assert ask(api_app, question="which camera had the most falls?").answer == "No collapse events match."
+    # days without any footage are unknown, not a breakdown of nothing
+    assert ask(api_app, question="thefts per day on 2026-11-20").answer == (
+        "No analysed footage was recorded on 2026-11-20, so nothing could be seen then.")
 
 
 def test_more_thefts_on_one_day_than_another_is_answered_from_both_counts(api_app, two_cameras):
