@@ -112,7 +112,6 @@ def test_thefts_per_day_and_per_hour_fall_on_the_footage_clock(api_app, two_came
 
 
 def test_a_tie_and_a_single_group_are_said_as_such(api_app, two_cameras):
-    till, door = two_cameras
     add_tracked_video(api_app, [person(1, 0.0, 60.0, (200.0, 600.0))], name="door_20261130_120000.mp4",
                       camera="front_door", events=[_theft(5.0), _theft(20.0)])
     tied = ask(api_app, question="which camera had the most thefts?").answer.splitlines()[0]
