@@ -262,17 +262,31 @@ class AskService:
     def _parse(self, state: dict) -> dict:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
-        from rag.terms import camera_mention, video_mention
+        from rag.query import _COMPARE
+        from rag.terms import camera_asked, camera_mention, video_mention
 
-        question, named, camera = state["question"], None, None
+        question, named, camera, missing = state["question"], None, None, None
         if not state["video"]:
             # "what happened in fighting1?", "on the till camera": stored names, read before their words become filters
             with self.app.db.connection() as conn:
                 named = video_mention(question, videos.named_in(conn, question))
-                camera = None if named else camera_mention(question, videos.cameras_named_in(conn, question))
+                cameras = videos.cameras_named_in(conn, question)
+                camera = None if named else camera_mention(question, cameras)
+                asked = None if named or camera else camera_asked(question)
+                if asked:  # "on camera till_3" with no such camera: searching every camera would mislead
+                    known = videos.camera_names(conn)
+                    missing = (f"No camera named {asked!r} was found (the cameras are {', '.join(known)}), so "
+                               "nothing was searched." if known else
+                               f"No camera named {asked!r} was found (no video is on a camera yet), so nothing "
+                               "was searched.")
+        compared = camera and re.search(_COMPARE, question, re.IGNORECASE)
+        first = compared and camera_mention(question[:compared.start()], cameras)
+        other = first and camera_mention(question[compared.end():], [c for c in cameras if c != first[0]])
+        if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked
+            camera = first[0], f"{first[1]} {compared.group(0)} {other[1]}"
         filters = self.query_parser(named[1] if named else camera[1] if camera else question)
         if camera:
-            filters = filters.model_copy(update={"camera": camera[0]})
+            filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
         wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
         video = None
         if wanted:
@@ -283,6 +297,8 @@ class AskService:
             if video is not None:
                 # "the last minute" becomes a window of this video
                 filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
+        if wanted and video is None:
+            missing = f"No video named {str(wanted)!r} was found, so nothing was searched."
         # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
         summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
         kind = question_kind(state["question"], filters)
@@ -291,13 +307,13 @@ class AskService:
             with self.app.db.connection() as conn:
                 filters = read_clock(conn, state["question"], filters, video)
         return {**state, "filters": filters, "video_row": video, "tally": kind,
-                "summary": summary, "missing_video": str(wanted) if wanted and video is None else None}
+                "summary": summary, "missing": missing}
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]
-        if state["missing_video"] or state["tally"] or filters.relation or filters.compare_from or state["summary"]:
+        if state["missing"] or state["tally"] or filters.relation or filters.compares or state["summary"]:
             method = ("counts" if state["tally"] else "relative" if filters.relation
-                      else "compare" if filters.compare_from else "summary" if state["summary"] else "none")
+                      else "compare" if filters.compares else "summary" if state["summary"] else "none")
             return {**state, "candidates": [], "method": method}
         video = str(state["video_row"]["id"]) if state["video_row"] else None
         docs = self.retriever.invoke(state["question"], filters=filters, video=video, video_row=state["video_row"])
@@ -332,10 +348,10 @@ class AskService:
     def _listing(self, state: dict) -> list[Document] | None:
         """Every event meeting the filters, for the questions `needs_listing` names (else None)."""
         filters: QueryFilters = state["filters"]
-        if (not (needs_listing(filters) or counts_every(filters)) or state["missing_video"] or state["tally"]
+        if (not (needs_listing(filters) or counts_every(filters)) or state["missing"] or state["tally"]
                 or state["summary"]):
             return None
-        if filters.last_s is not None or filters.relation or filters.compare_from:
+        if filters.last_s is not None or filters.relation or filters.compares:
             # "the last minute" of every video only the retriever resolves; "after the theft" and
             # "than yesterday" list their own
             return None
@@ -401,13 +417,12 @@ class AskService:
     def _answer(self, joined: dict) -> dict:
         state, listing = joined["evidence"], joined["listing"]
         filters: QueryFilters = state["filters"]
-        if state["missing_video"]:
-            text = f"No video named {state['missing_video']!r} was found, so nothing was searched."
-            return {**state, "listing": None, "text": text, "cited": []}
+        if state["missing"]:
+            return {**state, "listing": None, "text": state["missing"], "cited": []}
         if state["tally"] and filters.relation:
             text, anchors = self._tally_around(state, state["tally"])
             return {**state, "listing": anchors, "text": text, "cited": [event_id(a) for a in anchors]}
-        if state["tally"] and not state["missing_video"]:
+        if state["tally"]:
             return {**state, "listing": None, "text": self._tally(state, state["tally"]), "cited": []}
         if filters.relation:
             text, cited, docs = self._relative(state)
@@ -415,7 +430,7 @@ class AskService:
         if state["summary"]:
             text, docs = self._overview(state)
             return {**state, "listing": docs, "text": text, "cited": [event_id(d) for d in docs]}
-        if filters.compare_from:
+        if filters.compares:
             text, cited, docs = self._compare(state)
             return {**state, "listing": docs, "text": text, "cited": cited}
         if listing is None and (needs_listing(filters) or counts_every(filters)):
@@ -465,18 +480,24 @@ class AskService:
         return text, [row_to_document(rows[i]) for i in cited if i in rows]
 
     def _compare(self, state: dict) -> tuple[str, list[int], list[Document]]:
-        """'Were there more thefts today than yesterday?': every matching event of each period, and its footage."""
+        """'More thefts today than yesterday?', '... on the front door than on till_2?': both sides' events."""
         from rag.breakdown import compose_comparison
-        from rag.retriever import camera_scope, videos_in_days
+        from rag.day_phrases import day_label
 
         filters: QueryFilters = state["filters"]
-        other = filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to})
         video = state["video_row"]
+        if filters.compare_camera:
+            other = filters.model_copy(update={"camera": filters.compare_camera})
+            days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from else ""
+            labels = (f"on camera {filters.camera}{days}", f"on camera {filters.compare_camera}{days}")
+        else:
+            other = filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to})
+            labels = (day_label(filters.day_from, filters.day_to), day_label(filters.compare_from, filters.compare_to))
         with self.app.db.connection() as conn:
-            scope = camera_scope(conn, filters, [video["id"]] if video else None)
             first, second = (self._matching(conn, f, video) for f in (filters, other))
-            covered = tuple(bool(videos_in_days(conn, f, scope, self.settings.zone)) for f in (filters, other))
-        text, cited = compose_comparison(state["question"], filters, first, second, covered)
+            # a side without analysed footage (of its camera, on its days) is unknown, not zero
+            covered = tuple(bool(videos_in_scope(conn, f, video, self.settings.zone)) for f in (filters, other))
+        text, cited = compose_comparison(state["question"], labels, filters, first, second, covered)
         return text, cited, [*first, *second]
 
     def _breakdown(self, filters: QueryFilters, matching: list[Document]) -> tuple[str, list[int]]:

@@ -23,7 +23,6 @@ from langchain_core.documents import Document
 from core.cameras import footage_start
 from core.phrasing import plural
 from rag.answer import event_id, no_match
-from rag.day_phrases import day_label
 
 _MORE = r"\b(?:more|higher|busier|worse)\b"
 _FEWER = r"\b(?:fewer|less|lower|quieter|better)\b"
@@ -107,15 +106,15 @@ def compose_groups(filters, matching: Sequence[Document], videos: Mapping[str, M
     return "\n".join([head, *lines]), cited
 
 
-def compose_comparison(question: str, filters, first: Sequence[Document], second: Sequence[Document],
-                       covered: tuple[bool, bool]) -> tuple[str, list[int]]:
-    """'More thefts today than yesterday?': both periods' counts, yes or no when the question asks which is more.
+def compose_comparison(question: str, periods: tuple[str, str], filters, first: Sequence[Document],
+                       second: Sequence[Document], covered: tuple[bool, bool]) -> tuple[str, list[int]]:
+    """'More thefts today than yesterday?': both sides' counts, yes or no when the question asks which is more.
 
-    covered: whether each period has any analysed footage (a day without footage is unknown, not zero).
+    periods: how each side is said ('on 2026-12-01', 'on camera till_2'); covered: whether each side has any
+    analysed footage (a day without footage is unknown, not zero).
     """
-    periods = (day_label(filters.day_from, filters.day_to), day_label(filters.compare_from, filters.compare_to))
     noun = _noun([*first, *second], filters.event_types)
-    scope = f" on camera {filters.camera}" if filters.camera else ""
+    scope = f" on camera {filters.camera}" if filters.camera and not filters.compare_camera else ""
     counts = (len(first), len(second))
     if not any(covered):
         return f"No footage was analysed {periods[0]} or {periods[1]}{scope}, so there is nothing to compare.", []

@@ -112,6 +112,8 @@ class QueryFilters(BaseModel):
     compare_from: datetime | None = Field(default=None, description="start of the second period compared "
                                                                     "('more thefts today than yesterday?')")
     compare_to: datetime | None = Field(default=None, description="end of the second period, exclusive")
+    compare_camera: str | None = Field(default=None, max_length=100, description="the camera compared with "
+                                       "`camera` ('more thefts on the front door than on till_2?')")
     rank_by: Literal["longest", "shortest", "largest", "latest", "earliest"] | None = Field(
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
                                   "the one with the most people ('the biggest crowd'), or the latest or earliest "
@@ -153,6 +155,11 @@ class QueryFilters(BaseModel):
     def has_time(self) -> bool:
         return (self.t_from is not None or self.t_to is not None or self.last_s is not None
                 or self.clock_from_s is not None)
+
+    @property
+    def compares(self) -> bool:
+        """The question compares two periods or two cameras."""
+        return self.compare_from is not None or self.compare_camera is not None
 
     @property
     def has_filters(self) -> bool:

@@ -90,6 +90,19 @@ def camera_mention(question: str, cameras: Iterable[str]) -> tuple[str, str] | N
     return None
 
 
+# "camera till_3", "cam 2", "the back-door camera": a name said beside "camera"; digits alone only after it
+_CAMERA_NAME = r"[A-Za-z][\w-]*[\d_-][\w-]*|(?!\d+(?:st|nd|rd|th)\b)\d[\w-]*[A-Za-z_-][\w-]*"
+_CAMERA_ASKED = [rf"\bcam(?:era)?\s+(?:named\s+|called\s+)?(?P<c>{_CAMERA_NAME}|\d+(?![\w:.-]|\s+(?:times?|min|sec|s|h"
+                 rf"|hours?|minutes?|seconds?|people|persons?|am|pm)\b))",
+                 rf"(?<![\w-])(?P<c>{_CAMERA_NAME})\s+cam(?:era)?\b"]
+
+
+def camera_asked(question: str) -> str | None:
+    """The camera name a question says beside "camera" ("on camera till_3", "cam 2"), known or not."""
+    found = [m for pattern in _CAMERA_ASKED for m in re.finditer(pattern, question, re.IGNORECASE)]
+    return min(found, key=lambda m: m.start()).group("c") if found else None
+
+
 def _unread(word: str) -> bool:
     """A plain word the question parser reads nothing in, and no place word: 'vtest', not 'theft' or 'store'."""
     from rag.query import parse_question

@@ -202,9 +202,20 @@ def test_a_camera_named_in_the_question_keeps_to_its_videos(app, store, service)
         after = service.ask("what happened after the theft on the front door camera?")
         assert after.answer.startswith(f"After the theft at 03:12–03:20 in store-a.mp4 [E{store['theft']}]")
         assert "store-b" not in after.answer
+        # a camera nobody set up is said so, not answered from every camera
+        for question in ("any theft on camera till_3?", "how many thefts on till_3 camera?"):
+            unknown = service.ask(question)
+            assert unknown.answer == ("No camera named 'till_3' was found (the cameras are Front door, till_2), "
+                                      "so nothing was searched.")
+            assert unknown.citations == []
+        assert service.ask("anyone on camera 7?").answer.startswith("No camera named '7' was found")
     finally:
         camera("a", None)
         camera("b", None)
+    assert service.ask("any theft on camera till_3?").answer == (
+        "No camera named 'till_3' was found (no video is on a camera yet), so nothing was searched.")
+    assert service.ask('did anyone fall in video "nowhere.mp4"?').answer == (
+        "No video named 'nowhere.mp4' was found, so nothing was searched.")
 
 
 def test_longest_question_ranks_every_matching_event_by_duration(app, store, service):

@@ -141,6 +141,22 @@ def test_more_thefts_on_one_day_than_another_is_answered_from_both_counts(api_ap
                              "analysed on 2026-11-30.")
 
 
+def test_more_thefts_on_one_camera_than_another_counts_both(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    more = ask(api_app, question="were there more thefts on till_2 than on the front_door camera?")
+    assert more.answer == "\n".join([
+        "Yes. 3 theft events on camera till_2, against 1 on camera front_door.",
+        f"- on camera till_2: [E{till[0]}] [E{till[1]}] [E{till[2]}]",
+        f"- on camera front_door: [E{door[0]}]"])
+    assert more.search_method == "compare" and more.filters["compare_camera"] == "front_door"
+    assert ask(api_app, question="fewer thefts on front_door than till_2?").answer.startswith(
+        "Yes. 1 theft event on camera front_door, against 3 on camera till_2.")
+    # a day asked holds for both cameras; one without footage that day is unknown
+    assert ask(api_app, question="more thefts on till_2 than on front_door on 2026-12-01?").answer.startswith(
+        "Unknown. 3 theft events on camera till_2 on 2026-12-01, but no footage was analysed on camera "
+        "front_door on 2026-12-01.")
+
+
 def test_a_period_without_footage_is_unknown_not_zero(api_app, two_cameras):
     till = _ids(api_app, two_cameras[0])
     assert ask(api_app, question="were there more thefts on 2026-12-01 than on 2026-11-29?").answer == (

@@ -497,3 +497,15 @@ def test_a_camera_is_named_by_its_name_and_a_plain_word_only_beside_camera() -> 
     # plain words without "camera": a place, not a camera
     assert camera_mention("was there a fight in front of the door?", cameras) is None
     assert camera_mention("anything at till_20?", cameras) is None
+
+
+@pytest.mark.parametrize(("question", "camera"), [
+    ("any theft on camera till_3?", "till_3"), ("thefts on cam 2 today", "2"),
+    ("on the back-door camera?", "back-door"), ("on camera 4b", "4b"),
+    # counts, clock times, ordinals and plain words beside "camera" name no camera
+    ("who walked towards the camera 3 times?", None), ("camera 3 minutes in", None), ("on camera 12:30", None),
+    ("on the 2nd camera", None), ("on the front camera", None), ("which camera had the most thefts?", None)])
+def test_a_camera_name_beside_camera_is_read_known_or_not(question, camera) -> None:
+    from rag.terms import camera_asked
+
+    assert camera_asked(question) == camera

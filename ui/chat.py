@@ -104,6 +104,8 @@ def filters_text(filters: dict) -> str:
         parts.append("one video")
     if filters.get("camera"):
         parts.append(f"camera: {filters['camera']}")
+    if filters.get("compare_camera"):
+        parts.append(f"against: camera {filters['compare_camera']}")
     if filters.get("is_count"):
         parts.append("count")
     if filters.get("text"):

@@ -122,6 +122,12 @@ def cameras_named_in(conn: psycopg.Connection, text: str) -> list[str]:
            ORDER BY 1""", (text,)).fetchall()]
 
 
+def camera_names(conn: psycopg.Connection) -> list[str]:
+    """Every camera a video is on, by name."""
+    return [row["camera"] for row in conn.execute(
+        "SELECT DISTINCT camera FROM videos WHERE camera IS NOT NULL AND camera <> '' ORDER BY 1").fetchall()]
+
+
 def of_camera(conn: psycopg.Connection, camera: str) -> list[UUID]:
     """The ids of a camera's videos (its name in any case)."""
     return [row["id"] for row in conn.execute(
