@@ -82,14 +82,24 @@ def _by_category(doc: Document) -> bool:
     return typed_by_category(_attributes(doc.metadata))
 
 
+def wall_clock(meta: Mapping[str, Any]) -> str:
+    """' (2026-12-01 10:58:10)' when an event's footage clock is known (its file name, the uploader), else ''."""
+    at = meta.get("starts_at")
+    return f" ({at:%Y-%m-%d %H:%M:%S})" if at and meta.get("clock_from") in ("file name", "set at upload") else ""
+
+
 def event_line(doc: Document, *, video: bool = False) -> str:
-    """'- 01:03–01:09 theft on the right, person in grey: ... [E29]'; led by its video's name when `video`."""
+    """'- 01:03–01:09 theft on the right, person in grey: ... [E29]'; led by its video's name when `video`.
+
+    The footage's wall clock follows the span when it is known: '- 00:10–00:16 (2026-12-01 10:58:10) theft'.
+    """
     meta = doc.metadata
     who = describe_who(_attributes(meta))
     kind = meta.get("type") or "event"
     if _by_category(doc):
         kind += " (video category)"
-    head = f"{format_span(meta.get('t_start'), meta.get('t_end'))} {kind}{describe_where(meta.get('zone'))}"
+    span = format_span(meta.get("t_start"), meta.get("t_end"))
+    head = f"{span}{wall_clock(meta)} {kind}{describe_where(meta.get('zone'))}"
     if who:
         head += f", {who}"
     description = doc.page_content.strip().rstrip(".")
@@ -374,7 +384,8 @@ def keep_valid_citations(text: str, valid_ids: Iterable[int]) -> tuple[str, list
 
 def _prompt_line(doc: Document) -> str:
     meta = doc.metadata
-    parts = [f"[E{event_id(doc)}] {format_span(meta.get('t_start'), meta.get('t_end'))} {meta.get('type') or 'event'}"]
+    parts = [f"[E{event_id(doc)}] {format_span(meta.get('t_start'), meta.get('t_end'))}{wall_clock(meta)} "
+             f"{meta.get('type') or 'event'}"]
     if _by_category(doc):
         parts.append("type taken from the video's category, not stated")
     if meta.get("zone"):

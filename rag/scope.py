@@ -82,4 +82,5 @@ def on_the_wall_clock(conn, docs: list[Document], zone: tzinfo | None) -> list[D
         if start is not None:
             doc.metadata["starts_at"] = start + timedelta(seconds=float(doc.metadata.get("t_start") or 0.0))
             doc.metadata["clock"] = clock_phrase(source)
+            doc.metadata["clock_from"] = source
     return docs
