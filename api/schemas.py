@@ -170,6 +170,10 @@ class Citation(BaseModel):
     description: str
     zone: str | None
     score: float | None
+    at: str | None = Field(default=None, description="when it begins on its footage's wall clock, "
+                                                     "'2026-12-01 10:58:10', where the answer looked it up")
+    clock: str | None = Field(default=None, description="how that clock is known: 'set at upload', 'file name', "
+                                                        "'upload time'")
     thumbnail_url: str | None = Field(description="presigned highlight frame, valid one hour")
 
 

@@ -120,6 +120,8 @@ def clock_windows(video: dict, clock_from_s: float, clock_to_s: float | None,
     return spans
 
 
+# a footage start known from the footage itself; "upload time" is only when it reached us
+KNOWN_CLOCKS = frozenset({"set at upload", "file name"})
 _CLOCK_PHRASES = {"set at upload": "by the clock set at upload", "file name": "by its file name",
                   "upload time": "by its upload time"}
 

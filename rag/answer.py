@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
 from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_where, describe_who, plural
 from rag.importers import typed_by_category
@@ -85,7 +86,7 @@ def _by_category(doc: Document) -> bool:
 def wall_clock(meta: Mapping[str, Any]) -> str:
     """' (2026-12-01 10:58:10)' when an event's footage clock is known (its file name, the uploader), else ''."""
     at = meta.get("starts_at")
-    return f" ({at:%Y-%m-%d %H:%M:%S})" if at and meta.get("clock_from") in ("file name", "set at upload") else ""
+    return f" ({at:%Y-%m-%d %H:%M:%S})" if at and meta.get("clock_from") in KNOWN_CLOCKS else ""
 
 
 def event_line(doc: Document, *, video: bool = False) -> str:

@@ -61,7 +61,7 @@ LISTING_LIMIT = 5000  # events a count question may count; far beyond one store'
 SESSION_TITLE_CHARS = 80
 _NO_LOOKS = {"genders": [], "age_groups": [], "colours": []}  # filters without the person facets
 CITATION_KEYS = ("event_id", "video_id", "video_name", "t_start", "t_end", "type", "description", "zone", "score",
-                 "highlight_key", "attributes")
+                 "highlight_key", "attributes", "at", "clock")
 
 
 @dataclass
@@ -124,6 +124,8 @@ def _doc_summary(doc: Document) -> dict:
         "type": meta.get("type"), "description": doc.page_content, "zone": meta.get("zone"),
         "highlight_key": meta.get("highlight_key"), "track_number": meta.get("track_number"),
         "confidence": meta.get("confidence"), "attributes": dict(meta.get("attributes") or {}),
+        "at": f"{meta['starts_at']:%Y-%m-%d %H:%M:%S}" if meta.get("starts_at") else None,
+        "clock": meta.get("clock_from"),
     }
 
 

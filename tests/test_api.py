@@ -430,6 +430,8 @@ def test_ask_answers_with_citations_and_presigned_thumbnails(client, api_app):
     assert theft["video_id"] == str(video["id"]) and theft["t_start"] == 190.0
     assert theft["thumbnail_url"].startswith("http://testserver/media/")
     assert theft["thumbnail_url"].endswith("_theft.jpg")
+    # its wall clock, known here only by the upload time (so the card does not show it)
+    assert theft["clock"] == "upload time" and len(theft["at"]) == 19 and theft["at"][10] == " "
     assert isinstance(body["filters"], dict) and body["search_method"] and isinstance(body["timings_ms"], dict)
 
     follow_up = client.post("/v1/ask", headers=AUTH, json={"question": "and where did he go?",

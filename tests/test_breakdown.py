@@ -170,10 +170,14 @@ def test_a_period_without_footage_is_unknown_not_zero(api_app, two_cameras):
 
 def test_event_lines_say_the_wall_clock_where_the_footage_has_one(api_app, two_cameras):
     till = _ids(api_app, two_cameras[0])
-    lines = ask(api_app, question="any theft on till_2?").answer.splitlines()
+    result = ask(api_app, question="any theft on till_2?")
+    lines = result.answer.splitlines()
 
     # till_20261201_105800.mp4 starts at 10:58:00 by its file name: 10 s in is 10:58:10
     assert lines[1:] == [
         f"- 00:10–00:15 (2026-12-01 10:58:10) theft: A person takes an item and hides it [E{till[0]}]",
         f"- 01:00–01:05 (2026-12-01 10:59:00) theft: A person takes an item and hides it [E{till[1]}]",
         f"- 02:30–02:35 (2026-12-01 11:00:30) theft: A person takes an item and hides it [E{till[2]}]"]
+    # the cited cards (and the API's citations) carry it too
+    assert [c["at"] for c in result.citations] == ["2026-12-01 10:58:10", "2026-12-01 10:59:00", "2026-12-01 11:00:30"]
+    assert {c["clock"] for c in result.citations} == {"file name"}

@@ -83,6 +83,10 @@ def test_card_details_say_who_where_and_what_only_the_video_category_backs():
                                                        "score 0.42"]
     analysed = {"zone": "shelf", "confidence": 0.8, "attributes": {"clothing_colour": "red"}}
     assert card_details(analysed) == ["clothing colour: red", "zone: shelf", "confidence 0.80"]
+    # the wall clock shows when the footage says it, not when only its upload time does
+    clocked = {**analysed, "at": "2026-12-01 10:58:10", "clock": "file name"}
+    assert card_details(clocked)[0] == "at 2026-12-01 10:58:10"
+    assert card_details({**clocked, "clock": "upload time"}) == card_details(analysed)
 
 
 def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Mapping
 
 import streamlit as st
 
+from core.cameras import KNOWN_CLOCKS
 from rag.importers import typed_by_category
 from ui.format import attributes_text, mmss, span, type_badge
 from ui.media import show_picture
@@ -27,7 +28,8 @@ def as_mapping(item: Any) -> Mapping[str, Any]:
 def card_details(e: dict, *, show_score: bool = False) -> list[str]:
     """The caption under an event: who, where, score or confidence, and whether only the video's category typed it."""
     attributes = e.get("attributes") or {}
-    details = ["type from the video's category" if typed_by_category(attributes) else "",
+    details = [f"at {e['at']}" if e.get("at") and e.get("clock") in KNOWN_CLOCKS else "",
+               "type from the video's category" if typed_by_category(attributes) else "",
                attributes_text(attributes), f"zone: {e['zone']}" if e.get("zone") else ""]
     if show_score and e.get("score") is not None:
         details.append(f"score {float(e['score']):.2f}")

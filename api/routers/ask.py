@@ -19,7 +19,7 @@ def _citation(links: Links, cited: Mapping[str, Any]) -> Citation:
     return Citation(event_id=cited["event_id"], video_id=cited["video_id"], video_name=cited.get("video_name"),
                     t_start=cited["t_start"], t_end=cited["t_end"], type=cited["type"],
                     description=cited.get("description") or "", zone=cited.get("zone"), score=cited.get("score"),
-                    thumbnail_url=links.url(cited.get("highlight_key")))
+                    at=cited.get("at"), clock=cited.get("clock"), thumbnail_url=links.url(cited.get("highlight_key")))
 
 
 @router.post("/v1/ask", response_model=AskResponse, summary="Ask a question about the events")
