@@ -412,6 +412,7 @@ class AskService:
                 around = self._matching(conn, target_filters.model_copy(update={"t_from": lo, "t_to": hi}), None,
                                         video_id=anchor.metadata["video_id"])
                 followed.append((anchor, [d for d in around if relative.follows(filters, anchor, d)]))
+            on_the_wall_clock(conn, [d for anchor, docs in followed for d in (anchor, *docs)], self.settings.zone)
         text, cited = relative.compose(filters, followed, anchors_found=len(anchors),
                                        window_label=filters.window_label())
         return text, cited, [d for _, docs in followed for d in docs] + [a for a, _ in followed]

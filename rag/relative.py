@@ -19,7 +19,7 @@ from langchain_core.documents import Document
 
 from core.clock import format_span
 from core.phrasing import plural
-from rag.answer import event_id, event_line
+from rag.answer import event_id, event_line, wall_clock
 from rag.query import QueryFilters
 
 # an event type as the noun of "after the ...": "after the fight at 00:41"
@@ -92,7 +92,7 @@ def heading(filters: QueryFilters, anchor: Document) -> str:
     where = f" in {meta['video_name']}" if meta.get("video_name") else ""
     kind = str(meta.get("type") or "event")
     return (f"{_HEADS[filters.relation]} the {_NOUNS.get(kind, kind)} at "
-            f"{format_span(meta.get('t_start'), meta.get('t_end'))}{where} [E{event_id(anchor)}]")
+            f"{format_span(meta.get('t_start'), meta.get('t_end'))}{wall_clock(meta)}{where} [E{event_id(anchor)}]")
 
 
 def nothing_to_follow(filters: QueryFilters, window_label: str = "", *, what: str = "look") -> str:

@@ -181,3 +181,12 @@ def test_event_lines_say_the_wall_clock_where_the_footage_has_one(api_app, two_c
     # the cited cards (and the API's citations) carry it too
     assert [c["at"] for c in result.citations] == ["2026-12-01 10:58:10", "2026-12-01 10:59:00", "2026-12-01 11:00:30"]
     assert {c["clock"] for c in result.citations} == {"file name"}
+
+
+def test_what_happened_after_a_theft_says_both_on_the_wall_clock(api_app, two_cameras):
+    till = _ids(api_app, two_cameras[0])
+    lines = ask(api_app, question="what happened after the first theft on till_2?").answer.splitlines()
+
+    assert lines[0].startswith(f"After the theft at 00:10–00:15 (2026-12-01 10:58:10) in till_20261201_105800.mp4 "
+                               f"[E{till[0]}]")
+    assert f"- 01:00–01:05 (2026-12-01 10:59:00) theft: A person takes an item and hides it [E{till[1]}]" in lines
