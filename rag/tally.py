@@ -185,7 +185,7 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     people = sum(t.people for _, t in tallies)
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
     if kind == "busiest":
-        return _busiest(counted, filters, window, scope, zone)  # from the frames: everyone on screen
+        return _busiest(counted, clocks, filters, window, scope, zone)  # from the frames: everyone on screen
     if kind == "first_last":
         return _first_last(question, counted, filters, window, zone)
     if kind == "people":
@@ -232,17 +232,21 @@ def _who_words(filters) -> str:
     return " ".join(words)
 
 
-def _busiest(counted: Sequence[VideoCounts], filters, window: str, scope: str, zone: tzinfo | None) -> str:
-    """The moment the most people were on screen at once, and the wall-clock hour with the most people."""
+def _busiest(counted: Sequence[VideoCounts], clocks: Sequence, filters, window: str, scope: str,
+             zone: tzinfo | None) -> str:
+    """The moment the most people were on screen at once, and the wall-clock hour with the most people.
+
+    clocks: per video, the footage span the clock times asked fall in ("after 10 pm"), else None.
+    """
     best: tuple[VideoCounts, float, int] | None = None
     hours: dict[datetime, int] = {}
-    for c in counted:
-        t, people = busiest_frame(c.frames, t_from=filters.t_from, t_to=filters.t_to)
+    for c, w in zip(counted, clocks):
+        lo, hi = w if w else (filters.t_from, filters.t_to)
+        t, people = busiest_frame(c.frames, t_from=lo, t_to=hi)
         if people and (best is None or people > best[2]):
             best = (c, t, people)
         start, _ = footage_start(c.video, zone)
-        for h in tally(c.paths, c.zones, t_from=filters.t_from, t_to=filters.t_to,
-                       clock_offset_s=seconds_past_hour(start)).hours:
+        for h in tally(c.paths, c.zones, t_from=lo, t_to=hi, clock_offset_s=seconds_past_hour(start)).hours:
             at = (start + timedelta(seconds=h["t_start"])).replace(minute=0, second=0, microsecond=0)
             hours[at] = hours.get(at, 0) + h["people"]
     if best is None:

@@ -181,6 +181,10 @@ def test_the_busiest_moment_comes_from_the_frames_and_the_hour_from_the_tracks(a
     assert _answer(api_app, "what was the peak time after 12 seconds?").startswith(
         "The busiest moment after 00:12 was 00:12 in front_20261201_105950.mp4")
     assert ask(api_app, question="when was it busiest?").search_method == "counts"
+    # on the wall clock: from 11:00:00, 10 s in, only two of them were left
+    assert _answer(api_app, "when was the store busiest after 11 am?") == (
+        "The busiest moment after 11:00 by the clock was 00:10 in front_20261201_105950.mp4 (2026-12-01 11:00 by its "
+        "file name), with 2 people on screen at once.")
 
 
 def test_footage_known_only_by_its_upload_time_is_read_on_the_stores_clock(api_app):
