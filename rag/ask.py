@@ -459,7 +459,8 @@ class AskService:
             reranked = {event_id(d) for d in state["hits"]}
             hits = [*state["hits"], *(d for d in listing if event_id(d) not in reranked)]
         with self.app.db.connection() as conn:  # each line says when on the wall clock, where its footage's is known
-            on_the_wall_clock(conn, [*hits, *state["context"]], self.settings.zone)
+            # the reranked copies too: a citation is read from whichever copy is saved
+            on_the_wall_clock(conn, [*hits, *state["hits"], *state["context"], *(listing or [])], self.settings.zone)
         answer = self.generator.answer(state["question"], filters, hits, state["context"])
         # every citation must be an event this question retrieved; anything else is dropped here
         known = {event_id(d) for d in [*state["candidates"], *hits, *state["context"]]} - {None}

@@ -328,12 +328,19 @@ def test_s3_import_with_a_bad_uri_says_so(empty):
 # ---- ask ---------------------------------------------------------------------------------------
 
 def test_ask_shows_citation_cards_filters_and_time_and_jumps_to_the_video(populated, app):
+    from datetime import datetime
+
+    from db.repos import videos
+
+    with app.db.connection() as conn:  # the uploader said when the recording started: the card says when it was
+        videos.update(conn, populated["id"], recorded_at=datetime(2026, 12, 1, 22, 15, 0))
     at = open_page("pages/ask.py")
     at.chat_input(key="ask_input").set_value("did anyone steal anything?").run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.chat_message) >= 2
     captions = " ".join(c.value for c in at.caption)
     assert "filters:" in captions and "took" in captions
+    assert "at 2026-12-01 22:15:01" in captions, captions
     jumps = [b for b in at.button if b.key and b.key.startswith("jump-turn-")]
     assert jumps, "the answer cites events as cards"
     # the session appears in the sidebar, and can be renamed

@@ -62,7 +62,8 @@ def saved_turns(app, session_id: str) -> list[TurnView]:
     """A session's saved turns, their cited events looked up again (in citation order)."""
     rows = data.chat_turns(app, session_id=session_id)
     ids = [i for r in rows for i in (r["cited_event_ids"] or [])]
-    events = data.events_by_id(app, ids=ids)
+    # looked up again with their wall clock, as the fresh answer's citations have it
+    events = {e["id"]: e for e in data.on_the_wall_clock(app, list(data.events_by_id(app, ids=ids).values()))}
     details = st.session_state.get(DETAILS, {})
     views = []
     for r in rows:
