@@ -264,10 +264,10 @@ class AskService:
     def _parse(self, state: dict) -> dict:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
-        from rag.query import _COMPARE
+        from rag.query import COMPARE
         from rag.terms import camera_asked, camera_mention, video_mention
 
-        question, named, camera, missing = state["question"], None, None, None
+        question, named, camera, cameras, missing = state["question"], None, None, [], None
         if not state["video"]:
             # "what happened in fighting1?", "on the till camera": stored names, read before their words become filters
             with self.app.db.connection() as conn:
@@ -281,7 +281,7 @@ class AskService:
                                "nothing was searched." if known else
                                f"No camera named {asked!r} was found (no video is on a camera yet), so nothing "
                                "was searched.")
-        compared = camera and re.search(_COMPARE, question, re.IGNORECASE)
+        compared = camera and re.search(COMPARE, question, re.IGNORECASE)
         first = compared and camera_mention(question[:compared.start()], cameras)
         other = first and camera_mention(question[compared.end():], [c for c in cameras if c != first[0]])
         if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked

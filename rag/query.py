@@ -407,7 +407,8 @@ _GROUPS = {
     "day": r"\b(?:which|what) (?:days?|dates?)\b|\b(?:per|by|for each|on each|each) day\b|\bdaily\b|\bday by day\b",
     "hour": r"\b(?:which|what) (?:hours?|times? of (?:the )?day)\b|\b(?:per|by|for each|each) hour\b|\bhourly\b",
 }
-_COMPARE = r"\b(?:than|compared (?:to|with)|versus|vs\.?|against)\b"
+# "than", "versus": the question compares what comes before the word with what comes after it
+COMPARE = r"\b(?:than|compared (?:to|with)|versus|vs\.?|against)\b"
 _RANK = {"longest": r"\b(?:longest|the most time)\b", "shortest": r"\b(?:shortest|briefest|the least time)\b",
          "largest": r"\b(?:biggest|largest)\s+(?:\w+\s+)?(?:crowds?|groups?|gatherings?)\b"}
 _WHEN_RANK = {"latest": r"\b(?:last|latest|most recent|newest)\b", "earliest": r"\b(?:first|earliest)\b"}
@@ -572,7 +573,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
             break
 
     parse_day(scan, found, today=today or date.today())
-    compared = re.search(_COMPARE, question, re.IGNORECASE)
+    compared = re.search(COMPARE, question, re.IGNORECASE)
     if found.get("day_from") is not None and compared:
         # "on Monday than this week": the day before the comparison word is asked, the one after compared to
         before, after = {}, {}
