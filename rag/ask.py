@@ -439,9 +439,12 @@ class AskService:
         if listing is None and (needs_listing(filters) or counts_every(filters)):
             # counted (or ranked) from all the retrieved candidates, not only the reranked few
             listing = ranked(filters, [d for d in state["candidates"] if not contradicts(filters, d.metadata)])
+        with self.app.db.connection() as conn:
+            # when each event was on the wall clock: for its line, its card and "the last theft" of all the footage;
+            # the reranked copies too, as a citation is read from whichever copy is saved
+            on_the_wall_clock(conn, [*(listing or []), *state["hits"], *state["context"]], self.settings.zone)
         if filters.rank_by in ("latest", "earliest") and listing:
-            with self.app.db.connection() as conn:  # "the last theft" of all the footage
-                listing = ranked(filters, on_the_wall_clock(conn, listing, self.settings.zone))
+            listing = ranked(filters, listing)
         hits = listing if listing is not None else state["hits"]
         unknown = False
         if not hits and (filters.day_from is not None or filters.clock_from_s is not None):
@@ -458,9 +461,6 @@ class AskService:
             # "was there a crowd?": every match counts, and the reranked ones are shown first
             reranked = {event_id(d) for d in state["hits"]}
             hits = [*state["hits"], *(d for d in listing if event_id(d) not in reranked)]
-        with self.app.db.connection() as conn:  # each line says when on the wall clock, where its footage's is known
-            # the reranked copies too: a citation is read from whichever copy is saved
-            on_the_wall_clock(conn, [*hits, *state["hits"], *state["context"], *(listing or [])], self.settings.zone)
         answer = self.generator.answer(state["question"], filters, hits, state["context"])
         # every citation must be an event this question retrieved; anything else is dropped here
         known = {event_id(d) for d in [*state["candidates"], *hits, *state["context"]]} - {None}
