@@ -53,7 +53,6 @@ from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
 from rag.tally import question_kind
-from rag.time_phrases import twenty_four_hour
 
 log = logging.getLogger(__name__)
 
@@ -304,10 +303,9 @@ class AskService:
         # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
         summary = bool(re.search(SUMMARY_REQUEST, state["question"], re.IGNORECASE)) and not filters.event_types
         kind = question_kind(state["question"], filters)
-        # counts read "between 10:00 and 11:00" their own way (rag.tally.clock_window); "after 10 pm" is the clock's
-        if not filters.relation and (not kind or twenty_four_hour(state["question"]) != state["question"]):
+        if not filters.relation:  # a count over footage known only by its upload time keeps hh:mm in the footage
             with self.app.db.connection() as conn:
-                filters = read_clock(conn, state["question"], filters, video)
+                filters = read_clock(conn, state["question"], filters, video, beyond_footage=not kind)
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing": missing}
 

@@ -24,12 +24,14 @@ from rag.time_phrases import clock_reading, twenty_four_hour, written_clock_time
 MAX_VIDEOS = 5000  # videos a count or summary question may cover
 
 
-def read_clock(conn, question: str, filters: QueryFilters, video: dict | None) -> QueryFilters:
+def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *,
+               beyond_footage: bool = True) -> QueryFilters:
     """'After 22:00' as a time of day on each footage's wall clock, when the footage in scope reads so.
 
     It does when the question says am or pm, when a video whose clock is known (set at upload, or its
-    file name) shows a written time (or, for "between 22:00 and 06:00", overlaps the window), or when no
-    video in scope is long enough for the minutes reading; otherwise "after 2:30" stays 2 min 30 s in.
+    file name) shows a written time (or, for "between 22:00 and 06:00", overlaps the window), or, with
+    beyond_footage, when no video in scope is long enough for the minutes reading; otherwise "after 2:30"
+    stays 2 min 30 s in.
     """
     clock = twenty_four_hour(question)  # "after 10pm" is the parser's 22:00, and a clock time whatever the footage
     reading = clock_reading(clock, filters.t_from, filters.t_to)
@@ -43,7 +45,7 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None) -
     written = written_clock_times(clock)
     spans = [reading] if len(written) == 2 else [(t, t + 60.0) for t in written]
     shown = any(footage_clock(r)[0] is not None and clock_windows(r, lo, hi) for r in rows for lo, hi in spans)
-    too_long = (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
+    too_long = beyond_footage and (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
     if not (shown or too_long or clock != question):
         return filters
     return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from core.cameras import clock_phrase, clock_windows, footage_clock, footage_start, seconds_past_hour
+import numpy as np
+
+from core.cameras import clock_phrase, clock_windows, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
 from core.phrasing import describe_who, with_article
 from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
@@ -41,8 +43,6 @@ _FIRST_LAST = (rf"\b(?:who|when|what time)\b.*\b(?:first|last|earliest|latest)\b
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
 _SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
-_CLOCK = re.compile(r"(?<![:\d])([01]?\d|2[0-3])[:h]([0-5]\d)(?![:\d])")  # hh:mm, never part of hh:mm:ss
-DAY_S = 86400.0
 
 
 @dataclass(slots=True)
@@ -122,24 +122,6 @@ def load_counts(conn, videos: Sequence[dict], *, frames: bool = False, who=None)
     return out
 
 
-def clock_window(question: str, video: dict) -> tuple[float, float] | None:
-    """"between 10:00 and 11:00" as seconds of this video, when its uploader or its file name says when it
-    starts and the two clock times fall in its footage; None otherwise (they are then times of the footage)."""
-    start, _ = footage_clock(video)
-    times = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]
-    if start is None or len(times) != 2:
-        return None
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    lo, hi = ((midnight + timedelta(hours=h, minutes=m) - start).total_seconds() for h, m in times)
-    if hi <= lo:
-        hi += DAY_S  # "between 23:00 and 01:00"
-    duration = float(video.get("duration_s") or 0.0)
-    for shift in (0.0, DAY_S):  # footage that ran past midnight
-        if lo + shift <= duration and hi + shift >= 0:
-            return lo + shift, hi + shift
-    return None
-
-
 def _window(filters) -> str:
     days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from and filters.day_to else ""
     if filters.t_from is None and filters.t_to is None:
@@ -164,8 +146,8 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
             days = day_label(filters.day_from, filters.day_to)
             return f"No analysed footage was recorded {days}, so there is nothing to count."
         return "No analysed video is in scope, so there is nothing to count."
-    clocks = [clock_window(question, c.video) for c in counted]
     window = _window(filters)
+    clocks = [(filters.t_from, filters.t_to)] * len(counted)  # per video, the span of its footage counted
     if filters.clock_from_s is not None:  # "after 10 pm": each video's footage at those hours (rag.scope)
         spans = [clock_windows(c.video, filters.clock_from_s, filters.clock_to_s, zone) for c in counted]
         counted = [c for c, w in zip(counted, spans) if w]
@@ -174,44 +156,37 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         window = f"{days} {filters.time_label()}"
         if not counted:
             return f"No analysed footage was recorded{window}, so there is nothing to count."
-    elif any(clocks):  # clock times: only the footage those hours fall in
-        counted = [c for c, w in zip(counted, clocks) if w]
-        clocks = [w for w in clocks if w]
-        (h1, m1), (h2, m2) = [(int(h), int(m)) for h, m in _CLOCK.findall(question)]
-        window = f" between {h1:02d}:{m1:02d} and {h2:02d}:{m2:02d} by the clock"
-    tallies = [(c, tally(c.paths, c.zones, t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to))
-               for c, w in zip(counted, clocks)]
+    tallies = [(c, tally(c.paths, c.zones, t_from=lo, t_to=hi)) for c, (lo, hi) in zip(counted, clocks)]
     scope = _scope(counted)
     people = sum(t.people for _, t in tallies)
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
     if kind == "busiest":
         return _busiest(counted, clocks, filters, window, scope, zone)  # from the frames: everyone on screen
     if kind == "first_last":
-        return _first_last(question, counted, filters, window, zone)
+        return _first_last(question, counted, clocks, window, zone)
     if kind == "people":
         text = f"{seen[0].upper()}{seen[1:]} (person tracks after identity linking)."
         if filters.is_yes_no:  # "were there any kids?": known to be, perhaps, or nobody
-            unknown = _unrecognised(filters, counted, clocks) if asks_who(filters) else 0
+            unknown = _unrecognised(counted, clocks) if asks_who(filters) else 0
             text = f"{'No' if not people else 'Yes' if people > unknown else 'Possibly'}. {text}"
     elif kind == "flow":
         text = _flow(question, tallies, window, scope, seen)
     else:
-        text = _dwell(filters, tallies, window, scope)
+        text = _dwell(filters, tallies, clocks, window, scope)
     return text + _who_note(filters, counted, clocks, people)
 
 
-def _unrecognised(filters, counted: Sequence[VideoCounts], clocks: Sequence) -> int:
+def _unrecognised(counted: Sequence[VideoCounts], clocks: Sequence) -> int:
     """The same count as the answer's, of the people kept only because their looks were not recognised."""
-    return sum(tally([p for p in c.paths if p.track in c.unrecognised], [],
-                     t_from=w[0] if w else filters.t_from, t_to=w[1] if w else filters.t_to).people
-               for c, w in zip(counted, clocks))
+    return sum(tally([p for p in c.paths if p.track in c.unrecognised], [], t_from=lo, t_to=hi).people
+               for c, (lo, hi) in zip(counted, clocks))
 
 
 def _who_note(filters, counted: Sequence[VideoCounts], clocks: Sequence, people: int) -> str:
     """' Only women were counted, with the 2 of them whose looks were not recognised.' for a question of who."""
     if not asks_who(filters):
         return ""
-    unknown = _unrecognised(filters, counted, clocks)
+    unknown = _unrecognised(counted, clocks)
     who = _who_words(filters)
     if unknown and unknown >= people:
         return f" None was recognised as {who}: the people counted are those whose looks were not recognised."
@@ -236,12 +211,11 @@ def _busiest(counted: Sequence[VideoCounts], clocks: Sequence, filters, window: 
              zone: tzinfo | None) -> str:
     """The moment the most people were on screen at once, and the wall-clock hour with the most people.
 
-    clocks: per video, the footage span the clock times asked fall in ("after 10 pm"), else None.
+    clocks: per video, the span of its footage asked (seconds; "after 10 pm" is each footage's own).
     """
     best: tuple[VideoCounts, float, int] | None = None
     hours: dict[datetime, int] = {}
-    for c, w in zip(counted, clocks):
-        lo, hi = w if w else (filters.t_from, filters.t_to)
+    for c, (lo, hi) in zip(counted, clocks):
         t, people = busiest_frame(c.frames, t_from=lo, t_to=hi)
         if people and (best is None or people > best[2]):
             best = (c, t, people)
@@ -264,24 +238,34 @@ def _busiest(counted: Sequence[VideoCounts], clocks: Sequence, filters, window: 
     return text + "."
 
 
-def _first_last(question: str, counted: Sequence[VideoCounts], filters, window: str, zone: tzinfo | None) -> str:
+def _within(t: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+    """The times of a path inside a span of its footage (None: from the start, to the end)."""
+    return t[(t >= (lo or 0.0)) & (t <= (float("inf") if hi is None else hi))]
+
+
+def _first_last(question: str, counted: Sequence[VideoCounts], clocks: Sequence, window: str,
+                zone: tzinfo | None) -> str:
     """'The last person to leave left at 01:19 in vtest.avi (2026-12-02 19:23:41 by its upload time): a person
-    in black (seen 00:53–01:19).' On the wall clock across the videos in scope."""
+    in black (seen 00:53–01:19).' On the wall clock across the videos in scope.
+
+    clocks: per video, the span of its footage asked; one arrives in it when first seen there, leaves when
+    last seen there ("the last to leave before 10 pm" is not someone still on screen at 10 pm).
+    """
     q = question.lower()
     arriving, leaving = (bool(re.search(rf"\b(?:{words})\b", q)) for words in (_ARRIVE, _LEAVE))
-    ends = leaving and not arriving or not (arriving or leaving) and bool(re.search(r"\b(?:last|latest)\b", q))
     last = bool(re.search(r"\b(?:last|latest)\b", q))
+    ends = leaving or not arriving and last  # the moment the answer names: "left at" is the end of a path
     best = None
-    for c in counted:
+    for c, (lo, hi) in zip(counted, clocks):
         start, source = footage_start(c.video, zone)
         for path in c.paths:
-            t = path.t[(path.t >= (filters.t_from or 0.0))
-                       & (path.t <= (float("inf") if filters.t_to is None else filters.t_to))]
-            if len(t):
-                moment = float(t[-1] if ends else t[0])
+            # arriving or leaving: where the path starts or ends; "the last person seen after 10 pm": in the span
+            moments = path.t[[0, -1]] if (arriving or leaving) and len(path.t) else _within(path.t, lo, hi)
+            if len(moments) and len(_within(moments[-1:] if ends else moments[:1], lo, hi)):
+                moment = float(moments[-1] if ends else moments[0])
                 at = start + timedelta(seconds=moment)
                 if best is None or (at > best[0] if last else at < best[0]):
-                    best = (at, moment, c, path.track, source, float(t[0]), float(t[-1]))
+                    best = (at, moment, c, path.track, source, float(path.t[0]), float(path.t[-1]))
     if best is None:
         return f"Nobody was seen{window}{_scope(counted)}."
     at, moment, c, track, source, seen_from, seen_to = best
@@ -327,7 +311,7 @@ def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, 
     return f"{text[0].upper()}{text[1:]}{window}, counted at {where}{scope}{note}."
 
 
-def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str) -> str:
+def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str, scope: str) -> str:
     wanted = [z for z in filters.zones if z not in _SIDE_ZONES]
     rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items()
             if stats["kind"] != "region" and (not wanted or stats["kind"] in wanted or name in wanted)]
@@ -336,7 +320,8 @@ def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], window: str, scope
         return (f"No {kinds} zone is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
     if not rows:
-        stays = [float(p.t[-1] - p.t[0]) for c, _ in tallies for p in c.paths if len(p.t)]
+        stays = [float(seen[-1] - seen[0]) for (c, _), span in zip(tallies, clocks)
+                 for seen in (_within(p.t, *span) for p in c.paths) if len(seen)]
         if not stays:
             return f"Nobody was seen{window}{scope}."
         return (f"People stayed in view {mmss(sum(stays) / len(stays))} on average (longest {mmss(max(stays))}, "

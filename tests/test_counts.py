@@ -348,3 +348,27 @@ def test_the_first_to_arrive_and_the_last_to_leave_are_read_on_the_wall_clock(ap
         "The first person to arrive was already on screen when the footage starts in till_20261201_100000.mp4 "
         "(2026-12-01 10:00:00 by its file name): a person whose looks were not recognised (seen 00:00–00:30).")
     assert ask(api_app, question="when did the last theft happen?").search_method != "counts"  # an event's question
+
+
+def test_counts_at_a_24_hour_time_keep_to_the_footage_the_clock_puts_there(api_app):
+    # till footage from 10:00 (file name): one shopper 00:00-00:30, one 00:12-01:20; the door's from 09:59:30
+    add_tracked_video(api_app, [person(1, 0.0, 30.0, (200.0, 600.0)), person(2, 12.0, 80.0, (600.0, 600.0))],
+                      name="till_20261201_100000.mp4")
+    add_tracked_video(api_app, [person(1, 20.0, 40.0, (200.0, 600.0))], name="door_20261201_095930.mp4")
+    # "after 10:01" was 10 min 1 s into each footage, and nobody was counted
+    assert _answer(api_app, "how many people were seen after 10:01?") == (
+        "1 distinct person was seen after 10:01 by the clock across 2 videos (person tracks after identity linking).")
+    # someone still on screen at 10:01 did not leave before it; the last to do so left the till at 10:00:30
+    assert _answer(api_app, "who was the last person to leave before 10:01?") == (
+        "Across 2 videos, the last person to leave before 10:01 by the clock left at 00:30 in "
+        "till_20261201_100000.mp4 (2026-12-01 10:00:30 by its file name): a person whose looks were not recognised "
+        "(seen 00:00–00:30).")
+    assert _answer(api_app, "who was the first to arrive after 10:00?").startswith(
+        "Across 2 videos, the first person to arrive after 10:00 by the clock was already on screen when the footage "
+        "starts in till_20261201_100000.mp4 (2026-12-01 10:00:00 by its file name)")  # the door's came at 09:59:50
+    # time on camera counts only the minutes asked: 01:00-01:20 of the second shopper
+    assert _answer(api_app, "how long did people stay after 10:01?") == (
+        "People stayed in view 00:20 on average (longest 00:20, 1 person) after 10:01 by the clock across 2 videos; "
+        "no zones are drawn, so this is time on camera.")
+    assert _answer(api_app, "how long did people stay?").startswith(
+        "People stayed in view 00:39 on average (longest 01:08, 3 people)")  # (30 + 68 + 20) / 3
