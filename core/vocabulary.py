@@ -9,6 +9,8 @@ from __future__ import annotations
 
 PERSON = "person"
 REGIONS = ("left", "centre", "right")
+# the drawn zone kinds a question's place word means: a door is an exit or an entrance zone
+PLACE_KINDS: dict[str, tuple[str, ...]] = {"checkout": ("checkout",), "exit": ("exit", "entrance"), "shelf": ("shelf",)}
 
 EVENT_TYPES: tuple[str, ...] = (
     "walking", "standing", "sitting", "picking", "concealment", "theft",

@@ -241,7 +241,8 @@ def no_match(filters: QueryFilters, suffix: str) -> str:
         "gender": filters.genders[0] if len(filters.genders) == 1 else None,
         "clothing_colour": filters.colours or None,
     })
-    where = describe_where(filters.zones[0]) if len(filters.zones) == 1 else ""
+    places = [*filters.zone_names, *filters.zones]
+    where = describe_where(places[0]) if len(places) == 1 else ""
     involving = f" involving a {who}" if who else ""
     item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
     subject = f"No {kinds} events" if kinds else "No events"

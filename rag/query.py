@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
-from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES
+from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES, PLACE_KINDS
 from rag.day_phrases import day_label, parse_day
 from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds, twenty_four_hour
 
@@ -83,7 +83,9 @@ class QueryFilters(BaseModel):
     age_groups: list[AgeGroup] = Field(default_factory=list)
     genders: list[Gender] = Field(default_factory=list)
     colours: list[Colour] = Field(default_factory=list, description="clothing colours")
-    zones: list[Zone] = Field(default_factory=list, description="regions or named zones")
+    zones: list[Zone] = Field(default_factory=list, description="regions or kinds of zone")
+    zone_names: list[str] = Field(default_factory=list, max_length=20, description="the store's drawn zones the "
+                                  "question names ('the drinks shelf'), lowercase; set from the zones drawn")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
     camera: str | None = Field(default=None, max_length=100, description="a camera's name: its videos")
     day_from: datetime | None = Field(default=None, description="wall-clock start of the asked days ('yesterday')")
@@ -139,6 +141,12 @@ class QueryFilters(BaseModel):
                 out.append(item)
         return out
 
+    @field_validator("zone_names", mode="before")
+    @classmethod
+    def _lower_names(cls, value: Any) -> Any:
+        names = [value] if isinstance(value, str) else value or []
+        return list(dict.fromkeys(n.strip().lower() for n in names if isinstance(n, str) and n.strip()))
+
     @field_validator("video", mode="before")
     @classmethod
     def _blank_video(cls, value: Any) -> Any:
@@ -166,7 +174,8 @@ class QueryFilters(BaseModel):
         """True when anything beyond the free text narrows the search."""
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
-            or self.colours or self.zones or self.video or self.day_from or self.items or self.camera
+            or self.colours or self.zones or self.zone_names or self.video or self.day_from or self.items
+            or self.camera
         )
 
     def resolve(self, duration_s: float | None) -> QueryFilters:
@@ -250,6 +259,25 @@ def _attribute_values(attributes: Mapping[str, Any], *keys: str) -> set[str]:
     return found - {"unknown", "none", ""}
 
 
+def event_places(zone: Any, attributes: Mapping[str, Any]) -> set[str]:
+    """Where an event happened, in a question's words: its zone's name and kind, and the shelf a hand reached into.
+
+    A drawn zone says its kind (`zone_kind`), so a shelf named "counter" is a shelf, not a checkout; an
+    imported or older event has only its zone's name, read as the question's words would be.
+    """
+    names = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if isinstance(z, str) and z}
+    kind = attributes.get("zone_kind")
+    places = set(names)
+    if kind in (None, "", "region"):
+        places |= {ALIASES.get(z, z) for z in names}
+    else:
+        places |= {word for word, kinds in PLACE_KINDS.items() if kind in kinds}
+    shelf = attributes.get("shelf")
+    if isinstance(shelf, str) and shelf:
+        places |= {shelf.strip().lower(), "shelf"}
+    return places
+
+
 def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[str, bool | None]:
     """How one event's metadata meets each constrained facet of the filters.
 
@@ -285,11 +313,9 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         # only a take reports an item: "took the bottle and pushed the baby" keeps the push as it is
         have = _attribute_values(attributes, "object", "item") if isinstance(attributes, Mapping) else set()
         checks["item"] = bool(have & set(filters.items)) if have else None
-    if filters.zones:
-        zone = metadata.get("zone")
-        zones = {z.strip().lower() for z in (zone if isinstance(zone, list) else [zone]) if z}
-        zones = {ALIASES.get(z, z) for z in zones}
-        checks["zone"] = bool(zones & set(filters.zones)) if zones else None
+    if filters.zones or filters.zone_names:
+        places = event_places(metadata.get("zone"), attributes if isinstance(attributes, Mapping) else {})
+        checks["zone"] = bool(places & {*filters.zones, *filters.zone_names}) if places else None
     if filters.t_from is not None or filters.t_to is not None:
         start, end = metadata.get("t_start"), metadata.get("t_end")
         if start is None:

@@ -22,6 +22,7 @@ import numpy as np
 from core.cameras import clock_phrase, clock_windows, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
 from core.phrasing import describe_who, with_article
+from core.vocabulary import PLACE_KINDS
 from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
 from rag.day_phrases import day_label
 
@@ -42,7 +43,6 @@ _FIRST_LAST = (rf"\b(?:who|when|what time)\b.*\b(?:first|last|earliest|latest)\b
                rf"|appear\w*)\b|\b(?:{_ARRIVE}|{_LEAVE})\s+(?:first|last)\b")
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
-_SIDE_ZONES = {"left", "centre", "right"}  # thirds of the frame: no zone to count at
 
 
 @dataclass(slots=True)
@@ -312,12 +312,14 @@ def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, 
 
 
 def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str, scope: str) -> str:
-    wanted = [z for z in filters.zones if z not in _SIDE_ZONES]
-    rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items()
-            if stats["kind"] != "region" and (not wanted or stats["kind"] in wanted or name in wanted)]
-    if wanted and not rows:
-        kinds = " or ".join(wanted)
-        return (f"No {kinds} zone is drawn{scope}, so how long people stayed there cannot be measured; "
+    wanted = [z for z in filters.zones if z in PLACE_KINDS]  # "at the door": any exit or entrance zone
+    kinds, names = {k for z in wanted for k in PLACE_KINDS[z]}, set(filters.zone_names)
+    rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items() if stats["kind"] != "region"
+            and (not (kinds or names) or stats["kind"] in kinds or name.lower() in names)]
+    if (kinds or names) and not rows:
+        what = (f"zone named {' or '.join(map(repr, filters.zone_names))}" if names
+                else f"{' or '.join(wanted)} zone")
+        return (f"No {what} is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
     if not rows:
         stays = [float(seen[-1] - seen[0]) for (c, _), span in zip(tallies, clocks)

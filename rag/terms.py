@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from core.vocabulary import PLACE_KINDS
+
 if TYPE_CHECKING:
     from rag.query import QueryFilters
 
@@ -101,6 +103,35 @@ def camera_asked(question: str) -> str | None:
     """The camera name a question says beside "camera" ("on camera till_3", "cam 2"), known or not."""
     found = [m for pattern in _CAMERA_ASKED for m in re.finditer(pattern, question, re.IGNORECASE)]
     return min(found, key=lambda m: m.start()).group("c") if found else None
+
+
+def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[str], set[str]]:
+    """The drawn zones (name, kind) a question names, and the kinds of zone it then no longer asks for.
+
+    "At the drinks shelf" asks for that shelf, not every shelf. A zone named by a bare place word asks
+    for its kind too when it is of that kind ("the door" of an entrance named "door"), and not when it is
+    not ("the counter" of a shelf named "counter" is no checkout).
+    """
+    from rag.query import ALIASES, ZONES, read_facets
+
+    kinds: dict[str, set[str]] = {}
+    stored: dict[str, list[str]] = {}  # "drinks shelf" -> the names as drawn ("drinks_shelf")
+    for name, kind in zones:
+        said = " ".join(re.split(r"[\s_-]+", name.strip().lower())).strip()
+        kinds.setdefault(said, set()).add(kind)
+        stored.setdefault(said, []).append(name.strip().lower())
+    named, kept, in_names, rest = [], set(), set(), question
+    for name in sorted(kinds, key=len, reverse=True):  # "front door" before "door"
+        pattern = r"(?<![\w-])" + r"[\s_-]+".join(map(re.escape, name.split())) + r"(?![\w-])"
+        if not name or not re.search(pattern, rest, re.IGNORECASE):
+            continue
+        rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
+        named.extend(n for n in dict.fromkeys(stored[name]) if n not in named)
+        in_names |= set(read_facets(name)["zones"])
+        word = ALIASES.get(name, name)
+        if word in ZONES and kinds[name] & set(PLACE_KINDS.get(word, ())):
+            kept.add(word)
+    return named, in_names - kept - set(read_facets(rest)["zones"])
 
 
 def _unread(word: str) -> bool:

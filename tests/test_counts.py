@@ -132,6 +132,10 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     assert _answer(api_app, "how many people came in between 00:00:00 and 00:01:40?").startswith("3 people came in")
     dwell = _answer(api_app, "how long did people stay at the checkout?")
     assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
+    # "the door" is any exit or entrance zone, and a zone's own name asks for that zone alone
+    assert _answer(api_app, "how long did people stay at the door?").splitlines()[1].startswith(
+        "- front door (entrance): ")
+    assert _answer(api_app, "how long did people wait at the till?").splitlines()[1:] == [dwell.splitlines()[1]]
     counted = ask(api_app, question="how many people came in?")
     assert counted.search_method == "counts" and counted.citations == []  # no event search for a count
     people = _answer(api_app, "how many people were there?")

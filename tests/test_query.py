@@ -509,3 +509,34 @@ def test_a_camera_name_beside_camera_is_read_known_or_not(question, camera) -> N
     from rag.terms import camera_asked
 
     assert camera_asked(question) == camera
+
+
+DRAWN = [("Counter", "shelf"), ("door", "entrance"), ("drinks_fridge", "shelf"), ("front door", "entrance"),
+         ("till", "checkout")]
+
+
+@pytest.mark.parametrize(("question", "names", "dropped"), [
+    # a shelf named "counter" is that shelf, not a checkout
+    ("any picking at the counter?", ["counter"], {"checkout"}),
+    ("thefts at the Drinks-Fridge?", ["drinks_fridge"], set()),
+    # the longer name first; "the checkout" is still asked for
+    ("loitering at the front door or at the checkout?", ["front door"], {"exit"}),
+    # a bare place word that is the zone's own kind asks for every zone of the kind too
+    ("anyone at the door?", ["door"], set()), ("what happened at the till?", ["till"], set()),
+    ("picking at the shelf?", [], set()), ("did the doorman steal?", [], set())])
+def test_a_drawn_zone_is_named_by_its_name_and_its_words_stop_reading_as_kinds(question, names, dropped) -> None:
+    from rag.terms import zones_asked
+
+    assert zones_asked(question, DRAWN) == (names, dropped)
+
+
+@pytest.mark.parametrize(("zone", "attributes", "places"), [
+    ("counter", {"zone_kind": "shelf"}, {"counter", "shelf"}),  # not a checkout, whatever its name says
+    ("front door", {"zone_kind": "entrance"}, {"front door", "exit"}),
+    ("left", {"zone_kind": "region", "shelf": "Drinks"}, {"left", "drinks", "shelf"}),  # the hand was in the shelf
+    ("till", {}, {"till", "checkout"}),  # imported: only its name says where
+    (None, {}, set())])
+def test_an_events_places_are_its_zones_name_and_kind_and_the_shelf_reached_into(zone, attributes, places) -> None:
+    from rag.query import event_places
+
+    assert event_places(zone, attributes) == places

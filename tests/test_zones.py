@@ -235,6 +235,29 @@ def test_adding_a_shelf_zone_and_re_deriving_gives_a_picking_event(app, clean_db
     assert not app.store.exists(pick["highlight_key"])
 
 
+def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, clean_db, tmp_path):
+    from services.ask import ask
+
+    video = stored_run(app, tmp_path)
+    # a shelf its staff call "the counter": the word alone would read as a checkout
+    zone_service.set_camera_zones(app, name="shop", zones=[{**SHELF, "name": "Counter"}])
+    assert zone_service.rederive_events(app, video_id=video["id"])["events_by_type"].get("picking") == 1
+    at_shelf = ask(app, question="any picking at the shelf?")
+    assert at_shelf.answer.startswith("Yes. 1 picking event"), at_shelf.answer
+    at_counter = ask(app, question="any picking at the counter?")
+    assert at_counter.answer.startswith("Yes. 1 picking event"), at_counter.answer
+    assert (at_counter.filters["zone_names"], at_counter.filters["zones"]) == (["counter"], [])
+    assert ask(app, question="any picking at the checkout?").answer == "No picking events at the checkout match."
+    # another shelf keeps its own events: naming one shelf is not asking for every shelf
+    zone_service.set_camera_zones(app, name="shop", zones=[
+        {**SHELF, "name": "drinks_fridge"}, {"name": "snacks shelf", "kind": "shelf",
+                                             "polygon": [[900, 200], [1200, 200], [1200, 500], [900, 500]]}])
+    zone_service.rederive_events(app, video_id=video["id"])
+    assert ask(app, question="any picking at the drinks fridge?").answer.startswith("Yes. 1 picking event")
+    assert ask(app, question="any picking at the snacks shelf?").answer == (
+        "No picking events at the snacks shelf match.")
+
+
 def test_re_deriving_alerts_what_a_new_zone_reveals_once(app, clean_db, tmp_path, webhook):
     import bootstrap
     from pydantic import SecretStr

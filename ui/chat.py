@@ -90,7 +90,7 @@ def filters_text(filters: dict) -> str:
     elif last:
         parts.append(f"time: last {mmss(last)}")
     for key, label in (("age_groups", "age"), ("genders", "gender"), ("colours", "colour"), ("zones", "zone"),
-                       ("items", "item"), ("directions", "heading")):
+                       ("zone_names", "zone"), ("items", "item"), ("directions", "heading")):
         if filters.get(key):
             parts.append(f"{label}: " + ", ".join(filters[key]))
     if filters.get("relation") and filters.get("anchor_types"):

@@ -64,7 +64,9 @@ class SearchFilters:
         types: only these event types.
         t_from, t_to: only events overlapping [t_from, t_to] (seconds).
         last_s: only events ending in the last `last_s` seconds of their own video.
-        zones: events in these zones; an event without a zone is kept (it does not say).
+        zones: events in a zone of these names (lowercase) or in the shelf a hand reached into; an event
+            without a zone is kept (it does not say).
+        zone_kinds: events in a drawn zone of these kinds too ("at the door": any exit or entrance zone).
         attributes: jsonb containment, exact: `{"gender": "male"}` keeps only events whose
             attributes contain that pair.
         facets: person facets, lenient: `{"gender": ["male"], "colour": ["red", "black"]}`
@@ -82,6 +84,7 @@ class SearchFilters:
     t_to: float | None = None
     last_s: float | None = None
     zones: Sequence[str] | None = None
+    zone_kinds: Sequence[str] | None = None
     attributes: Mapping | None = None
     facets: Mapping[str, Sequence[str]] | None = None
     min_confidence: float | None = None
@@ -95,7 +98,8 @@ class SearchFilters:
     @property
     def has_lenient(self) -> bool:
         """Filters that keep events which do not say (zones, facets, last_s): they narrow little."""
-        return bool(self.zones or any(self.facets.values() if self.facets else ()) or self.last_s is not None)
+        return bool(self.zones or self.zone_kinds or any(self.facets.values() if self.facets else ())
+                    or self.last_s is not None)
 
     def _conditions(self, *, hard_only: bool = False) -> tuple[list[str], list[str], dict]:
         """Constant SQL conditions over `e` (events), over `v` (videos), and their parameters.
@@ -121,9 +125,13 @@ class SearchFilters:
             # resolved per video: "the last minute" of each video, whatever its length
             video_conds.append("(v.duration_s IS NULL OR e.t_end >= v.duration_s - %(f_last_s)s::float8)")
             params["f_last_s"] = float(self.last_s)
-        if self.zones and not hard_only:
-            conds.append("(e.zone IS NULL OR e.zone = ANY(%(f_zones)s::text[]))")
-            params["f_zones"] = list(self.zones)
+        if (self.zones or self.zone_kinds) and not hard_only:
+            conds.append("(e.zone IS NULL OR lower(e.zone) = ANY(%(f_zones)s::text[])"
+                         " OR e.attributes->>'zone_kind' = ANY(%(f_zone_kinds)s::text[])"
+                         " OR lower(e.attributes->>'shelf') = ANY(%(f_zones)s::text[])"
+                         " OR ('shelf' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'shelf' IS NOT NULL))")
+            params["f_zones"] = [z.lower() for z in self.zones or ()]
+            params["f_zone_kinds"] = list(self.zone_kinds or ())
         if self.windows:
             conds.append("EXISTS (SELECT 1 FROM unnest(%(f_w_ids)s::uuid[], %(f_w_lo)s::float8[], %(f_w_hi)s::float8[])"
                          " AS w(video_id, lo, hi) WHERE w.video_id = e.video_id AND e.t_end >= w.lo"

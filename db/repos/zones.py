@@ -71,6 +71,12 @@ def for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict]:
     ).fetchall()
 
 
+def names_and_kinds(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """Every zone name drawn anywhere (a video's, a camera's, global), with its kinds."""
+    rows = conn.execute("SELECT DISTINCT name, kind FROM zones ORDER BY name, kind").fetchall()
+    return [(r["name"], r["kind"]) for r in rows]
+
+
 def cameras(conn: psycopg.Connection) -> list[dict]:
     """Every camera named by a video or a zone: name, videos, zones, and the frame size of its latest sized video."""
     return conn.execute(
