@@ -224,8 +224,11 @@ class QueryFilters(BaseModel):
 
 
 def _hhmm(seconds: float) -> str:
-    minutes = int(round(seconds / 60.0)) % (24 * 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    """'22:01', or '22:01:25' for a time asked to the second."""
+    whole = int(round(seconds)) % 86400
+    if whole % 60:
+        return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}"
 
 
 def _seconds_words(seconds: float) -> str:

@@ -19,7 +19,7 @@ from core.cameras import clock_phrase, clock_windows, footage_clock
 from db.repos import videos
 from rag.query import QueryFilters
 from rag.retriever import camera_scope, clock_scope, footage_starts, videos_in_days
-from rag.time_phrases import clock_reading, twenty_four_hour, written_clock_times
+from rag.time_phrases import clock_reading, exact_clock_reading, twenty_four_hour, written_clock_times
 
 MAX_VIDEOS = 5000  # videos a count or summary question may cover
 
@@ -31,15 +31,14 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *
     It does when the question says am or pm, when a video whose clock is known (set at upload, or its
     file name) shows a written time (or, for "between 22:00 and 06:00", overlaps the window), or, with
     beyond_footage, when no video in scope is long enough for the minutes reading; otherwise "after 2:30"
-    stays 2 min 30 s in.
+    stays 2 min 30 s in. An hh:mm:ss ("at 22:01:30") is the clock's only when no video in scope is that
+    long and a clock-known one shows it.
     """
     clock = twenty_four_hour(question)  # "after 10pm" is the parser's 22:00, and a clock time whatever the footage
     reading = clock_reading(clock, filters.t_from, filters.t_to)
     if reading is None:
-        return filters
-    rows = [video] if video else videos.analysed_clocks(conn)
-    if filters.camera:
-        rows = [r for r in rows if str(r.get("camera") or "").lower() == filters.camera.lower()]
+        return _read_exact_clock(conn, clock, filters, video)
+    rows = _clock_rows(conn, filters, video)
     if not rows:
         return filters
     written = written_clock_times(clock)
@@ -47,6 +46,29 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *
     shown = any(footage_clock(r)[0] is not None and clock_windows(r, lo, hi) for r in rows for lo, hi in spans)
     too_long = beyond_footage and (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
     if not (shown or too_long or clock != question):
+        return filters
+    return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
+                                      "clock_to_s": reading[1]})
+
+
+def _clock_rows(conn, filters: QueryFilters, video: dict | None) -> list[dict]:
+    """The video asked about, else every analysed one of the camera asked, with what their clocks need."""
+    rows = [video] if video else videos.analysed_clocks(conn)
+    if filters.camera:
+        rows = [r for r in rows if str(r.get("camera") or "").lower() == filters.camera.lower()]
+    return rows
+
+
+def _read_exact_clock(conn, clock: str, filters: QueryFilters, video: dict | None) -> QueryFilters:
+    """'At 22:01:30' on the wall clock, when no video in scope is 22 hours long and a clock-known one shows it."""
+    reading = exact_clock_reading(clock, filters.t_from, filters.t_to)
+    rows = _clock_rows(conn, filters, video) if reading else []
+    if not rows:
+        return filters
+    lo, hi = reading[0], reading[0] + 1.0 if reading[1] is None else reading[1]
+    footage = max(t for t in (filters.t_from, filters.t_to) if t is not None)
+    if footage <= max(float(r.get("duration_s") or 0.0) for r in rows) or not any(
+            footage_clock(r)[0] is not None and clock_windows(r, lo, hi) for r in rows):
         return filters
     return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
                                       "clock_to_s": reading[1]})

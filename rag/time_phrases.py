@@ -281,6 +281,30 @@ def clock_reading(question: str, t_from: float | None, t_to: float | None) -> tu
     return max(at - half, 0.0), min(at + half, 86400.0)
 
 
+_HHMMSS = re.compile(r"(?<![:\d])([01]?\d|2[0-3]):([0-5]\d):([0-5]\d)(?![:\d])")
+
+
+def exact_clock_reading(question: str, t_from: float | None,
+                        t_to: float | None) -> tuple[float, float | None] | None:
+    """'at 22:01:30' on the wall clock, in seconds past midnight, when every time written is an hh:mm:ss.
+
+    The footage reading's window carries over as it is ("at 22:01:30" is give or take 5 s either way).
+    """
+    times = [int(h) * 3600.0 + int(m) * 60.0 + int(s) for h, m, s in _HHMMSS.findall(question)]
+    if not times or len(times) != len(_ANY_CLOCK.findall(question)) or (t_from is None and t_to is None):
+        return None
+    if len(times) == 2 and t_from is not None and t_to is not None:
+        return times[0], times[1]
+    if len(times) != 1:
+        return None
+    if t_to is None:
+        return times[0], None
+    if t_from is None:
+        return 0.0, times[0]
+    half = max((t_to - t_from) / 2.0, 0.0)
+    return max(times[0] - half, 0.0), min(times[0] + half, 86400.0)
+
+
 def written_clock_times(question: str) -> list[float]:
     """Each hh:mm the question writes, in seconds past midnight ('after 22:00': [79200.0])."""
     return [int(h) * 3600.0 + int(m) * 60.0 for h, m in _HHMM.findall(question)]

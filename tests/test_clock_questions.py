@@ -74,6 +74,19 @@ def test_a_clock_time_the_footage_shows_is_read_on_its_clock(api_app, evening):
     assert counted.startswith("1 person was flagged for theft after 21:05 by the clock:")
 
 
+def test_a_time_to_the_second_is_the_clocks_only_when_no_footage_is_that_long(api_app, evening):
+    # read off the on-screen clock: 21:01:42 is 21 hours into no footage, and the till's shows it
+    exact = ask(api_app, question="any theft at 21:01:42?")
+    assert exact.answer.splitlines()[0] == "Yes. 1 theft event between 21:01:37 and 21:01:47 by the clock:"
+    assert [(c["video_name"], c["t_start"]) for c in exact.citations] == [("till_20261201_210000.mp4", 100.0)]
+    assert ask(api_app, question="how many thefts after 21:08:00?").answer.startswith(
+        "1 person was flagged for theft after 21:08 by the clock:")
+    # 00:08:20 fits in the footage: 8 min 20 s in, the till's second theft
+    into = ask(api_app, question="any theft at 00:08:20?")
+    assert (into.filters["t_from"], into.filters["clock_from_s"]) == (495.0, None)
+    assert [c["t_start"] for c in into.citations] == [500.0]
+
+
 def test_am_and_pm_are_clock_times_whatever_the_footage(api_app, evening):
     parsed = parse_question("anyone after 10 pm last night?", today=date(2026, 12, 2))
     assert (parsed.t_from, parsed.day_from, parsed.text) == (1320.0, datetime(2026, 12, 1), "anyone")
