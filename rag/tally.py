@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 
 from core.cameras import clock_phrase, clock_windows, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
-from core.phrasing import describe_who, with_article
+from core.phrasing import describe_where, describe_who, with_article
 from core.vocabulary import PLACE_KINDS
-from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally
+from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally, visits
 from rag.day_phrases import day_label
 
 _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
@@ -156,10 +156,16 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         window = f"{days} {filters.time_label()}"
         if not counted:
             return f"No analysed footage was recorded{window}, so there is nothing to count."
+    scope, where = _scope(counted), ""
+    if kind == "people" and _zones_asked(filters, []) is not None:  # "how many people visited the counter?"
+        if not any(_zones_asked(filters, c.zones) for c in counted):
+            return (f"No {_zone_words(filters)} is drawn{scope}, so who went there cannot be counted; draw one on the "
+                    "video page.")
+        counted = [_visitors(c, _zones_asked(filters, c.zones), span) for c, span in zip(counted, clocks)]
+        where = _place_words(filters)
     tallies = [(c, tally(c.paths, c.zones, t_from=lo, t_to=hi)) for c, (lo, hi) in zip(counted, clocks)]
-    scope = _scope(counted)
     people = sum(t.people for _, t in tallies)
-    seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{window}{scope}"
+    seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{where}{window}{scope}"
     if kind == "busiest":
         return _busiest(counted, clocks, filters, window, scope, zone)  # from the frames: everyone on screen
     if kind == "first_last":
@@ -174,6 +180,38 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     else:
         text = _dwell(filters, tallies, clocks, window, scope)
     return text + _who_note(filters, counted, clocks, people)
+
+
+def _zones_asked(filters, zones: Sequence[CountZone]) -> list[CountZone] | None:
+    """The drawn zones of the kinds or names a question asks about; None when it asks about no zone."""
+    kinds = {k for z in filters.zones for k in PLACE_KINDS.get(z, ())}  # "at the door": exits and entrances
+    names = set(filters.zone_names)
+    if not (kinds or names):
+        return None
+    return [z for z in zones if z.kind in kinds or z.name.lower() in names]
+
+
+def _zone_words(filters) -> str:
+    """'zone named 'counter'' or 'checkout zone', for a sentence saying none is drawn."""
+    if filters.zone_names:
+        return f"zone named {' or '.join(map(repr, filters.zone_names))}"
+    return f"{' or '.join(z for z in filters.zones if z in PLACE_KINDS)} zone"
+
+
+def _place_words(filters) -> str:
+    """' at the counter', ' at the checkout or exit': the places asked, for the answer's sentence."""
+    from rag.query import ALIASES
+
+    named = {ALIASES.get(n, n) for n in filters.zone_names}  # "the door" once, not "the door or exit"
+    places = [*filters.zone_names, *(z for z in filters.zones if z in PLACE_KINDS and z not in named)]
+    return describe_where(places[0]) if len(places) == 1 else f" at the {' or '.join(places)}"
+
+
+def _visitors(counted: VideoCounts, zones: Sequence[CountZone], span: tuple) -> VideoCounts:
+    """The video's counts with only the people whose foot was in one of the zones within the span."""
+    lo, hi = (-np.inf if span[0] is None else span[0]), (np.inf if span[1] is None else span[1])
+    tracks = {v.track for v in visits(counted.paths, zones) if v.t_exit >= lo and v.t_enter <= hi}
+    return replace(counted, paths=[p for p in counted.paths if p.track in tracks])
 
 
 def _unrecognised(counted: Sequence[VideoCounts], clocks: Sequence) -> int:
@@ -312,14 +350,11 @@ def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, 
 
 
 def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str, scope: str) -> str:
-    wanted = [z for z in filters.zones if z in PLACE_KINDS]  # "at the door": any exit or entrance zone
-    kinds, names = {k for z in wanted for k in PLACE_KINDS[z]}, set(filters.zone_names)
+    asked = {z.name for c, _ in tallies for z in _zones_asked(filters, c.zones) or ()}
     rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items() if stats["kind"] != "region"
-            and (not (kinds or names) or stats["kind"] in kinds or name.lower() in names)]
-    if (kinds or names) and not rows:
-        what = (f"zone named {' or '.join(map(repr, filters.zone_names))}" if names
-                else f"{' or '.join(wanted)} zone")
-        return (f"No {what} is drawn{scope}, so how long people stayed there cannot be measured; "
+            and (_zones_asked(filters, []) is None or name in asked)]
+    if _zones_asked(filters, []) is not None and not rows:
+        return (f"No {_zone_words(filters)} is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
     if not rows:
         stays = [float(seen[-1] - seen[0]) for (c, _), span in zip(tallies, clocks)

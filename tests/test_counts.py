@@ -120,6 +120,9 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     video = add_tracked_video(api_app, store_day())
     no_door = _answer(api_app, "how many people came in?")
     assert no_door.startswith("No entrance zone is drawn") and "11 distinct people were seen" in no_door
+    assert _answer(api_app, "how many people went to the checkout?") == (
+        "No checkout zone is drawn in front_20261201_100000.mp4, so who went there cannot be counted; draw one on "
+        "the video page.")
 
     zone_service.set_video_zones(api_app, video_id=video["id"], zones=[DOOR, TILL])
     assert _answer(api_app, "how many people came in?").startswith("5 people came in, counted at the entrance")
@@ -136,6 +139,11 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     assert _answer(api_app, "how long did people stay at the door?").splitlines()[1].startswith(
         "- front door (entrance): ")
     assert _answer(api_app, "how long did people wait at the till?").splitlines()[1:] == [dwell.splitlines()[1]]
+    # people at a zone are those whose foot was in it: the one at the till, the ten who crossed the door's
+    assert _answer(api_app, "how many people went to the till?") == (
+        "1 distinct person was seen at the till in front_20261201_100000.mp4 (person tracks after identity linking).")
+    assert _answer(api_app, "how many people were at the door in the first 50 seconds?").startswith(
+        "2 distinct people were seen at the exit between 00:00 and 00:50 in")  # "the door": any exit or entrance
     counted = ask(api_app, question="how many people came in?")
     assert counted.search_method == "counts" and counted.citations == []  # no event search for a count
     people = _answer(api_app, "how many people were there?")
