@@ -263,7 +263,7 @@ def _attribute_values(attributes: Mapping[str, Any], *keys: str) -> set[str]:
 
 
 def event_places(zone: Any, attributes: Mapping[str, Any]) -> set[str]:
-    """Where an event happened, in a question's words: its zone's name and kind, and the shelf a hand reached into.
+    """Where an event happened, in a question's words: its zone's name, kind and region, the shelf a hand reached into.
 
     A drawn zone says its kind (`zone_kind`), so a shelf named "counter" is a shelf, not a checkout; an
     imported or older event has only its zone's name, read as the question's words would be.
@@ -278,6 +278,9 @@ def event_places(zone: Any, attributes: Mapping[str, Any]) -> set[str]:
     shelf = attributes.get("shelf")
     if isinstance(shelf, str) and shelf:
         places |= {shelf.strip().lower(), "shelf"}
+    region = attributes.get("region")  # the third of the frame an event in a named zone happened in
+    if isinstance(region, str) and region:
+        places.add(region)
     return places
 
 

@@ -534,6 +534,7 @@ def test_a_drawn_zone_is_named_by_its_name_and_its_words_stop_reading_as_kinds(q
     ("counter", {"zone_kind": "shelf"}, {"counter", "shelf"}),  # not a checkout, whatever its name says
     ("front door", {"zone_kind": "entrance"}, {"front door", "exit"}),
     ("left", {"zone_kind": "region", "shelf": "Drinks"}, {"left", "drinks", "shelf"}),  # the hand was in the shelf
+    ("counter", {"zone_kind": "shelf", "region": "right"}, {"counter", "shelf", "right"}),  # a named zone's third
     ("till", {}, {"till", "checkout"}),  # imported: only its name says where
     (None, {}, set())])
 def test_an_events_places_are_its_zones_name_and_kind_and_the_shelf_reached_into(zone, attributes, places) -> None:

@@ -248,6 +248,9 @@ def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, cl
     assert at_counter.answer.startswith("Yes. 1 picking event"), at_counter.answer
     assert (at_counter.filters["zone_names"], at_counter.filters["zones"]) == (["counter"], [])
     assert ask(app, question="any picking at the checkout?").answer == "No picking events at the checkout match."
+    # the shelf is on the left of the frame: a pick at it is on the left too
+    assert ask(app, question="any picking on the left?").answer.startswith("Yes. 1 picking event")
+    assert ask(app, question="any picking on the right?").answer == "No picking events on the right match."
     # another shelf keeps its own events: naming one shelf is not asking for every shelf
     zone_service.set_camera_zones(app, name="shop", zones=[
         {**SHELF, "name": "drinks_fridge"}, {"name": "snacks shelf", "kind": "shelf",

@@ -64,8 +64,8 @@ class SearchFilters:
         types: only these event types.
         t_from, t_to: only events overlapping [t_from, t_to] (seconds).
         last_s: only events ending in the last `last_s` seconds of their own video.
-        zones: events in a zone of these names (lowercase) or in the shelf a hand reached into; an event
-            without a zone is kept (it does not say).
+        zones: events in a zone or region of these names (lowercase), or in the shelf a hand reached
+            into; an event without a zone is kept (it does not say).
         zone_kinds: events in a drawn zone of these kinds too ("at the door": any exit or entrance zone).
         attributes: jsonb containment, exact: `{"gender": "male"}` keeps only events whose
             attributes contain that pair.
@@ -129,6 +129,7 @@ class SearchFilters:
             conds.append("(e.zone IS NULL OR lower(e.zone) = ANY(%(f_zones)s::text[])"
                          " OR e.attributes->>'zone_kind' = ANY(%(f_zone_kinds)s::text[])"
                          " OR lower(e.attributes->>'shelf') = ANY(%(f_zones)s::text[])"
+                         " OR e.attributes->>'region' = ANY(%(f_zones)s::text[])"
                          " OR ('shelf' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'shelf' IS NOT NULL))")
             params["f_zones"] = [z.lower() for z in self.zones or ()]
             params["f_zone_kinds"] = list(self.zone_kinds or ())

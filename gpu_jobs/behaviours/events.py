@@ -82,6 +82,8 @@ def make_event(
     attributes = track_attributes(track)
     attributes.update({k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else v) for k, v in facts.items()})
     attributes["zone_kind"] = place[1]
+    if place[1] != "region" and obs.region:  # "any picking on the left?" still finds a pick at a named shelf there
+        attributes["region"] = obs.region
     return Event(
         type=type_, t_start=round(float(t_start), 2), t_end=round(float(t_end), 2), frame=int(obs.frame),
         bbox=tuple(float(v) for v in (bbox or obs.bbox)), confidence=confidence(evidence, detection),
