@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.clock import format_mmss, parse_mmss  # noqa: F401  (re-exported: the parser's callers read times too)
-from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES, PLACE_KINDS
+from core.vocabulary import CARRYABLE, EVENT_TYPES, INCIDENT_TYPES, ITEM_EVENT_TYPES, PLACE_KINDS, REGIONS
 from rag.day_phrases import day_label, parse_day
 from rag.time_phrases import SPAN, Scan, parse_duration, parse_time, span_seconds, twenty_four_hour
 
@@ -284,6 +284,13 @@ def event_places(zone: Any, attributes: Mapping[str, Any]) -> set[str]:
     return places
 
 
+def _all_known(checks: Iterable[bool | None]) -> bool | None:
+    """False if any check fails, else None if any cannot tell, else True."""
+    checks = list(checks)
+    return False if False in checks else None if None in checks else True
+
+
+
 def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[str, bool | None]:
     """How one event's metadata meets each constrained facet of the filters.
 
@@ -320,8 +327,13 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         have = _attribute_values(attributes, "object", "item") if isinstance(attributes, Mapping) else set()
         checks["item"] = bool(have & set(filters.items)) if have else None
     if filters.zones or filters.zone_names:
+        # "at the counter on the left": a place and a third of the frame, both
         places = event_places(metadata.get("zone"), attributes if isinstance(attributes, Mapping) else {})
-        checks["zone"] = bool(places & {*filters.zones, *filters.zone_names}) if places else None
+        regions = {z for z in filters.zones if z in REGIONS}
+        others = {*filters.zone_names, *(z for z in filters.zones if z not in REGIONS)}
+        checks["zone"] = None if not places else _all_known([
+            *([bool(places & regions) if places & set(REGIONS) else None] if regions else []),
+            *([bool(places & others)] if others else [])])
     if filters.t_from is not None or filters.t_to is not None:
         start, end = metadata.get("t_start"), metadata.get("t_end")
         if start is None:

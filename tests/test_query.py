@@ -541,3 +541,18 @@ def test_an_events_places_are_its_zones_name_and_kind_and_the_shelf_reached_into
     from rag.query import event_places
 
     assert event_places(zone, attributes) == places
+
+
+def test_a_place_and_a_third_of_the_frame_are_both_asked_for() -> None:
+    from rag.query import QueryFilters, match_filters
+
+    asked = QueryFilters(zones=["left"], zone_names=["counter"])  # "at the counter on the left"
+
+    def check(zone, **attributes):
+        return match_filters(asked, {"zone": zone, "attributes": attributes})["zone"]
+
+    assert check("counter", zone_kind="shelf", region="left") is True
+    assert check("counter", zone_kind="shelf", region="right") is False
+    assert check("counter", zone_kind="shelf") is None  # analysed before events kept their third: it does not say
+    assert check("left", zone_kind="region") is False  # the left third, but not at the counter
+    assert check("left", zone_kind="region", shelf="counter") is True  # the hand was in the counter

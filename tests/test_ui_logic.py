@@ -101,6 +101,7 @@ def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:
                                                     "“did a woman take a bottle”"
     assert caption("how many people walked to the left?").startswith("types: walking · heading: left · count")
     assert filters_text({"event_types": ["theft"], "camera": "till_2"}) == "types: theft · camera: till_2"
+    assert filters_text({"zones": ["left"], "zone_names": ["counter"]}) == "zone: counter, left"
     assert filters_text({"event_types": ["theft"], "camera": "till_2", "compare_camera": "front_door"}) == (
         "types: theft · camera: till_2 · against: camera front_door")
     compared = parse_question("were there more thefts on 2026-12-01 than this week?", today=date(2026, 12, 2))

@@ -251,6 +251,9 @@ def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, cl
     # the shelf is on the left of the frame: a pick at it is on the left too
     assert ask(app, question="any picking on the left?").answer.startswith("Yes. 1 picking event")
     assert ask(app, question="any picking on the right?").answer == "No picking events on the right match."
+    # a place and a third of the frame are both asked for
+    assert ask(app, question="any picking at the counter on the left?").answer.startswith("Yes. 1 picking event")
+    assert ask(app, question="any picking at the counter on the right?").answer.startswith("No picking events")
     # another shelf keeps its own events: naming one shelf is not asking for every shelf
     zone_service.set_camera_zones(app, name="shop", zones=[
         {**SHELF, "name": "drinks_fridge"}, {"name": "snacks shelf", "kind": "shelf",

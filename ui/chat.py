@@ -89,10 +89,11 @@ def filters_text(filters: dict) -> str:
         parts.append(f"time: {mmss(t_from or 0)}–{mmss(t_to) if t_to is not None else 'end'}")
     elif last:
         parts.append(f"time: last {mmss(last)}")
+    shown = {**filters, "zones": [*(filters.get("zone_names") or []), *(filters.get("zones") or [])]}
     for key, label in (("age_groups", "age"), ("genders", "gender"), ("colours", "colour"), ("zones", "zone"),
-                       ("zone_names", "zone"), ("items", "item"), ("directions", "heading")):
-        if filters.get(key):
-            parts.append(f"{label}: " + ", ".join(filters[key]))
+                       ("items", "item"), ("directions", "heading")):
+        if shown.get(key):
+            parts.append(f"{label}: " + ", ".join(shown[key]))
     if filters.get("relation") and filters.get("anchor_types"):
         who = ", the same person" if filters.get("same_person") else ""
         parts.append(f"{filters['relation']}: {' or '.join(filters['anchor_types'])}{who}")

@@ -64,9 +64,12 @@ class SearchFilters:
         types: only these event types.
         t_from, t_to: only events overlapping [t_from, t_to] (seconds).
         last_s: only events ending in the last `last_s` seconds of their own video.
-        zones: events in a zone or region of these names (lowercase), or in the shelf a hand reached
-            into; an event without a zone is kept (it does not say).
+        zones: events in a zone of these names (lowercase), or in the shelf a hand reached into; an
+            event without a zone is kept (it does not say).
         zone_kinds: events in a drawn zone of these kinds too ("at the door": any exit or entrance zone).
+        regions: events in these thirds of the frame as well ("at the counter on the left"); an event
+            whose third is not known (its zone is none of `region_names`, its attributes say none) is kept.
+        region_names: every name a third of the frame goes by.
         attributes: jsonb containment, exact: `{"gender": "male"}` keeps only events whose
             attributes contain that pair.
         facets: person facets, lenient: `{"gender": ["male"], "colour": ["red", "black"]}`
@@ -85,6 +88,8 @@ class SearchFilters:
     last_s: float | None = None
     zones: Sequence[str] | None = None
     zone_kinds: Sequence[str] | None = None
+    regions: Sequence[str] | None = None
+    region_names: Sequence[str] = ("left", "centre", "right")
     attributes: Mapping | None = None
     facets: Mapping[str, Sequence[str]] | None = None
     min_confidence: float | None = None
@@ -98,7 +103,7 @@ class SearchFilters:
     @property
     def has_lenient(self) -> bool:
         """Filters that keep events which do not say (zones, facets, last_s): they narrow little."""
-        return bool(self.zones or self.zone_kinds or any(self.facets.values() if self.facets else ())
+        return bool(self.zones or self.zone_kinds or self.regions or any(self.facets.values() if self.facets else ())
                     or self.last_s is not None)
 
     def _conditions(self, *, hard_only: bool = False) -> tuple[list[str], list[str], dict]:
@@ -129,10 +134,15 @@ class SearchFilters:
             conds.append("(e.zone IS NULL OR lower(e.zone) = ANY(%(f_zones)s::text[])"
                          " OR e.attributes->>'zone_kind' = ANY(%(f_zone_kinds)s::text[])"
                          " OR lower(e.attributes->>'shelf') = ANY(%(f_zones)s::text[])"
-                         " OR e.attributes->>'region' = ANY(%(f_zones)s::text[])"
                          " OR ('shelf' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'shelf' IS NOT NULL))")
             params["f_zones"] = [z.lower() for z in self.zones or ()]
             params["f_zone_kinds"] = list(self.zone_kinds or ())
+        if self.regions and not hard_only:
+            conds.append("(e.zone IS NULL OR lower(e.zone) = ANY(%(f_regions)s::text[])"
+                         " OR e.attributes->>'region' = ANY(%(f_regions)s::text[])"
+                         " OR (e.attributes->>'region' IS NULL AND lower(e.zone) <> ALL(%(f_all_regions)s::text[])))")
+            params["f_regions"] = [r.lower() for r in self.regions]
+            params["f_all_regions"] = [r.lower() for r in self.region_names]
         if self.windows:
             conds.append("EXISTS (SELECT 1 FROM unnest(%(f_w_ids)s::uuid[], %(f_w_lo)s::float8[], %(f_w_hi)s::float8[])"
                          " AS w(video_id, lo, hi) WHERE w.video_id = e.video_id AND e.t_end >= w.lo"
