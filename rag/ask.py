@@ -286,10 +286,9 @@ class AskService:
         if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked
             camera = first[0], f"{first[1]} {compared.group(0)} {other[1]}"
         asked_text = named[1] if named else camera[1] if camera else question
-        filters = self.query_parser(asked_text)
+        filters = self._parse_with_zones(asked_text)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
-        filters = self._with_zone_names(asked_text, filters)
         wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
         video = None
         if wanted:
@@ -311,16 +310,18 @@ class AskService:
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing": missing}
 
-    def _with_zone_names(self, question: str, filters: QueryFilters) -> QueryFilters:
-        """The drawn zones the question names ("at the drinks shelf"), in place of the kinds their words read as."""
+    def _parse_with_zones(self, question: str) -> QueryFilters:
+        """The parser's filters, with the drawn zones the question names ("at the drinks shelf") read first."""
         from db.repos import zones
         from rag.terms import zones_asked
 
         with self.app.db.connection() as conn:
-            names, dropped = zones_asked(question, zones.names_and_kinds(conn))
+            names, kinds, rest = zones_asked(question, zones.names_and_kinds(conn))
         if not names:
-            return filters
-        return filters.model_copy(update={"zone_names": names, "zones": [z for z in filters.zones if z not in dropped]})
+            return self.query_parser(question)
+        filters = self.query_parser(rest)
+        return filters.model_copy(update={"zone_names": names, "zones": list(dict.fromkeys([*filters.zones, *kinds])),
+                                          "text": " ".join([filters.text, *names]).strip()})
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]

@@ -55,7 +55,8 @@ def looked_for(filters: QueryFilters) -> set[str]:
     from rag.query import ALIASES
 
     values = {*filters.colours, *filters.zones, *filters.genders, *filters.age_groups}
-    taken = values | {word for word, value in ALIASES.items() if value in values} | FACET_WORDS
+    names = {word for name in filters.zone_names for word in re.findall(r"[a-z0-9]+", name)}  # the zone asked
+    taken = values | {word for word, value in ALIASES.items() if value in values} | FACET_WORDS | names
     return content_terms(filters.text) - {stem(word) for word in taken}
 
 
@@ -105,14 +106,15 @@ def camera_asked(question: str) -> str | None:
     return min(found, key=lambda m: m.start()).group("c") if found else None
 
 
-def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[str], set[str]]:
-    """The drawn zones (name, kind) a question names, and the kinds of zone it then no longer asks for.
+def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[str], list[str], str]:
+    """The drawn zones (name, kind) a question names, the kinds of zone they ask for too, and the question without them.
 
-    "At the drinks shelf" asks for that shelf, not every shelf. A zone named by a bare place word asks
-    for its kind too when it is of that kind ("the door" of an entrance named "door"), and not when it is
-    not ("the counter" of a shelf named "counter" is no checkout).
+    The rest is what the parser reads, so the words of a name are no filters ("the kids corner" asks for
+    no children, "the red shelf" for no colour, "the drinks shelf" for that shelf and not every shelf). A
+    zone named by a bare place word asks for its kind too when it is of that kind ("the door" of an
+    entrance named "door"), and not when it is not ("the counter" of a shelf named "counter" is no checkout).
     """
-    from rag.query import ALIASES, ZONES, read_facets
+    from rag.query import ALIASES, ZONES
 
     kinds: dict[str, set[str]] = {}
     stored: dict[str, list[str]] = {}  # "drinks shelf" -> the names as drawn ("drinks_shelf")
@@ -120,18 +122,17 @@ def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[s
         said = " ".join(re.split(r"[\s_-]+", name.strip().lower())).strip()
         kinds.setdefault(said, set()).add(kind)
         stored.setdefault(said, []).append(name.strip().lower())
-    named, kept, in_names, rest = [], set(), set(), question
+    named, kept, rest = [], [], question
     for name in sorted(kinds, key=len, reverse=True):  # "front door" before "door"
         pattern = r"(?<![\w-])" + r"[\s_-]+".join(map(re.escape, name.split())) + r"(?![\w-])"
         if not name or not re.search(pattern, rest, re.IGNORECASE):
             continue
         rest = re.sub(pattern, " ", rest, flags=re.IGNORECASE)
         named.extend(n for n in dict.fromkeys(stored[name]) if n not in named)
-        in_names |= set(read_facets(name)["zones"])
         word = ALIASES.get(name, name)
-        if word in ZONES and kinds[name] & set(PLACE_KINDS.get(word, ())):
-            kept.add(word)
-    return named, in_names - kept - set(read_facets(rest)["zones"])
+        if word in ZONES and kinds[name] & set(PLACE_KINDS.get(word, ())) and word not in kept:
+            kept.append(word)
+    return named, kept, re.sub(r"\s+([?.!,])", r"\1", " ".join(rest.split()))
 
 
 def _unread(word: str) -> bool:

@@ -512,22 +512,37 @@ def test_a_camera_name_beside_camera_is_read_known_or_not(question, camera) -> N
 
 
 DRAWN = [("Counter", "shelf"), ("door", "entrance"), ("drinks_fridge", "shelf"), ("front door", "entrance"),
-         ("till", "checkout")]
+         ("till", "checkout"), ("kids corner", "custom"), ("red shelf", "shelf")]
 
 
-@pytest.mark.parametrize(("question", "names", "dropped"), [
+@pytest.mark.parametrize(("question", "names", "kinds", "rest"), [
     # a shelf named "counter" is that shelf, not a checkout
-    ("any picking at the counter?", ["counter"], {"checkout"}),
-    ("thefts at the Drinks-Fridge?", ["drinks_fridge"], set()),
+    ("any picking at the counter?", ["counter"], [], "any picking at the?"),
+    ("thefts at the Drinks-Fridge?", ["drinks_fridge"], [], "thefts at the?"),
     # the longer name first; "the checkout" is still asked for
-    ("loitering at the front door or at the checkout?", ["front door"], {"exit"}),
+    ("loitering at the front door or at the checkout?", ["front door"], [], "loitering at the or at the checkout?"),
     # a bare place word that is the zone's own kind asks for every zone of the kind too
-    ("anyone at the door?", ["door"], set()), ("what happened at the till?", ["till"], set()),
-    ("picking at the shelf?", [], set()), ("did the doorman steal?", [], set())])
-def test_a_drawn_zone_is_named_by_its_name_and_its_words_stop_reading_as_kinds(question, names, dropped) -> None:
+    ("anyone at the door?", ["door"], ["exit"], "anyone at the?"),
+    ("what happened at the till?", ["till"], ["checkout"], "what happened at the?"),
+    ("picking at the shelf?", [], [], "picking at the shelf?"),
+    ("did the doorman steal?", [], [], "did the doorman steal?")])
+def test_a_drawn_zone_is_named_by_its_name_and_cut_out_of_what_is_parsed(question, names, kinds, rest) -> None:
     from rag.terms import zones_asked
 
-    assert zones_asked(question, DRAWN) == (names, dropped)
+    assert zones_asked(question, DRAWN) == (names, kinds, rest)
+
+
+@pytest.mark.parametrize(("question", "zone"), [
+    ("how many people visited the kids corner?", "kids corner"), ("any theft at the red shelf?", "red shelf")])
+def test_the_words_of_a_zones_name_are_no_filters(api_app, question, zone) -> None:
+    from db.repos import zones
+    from services.ask import ask
+
+    with api_app.db.connection() as conn:
+        zones.replace(conn, [{"name": n, "kind": k, "polygon": [[0, 0], [0.5, 0], [0.5, 0.5]]} for n, k in DRAWN],
+                      camera="front")
+    asked = ask(api_app, question=question).filters
+    assert (asked["zone_names"], asked["age_groups"], asked["colours"]) == ([zone], [], [])
 
 
 @pytest.mark.parametrize(("zone", "attributes", "places"), [
