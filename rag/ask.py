@@ -400,7 +400,7 @@ class AskService:
         from rag import relative
 
         # the window and days find the anchor; the looks asked are the anchor's when its person is followed
-        anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [],
+        anchor_filters = filters.model_copy(update={"event_types": filters.anchor_types, "zones": [], "zone_names": [],
                                                     "directions": [], "items": [], "min_duration_s": None,
                                                     **({} if filters.same_person else _NO_LOOKS)})
         anchors = relative.distinct_anchors(self._matching(conn, anchor_filters, video_row))
