@@ -30,9 +30,9 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *
 
     It does when the question says am or pm, when a video whose clock is known (set at upload, or its
     file name) shows a written time (or, for "between 22:00 and 06:00", overlaps the window), or, with
-    beyond_footage, when no video in scope is long enough for the minutes reading; otherwise "after 2:30"
-    stays 2 min 30 s in. An hh:mm:ss ("at 22:01:30") is the clock's only when no video in scope is that
-    long and a clock-known one shows it.
+    beyond_footage (or when every video in scope has a known clock), when no video in scope is long enough
+    for the minutes reading; otherwise "after 2:30" stays 2 min 30 s in. An hh:mm:ss ("at 22:01:30") is the
+    clock's only when no video in scope is that long and a clock-known one shows it.
     """
     clock = twenty_four_hour(question)  # "after 10pm" is the parser's 22:00, and a clock time whatever the footage
     reading = clock_reading(clock, filters.t_from, filters.t_to)
@@ -44,7 +44,9 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *
     written = written_clock_times(clock)
     spans = [reading] if len(written) == 2 else [(t, t + 60.0) for t in written]
     shown = any(footage_clock(r)[0] is not None and clock_windows(r, lo, hi) for r in rows for lo, hi in spans)
-    too_long = beyond_footage and (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0) for r in rows)
+    known = all(footage_clock(r)[0] is not None for r in rows)  # no upload time stands in for a clock
+    too_long = (beyond_footage or known) and (filters.t_from or 0.0) > max(float(r.get("duration_s") or 0.0)
+                                                                          for r in rows)
     if not (shown or too_long or clock != question):
         return filters
     return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],

@@ -384,3 +384,10 @@ def test_counts_at_a_24_hour_time_keep_to_the_footage_the_clock_puts_there(api_a
         "no zones are drawn, so this is time on camera.")
     assert _answer(api_app, "how long did people stay?").startswith(
         "People stayed in view 00:39 on average (longest 01:08, 3 people)")  # (30 + 68 + 20) / 3
+
+
+def test_a_count_at_hours_no_clock_known_footage_covers_says_none_was_recorded(api_app):
+    # the file name says 10:00-10:10: 14:30 is no time of this footage on the clock, nor 14 h 30 min into it
+    add_tracked_video(api_app, [person(1, 0.0, 30.0, (200.0, 600.0))], name="till_20261201_100000.mp4")
+    assert _answer(api_app, "how many people were seen between 14:30 and 14:45?") == (
+        "No analysed footage was recorded between 14:30 and 14:45 by the clock, so there is nothing to count.")
