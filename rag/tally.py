@@ -157,7 +157,7 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         if not counted:
             return f"No analysed footage was recorded{window}, so there is nothing to count."
     scope, where = _scope(counted), ""
-    if kind == "people" and _zones_asked(filters, []) is not None:  # "how many people visited the counter?"
+    if kind == "people" and _asks_zone(filters):  # "how many people visited the counter?"
         if not any(_zones_asked(filters, c.zones) for c in counted):
             return (f"No {_zone_words(filters)} is drawn{scope}, so who went there cannot be counted; draw one on the "
                     "video page.")
@@ -182,13 +182,15 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     return text + _who_note(filters, counted, clocks, people)
 
 
-def _zones_asked(filters, zones: Sequence[CountZone]) -> list[CountZone] | None:
-    """The drawn zones of the kinds or names a question asks about; None when it asks about no zone."""
+def _asks_zone(filters) -> bool:
+    """Whether a question asks about a kind of zone ("at the checkout") or a drawn zone by name."""
+    return bool(filters.zone_names) or any(z in PLACE_KINDS for z in filters.zones)
+
+
+def _zones_asked(filters, zones: Sequence[CountZone]) -> list[CountZone]:
+    """The drawn zones of the kinds or names a question asks about."""
     kinds = {k for z in filters.zones for k in PLACE_KINDS.get(z, ())}  # "at the door": exits and entrances
-    names = set(filters.zone_names)
-    if not (kinds or names):
-        return None
-    return [z for z in zones if z.kind in kinds or z.name.lower() in names]
+    return [z for z in zones if z.kind in kinds or z.name.lower() in filters.zone_names]
 
 
 def _zone_words(filters) -> str:
@@ -350,10 +352,10 @@ def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, 
 
 
 def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str, scope: str) -> str:
-    asked = {z.name for c, _ in tallies for z in _zones_asked(filters, c.zones) or ()}
+    asked = {z.name for c, _ in tallies for z in _zones_asked(filters, c.zones)}
     rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items() if stats["kind"] != "region"
-            and (_zones_asked(filters, []) is None or name in asked)]
-    if _zones_asked(filters, []) is not None and not rows:
+            and (not _asks_zone(filters) or name in asked)]
+    if _asks_zone(filters) and not rows:
         return (f"No {_zone_words(filters)} is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
     if not rows:
