@@ -290,7 +290,6 @@ def _all_known(checks: Iterable[bool | None]) -> bool | None:
     return False if False in checks else None if None in checks else True
 
 
-
 def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[str, bool | None]:
     """How one event's metadata meets each constrained facet of the filters.
 
