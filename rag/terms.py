@@ -120,6 +120,8 @@ def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[s
     stored: dict[str, list[str]] = {}  # "drinks shelf" -> the names as drawn ("drinks_shelf")
     for name, kind in zones:
         said = " ".join(re.split(r"[\s_-]+", name.strip().lower())).strip()
+        if not any(len(w) > 1 and w.isalpha() and w not in STOPWORDS for w in said.split()):
+            continue  # a zone named "1", "A" or "in" would cut times and words out of every question
         kinds.setdefault(said, set()).add(kind)
         stored.setdefault(said, []).append(name.strip().lower())
     named, kept, rest = [], [], question

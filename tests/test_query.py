@@ -512,7 +512,8 @@ def test_a_camera_name_beside_camera_is_read_known_or_not(question, camera) -> N
 
 
 DRAWN = [("Counter", "shelf"), ("door", "entrance"), ("drinks_fridge", "shelf"), ("front door", "entrance"),
-         ("till", "checkout"), ("kids corner", "custom"), ("red shelf", "shelf")]
+         ("till", "checkout"), ("kids corner", "custom"), ("red shelf", "shelf"), ("1", "shelf"), ("A", "custom"),
+         ("in", "exit")]
 
 
 @pytest.mark.parametrize(("question", "names", "kinds", "rest"), [
@@ -525,7 +526,9 @@ DRAWN = [("Counter", "shelf"), ("door", "entrance"), ("drinks_fridge", "shelf"),
     ("anyone at the door?", ["door"], ["exit"], "anyone at the?"),
     ("what happened at the till?", ["till"], ["checkout"], "what happened at the?"),
     ("picking at the shelf?", [], [], "picking at the shelf?"),
-    ("did the doorman steal?", [], [], "did the doorman steal?")])
+    ("did the doorman steal?", [], [], "did the doorman steal?"),
+    # names of a digit, a letter or a plain small word name nothing: "1 minute in" stays a time
+    ("any theft in a shop 1 minute in?", [], [], "any theft in a shop 1 minute in?")])
 def test_a_drawn_zone_is_named_by_its_name_and_cut_out_of_what_is_parsed(question, names, kinds, rest) -> None:
     from rag.terms import zones_asked
 
