@@ -286,7 +286,8 @@ class AskService:
         if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked
             camera = first[0], f"{first[1]} {compared.group(0)} {other[1]}"
         asked_text = named[1] if named else camera[1] if camera else question
-        filters = self._parse_with_zones(asked_text)
+        filters = self._parse_with_zones(asked_text, video=state["video"] or (named[0]["id"] if named else None),
+                                         camera=camera[0] if camera else None)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
         wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
@@ -310,13 +311,15 @@ class AskService:
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing": missing}
 
-    def _parse_with_zones(self, question: str) -> QueryFilters:
-        """The parser's filters, with the drawn zones the question names ("at the drinks shelf") read first."""
-        from db.repos import zones
+    def _parse_with_zones(self, question: str, *, video=None, camera: str | None = None) -> QueryFilters:
+        """The parser's filters, with the drawn zones of the footage asked about ("at the drinks shelf") read first."""
+        from db.repos import videos, zones
         from rag.terms import zones_asked
 
         with self.app.db.connection() as conn:
-            names, kinds, rest = zones_asked(question, zones.names_and_kinds(conn))
+            row = videos.find(conn, str(video)) if video else None
+            drawn = zones.names_and_kinds(conn, video_id=row["id"] if row else None, camera=camera)
+            names, kinds, rest = zones_asked(question, drawn)
         if not names:
             return self.query_parser(question)
         filters = self.query_parser(rest)

@@ -548,6 +548,28 @@ def test_the_words_of_a_zones_name_are_no_filters(api_app, question, zone) -> No
     assert (asked["zone_names"], asked["age_groups"], asked["colours"]) == ([zone], [], [])
 
 
+def test_a_zones_name_is_read_only_for_the_footage_it_is_drawn_on(api_app) -> None:
+    from db.repos import zones
+    from services.ask import ask
+    from tests.conftest import add_tracked_video
+
+    shop = add_tracked_video(api_app, [], name="shop.mp4", camera="shop")
+    till = add_tracked_video(api_app, [], name="till.mp4", camera="till")
+    with api_app.db.connection() as conn:
+        zones.replace(conn, [{"name": "Counter", "kind": "shelf", "polygon": [[0, 0], [0.5, 0], [0.5, 0.5]]}],
+                      camera="shop")
+
+    def places(**scope):
+        asked = ask(api_app, question="anyone standing at the counter?", **scope).filters
+        return asked["zone_names"], asked["zones"]
+
+    assert places(video=shop["id"]) == (["counter"], [])
+    assert places() == (["counter"], [])  # every camera: the shop's counter is one of them
+    # the till camera has no zone of that name: its counter is the plain word, a checkout
+    assert places(video=till["id"]) == ([], ["checkout"])
+    assert ask(api_app, question="anyone standing at the counter on the till camera?").filters["zone_names"] == []
+
+
 @pytest.mark.parametrize(("zone", "attributes", "places"), [
     ("counter", {"zone_kind": "shelf"}, {"counter", "shelf"}),  # not a checkout, whatever its name says
     ("front door", {"zone_kind": "entrance"}, {"front door", "exit"}),

@@ -71,10 +71,19 @@ def for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict]:
     ).fetchall()
 
 
-def names_and_kinds(conn: psycopg.Connection) -> list[tuple[str, str]]:
-    """Every zone name drawn anywhere (a video's, a camera's, global), with its kinds."""
-    rows = conn.execute("SELECT DISTINCT name, kind FROM zones ORDER BY name, kind").fetchall()
-    return [(r["name"], r["kind"]) for r in rows]
+def names_and_kinds(conn: psycopg.Connection, *, video_id: UUID | str | None = None,
+                    camera: str | None = None) -> list[tuple[str, str]]:
+    """The zone names (with their kinds) that apply to a video, to a camera's videos, or else anywhere."""
+    if video_id is not None:
+        return sorted({(r["name"], r["kind"]) for r in for_video(conn, UUID(str(video_id)))})
+    if camera is not None:
+        rows = conn.execute(
+            """SELECT DISTINCT z.name, z.kind FROM zones z LEFT JOIN videos v ON v.id = z.video_id
+                WHERE lower(z.camera) = lower(%s) OR lower(v.camera) = lower(%s)
+                   OR (z.video_id IS NULL AND z.camera IS NULL)""", (camera, camera)).fetchall()
+    else:
+        rows = conn.execute("SELECT DISTINCT name, kind FROM zones").fetchall()
+    return sorted((r["name"], r["kind"]) for r in rows)
 
 
 def cameras(conn: psycopg.Connection) -> list[dict]:
