@@ -486,7 +486,8 @@ class FrameChat:
         regions = behaviour_by_region(self.app, video_id, *span) if wants_regions else None
         entries = timeline(self.app, video_id, *span) if wants_timeline else None
 
-        parts = [scene["text"]]
+        focus = self._focus(video_id, question, scene)  # "is anyone at the door?": that first, then the scene
+        parts = [focus, scene["text"]] if focus else [scene["text"]]
         if regions is not None:
             parts.append(regions["text"])
         if entries is not None:
@@ -507,6 +508,15 @@ class FrameChat:
         return answer.model_copy(update={"text": _keep_known_citations(text, scene, entries),
                                          "model": self.app.settings.llm or type(self.chat_model).__name__,
                                          "used_image": image is not None})
+
+    def _focus(self, video_id: UUID | str, question: str, scene: dict) -> str | None:
+        from db.repos import zones
+        from rag.frame_focus import focus_line
+
+        with self.app.db.connection() as conn:
+            video = _video(conn, video_id)
+            drawn = [(z["name"], z["kind"], z["polygon"]) for z in zones.for_video(conn, video["id"])]
+        return focus_line(question, scene, drawn, (float(video.get("width") or 1), float(video.get("height") or 1)))
 
     @staticmethod
     def _clip(span: tuple[float, float], duration: float | None) -> tuple[float, float]:

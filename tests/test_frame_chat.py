@@ -201,6 +201,37 @@ def test_frame_chat_offline_picks_the_views_the_question_needs(app, aisle):
         chat.ask(aisle["id"], 15.0, " ")
 
 
+def test_a_question_of_who_is_where_is_answered_first_from_that_frame(app, aisle):
+    from db.repos import zones
+    from rag.frame_chat import FrameChat
+
+    # feet at 00:15: person 1 (120, 500) left, person 2 (460, 480) centre, person 3 (780, 500) right
+    with app.db.connection() as conn:
+        zones.replace(conn, [{"name": "till", "kind": "checkout", "polygon": [[0.8, 0.7], [1, 0.7], [1, 1], [0.8, 1]]},
+                             {"name": "drinks shelf", "kind": "shelf",
+                              "polygon": [[0.4, 0.6], [0.6, 0.6], [0.6, 0.9], [0.4, 0.9]]}], video_id=aisle["id"])
+    chat = FrameChat(app)
+
+    def first(question: str) -> str:
+        answer = chat.ask(aisle["id"], 15.0, question)
+        assert answer.text.endswith(answer.scene["text"])  # the scene still follows
+        return answer.text.splitlines()[0]
+
+    assert first("is anyone at the till?") == "Yes: 1 person is at the till at 00:15 (person 3)."
+    assert first("who is at the drinks shelf?") == "1 person is at the drinks shelf at 00:15 (person 2)."
+    assert first("who is at the shelf on the right?") == "Nobody is at the shelf on the right at 00:15."
+    assert first("who is on the left?") == "1 person is on the left at 00:15 (person 1)."
+    assert first("is anyone at the door?") == (
+        "No exit zone is drawn for this video, so who is there cannot be told; draw one on the video page.")
+    # the woman in blue is no man in red; person 3's looks were not read
+    assert first("is there a man in red?") == (
+        "Yes: 1 person (male in red) is on screen at 00:15 (person 1), and 1 person whose looks were not recognised "
+        "(person 3).")
+    assert first("is there a woman at the till?") == (
+        "Possibly: 1 person is at the till at 00:15 (person 3), whose looks were not recognised.")
+    assert chat.ask(aisle["id"], 15.0, "who is on screen?").text.startswith("At 00:15: 3 people")  # no place asked
+
+
 class _Recorder(BaseCallbackHandler):
     """Keeps the messages each chat model call received."""
 
