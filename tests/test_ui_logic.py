@@ -11,7 +11,7 @@ from db.repos import videos
 from gpu_jobs.ingest import ingest_path
 from tests.conftest import write_clip
 from ui import data
-from ui.format import human_bytes, mmss, span
+from ui.format import human_bytes, list_breaks, mmss, span
 from gpu_jobs.preview import browser_playable, transcode
 from ui.video_panels import parse_time
 
@@ -48,6 +48,9 @@ def test_formatting():
     assert mmss(83.9) == "01:23" and mmss(3723) == "1:02:03" and mmss(None) == "--:--"
     assert span(1.0, 1.4) == "00:01" and span(1, 12) == "00:01–00:12"
     assert human_bytes(1536) == "1.5 KB" and human_bytes(10) == "10 B"
+    # "Happening now:" after the people's list is its own paragraph, not the last person's tail
+    assert list_breaks("At 01:00: 2 people.\n- person 1\n- person 2\nHappening now:\n- 00:36 loitering") == (
+        "At 01:00: 2 people.\n- person 1\n- person 2\n\nHappening now:\n- 00:36 loitering")
 
 
 def test_browser_playable():

@@ -12,7 +12,7 @@ import streamlit as st
 
 from ui import data
 from ui.cards import event_grid
-from ui.format import mmss
+from ui.format import list_breaks, mmss
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def render_turn(app, turn: TurnView, *, key: str) -> None:
     with st.chat_message("user"):
         st.markdown(turn.question)
     with st.chat_message("assistant"):
-        st.markdown(turn.answer)
+        st.markdown(list_breaks(turn.answer))
         meta = [f"filters: {filters_text(turn.filters) or 'none'}"]
         if turn.search_method:
             meta.append(f"search: {turn.search_method}")

@@ -89,6 +89,13 @@ def status_label(status: str, progress: float | None = None) -> str:
 SHOWN_ATTRIBUTES = ("age_group", "gender", "clothing_colour", "orientation", "emotion", "object")
 
 
+def list_breaks(text: str) -> str:
+    """Plain lines as Markdown: a line after a '- ' list item starts a paragraph, not the item's tail."""
+    lines = text.splitlines()
+    return "\n".join(line if i == 0 or line.startswith("- ") or not lines[i - 1].startswith("- ") else f"\n{line}"
+                     for i, line in enumerate(lines))
+
+
 def attributes_text(attributes: dict | None) -> str:
     """Known person attributes as 'age group: adult · gender: male', skipping unknowns."""
     if not attributes:

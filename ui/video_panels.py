@@ -9,7 +9,7 @@ import streamlit as st
 from db.objects import FolderStore
 from core.clock import parse_mmss
 from ui import data
-from ui.format import ago, mmss
+from ui.format import ago, list_breaks, mmss
 from ui.nav import VIDEOS
 from ui.notify import flash
 
@@ -110,7 +110,7 @@ def frame_chat(app, video: dict, t: float) -> None:
         with st.chat_message("user"):
             st.markdown(f"**{mmss(turn['t'])}** · {turn['question']}")
         with st.chat_message("assistant"):
-            st.markdown(turn["answer"])
+            st.markdown(list_breaks(turn["answer"]))
 
 
 # ---- recording clock -----------------------------------------------------------------------------
