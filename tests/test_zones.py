@@ -173,14 +173,14 @@ def test_unknown_video_or_camera_is_404_and_old_runs_are_409(client, api_app):
 
 # ---- re-deriving -------------------------------------------------------------------------------
 
-def reaching_shopper() -> Track:
+def reaching_shopper(reach: tuple[float, float] = (2.0, 3.0)) -> Track:
     """A person at the shelf whose box widens into it at shoulder height (2-3 s), with no keypoints:
     a pick only where a shelf zone is (the box in the shelf is the one signal)."""
     observations = []
-    for i in range(int(4 * FPS) + 1):
+    for i in range(int((reach[1] + 1.0) * FPS) + 1):
         t = i / FPS
         x, y, h = 330.0, 600.0, 300.0
-        w = h / (1.6 if 2.0 <= t <= 3.0 else 3.0)
+        w = h / (1.6 if reach[0] <= t <= reach[1] else 3.0)
         observations.append(Observation(t=t, frame=int(round(t * 10)), bbox=(x - w / 2, y - h, x + w / 2, y),
                                         confidence=0.9, region="left"))
     return Track(6, "person", observations, {"gender": "female", "clothing_colour": "blue"})
@@ -233,6 +233,15 @@ def test_adding_a_shelf_zone_and_re_deriving_gives_a_picking_event(app, clean_db
     zone_service.set_camera_zones(app, name="shop", zones=[])
     assert "picking" not in zone_service.rederive_events(app, video_id=video["id"])["events_by_type"]
     assert not app.store.exists(pick["highlight_key"])
+
+
+def test_a_hand_held_in_a_shelf_longer_than_a_reach_leans_on_it_and_is_no_pick():
+    from gpu_jobs.behaviours import PickingRule
+    from tests.synthetic import SHELF, detect, of_type
+
+    assert len(of_type(detect(PickingRule, [reaching_shopper()], [SHELF]), "picking")) == 1
+    # as with a reach seen by pose: an arm out longer than picking_reach_max_s (6 s) rests on the counter
+    assert of_type(detect(PickingRule, [reaching_shopper((2.0, 10.0))], [SHELF]), "picking") == []
 
 
 def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, clean_db, tmp_path):

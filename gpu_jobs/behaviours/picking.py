@@ -10,7 +10,8 @@ Three signals, strongest first, merged into one pick per moment and person:
   distance from rest to reach in the picture, out or back (else the torso's estimate moved, not
   the hand); a body whose height changes by picking_height_change across the reach sat down or
   stood up, and a lying one does not reach to a surface.
-- hand_in_shelf: a hand held out into a shelf zone for picking_dwell_s (zones only).
+- hand_in_shelf: a hand held out into a shelf zone for picking_dwell_s, and no longer than
+  picking_reach_max_s (longer, it leans on the counter, as for a reach seen by pose; zones only).
 
 A shelf zone under the reaching hand, and an item, raise the evidence. `find_picks` is what
 concealment and theft build on (cached per run).
@@ -229,7 +230,7 @@ def _shelf_dwell_picks(track: Track, scene: Scene, th: BehaviourThresholds) -> l
         if first == 0:
             continue  # the hand must enter the shelf, not be there when the track starts
         dwell = t[last] - t[first]
-        if not lasts(dwell, th.picking_dwell_s):
+        if not lasts(dwell, th.picking_dwell_s) or dwell > th.picking_reach_max_s + EPS:
             continue
         span = reaches[first:last + 1]
         shelf = Counter(s for s, _ in span if s).most_common(1)[0][0]
