@@ -41,9 +41,9 @@ def focus_line(question: str, scene: dict, zones: Sequence[ZoneRow], size: tuple
         return None
     wanted = [(name, np.asarray(polygon, float) * np.asarray(size, float)) for name, kind, polygon in zones
               if name.lower() in names or any(kind in PLACE_KINDS[p] for p in places)]
-    where = " or ".join([*names, *places, *regions])
-    if (names or places) and not wanted:
-        return f"No {where} zone is drawn for this video, so who is there cannot be told; draw one on the video page."
+    if places and not wanted:  # the names come from this video's own zones
+        return (f"No {' or '.join(places)} zone is drawn for this video, so who is there cannot be told; draw one "
+                "on the video page.")
     fit, maybe = [], []
     for person in scene["people"]:
         x1, _, x2, y2 = person["bbox"]
