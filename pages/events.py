@@ -5,7 +5,7 @@ import streamlit as st
 from ui import data
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
-from ui.event_table import event_frame, export_csv, export_json, table_config
+from ui.event_table import event_frame, export_csv, export_json, table_config, zone_choices
 from ui.nav import open_video
 from ui.video_panels import parse_time
 
@@ -23,7 +23,7 @@ t_from = parse_time(c.text_input("From (mm:ss)", key="ev_from", placeholder="00:
 t_to = parse_time(d.text_input("To (mm:ss)", key="ev_to", placeholder="end"))
 
 scope = data.list_events(app, video_id=video_id, limit=5000)
-zones = sorted({e["zone"] for e in scope if e.get("zone")})
+zones = zone_choices(scope)
 a, b, c = st.columns([2, 2, 3])
 zone = a.selectbox("Zone", ["", *zones], format_func=lambda z: z or "Any zone", key="ev_zone") or None
 min_conf = b.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="ev_conf")

@@ -53,6 +53,14 @@ def test_formatting():
         "At 01:00: 2 people.\n- person 1\n- person 2\n\nHappening now:\n- 00:36 loitering")
 
 
+def test_the_event_table_narrows_to_each_zone_shelf_and_third_its_events_name():
+    from ui.event_table import zone_choices
+
+    rows = [{"zone": "counter", "attributes": {"region": "left"}},
+            {"zone": "right", "attributes": {"shelf": "drinks", "region": None}}, {"zone": None}]
+    assert zone_choices(rows) == ["counter", "drinks", "left", "right"]
+
+
 def test_browser_playable():
     assert browser_playable("videos/a.mp4", "h264")
     assert browser_playable("videos/a.webm", "vp9")

@@ -257,7 +257,10 @@ def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, cl
     assert at_counter.answer.startswith("Yes. 1 picking event"), at_counter.answer
     assert (at_counter.filters["zone_names"], at_counter.filters["zones"]) == (["counter"], [])
     assert ask(app, question="any picking at the checkout?").answer == "No picking events at the checkout match."
-    # the shelf is on the left of the frame: a pick at it is on the left too
+    # the shelf is on the left of the frame: a pick at it is on the left too, in the event table as in questions
+    from services.events import list_events
+
+    assert [e["type"] for e in list_events(app, video_id=video["id"], zone="left")] == ["standing", "picking"]
     assert ask(app, question="any picking on the left?").answer.startswith("Yes. 1 picking event")
     assert ask(app, question="any picking on the right?").answer == "No picking events on the right match."
     # a place and a third of the frame are both asked for

@@ -35,6 +35,13 @@ def event_frame(app, rows: Sequence[dict]) -> pd.DataFrame:
     } for i, r in enumerate(rows)])
 
 
+def zone_choices(rows: Sequence[dict]) -> list[str]:
+    """The places the table can be narrowed to: each event's zone, the shelf a hand reached into, its third."""
+    places = {p for r in rows
+              for p in (r.get("zone"), *((r.get("attributes") or {}).get(k) for k in ("shelf", "region")))}
+    return sorted(p for p in places if isinstance(p, str) and p)
+
+
 def table_config() -> dict:
     return {
         "picture": st.column_config.ImageColumn("", width="small"),

@@ -16,14 +16,18 @@ def list_events(conn: psycopg.Connection, *, video_id: UUID | None = None, types
                 t_from: float | None = None, t_to: float | None = None, zone: str | None = None,
                 min_confidence: float | None = None, attributes: dict | None = None,
                 limit: int = 1000, offset: int = 0) -> list[dict]:
-    """Events filtered by video, types, time overlap, zone, confidence and attribute values."""
+    """Events filtered by video, types, time overlap, zone, confidence and attribute values.
+
+    zone: the zone an event happened in, the shelf a hand reached into, or its third of the frame.
+    """
     return conn.execute(
         f"""SELECT {EVENT_COLUMNS} FROM events e JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id
             WHERE (%(video)s::uuid IS NULL OR e.video_id = %(video)s)
               AND (%(types)s::text[] IS NULL OR e.type = ANY(%(types)s))
               AND (%(t_from)s::float8 IS NULL OR e.t_end >= %(t_from)s)
               AND (%(t_to)s::float8 IS NULL OR e.t_start <= %(t_to)s)
-              AND (%(zone)s::text IS NULL OR e.zone = %(zone)s)
+              AND (%(zone)s::text IS NULL OR e.zone = %(zone)s OR e.attributes->>'shelf' = %(zone)s
+                   OR e.attributes->>'region' = %(zone)s)
               AND (%(conf)s::float8 IS NULL OR e.confidence >= %(conf)s)
               AND (%(attrs)s::jsonb IS NULL OR e.attributes @> %(attrs)s)
             ORDER BY e.video_id, e.t_start, e.id LIMIT %(limit)s OFFSET %(offset)s""",
