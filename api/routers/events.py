@@ -30,7 +30,8 @@ def list_video_events(
                       Query(ge=0, allow_inf_nan=False, description="seconds; events ending after")] = None,
     t_to: Annotated[float | None,
                     Query(ge=0, allow_inf_nan=False, description="seconds; events starting before")] = None,
-    zone: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    zone: Annotated[str | None, Query(max_length=100, pattern=NO_NUL, description="the zone an event happened in, "
+                                      "the shelf a hand reached into, or its third of the frame")] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
