@@ -320,8 +320,8 @@ class AskService:
             row = videos.find(conn, str(video)) if video else None
             drawn = zones.names_and_kinds(conn, video_id=row["id"] if row else None, camera=camera)
             names, kinds, rest = zones_asked(question, drawn)
-        if not names:
-            return self.query_parser(question)
+        if not names:  # a chat model's zone names count only when they are drawn
+            return self.query_parser(question).model_copy(update={"zone_names": []})
         filters = self.query_parser(rest)
         return filters.model_copy(update={"zone_names": names, "zones": list(dict.fromkeys([*filters.zones, *kinds])),
                                           "text": " ".join([filters.text, *names]).strip()})

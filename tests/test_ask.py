@@ -313,7 +313,8 @@ def test_llm_path_keeps_only_retrieved_citations(app, store):
     theft = store["theft"]
     fake = GenericFakeChatModel(messages=iter([
         # the query parser's reply, then the answer's
-        AIMessage('{"event_types": ["theft"], "t_from": 180, "t_to": 300, "text": "theft", "is_yes_no": true}'),
+        AIMessage('{"event_types": ["theft"], "t_from": 180, "t_to": 300, "text": "theft", "is_yes_no": true,'
+                  ' "zone_names": ["back room"]}'),  # no zone of that name is drawn: it narrows nothing
         AIMessage(f"Yes: a young man in red hid a bottle in his jacket at 03:12 [E{theft}], "
                   "and another shopper did the same [E999]."),
     ]))
@@ -324,6 +325,7 @@ def test_llm_path_keeps_only_retrieved_citations(app, store):
     assert "E999" not in result.answer
     assert [c["event_id"] for c in result.citations] == [theft]
     assert result.filters["event_types"] == ["theft"] and result.filters["t_from"] == 180.0
+    assert result.filters["zone_names"] == []
     _assert_citations_are_events(app, result)
 
 
