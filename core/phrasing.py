@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.vocabulary import PERSON
@@ -155,6 +155,13 @@ def describe_look(attributes: Mapping[str, Any]) -> str:
     if emotion:
         extras.append(f"looks {emotion}")
     return ", ".join(p for p in (who, *extras) if p)
+
+
+def describe_places(places: Sequence[str], regions: Sequence[str] = ()) -> str:
+    """' at the counter', ' at the checkout or exit', ' at the counter on the left' ('' when none)."""
+    where = describe_where(places[0]) if len(places) == 1 else f" at the {' or '.join(places)}" if places else ""
+    return where + (describe_where(regions[0]) if len(regions) == 1 else
+                    f" in the {' or '.join(regions)} of the frame" if regions else "")
 
 
 def describe_where(zone: Any) -> str:

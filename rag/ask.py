@@ -285,21 +285,25 @@ class AskService:
         other = first and camera_mention(question[compared.end():], [c for c in cameras if c != first[0]])
         if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked
             camera = first[0], f"{first[1]} {compared.group(0)} {other[1]}"
+        known = state["video"] or (str(named[0]["id"]) if named else None)
+        video = None
+        if known:  # looked up once: its zones are read in the question, then it scopes the search
+            with self.app.db.connection() as conn:
+                video = videos.find(conn, str(known))
+            if video is None and state["video"]:
+                raise VideoNotFound(state["video"])
         asked_text = named[1] if named else camera[1] if camera else question
-        filters = self._parse_with_zones(asked_text, video=state["video"] or (named[0]["id"] if named else None),
+        filters = self._parse_with_zones(asked_text, video_id=video["id"] if video else None,
                                          camera=camera[0] if camera else None)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
-        wanted = state["video"] or (str(named[0]["id"]) if named else filters.video)
-        video = None
-        if wanted:
+        wanted = known or filters.video
+        if wanted and video is None:  # the video the parser read ("in vtest.avi")
             with self.app.db.connection() as conn:
                 video = videos.find(conn, str(wanted))
-            if video is None and state["video"]:
-                raise VideoNotFound(state["video"])
-            if video is not None:
-                # "the last minute" becomes a window of this video
-                filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
+        if video is not None:
+            # "the last minute" becomes a window of this video
+            filters = filters.model_copy(update={"video": str(video["id"])}).resolve(video["duration_s"])
         if wanted and video is None:
             missing = f"No video named {str(wanted)!r} was found, so nothing was searched."
         # "summarise fighting1" wants the video's summary; "summarise the thefts" still lists thefts
@@ -311,20 +315,14 @@ class AskService:
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing": missing}
 
-    def _parse_with_zones(self, question: str, *, video=None, camera: str | None = None) -> QueryFilters:
+    def _parse_with_zones(self, question: str, *, video_id=None, camera: str | None = None) -> QueryFilters:
         """The parser's filters, with the drawn zones of the footage asked about ("at the drinks shelf") read first."""
-        from db.repos import videos, zones
-        from rag.terms import zones_asked
+        from db.repos import zones
+        from rag.terms import parse_with_zones
 
         with self.app.db.connection() as conn:
-            row = videos.find(conn, str(video)) if video else None
-            drawn = zones.names_and_kinds(conn, video_id=row["id"] if row else None, camera=camera)
-            names, kinds, rest = zones_asked(question, drawn)
-        if not names:  # a chat model's zone names count only when they are drawn
-            return self.query_parser(question).model_copy(update={"zone_names": []})
-        filters = self.query_parser(rest)
-        return filters.model_copy(update={"zone_names": names, "zones": list(dict.fromkeys([*filters.zones, *kinds])),
-                                          "text": " ".join([filters.text, *names]).strip()})
+            drawn = zones.names_and_kinds(conn, video_id=video_id, camera=camera)
+        return parse_with_zones(question, drawn, self.query_parser)
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]

@@ -19,10 +19,10 @@ import numpy as np
 
 from core.clock import format_mmss
 from core.geometry import points_in_polygon
-from core.phrasing import describe_where, describe_who
-from core.vocabulary import PLACE_KINDS, REGIONS
-from rag.query import ALIASES, QueryFilters, match_filters, parse_question
-from rag.terms import zones_asked
+from core.phrasing import describe_places, describe_who
+from core.vocabulary import REGIONS
+from rag.query import QueryFilters, match_filters
+from rag.terms import parse_with_zones
 
 ZoneRow = tuple[str, str, Sequence[Sequence[float]]]  # name, kind, polygon in 0..1 of the frame
 
@@ -32,18 +32,16 @@ def focus_line(question: str, scene: dict, zones: Sequence[ZoneRow], size: tuple
 
     size: the video's width and height, in the pixels of the scene's boxes.
     """
-    names, kinds, rest = zones_asked(question, [(name, kind) for name, kind, _ in zones])
-    asked = parse_question(rest)
-    places = [*kinds, *(z for z in asked.zones if z in PLACE_KINDS and z not in kinds)]
+    asked = parse_with_zones(question, [(name, kind) for name, kind, _ in zones])
     regions = [z for z in asked.zones if z in REGIONS]
     looks = QueryFilters(colours=asked.colours, genders=asked.genders, age_groups=asked.age_groups)
-    if not (names or places or regions or looks.colours or looks.genders or looks.age_groups):
+    if not (asked.places or regions or looks.colours or looks.genders or looks.age_groups):
         return None
     wanted = [(name, np.asarray(polygon, float) * np.asarray(size, float)) for name, kind, polygon in zones
-              if name.lower() in names or any(kind in PLACE_KINDS[p] for p in places)]
-    if places and not wanted:  # the names come from this video's own zones
-        return (f"No {' or '.join(places)} zone is drawn for this video, so who is there cannot be told; draw one "
-                "on the video page.")
+              if asked.asks_zone(name, kind)]
+    if not wanted and asked.places:  # only place words: the names come from this video's own zones
+        return (f"No {' or '.join(asked.places)} zone is drawn for this video, so who is there cannot be told; "
+                "draw one on the video page.")
     fit, maybe = [], []
     for person in scene["people"]:
         x1, _, x2, y2 = person["bbox"]
@@ -56,8 +54,7 @@ def focus_line(question: str, scene: dict, zones: Sequence[ZoneRow], size: tuple
         if False not in checks:
             (maybe if None in checks else fit).append(person)
     at = f" at {format_mmss(scene['t'])}"
-    named = {ALIASES.get(n, n) for n in names}  # "the door" once, not "the door or exit"
-    place = _place_words([*names, *(p for p in places if p not in named)], regions) or " on screen"
+    place = describe_places(asked.places, regions) or " on screen"
     who = describe_who({"gender": looks.genders[0] if len(looks.genders) == 1 else None,
                         "age_group": looks.age_groups[0] if len(looks.age_groups) == 1 else None,
                         "clothing_colour": looks.colours or None})
@@ -80,13 +77,6 @@ def _sentence(lead: str, text: str) -> str:
     """'Yes: 2 people ...' after a yes/no lead, else the sentence with its first letter up."""
     line = lead + text
     return line[0].upper() + line[1:]
-
-
-def _place_words(places: list[str], regions: list[str]) -> str:
-    """' at the counter', ' at the door or exit', ' at the counter on the left'."""
-    where = describe_where(places[0]) if len(places) == 1 else f" at the {' or '.join(places)}" if places else ""
-    return where + (describe_where(regions[0]) if len(regions) == 1 else
-                    f" in the {' or '.join(regions)} of the frame" if regions else "")
 
 
 def _people(n: int) -> str:

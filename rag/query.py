@@ -170,6 +170,21 @@ class QueryFilters(BaseModel):
         return self.compare_from is not None or self.compare_camera is not None
 
     @property
+    def zone_kinds(self) -> frozenset[str]:
+        """The drawn zone kinds the place words mean ("the door": exit and entrance zones)."""
+        return frozenset(k for z in self.zones for k in PLACE_KINDS.get(z, ()))
+
+    @property
+    def places(self) -> list[str]:
+        """The drawn zones' names and the place words asked, each place once ("the door", not "the door or exit")."""
+        named = {ALIASES.get(n, n) for n in self.zone_names}
+        return [*self.zone_names, *(z for z in self.zones if z in PLACE_KINDS and z not in named)]
+
+    def asks_zone(self, name: str, kind: str) -> bool:
+        """Whether a drawn zone is one the question asks about, by its name or its kind."""
+        return name.strip().lower() in self.zone_names or kind in self.zone_kinds
+
+    @property
     def has_filters(self) -> bool:
         """True when anything beyond the free text narrows the search."""
         return bool(

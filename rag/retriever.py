@@ -35,7 +35,7 @@ from pydantic import ConfigDict, Field
 
 from core.cameras import clock_windows, footage_start, overlaps_days
 from core.errors import VideoNotFound
-from core.vocabulary import PLACE_KINDS, REGIONS, SALIENCE
+from core.vocabulary import REGIONS, SALIENCE
 from db.repos import events as events_repo
 from db.repos import videos as videos_repo
 from db.repos.search import EXACT_MAX_ROWS, SearchFilters, hybrid_search
@@ -70,7 +70,7 @@ def search_filters(filters: QueryFilters, video_ids: Sequence[UUID] | None = Non
         t_to=filters.t_to,
         last_s=filters.last_s if filters.t_from is None and filters.t_to is None else None,
         zones=[*_with_spellings([z for z in filters.zones if z not in REGIONS]), *filters.zone_names] or None,
-        zone_kinds=[k for z in filters.zones for k in PLACE_KINDS.get(z, ())] or None,
+        zone_kinds=sorted(filters.zone_kinds) or None,
         regions=_with_spellings([z for z in filters.zones if z in REGIONS]) or None,
         region_names=tuple(_with_spellings(REGIONS)),
         facets={name: list(values) for name, values in facets.items() if values} or None,

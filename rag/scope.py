@@ -49,6 +49,11 @@ def read_clock(conn, question: str, filters: QueryFilters, video: dict | None, *
                                                                           for r in rows)
     if not (shown or too_long or clock != question):
         return filters
+    return _on_the_clock(filters, reading)
+
+
+def _on_the_clock(filters: QueryFilters, reading: tuple[float, float | None]) -> QueryFilters:
+    """The filters with their window read on the wall clock instead of in the footage."""
     return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
                                       "clock_to_s": reading[1]})
 
@@ -72,8 +77,7 @@ def _read_exact_clock(conn, clock: str, filters: QueryFilters, video: dict | Non
     if footage <= max(float(r.get("duration_s") or 0.0) for r in rows) or not any(
             footage_clock(r)[0] is not None and clock_windows(r, lo, hi) for r in rows):
         return filters
-    return filters.model_copy(update={"t_from": None, "t_to": None, "clock_from_s": reading[0],
-                                      "clock_to_s": reading[1]})
+    return _on_the_clock(filters, reading)
 
 
 def unrecorded(conn, filters: QueryFilters, video_row: dict | None, zone: tzinfo | None) -> bool:

@@ -21,8 +21,7 @@ import numpy as np
 
 from core.cameras import clock_phrase, clock_windows, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
-from core.phrasing import describe_where, describe_who, with_article
-from core.vocabulary import PLACE_KINDS
+from core.phrasing import describe_places, describe_who, with_article
 from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally, visits
 from rag.day_phrases import day_label
 
@@ -157,12 +156,12 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         if not counted:
             return f"No analysed footage was recorded{window}, so there is nothing to count."
     scope, where = _scope(counted), ""
-    if kind == "people" and _asks_zone(filters):  # "how many people visited the counter?"
+    if kind == "people" and filters.places:  # "how many people visited the counter?"
         if not any(_zones_asked(filters, c.zones) for c in counted):
             return (f"No {_zone_words(filters)} is drawn{scope}, so who went there cannot be counted; draw one on the "
                     "video page.")
         counted = [_visitors(c, _zones_asked(filters, c.zones), span) for c, span in zip(counted, clocks)]
-        where = _place_words(filters)
+        where = describe_places(filters.places)
     tallies = [(c, tally(c.paths, c.zones, t_from=lo, t_to=hi)) for c, (lo, hi) in zip(counted, clocks)]
     people = sum(t.people for _, t in tallies)
     seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{where}{window}{scope}"
@@ -182,31 +181,16 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
     return text + _who_note(filters, counted, clocks, people)
 
 
-def _asks_zone(filters) -> bool:
-    """Whether a question asks about a kind of zone ("at the checkout") or a drawn zone by name."""
-    return bool(filters.zone_names) or any(z in PLACE_KINDS for z in filters.zones)
-
-
 def _zones_asked(filters, zones: Sequence[CountZone]) -> list[CountZone]:
     """The drawn zones of the kinds or names a question asks about."""
-    kinds = {k for z in filters.zones for k in PLACE_KINDS.get(z, ())}  # "at the door": exits and entrances
-    return [z for z in zones if z.kind in kinds or z.name.lower() in filters.zone_names]
+    return [z for z in zones if filters.asks_zone(z.name, z.kind)]
 
 
 def _zone_words(filters) -> str:
     """'zone named 'counter'' or 'checkout zone', for a sentence saying none is drawn."""
     if filters.zone_names:
         return f"zone named {' or '.join(map(repr, filters.zone_names))}"
-    return f"{' or '.join(z for z in filters.zones if z in PLACE_KINDS)} zone"
-
-
-def _place_words(filters) -> str:
-    """' at the counter', ' at the checkout or exit': the places asked, for the answer's sentence."""
-    from rag.query import ALIASES
-
-    named = {ALIASES.get(n, n) for n in filters.zone_names}  # "the door" once, not "the door or exit"
-    places = [*filters.zone_names, *(z for z in filters.zones if z in PLACE_KINDS and z not in named)]
-    return describe_where(places[0]) if len(places) == 1 else f" at the {' or '.join(places)}"
+    return f"{' or '.join(filters.places)} zone"
 
 
 def _visitors(counted: VideoCounts, zones: Sequence[CountZone], span: tuple) -> VideoCounts:
@@ -354,8 +338,8 @@ def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, 
 def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str, scope: str) -> str:
     asked = {z.name for c, _ in tallies for z in _zones_asked(filters, c.zones)}
     rows = [(name, stats) for _, t in tallies for name, stats in t.zones.items() if stats["kind"] != "region"
-            and (not _asks_zone(filters) or name in asked)]
-    if _asks_zone(filters) and not rows:
+            and (not filters.places or name in asked)]
+    if filters.places and not rows:
         return (f"No {_zone_words(filters)} is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
     if not rows:

@@ -137,6 +137,19 @@ def zones_asked(question: str, zones: Iterable[tuple[str, str]]) -> tuple[list[s
     return named, kept, re.sub(r"\s+([?.!,])", r"\1", " ".join(rest.split()))
 
 
+def parse_with_zones(question: str, zones: Iterable[tuple[str, str]], parser=None) -> QueryFilters:
+    """The parser's filters of a question (`parse_question` by default), the drawn zones it names read first."""
+    from rag.query import parse_question
+
+    parser = parser or parse_question
+    names, kinds, rest = zones_asked(question, zones)
+    if not names:  # a chat model's zone names count only when they are drawn
+        return parser(question).model_copy(update={"zone_names": []})
+    filters = parser(rest)
+    return filters.model_copy(update={"zone_names": names, "zones": list(dict.fromkeys([*filters.zones, *kinds])),
+                                      "text": " ".join([filters.text, *names]).strip()})
+
+
 def _unread(word: str) -> bool:
     """A plain word the question parser reads nothing in, and no place word: 'vtest', not 'theft' or 'store'."""
     from rag.query import parse_question

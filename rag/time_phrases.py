@@ -266,7 +266,13 @@ def clock_reading(question: str, t_from: float | None, t_to: float | None) -> tu
     hhmm = _HHMM.findall(question)
     if not hhmm or len(hhmm) != len(_ANY_CLOCK.findall(question)) or (t_from is None and t_to is None):
         return None
-    times = [int(h) * 3600.0 + int(m) * 60.0 for h, m in hhmm]
+    # "at 22:15": the footage reading's seconds either side become minutes (+-5 s: +-5 min)
+    return _on_the_clock([int(h) * 3600.0 + int(m) * 60.0 for h, m in hhmm], t_from, t_to, minutes=True)
+
+
+def _on_the_clock(times: list[float], t_from: float | None, t_to: float | None, *,
+                  minutes: bool) -> tuple[float, float | None] | None:
+    """The window of the written times of day, shaped as the footage reading is (after, before, between, at)."""
     if len(times) == 2 and t_from is not None and t_to is not None:
         return times[0], times[1]
     if len(times) != 1:
@@ -276,8 +282,8 @@ def clock_reading(question: str, t_from: float | None, t_to: float | None) -> tu
         return at, None
     if t_from is None:
         return 0.0, at
-    # "at 22:15": the footage reading's seconds either side become minutes (+-5 s: +-5 min)
-    half = min(max((t_to - t_from) / 2.0, 0.0), 15.0) * 60.0
+    half = max((t_to - t_from) / 2.0, 0.0)
+    half = min(half, 15.0) * 60.0 if minutes else half
     return max(at - half, 0.0), min(at + half, 86400.0)
 
 
@@ -293,16 +299,7 @@ def exact_clock_reading(question: str, t_from: float | None,
     times = [int(h) * 3600.0 + int(m) * 60.0 + int(s) for h, m, s in _HHMMSS.findall(question)]
     if not times or len(times) != len(_ANY_CLOCK.findall(question)) or (t_from is None and t_to is None):
         return None
-    if len(times) == 2 and t_from is not None and t_to is not None:
-        return times[0], times[1]
-    if len(times) != 1:
-        return None
-    if t_to is None:
-        return times[0], None
-    if t_from is None:
-        return 0.0, times[0]
-    half = max((t_to - t_from) / 2.0, 0.0)
-    return max(times[0] - half, 0.0), min(times[0] + half, 86400.0)
+    return _on_the_clock(times, t_from, t_to, minutes=False)
 
 
 def written_clock_times(question: str) -> list[float]:
