@@ -3,7 +3,9 @@
 Pure logic over plain numbers, shared by the rules (per-zone loitering), the services (the
 counts API, the dashboard) and the ask path (count questions):
 
-- a visit is one stay of one person's foot point in one zone, gaps under `VISIT_GAP_S` bridged;
+- a visit is one stay of one person at one zone (`core.geometry.standing_at`: the foot point inside, or
+  within reach of a shelf or checkout), gaps under `VISIT_GAP_S` bridged; at a shelf or checkout only a
+  stay in which the person stops (`stopped`) is a visit, so walking past one is not;
 - at an `entrance` zone, a person who is first seen there and leaves it into the store came
   in (counted when they step out of the zone), and one who walks into it from the store and is
   not seen again went out (counted when they step in). Someone who is seen only at the door
@@ -24,10 +26,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.geometry import points_in_polygon
-from core.vocabulary import PERSON
+from core.geometry import standing_at
+from core.vocabulary import FIXTURE_KINDS, PERSON
 
 VISIT_GAP_S = 1.0  # a foot point flickering over a zone's edge, or a missed detection, does not end a visit
+STOP_S = 1.0  # a stop at a shelf or till: this long with the foot drifting under STOP_DRIFT body heights
+STOP_DRIFT = 0.2  # a walk covers 0.25 body heights a second and more
 HOUR_S = 3600.0
 
 
@@ -43,11 +47,12 @@ class CountZone:
 
 @dataclass(frozen=True, slots=True)
 class PersonPath:
-    """One person track's sampled times and foot points (pixels)."""
+    """One person track's sampled times, foot points and box heights (pixels)."""
 
     track: int
     t: np.ndarray  # (n,) seconds, ascending
     foot: np.ndarray  # (n, 2)
+    height: np.ndarray | None = None  # (n,); None: only a foot point inside a zone is at it
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +110,20 @@ def paths_from_tracks(rows: Iterable[dict], fps: float) -> list[PersonPath]:
         order = np.argsort(path[:, 0], kind="stable")
         path = path[order]
         foot = np.stack([(path[:, 1] + path[:, 3]) / 2, path[:, 4]], axis=1)
-        out.append(PersonPath(int(row["track_number"]), path[:, 0] / max(float(fps), 1e-6), foot))
+        out.append(PersonPath(int(row["track_number"]), path[:, 0] / max(float(fps), 1e-6), foot,
+                              path[:, 4] - path[:, 2]))
     return out
+
+
+def stopped(t: np.ndarray, foot: np.ndarray, height: np.ndarray) -> bool:
+    """Whether a person stood still somewhere in these samples: STOP_S long within STOP_DRIFT body heights."""
+    for i in range(len(t)):
+        j = int(np.searchsorted(t, t[i] + STOP_S - 1e-6))
+        if j >= len(t):
+            return False
+        if np.max(np.linalg.norm(foot[i:j + 1] - foot[i], axis=1)) <= STOP_DRIFT * height[i]:
+            return True
+    return False
 
 
 def visits(paths: Iterable[PersonPath], zones: Iterable[CountZone], *, gap_s: float = VISIT_GAP_S) -> list[Visit]:
@@ -116,7 +133,7 @@ def visits(paths: Iterable[PersonPath], zones: Iterable[CountZone], *, gap_s: fl
         if not len(path.t):
             continue
         for zone in zones:
-            inside = points_in_polygon(path.foot, zone.polygon)
+            inside = standing_at(path.foot, path.height, zone.polygon, zone.kind)
             idx = np.flatnonzero(inside)
             if not idx.size:
                 continue
@@ -124,8 +141,12 @@ def visits(paths: Iterable[PersonPath], zones: Iterable[CountZone], *, gap_s: fl
             breaks = np.flatnonzero(np.diff(path.t[idx]) > gap_s)
             starts = np.concatenate([[0], breaks + 1])
             ends = np.concatenate([breaks, [idx.size - 1]])
+            fixture = zone.kind in FIXTURE_KINDS and path.height is not None
             for s, e in zip(starts, ends):
                 i, j = int(idx[s]), int(idx[e])
+                run = idx[s:e + 1]
+                if fixture and not stopped(path.t[run], path.foot[run], path.height[run]):
+                    continue
                 found.append(Visit(path.track, zone.name, zone.kind, float(path.t[i]), float(path.t[j]),
                                    first=i == 0, last=j == len(path.t) - 1))
     return sorted(found, key=lambda v: (v.t_enter, v.track, v.zone))

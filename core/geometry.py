@@ -1,10 +1,15 @@
-"""Point-in-polygon for many points at once and box overlap: what zones, counts, rules and stitching share."""
+"""Point-in-polygon, distance to a zone's outline, who stands at a zone, and box overlap: what zones, counts, rules
+and stitching share."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
+
+from core.vocabulary import FIXTURE_KINDS
+
+FIXTURE_REACH = 0.25  # within a quarter of one's height (about an arm's length) of a shelf or till is standing at it
 
 
 def points_in_polygon(points: np.ndarray, polygon: Sequence[Sequence[float]]) -> np.ndarray:
@@ -19,6 +24,35 @@ def points_in_polygon(points: np.ndarray, polygon: Sequence[Sequence[float]]) ->
         x_at = (xj - xi) * (y - yi) / ((yj - yi) or 1e-9) + xi
         inside ^= crosses & (x < x_at)
     return inside
+
+
+def distance_to_outline(points: np.ndarray, polygon: Sequence[Sequence[float]]) -> np.ndarray:
+    """Each (x, y) point's distance in pixels to the nearest edge of a polygon, whether the point is inside or out."""
+    points = np.asarray(points, float).reshape(-1, 2)
+    pts = np.asarray(polygon, float).reshape(-1, 2)
+    best = np.full(len(points), np.inf)
+    for a, b in zip(pts, np.roll(pts, 1, axis=0)):
+        ab = b - a
+        denom = float(ab @ ab)
+        u = np.zeros(len(points)) if denom == 0 else np.clip((points - a) @ ab / denom, 0.0, 1.0)
+        best = np.minimum(best, np.linalg.norm(points - (a + u[:, None] * ab), axis=1))
+    return best
+
+
+def standing_at(feet: np.ndarray, heights: np.ndarray | None, polygon: Sequence[Sequence[float]],
+                kind: str) -> np.ndarray:
+    """Which people are at a zone: their foot point is inside it, or, at a shelf or checkout, within reach of it.
+
+    A shelf or till is drawn over the fixture, so the feet of someone standing against it are just outside;
+    exits, entrances and custom zones are floor, so only the foot inside counts. heights: each person's box
+    height in pixels (None: the foot point alone decides).
+    """
+    feet = np.asarray(feet, float).reshape(-1, 2)
+    inside = points_in_polygon(feet, polygon)
+    if kind not in FIXTURE_KINDS or heights is None or len(polygon) < 2 or not len(feet):
+        return inside
+    reach = FIXTURE_REACH * np.asarray(heights, float).reshape(-1)
+    return inside | (distance_to_outline(feet, polygon) <= reach)
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:

@@ -176,14 +176,14 @@ class FrameScan:
         counts: Counter = Counter()
         by_region: dict[str, Counter] = defaultdict(Counter)
         rows = []
+        at_zones = [(z.name, z.holds_boxes(tracked.xyxy)) for z in self.zones]
         for i, (box, conf, tid) in enumerate(zip(tracked.xyxy, tracked.confidence, tracked.tracker_id)):
             name = names[i]
             bbox = tuple(float(v) for v in box)
-            foot_x, foot_y = (bbox[0] + bbox[2]) / 2, bbox[3]
-            region = region_of(foot_x, self.frame_size[0])
+            region = region_of((bbox[0] + bbox[2]) / 2, self.frame_size[0])
             obs = Observation(t=frame.t, frame=frame.index, bbox=bbox, confidence=float(conf),
                               keypoints=kp_of.get(i), region=region,
-                              zones=tuple(z.name for z in self.zones if z.contains(foot_x, foot_y)),
+                              zones=tuple(name for name, held in at_zones if held[i]),
                               fall=bool(falls[i]) if falls is not None else False)
             if name == PERSON:
                 person_obs[i] = obs

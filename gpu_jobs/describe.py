@@ -73,6 +73,8 @@ def _predicate(event: Event, facts: dict) -> str:
                 way_out = _place(zone, kind, "through") or " through the exit"
                 return f"takes {item}{shelf}, {how}leaves{way_out}{unpaid}"
             hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""))
+            if facts.get("shelf") and zone == facts["shelf"]:
+                at = ""  # hidden where it was taken: the shelf is named once
             if hidden:
                 return f"takes {item}{shelf} and hides it {hidden}{at}{unpaid}"
             return f"takes {item}{shelf} and conceals it{at}{unpaid}"

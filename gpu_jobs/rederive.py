@@ -51,11 +51,10 @@ def rules_analyzer(settings: Settings) -> Analyzer:
 
 
 def apply_zones(tracks: list[Track], zones: list[Zone]) -> None:
-    """Each observation's zone names from these zones (the foot point, as the frame scan does)."""
+    """Each observation's zone names from these zones (where the person stands, as the frame scan does)."""
     for track in tracks:
         for obs in track.observations:
-            x, y = obs.foot
-            obs.zones = tuple(z.name for z in zones if z.contains(x, y))
+            obs.zones = tuple(z.name for z in zones if z.holds(obs.bbox))
 
 
 def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from core.geometry import standing_at
 from core.runtime.media import Frame  # noqa: F401  (decoded by the runtime, passed between stages)
 
 BBox = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
@@ -31,7 +32,7 @@ class Observation:
     confidence: float
     keypoints: np.ndarray | None = None  # (17, 3): x, y in pixels, score 0..1
     region: str = "centre"  # left | centre | right
-    zones: tuple[str, ...] = ()  # names of the zones the box's foot point is in
+    zones: tuple[str, ...] = ()  # names of the zones the person stands at (Zone.holds)
     motion: np.ndarray | None = None  # (5,) optical flow inside the box, gpu_jobs.vision.motion.MOTION_FIELDS
     fall: bool = False  # a fall detector (the ultralytics fall checkpoint) called this box a fallen person
 
@@ -110,6 +111,16 @@ class Zone:
                 inside = not inside
             j = i
         return inside
+
+    def holds(self, bbox: BBox) -> bool:
+        """Whether the person of an xyxy box stands at this zone (core.geometry.standing_at)."""
+        return bool(self.holds_boxes(np.asarray([bbox], float))[0])
+
+    def holds_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """For each (n, 4) xyxy box, whether its person stands at this zone."""
+        boxes = np.asarray(boxes, float).reshape(-1, 4)
+        feet = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]], axis=1)
+        return standing_at(feet, boxes[:, 3] - boxes[:, 1], self.polygon, self.kind)
 
 
 @dataclass(slots=True)

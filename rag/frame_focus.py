@@ -2,8 +2,8 @@
 
 The scene (`rag.frame_chat.describe_scene`) lists everyone on screen; a question that names a place
 (a drawn zone by its name or kind, a third of the frame) or a look (a colour, a gender, an age) is
-answered first from the people of that frame who fit it. A person is at a zone when the foot point
-(the bottom centre of the box) is inside it, as the counts judge it (`core.counts`).
+answered first from the people of that frame who fit it. A person is at a zone as the counts judge it
+(`core.geometry.standing_at`: the foot point inside it, or within reach of a shelf or checkout).
 
 Example:
     >>> focus_line("is anyone at the door?", scene, [("door", "entrance", [[0, 0.6], [0.2, 0.6], [0.2, 1]])],
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.clock import format_mmss
-from core.geometry import points_in_polygon
+from core.geometry import standing_at
 from core.phrasing import describe_places, describe_who
 from core.vocabulary import REGIONS
 from rag.query import QueryFilters, match_filters
@@ -37,16 +37,16 @@ def focus_line(question: str, scene: dict, zones: Sequence[ZoneRow], size: tuple
     looks = QueryFilters(colours=asked.colours, genders=asked.genders, age_groups=asked.age_groups)
     if not (asked.places or regions or looks.colours or looks.genders or looks.age_groups):
         return None
-    wanted = [(name, np.asarray(polygon, float) * np.asarray(size, float)) for name, kind, polygon in zones
+    wanted = [(kind, np.asarray(polygon, float) * np.asarray(size, float)) for name, kind, polygon in zones
               if asked.asks_zone(name, kind)]
     if not wanted and asked.places:  # only place words: the names come from this video's own zones
         return (f"No {' or '.join(asked.places)} zone is drawn for this video, so who is there cannot be told; "
                 "draw one on the video page.")
     fit, maybe = [], []
     for person in scene["people"]:
-        x1, _, x2, y2 = person["bbox"]
-        foot = np.array([[(x1 + x2) / 2.0, y2]])
-        if wanted and not any(points_in_polygon(foot, polygon)[0] for _, polygon in wanted):
+        x1, y1, x2, y2 = person["bbox"]
+        foot, height = np.array([[(x1 + x2) / 2.0, y2]]), np.array([y2 - y1])
+        if wanted and not any(standing_at(foot, height, polygon, kind)[0] for kind, polygon in wanted):
             continue
         if regions and person["region"] not in regions:
             continue

@@ -13,7 +13,7 @@ from gpu_jobs.behaviours import (
 )
 from gpu_jobs.types import Observation, Track, Zone
 from tests.synthetic import (
-    DT, FPS, KP, SHELF, STORE, TH, TOL, H, W, detect, item, line, of_type, person, skeleton,
+    DT, EXIT, FPS, KP, SHELF, STORE, TH, TOL, H, W, detect, item, line, of_type, person, skeleton,
 )
 
 # --------------------------------------------------------------------------- zones and posture
@@ -287,6 +287,21 @@ def test_item_carried_out_after_the_checkout_is_not_theft():
     assert detect(TheftRule, [shopper(after, 8.4), bottle(foot, 8.4)], STORE) == []
 
 
+def test_stopping_at_a_till_drawn_over_the_counter_is_paying_and_walking_past_it_is_not():
+    # the till drawn over the counter top: a shopper paying there has their feet 40 px in front of it
+    till = Zone("till", "checkout", [(600, 480), (800, 480), (800, 560), (600, 560)])
+    zones = [SHELF, till, EXIT]
+    pays = [(5, 700, 600), (7, 700, 600), (9, 1200, 600)]
+    foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *pays)
+    assert detect(TheftRule, [shopper(pays, 9.4), bottle(foot, 9.4)], zones) == []
+    (paid,) = detect(PickingRule, [shopper(pays, 9.4), bottle(foot, 9.4)], zones)
+    assert paid.attributes["paid"] is True and paid.attributes["checkout"] == "till"
+    walks_past = [(6, 1200, 600)]  # along the counter's front to the door at a walk, never stopping
+    foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *walks_past)
+    events = detect(TheftRule, [shopper(walks_past, 6.4), bottle(foot, 6.4)], zones)
+    assert [(e.type, e.zone, e.attributes["carried_out"]) for e in events] == [("theft", "door", True)]
+
+
 def test_a_pick_says_whether_the_picker_then_paid_at_a_checkout():
     to_till = [(5, 700, 680), (6, 700, 680), (8, 1200, 600)]
     foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *to_till)
@@ -446,7 +461,7 @@ def test_no_typical_flow_no_against_flow_anomaly():
 
 
 def test_behaviour_rules_on_a_mixed_scene():
-    after = [(8, 800, 600)]
+    after = [(8, 900, 450)]  # away from the till: standing at it would be paying
     foot = line((0, 700, 600), (2, 330, 600), SHOPPER_AT_SHELF, *after)
     height, aspect = falling(3.0)
     tracks = [

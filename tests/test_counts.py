@@ -20,7 +20,7 @@ from services.ask import ask
 from services.counts import people_counts, people_per_hour
 from services.events import events_per_day
 from tests.conftest import AUTH, TOKEN, add_tracked_video, run_cli
-from tests.synthetic import DOOR_ZONE as DOOR, TILL_ZONE as TILL, detect, of_type, person, store_day
+from tests.synthetic import DOOR_ZONE as DOOR, TILL_ZONE as TILL, detect, line, of_type, person, store_day
 
 def _paths(tracks) -> list[PersonPath]:
     return [PersonPath(t.number, np.array([o.t for o in t.observations]), np.array([o.foot for o in t.observations]))
@@ -64,6 +64,43 @@ def test_a_zone_with_its_own_limit_judges_loitering_there_however_the_person_mov
     # without its own limit the same pacing is not loitering: the global rule wants someone staying put
     plain = Zone("till", "checkout", till.polygon)
     assert of_type(detect(LoiteringRule, [pacing], [plain]), "loitering") == []
+
+
+# a shelf or till is drawn over the fixture, so who stands against it has their feet just outside it
+COUNTER = {"name": "counter", "kind": "shelf", "polygon": [[500, 200], [800, 200], [800, 500], [500, 500]]}
+
+
+def _tall_paths(tracks) -> list[PersonPath]:
+    return [PersonPath(t.number, np.array([o.t for o in t.observations]), np.array([o.foot for o in t.observations]),
+                       np.array([o.height for o in t.observations])) for t in tracks]
+
+
+def test_standing_against_a_shelf_is_a_visit_and_walking_past_it_is_not():
+    tracks = [
+        person(1, 0.0, 20.0, (650.0, 540.0), height=200.0),  # feet 40 px in front of the counter: within reach
+        person(2, 0.0, 10.0, line((0.0, 100.0, 540.0), (10.0, 1200.0, 540.0)), height=200.0),  # walks along it
+        person(3, 0.0, 20.0, (650.0, 640.0), height=200.0),  # 0.7 body heights in front of it
+        person(4, 0.0, 20.0, line((0.0, 300.0, 540.0), (5.0, 650.0, 540.0), (8.0, 650.0, 540.0),
+                                  (12.0, 1200.0, 540.0)), height=200.0),  # walks up, stops 3 s, walks on
+    ]
+    found = visits(_tall_paths(tracks), [_count_zone(COUNTER)])
+    assert [(v.track, v.t_exit - v.t_enter >= 3.0) for v in found] == [(1, True), (4, True)]
+    assert found[0].t_enter == 0.0 and found[0].t_exit == pytest.approx(20.0, abs=0.3)
+    # floor at the same place (an aisle, a door) counts feet inside only
+    aisle = CountZone("aisle", "custom", COUNTER["polygon"])
+    assert visits(_tall_paths(tracks), [aisle]) == []
+
+
+def test_how_many_went_to_a_shelf_drawn_over_the_fixture_counts_who_stood_at_it(api_app):
+    video = add_tracked_video(api_app, [
+        person(1, 0.0, 20.0, (650.0, 540.0), height=200.0),
+        person(2, 0.0, 10.0, line((0.0, 100.0, 540.0), (10.0, 1200.0, 540.0)), height=200.0),
+    ])
+    zone_service.set_video_zones(api_app, video_id=video["id"], zones=[COUNTER])
+    assert _answer(api_app, "how many people went to the counter?").startswith(
+        "1 distinct person was seen at the counter")
+    dwell = _answer(api_app, "how long did people stay at the counter?")
+    assert "- counter (shelf): 00:20 on average, longest 00:20, 1 visit by 1 person." in dwell, dwell
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -134,7 +171,8 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     # a time with seconds is a time of the footage, not of the clock (stepping in at 14, 44 and 74 s)
     assert _answer(api_app, "how many people came in between 00:00:00 and 00:01:40?").startswith("3 people came in")
     dwell = _answer(api_app, "how long did people stay at the checkout?")
-    assert "- till (checkout): 00:45 on average" in dwell and "1 visit by 1 person" in dwell
+    # within reach of the till from 21.4 s to 68.8 s; those who walk past its corner made no visit
+    assert "- till (checkout): 00:47 on average" in dwell and "1 visit by 1 person" in dwell
     # "the door" is any exit or entrance zone, and a zone's own name asks for that zone alone
     assert _answer(api_app, "how long did people stay at the door?").splitlines()[1].startswith(
         "- front door (entrance): ")

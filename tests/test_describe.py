@@ -74,6 +74,11 @@ def test_a_theft_with_no_checkout_zone_says_payment_was_not_checked():
                         "side of the frame, with no checkout zone drawn to tell whether it was paid for, at 01:12.")
     checked = event("theft", zone="right", hidden_at="waist", concealed=True, carried_out=False, payment_checked=True)
     assert describe(checked, {})[0].endswith("side of the frame without paying at 01:12.")
+    at_the_shelf = event("theft", zone="counter", zone_kind="shelf", shelf="counter", hidden_at="waist",
+                         concealed=True, carried_out=False, payment_checked=False)
+    assert describe(at_the_shelf, {})[0] == (
+        "A person takes an item from the counter shelf and hides it at the waist (a pocket or the waistband), "
+        "with no checkout zone drawn to tell whether it was paid for, at 01:12.")
 
 
 def test_collapse_and_violent_keywords():

@@ -209,7 +209,10 @@ def test_a_question_of_who_is_where_is_answered_first_from_that_frame(app, aisle
     with app.db.connection() as conn:
         zones.replace(conn, [{"name": "till", "kind": "checkout", "polygon": [[0.8, 0.7], [1, 0.7], [1, 1], [0.8, 1]]},
                              {"name": "drinks shelf", "kind": "shelf",
-                              "polygon": [[0.4, 0.6], [0.6, 0.6], [0.6, 0.9], [0.4, 0.9]]}], video_id=aisle["id"])
+                              "polygon": [[0.4, 0.6], [0.6, 0.6], [0.6, 0.9], [0.4, 0.9]]},
+                             # drawn over the counter itself: person 1's feet are 32 px in front of it
+                             {"name": "counter", "kind": "shelf",
+                              "polygon": [[0, 0.55], [0.25, 0.55], [0.25, 0.78], [0, 0.78]]}], video_id=aisle["id"])
     chat = FrameChat(app)
 
     def first(question: str) -> str:
@@ -220,6 +223,7 @@ def test_a_question_of_who_is_where_is_answered_first_from_that_frame(app, aisle
     assert first("is anyone at the till?") == "Yes: 1 person is at the till at 00:15 (person 3)."
     assert first("who is at the drinks shelf?") == "1 person is at the drinks shelf at 00:15 (person 2)."
     assert first("who is at the shelf on the right?") == "Nobody is at the shelf on the right at 00:15."
+    assert first("who is at the counter?") == "1 person is at the counter at 00:15 (person 1)."
     assert first("who is on the left?") == "1 person is on the left at 00:15 (person 1)."
     assert first("is anyone at the door?") == (
         "No exit zone is drawn for this video, so who is there cannot be told; draw one on the video page.")

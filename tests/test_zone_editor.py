@@ -135,6 +135,7 @@ def test_the_video_page_draws_saves_edits_and_deletes_a_zone(app, clip_video):
     key = f"zones-{vid}"
     at = _video_page(clip_video)
     assert any("No zones yet" in c.value for c in at.caption)
+    assert any("Draw a shelf or checkout over the fixture itself" in c.value for c in at.caption)
 
     # two points: refused with one sentence; the points and the name stay
     at.session_state[f"{key}-points"] = [[20, 40], [120, 40]]

@@ -17,6 +17,9 @@ from ui.notify import flash
 SHOWN_MAX_WIDTH = 960  # the frame sent to the browser; wider videos are scaled down (clicks are scaled back)
 CLOSE_RADIUS = 12  # shown pixels: a click this near the first point closes the polygon
 KIND_BADGES = {"shelf": "orange", "checkout": "green", "exit": "red", "entrance": "blue", "custom": "violet"}
+DRAWING_HINT = ("Shelf, checkout, exit and entrance zones drive picking, theft, paid and left-the-store. Draw a shelf "
+                "or checkout over the fixture itself (people standing against it are at it), an exit or entrance "
+                "on the floor people walk across.")
 SCOPE_LABELS = {"camera": "Camera: every video of {camera}", "video": "This video only"}
 
 
@@ -154,10 +157,8 @@ def zone_editor(app, video: dict, t: float = 0.0) -> None:
         draft.reset()
     listing = zone_service.editable_zones(app, video_id=video["id"])
     camera = listing["camera"]
-    st.caption(f"Shelf, checkout, exit and entrance zones drive picking, theft, paid and left-the-store. "
-               f"Zones saved for camera {camera!r} serve every video of it; this video's own zones add to them "
-               f"and override one of the same name." if camera else
-               "Shelf, checkout, exit and entrance zones drive picking, theft, paid and left-the-store.")
+    st.caption(f"{DRAWING_HINT} Zones saved for camera {camera!r} serve every video of it; this video's own zones "
+               f"add to them and override one of the same name." if camera else DRAWING_HINT)
     picture, form = st.columns([3, 2])
     with picture:
         _picture(app, video, size, listing["zones"], draft, t)

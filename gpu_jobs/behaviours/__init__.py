@@ -4,7 +4,7 @@ The rules work on observations at the sampled rate (default 5 fps). Distances an
 measured in body sizes (the larger side of the person's box, so a lying person keeps their
 length), which makes the thresholds independent of the camera's distance.
 
-- `zones`: `ZoneMap`, `points_in_polygon`, `default_regions`, `region_of`.
+- `zones`: `ZoneMap`, `default_regions`, `region_of` (and `core.geometry.points_in_polygon`).
 - `kinematics`: `TrackProfile`, `profile_track`, `postures`, `classify_posture`, `hand_points`.
 - `scene`: `Scene`, what every rule gets besides the tracks (zones, frame size, fps, per-run caches).
 - `events`: `make_event`, `confidence`, `runs_where`, `lasts` and the evidence helpers.
@@ -32,7 +32,8 @@ from gpu_jobs.behaviours.rule import Rule, ThresholdRule
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.behaviours.theft import TheftRule
 from gpu_jobs.behaviours.violence import ViolenceRule
-from gpu_jobs.behaviours.zones import default_regions, points_in_polygon, region_of
+from core.geometry import points_in_polygon
+from gpu_jobs.behaviours.zones import default_regions, region_of
 
 __all__ = [
     "RULES", "AnomalyRule", "BehaviourRules", "CollapseRule", "ConcealmentRule", "CrowdingRule", "LoiteringRule",

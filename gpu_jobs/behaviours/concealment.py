@@ -108,7 +108,8 @@ def _item_vanished(take: ItemTake, scene: Scene, th: BehaviourThresholds) -> int
 
 def _at_shelf(obs: Observation, scene: Scene, th: BehaviourThresholds) -> bool:
     points, _ = hand_points(obs, th.keypoint_min_score)
-    return scene.zones.foot_in(obs, "shelf") is not None or any(scene.zones.at_point(x, y, "shelf") for x, y in points)
+    # the foot inside, not within reach: hiding something while standing at a shelf is still hiding it
+    return any(scene.zones.at_point(x, y, "shelf") for x, y in [obs.foot, *points])
 
 
 def _seen_in_hand_after(take: ItemTake, t: float) -> bool:

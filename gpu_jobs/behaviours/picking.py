@@ -341,8 +341,8 @@ class PickingRule(ThresholdRule):
 
 
 def _paid_at(pick: Pick, scene: Scene) -> str | None:
-    """The checkout the picker's feet reached after the pick; "" for none; None when no checkout zone is drawn."""
+    """The checkout the picker stopped at after the pick; "" for none; None when no checkout zone is drawn."""
     if not any(z.kind == "checkout" for z in scene.zones.zones):
         return None
-    after = (o for o in pick.person.observations if o.t >= pick.t_start)
-    return next((name for o in after if (name := scene.zones.foot_in(o, "checkout"))), "")
+    after = [o for o in pick.person.observations if o.t >= pick.t_start]
+    return scene.zones.stopped_at(after, "checkout") or ""

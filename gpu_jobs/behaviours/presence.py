@@ -42,7 +42,8 @@ class LoiteringRule(ThresholdRule):
         events = []
         for track in person_tracks(tracks) if limited else ():
             obs = track.observations
-            path = PersonPath(track.number, np.array([o.t for o in obs]), np.array([o.foot for o in obs], float))
+            path = PersonPath(track.number, np.array([o.t for o in obs]), np.array([o.foot for o in obs], float),
+                              np.array([o.bbox[3] - o.bbox[1] for o in obs], float))
             for zone in limited:
                 for visit in visits([path], [zone]):
                     if not lasts(visit.dwell_s, zone.loiter_s):

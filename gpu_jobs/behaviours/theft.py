@@ -46,7 +46,7 @@ class TheftRule(ThresholdRule):
         t_taken = pick.t_start
         exit_j = next((k for k, o in enumerate(person_obs) if o.t >= t_taken and scene.zones.foot_in(o, "exit")), None)
         t_until = person_obs[exit_j].t if exit_j is not None else pick.person.t_end
-        if any(t_taken <= o.t <= t_until and scene.zones.foot_in(o, "checkout") for o in person_obs):
+        if scene.zones.stopped_at([o for o in person_obs if t_taken <= o.t <= t_until], "checkout"):
             return None  # paid (or at least went to pay)
         carried_out = exit_j is not None and (
             concealment is not None

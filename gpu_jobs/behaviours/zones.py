@@ -7,7 +7,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.geometry import points_in_polygon
+from core.counts import CountZone, PersonPath, visits
+from core.geometry import standing_at
 from core.vocabulary import REGIONS
 from gpu_jobs.types import Observation, Zone
 
@@ -53,27 +54,38 @@ class ZoneMap:
         return [z.name for z in self.zones if (kind is None or z.kind == kind) and z.contains(x, y)]
 
     def at_foot(self, obs: Observation) -> tuple[str, ...]:
-        """Zones of the foot point: the tracker's list plus our own polygon test."""
+        """Zones the person stands at: the tracker's list plus our own test (core.geometry.standing_at)."""
         cached = self._foot.get(id(obs))
         if cached is not None and cached[0] is obs:
             return cached[1]
-        names = tuple(dict.fromkeys([*obs.zones, *self.at_point(*obs.foot)]))
+        names = tuple(dict.fromkeys([*obs.zones, *(z.name for z in self.zones if z.holds(obs.bbox))]))
         self._foot[id(obs)] = (obs, names)
         return names
 
     def prefetch(self, observations: Sequence[Observation]) -> None:
-        """Compute the foot zones of many observations at once (one array test per zone)."""
+        """Compute the zones of many observations at once (one array test per zone)."""
         if not observations:
             return
         feet = np.array([o.foot for o in observations], float)
-        inside = {z.name: points_in_polygon(feet, z.polygon) for z in self.zones}
+        heights = np.array([o.bbox[3] - o.bbox[1] for o in observations], float)
+        inside = {z.name: standing_at(feet, heights, z.polygon, z.kind) for z in self.zones}
         for k, obs in enumerate(observations):
             names = tuple(dict.fromkeys([*obs.zones, *(name for name, mask in inside.items() if mask[k])]))
             self._foot[id(obs)] = (obs, names)
 
     def foot_in(self, obs: Observation, kind: str) -> str | None:
-        """The first zone of a kind the foot point is in, if any."""
+        """The first zone of a kind the person stands at, if any."""
         return next((n for n in self.at_foot(obs) if self.kind(n) == kind), None)
+
+    def stopped_at(self, observations: Sequence[Observation], kind: str) -> str | None:
+        """The first zone of a kind where the person stopped, as a visit counts (core.counts.visits); None if none."""
+        names = [n for n in dict.fromkeys(n for o in observations for n in self.at_foot(o)) if self.kind(n) == kind]
+        if not names or not observations:
+            return None
+        path = PersonPath(0, np.array([o.t for o in observations]), np.array([o.foot for o in observations], float),
+                          np.array([o.height for o in observations], float))
+        found = visits([path], [CountZone(n, kind, self.by_name[n].polygon) for n in names if n in self.by_name])
+        return found[0].zone if found else None
 
     def near(self, x: float, y: float, kind: str, margin: float) -> str | None:
         """The zone of a kind containing the point, or the closest within margin pixels."""
