@@ -57,6 +57,7 @@ class BehaviourThresholds(BaseSettings):
     picking_rest: float = 0.7  # a wrist this close is by the body (hanging arms are ~0.4)
     picking_return_s: float = 3.0  # the hand leaves the body, and comes back, within this of being held out
     picking_reach_max_s: float = 6.0  # held out longer, an arm leans or rests on a counter: no pick
+    picking_bout_gap_s: float = 3.0  # one person's reaches into one place this close together are one picking event
     picking_height_change: float = 1.25  # box height this many times taller/shorter after a reach: sat down or stood up
     picking_lying_tilt: float = 60.0  # a lying-shaped box whose torso is this far (degrees) from upright is lying
     # concealment: after a pick, the hand hides what it took at the body

@@ -56,11 +56,12 @@ def _predicate(event: Event, facts: dict) -> str:
             paid = _place(facts.get("checkout"), "checkout", "and pays at") if facts.get("paid") else ""
             if event.object_class:
                 return f"picks up {item}{_place(zone, kind, 'from')}{paid}"
+            times = f" {facts['reaches']} times" if int(facts.get("reaches") or 1) > 1 else ""
             if kind == "shelf":
-                return f"reaches{_place(zone, kind, 'into')}{paid}"
+                return f"reaches{_place(zone, kind, 'into')}{times}{paid}"
             # a reach seen by pose alone: which hand, and where in the frame
             hand = f" with the {facts['wrist']} hand" if facts.get("wrist") in ("left", "right") else ""
-            return f"reaches out{hand} to take something{at}"
+            return f"reaches out{hand}{times} to take something{at}"
         case "concealment":
             hidden = HIDDEN_PHRASES.get(facts.get("hidden_at", ""), "out of sight")
             return f"hides {item} {hidden}{at}"

@@ -173,14 +173,15 @@ def test_unknown_video_or_camera_is_404_and_old_runs_are_409(client, api_app):
 
 # ---- re-deriving -------------------------------------------------------------------------------
 
-def reaching_shopper(reach: tuple[float, float] = (2.0, 3.0)) -> Track:
-    """A person at the shelf whose box widens into it at shoulder height (2-3 s), with no keypoints:
-    a pick only where a shelf zone is (the box in the shelf is the one signal)."""
+def reaching_shopper(reach: tuple[float, float] = (2.0, 3.0), *more: tuple[float, float]) -> Track:
+    """A person at the shelf whose box widens into it at shoulder height (2-3 s, and any more spans), with no
+    keypoints: a pick only where a shelf zone is (the box in the shelf is the one signal)."""
+    spans = [reach, *more]
     observations = []
-    for i in range(int((reach[1] + 1.0) * FPS) + 1):
+    for i in range(int((spans[-1][1] + 1.0) * FPS) + 1):
         t = i / FPS
         x, y, h = 330.0, 600.0, 300.0
-        w = h / (1.6 if reach[0] <= t <= reach[1] else 3.0)
+        w = h / (1.6 if any(a <= t <= b for a, b in spans) else 3.0)
         observations.append(Observation(t=t, frame=int(round(t * 10)), bbox=(x - w / 2, y - h, x + w / 2, y),
                                         confidence=0.9, region="left"))
     return Track(6, "person", observations, {"gender": "female", "clothing_colour": "blue"})
@@ -242,6 +243,20 @@ def test_a_hand_held_in_a_shelf_longer_than_a_reach_leans_on_it_and_is_no_pick()
     assert len(of_type(detect(PickingRule, [reaching_shopper()], [SHELF]), "picking")) == 1
     # as with a reach seen by pose: an arm out longer than picking_reach_max_s (6 s) rests on the counter
     assert of_type(detect(PickingRule, [reaching_shopper((2.0, 10.0))], [SHELF]), "picking") == []
+
+
+def test_reaches_into_a_shelf_close_together_are_one_picking_event_and_a_later_one_is_its_own():
+    from gpu_jobs.behaviours import PickingRule
+    from gpu_jobs.describe import describe
+    from tests.synthetic import SHELF, detect, of_type
+
+    # three reaches a second or two apart (a customer choosing, a clerk serving), then one 10 s later
+    shopper = reaching_shopper((2.0, 3.0), (4.0, 5.0), (7.0, 8.0), (18.0, 19.0))
+    picks = of_type(detect(PickingRule, [shopper], [SHELF]), "picking")
+    assert [(round(e.t_start), round(e.t_end), e.attributes.get("reaches")) for e in picks] == [
+        (2, 8, 3), (18, 19, None)]
+    assert "reaches into the drinks shelf 3 times from 00:02 to 00:08" in describe(picks[0], {})[0]
+    assert describe(picks[1], {})[0] == "A woman in blue reaches into the drinks shelf at 00:18."
 
 
 def test_questions_find_a_drawn_zones_events_by_its_kind_and_by_its_name(app, clean_db, tmp_path):

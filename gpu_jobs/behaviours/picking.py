@@ -309,9 +309,10 @@ class PickingRule(ThresholdRule):
     """picking: a hand reaches away from the body to a surface and comes back, with or without an item seen."""
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
-        return [self._event(pick, scene) for pick in find_picks(tracks, scene, self.th)]
+        return [self._event(bout, scene) for bout in pick_bouts(find_picks(tracks, scene, self.th), self.th)]
 
-    def _event(self, pick: Pick, scene: Scene) -> Event:
+    def _event(self, bout: list[Pick], scene: Scene) -> Event:
+        pick = max(bout, key=lambda p: p.evidence)  # the clearest reach is the one shown
         obs = pick.person.observations
         highlight = obs[pick.highlight]
         arms = arms_of(scene, pick.person, self.th)
@@ -326,18 +327,39 @@ class PickingRule(ThresholdRule):
         place = (pick.shelf, "shelf") if pick.shelf else scene.zones.label(highlight)
         pad = _POINT_PAD * float(arms.torso[pick.highlight])
         facts = pick_facts(pick)
-        paid_at = _paid_at(pick, scene)
+        paid_at = _paid_at(bout[0], scene)
         if paid_at is not None:
             facts["paid"] = paid_at != ""  # with checkout zones drawn: did the picker go to one afterwards
             if paid_at:
                 facts["checkout"] = paid_at
+        if len(bout) > 1:
+            facts["reaches"] = len(bout)
+            if len({p.wrist for p in bout}) > 1:
+                facts.pop("wrist", None)  # reaches with either hand: no one hand to name
         return make_event(
-            "picking", track=pick.person, obs=highlight, t_start=pick.t_start, t_end=pick.t_end,
+            "picking", track=pick.person, obs=highlight, t_start=bout[0].t_start, t_end=bout[-1].t_end,
             evidence=pick.evidence, detection=detection, place=place,
             related=(item.number,) if item is not None else (), object_class=item.class_name if item else None,
             facts=facts,
             bbox=evidence_box(highlight, [pick.point, item_point], pad, scene.frame_size),
         )
+
+
+def pick_bouts(picks: Sequence[Pick], th: BehaviourThresholds) -> list[list[Pick]]:
+    """Picks grouped into bouts: one person's reaches into one place (a shelf, or none) with gaps under
+    picking_bout_gap_s; a pick of a seen item is a bout of its own. In order of their first pick."""
+    bouts: list[list[Pick]] = []
+    open_bouts: dict[tuple[int, str | None], list[Pick]] = {}
+    for pick in sorted(picks, key=lambda p: p.t_start):
+        key = (id(pick.person), pick.shelf)
+        bout = open_bouts.get(key)
+        if (pick.take is None and bout is not None and bout[-1].take is None
+                and pick.t_start - bout[-1].t_end <= th.picking_bout_gap_s):
+            bout.append(pick)
+            continue
+        bouts.append([pick])
+        open_bouts[key] = bouts[-1]
+    return bouts
 
 
 def _paid_at(pick: Pick, scene: Scene) -> str | None:
