@@ -114,6 +114,15 @@ def load_labels(path: Path) -> dict[str, list[dict]]:
     return out
 
 
+def load_zones(path: Path) -> dict[str, list[dict]]:
+    """Zones per clip path (pixels of the clip), drawn from the store's layout: {"clips": {path: [zone, ...]}}."""
+    try:
+        data = json.loads(path.read_text())
+        return {clip: list(zones) for clip, zones in data["clips"].items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise BenchError(f"{path} is not a zones file ({{\"clips\": {{path: [zones]}}}}): {exc}.") from None
+
+
 def apply_labels(clips: list[Clip], labels: dict[str, list[dict]]) -> None:
     """Labelled moments replace a clip's windows; a positive clip still without any gets the whole clip."""
     for clip in clips:
@@ -324,8 +333,13 @@ class ApiClient:
             offset = page["next_offset"]
         return items
 
-    def run_clip(self, clip: Clip, *, poll_s: float = 0.25) -> dict:
-        """Upload, wait for the analysis, read the events; one record for the cache."""
+    def draw_zones(self, video_id: str, zones: list[dict]) -> dict:
+        """The store's zones drawn as an owner would (PUT .../zones), then the events re-derived on them."""
+        self._json(self.http.put(f"/v1/videos/{video_id}/zones", json={"zones": zones}))
+        return self._json(self.http.post(f"/v1/videos/{video_id}/rules"))
+
+    def run_clip(self, clip: Clip, *, poll_s: float = 0.25, zones: list[dict] | None = None) -> dict:
+        """Upload, wait for the analysis, draw the clip's zones if any, read the events; one record for the cache."""
         timeout_s = 300 + 30 * clip.duration_s
         started = time.monotonic()
         accepted = self.upload(clip.file)
@@ -353,6 +367,9 @@ class ApiClient:
                   "wall_s": round(wall_s, 3), "upload_s": round(upload_s, 3),
                   "job_s": round(job_s, 3) if job_s is not None else None,
                   "api_duration_s": video.get("duration_s"), "events": []}
+        if status == "completed" and zones:
+            record["zones"] = [z["name"] for z in zones]
+            record["rules_s"] = self.draw_zones(video_id, zones)["elapsed_s"]
         if status == "completed":
             record["events"] = self.events(video_id)
         return record
@@ -484,6 +501,9 @@ def render_section(meta: dict, clips: list[Clip], types: dict[str, list[str]], r
              f"- product: {meta['product']} at commit `{meta['commit']}`",
              f"- command: `{meta['command']}`",
              f"- manifest: `{meta['manifest']}`; labels: `{meta['labels']}`; events: `{meta['events']}`",
+             *([f"- zones: `{meta['zones']}`, drawn through the API after each listed clip's analysis and its "
+                "events re-derived on them (`PUT /v1/videos/{id}/zones`, `POST /v1/videos/{id}/rules`)"]
+               if meta.get("zones") else []),
              f"- clips analysed: {len(records)}"
              + (f" (scored {meta['scored_at']} from the cached events)" if meta.get("scored_at") else ""),
              "- **development data, not a held-out test**", "",
@@ -548,7 +568,9 @@ def render_section(meta: dict, clips: list[Clip], types: dict[str, list[str]], r
                 counts[e["type"]] = counts.get(e["type"], 0) + 1
         kinds_of = ", ".join(f"{t} {sum(1 for e in dets if e['type'] == t)}" for t in relevant
                              if any(e["type"] == t for e in dets)) or "none"
-        lines.append(f"| {c.path} | {c.kind} | {'+' if c.positive else '-'} | {c.duration_s:.0f} "
+        drawn = records[c.path].get("zones")
+        lines.append(f"| {c.path}{' (zones: ' + ', '.join(drawn) + ')' if drawn else ''} | {c.kind} "
+                     f"| {'+' if c.positive else '-'} | {c.duration_s:.0f} "
                      f"| {hit}/{len(c.windows)}{' (whole clip)' if c.whole_clip else ''} "
                      f"| {kinds_of} ({inside} inside) "
                      f"| {', '.join(f'{t} {n}' for t, n in sorted(counts.items())) or 'none'} |")
@@ -617,12 +639,13 @@ def run(args, clips: list[Clip], meta: dict) -> dict[str, dict]:
             {"path": c.path, "kind": c.kind, "positive": c.positive, "duration_s": round(c.duration_s, 3),
              **records[c.path]} for c in clips if c.path in records]})
 
+    zones = load_zones(args.zones) if args.zones else {}
     with Services(args.product, keep_data=args.keep_data) as services:
         client = ApiClient(services)
         done = len(clips) - len(todo)
         for clip in todo:
             done += 1
-            record = client.run_clip(clip)
+            record = client.run_clip(clip, zones=zones.get(clip.path))
             records[clip.path] = record
             save()
             counts: dict[str, int] = {}
@@ -661,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default=None, help="a name for this run in the results heading, e.g. baseline")
     p.add_argument("--product", type=Path, default=ROOT,
                    help="source tree whose cli.py is run as `sentinel` (default: this checkout)")
+    p.add_argument("--zones", type=Path, metavar="FILE",
+                   help="draw these zones on their clips after the analysis and re-derive the events "
+                        "(e.g. bench/labels/zones.json); clips not in it keep no zones")
     p.add_argument("--keep-data", action="store_true", help="keep the temporary data folder (database, logs)")
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
@@ -706,6 +732,7 @@ def main(argv: list[str] | None = None) -> int:
                     "product": _display(args.product), "commit": describe_commit(args.product),
                     "command": command, "manifest": str(args.manifest), "events": _display(args.events_out),
                     "labels": "none" if args.no_labels else _display(args.labels), "load_before": _load(),
+                    "zones": _display(args.zones) if args.zones else None,
                     "settings": {k: v for k, v in os.environ.items() if k.startswith("SENTINEL_")
                                  and "TOKEN" not in k and "PASSWORD" not in k}}
             try:

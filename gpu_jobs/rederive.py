@@ -16,6 +16,8 @@ from collections import Counter
 from contextlib import contextmanager
 from uuid import UUID
 
+import numpy as np
+
 from gpu_jobs.analysis import Analyzer
 from gpu_jobs.highlights import event_zones, zones_tag
 from gpu_jobs.pipeline import event_row, load_zones
@@ -53,8 +55,10 @@ def rules_analyzer(settings: Settings) -> Analyzer:
 def apply_zones(tracks: list[Track], zones: list[Zone]) -> None:
     """Each observation's zone names from these zones (where the person stands, as the frame scan does)."""
     for track in tracks:
-        for obs in track.observations:
-            obs.zones = tuple(z.name for z in zones if z.holds(obs.bbox))
+        boxes = np.array([obs.bbox for obs in track.observations], float).reshape(-1, 4)
+        held = [(z.name, z.holds_boxes(boxes)) for z in zones]
+        for k, obs in enumerate(track.observations):
+            obs.zones = tuple(name for name, mask in held if mask[k])
 
 
 def derive(app, video_id: UUID, *, fail_before_commit=None) -> dict:
