@@ -82,6 +82,9 @@ def cmd_zones(args) -> int:
         points = " ".join(f"{x:g},{y:g}" for x, y in z["polygon"])
         source = f" [{z['source']}]" if z.get("source") else ""
         print(f"  {z['name']} ({z['kind']}){source}: {points}")
+    if zones is not None:  # the stored events still follow the old zones until they are re-derived
+        print("The events change at the next analysis, or now with: sentinel rules "
+              + (str(video["id"]) if video is not None and not args.camera else "VIDEO (each video of the camera)"))
     return 0
 
 

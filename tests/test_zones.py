@@ -338,6 +338,9 @@ def test_zones_and_rules_round_trip_over_the_cli(app, clean_db, tmp_path):
     assert json.loads(set_.stdout)["zones"] == [SHELF]
 
     (tmp_path / "bad.json").write_text(json.dumps([{"name": "x", "kind": "shelf", "polygon": [[0, 0], [5, 5]]}]))
+    said = run_cli("zones", vid, "--set", str(tmp_path / "zones.json"), timeout=120)
+    assert said.returncode == 0 and said.stdout.splitlines()[-1] == (
+        f"The events change at the next analysis, or now with: sentinel rules {vid}")
     bad = run_cli("zones", vid, "--set", str(tmp_path / "bad.json"), timeout=120)
     assert bad.returncode != 0 and "at least 3" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
