@@ -11,7 +11,7 @@ from __future__ import annotations
 from core.clock import format_mmss
 from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, REGION_PHRASES, age_word, is_female, is_male,
                            known_words, subject_phrase, with_article)
-from core.vocabulary import ANOMALY_SYNONYMS, SYNONYMS
+from core.vocabulary import ANOMALY_SYNONYMS, FIXTURE_KINDS, SYNONYMS
 from gpu_jobs.types import Event
 
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
@@ -88,7 +88,9 @@ def _predicate(event: Event, facts: dict) -> str:
             return f"loiters{near} for {_seconds(facts.get('dwell_s', event.t_end - event.t_start))}"
         case "walking":
             direction = DIRECTION_PHRASES.get(facts.get("direction", ""), "")
-            return f"walks{' ' + direction if direction else ''}{at}"
+            # walking within reach of a shelf or till is passing it, not standing at it
+            by = _place(zone, kind, "by") if kind in FIXTURE_KINDS else at
+            return f"walks{' ' + direction if direction else ''}{by}"
         case "standing":
             return f"stands still{at}"
         case "sitting":

@@ -112,7 +112,9 @@ def test_every_type_reads_as_one_sentence():
     assert describe(event("loitering", zone="till", zone_kind="checkout", dwell_s=31.2), {})[0] == (
         "A person loiters near the till checkout for 31 s at 01:12.")
     assert describe(event("walking", zone="till", zone_kind="checkout", direction="left"), {})[0] == (
-        "A person walks to the left at the till checkout at 01:12.")
+        "A person walks to the left by the till checkout at 01:12.")
+    assert describe(event("walking", zone="door", zone_kind="exit", direction="left"), {})[0] == (
+        "A person walks to the left at the door exit at 01:12.")
 
 
 def test_describe_events_from_the_rules():
