@@ -35,6 +35,7 @@ class BehaviourThresholds(BaseSettings):
     collapse_drop_s: float = 1.5
     loitering_s: float = 30.0
     loitering_radius: float = 1.5  # in body heights
+    loitering_fixture_s: float = 120.0  # at a shelf or till people stand to shop: loitering there takes this long
     crowding_people: int = 5
     crowding_persist_s: float = 2.0
     violent_limb_speed: float = 2.5  # wrist speed in body heights per second

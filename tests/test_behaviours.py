@@ -377,6 +377,17 @@ def test_dwelling_past_loitering_s_is_loitering():
     assert events[0].attributes["dwell_s"] == pytest.approx(TH.loitering_s + 2)
 
 
+def test_standing_at_a_shelf_is_shopping_and_loitering_there_takes_loitering_fixture_s():
+    # feet 40 px in front of the drinks shelf (0-250 x 200-500): within reach, so at it
+    browsing = person(10, 0, TH.loitering_s + 30, jitter(200, 540))
+    assert detect(LoiteringRule, [browsing], STORE) == []
+    camped = person(11, 0, TH.loitering_fixture_s + 2, jitter(200, 540))
+    events = detect(LoiteringRule, [camped], STORE)
+    assert [(e.type, e.track_number, e.zone) for e in events] == [("loitering", 11, "drinks shelf")]
+    # the same stay away from any shelf or till is loitering after loitering_s
+    assert len(detect(LoiteringRule, [person(12, 0, TH.loitering_s + 30, jitter(700, 300))], STORE)) == 1
+
+
 def test_dwelling_just_under_loitering_s_is_silent():
     assert detect(LoiteringRule, [person(10, 0, TH.loitering_s - 1, jitter(1150, 600))], STORE) == []
 

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from core.counts import PersonPath, visits
+from core.vocabulary import FIXTURE_KINDS
 from gpu_jobs.behaviours.events import lasts, make_event, mean_confidence, runs_where, saturate, union_box
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
@@ -28,8 +29,9 @@ def _stay_end(foot: np.ndarray, i: int, radius: float, chunk: int = 256) -> int:
 
 
 class LoiteringRule(ThresholdRule):
-    """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer,
-    or staying in a zone with its own limit (loiter_s) that long, however much the person moves there."""
+    """loitering: the foot point staying within loitering_radius body heights for loitering_s or longer
+    (loitering_fixture_s when the stay is mostly at a shelf or checkout, where standing is shopping), or
+    staying in a zone with its own limit (loiter_s) that long, however much the person moves there."""
 
     def detect(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         in_zones = self._in_zones(tracks, scene)
@@ -71,6 +73,9 @@ class LoiteringRule(ThresholdRule):
                     i += 1
                     continue
                 span = track.observations[i:j + 1]
+                if self._shopping(span, scene) and not lasts(dwell, th.loitering_fixture_s):
+                    i = j + 1
+                    continue
                 spread = float(np.max(np.linalg.norm(p.foot[i:j + 1] - p.foot[i], axis=1)) / p.median_body)
                 events.append(make_event(
                     "loitering", track=track, obs=span[len(span) // 2], t_start=p.t[i], t_end=p.t[j],
@@ -80,6 +85,13 @@ class LoiteringRule(ThresholdRule):
                 ))
                 i = j + 1
         return events
+
+
+    @staticmethod
+    def _shopping(span: Sequence[Observation], scene: Scene) -> bool:
+        """Whether a stay is mostly at a shelf or checkout (where standing still is shopping)."""
+        at = sum(any(scene.zones.kind(n) in FIXTURE_KINDS for n in scene.zones.at_foot(o)) for o in span)
+        return at >= 0.5 * len(span)
 
 
 class CrowdingRule(ThresholdRule):
