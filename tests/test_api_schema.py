@@ -60,6 +60,21 @@ def test_api_conforms_to_its_schema(case, seeded):
     case.call_and_validate(checks=CHECKS)
 
 
+def test_every_json_body_documents_the_400_a_body_that_is_not_json_gets():
+    from fastapi.testclient import TestClient
+
+    spec = create_app(None, token=TOKEN).openapi()
+    with_json = [(method.upper(), path) for path, operations in spec["paths"].items()
+                 for method, op in operations.items()
+                 if "application/json" in (op.get("requestBody") or {}).get("content", {})]
+    assert ("PUT", "/v1/videos/{video_id}/camera") in with_json and len(with_json) >= 5
+    assert [(m, p) for m, p in with_json if "400" not in spec["paths"][p][m.lower()]["responses"]] == []
+    with TestClient(create_app(None, token=TOKEN)) as client:
+        bad = client.put(f"/v1/videos/{uuid.uuid4()}/camera", content=b"D\xff\xfe\xfd",
+                         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+
+
 def _is_uuid(value) -> bool:
     try:
         uuid.UUID(str(value))

@@ -175,7 +175,7 @@ def get_video(video_id: UUID, sentinel: Sentinel, links: ObjectLinks) -> dict[st
             "video_url": links.url(row["storage_key"]) if detail.playable else None}
 
 
-@router.put("/{video_id}/recorded-at", response_model=VideoOut, responses=error_responses(404, 422),
+@router.put("/{video_id}/recorded-at", response_model=VideoOut, responses=error_responses(400, 404, 422),
             summary="Say when a video's footage starts on the camera's clock")
 def put_recorded_at(video_id: UUID, body: RecordedAtIn, sentinel: Sentinel, links: ObjectLinks) -> dict[str, Any]:
     """Counts by hour and questions such as "between 10:00 and 11:00" read the footage's clock from it."""

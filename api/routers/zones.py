@@ -19,7 +19,8 @@ class ZoneIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="unique within the video or camera")
-    kind: str = Field(description="shelf, checkout, exit, entrance or custom")
+    kind: str = Field(description="shelf, checkout, exit, entrance or custom; a shelf or checkout is drawn over "
+                                  "the fixture (whoever stands within reach is at it), the others on the floor")
     polygon: list[list[float]] = Field(description="[[x, y], ...], at least 3 points inside the frame")
     loiter_s: float | None = Field(default=None, description="this zone's own loitering limit in seconds (optional)")
 
@@ -90,7 +91,8 @@ class CameraIn(BaseModel):
     camera: str = Field(description="the camera the video belongs to; its zones apply to the video from now on")
 
 
-@router.put("/v1/videos/{video_id}/camera", response_model=VideoZonesOut, summary="Move a video to another camera")
+@router.put("/v1/videos/{video_id}/camera", response_model=VideoZonesOut, responses=error_responses(400),
+            summary="Move a video to another camera")
 def put_video_camera(video_id: UUID, body: CameraIn, sentinel: Sentinel) -> dict[str, Any]:
     """The reply is the video's zones after the move (its own, and every zone that now applies to it)."""
     from services.zones import set_camera, video_zones
