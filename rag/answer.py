@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
-from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_where, describe_who, plural
+from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, plural
+from core.vocabulary import REGIONS
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
 
@@ -241,8 +242,7 @@ def no_match(filters: QueryFilters, suffix: str) -> str:
         "gender": filters.genders[0] if len(filters.genders) == 1 else None,
         "clothing_colour": filters.colours or None,
     })
-    places = [*filters.zone_names, *filters.zones]
-    where = describe_where(places[0]) if len(places) == 1 else ""
+    where = describe_places(filters.places, [z for z in filters.zones if z in REGIONS])
     involving = f" involving a {who}" if who else ""
     item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
     subject = f"No {kinds} events" if kinds else "No events"

@@ -40,7 +40,7 @@ def focus_line(question: str, scene: dict, zones: Sequence[ZoneRow], size: tuple
     wanted = [(kind, np.asarray(polygon, float) * np.asarray(size, float)) for name, kind, polygon in zones
               if asked.asks_zone(name, kind)]
     if not wanted and asked.places:  # only place words: the names come from this video's own zones
-        return (f"No {' or '.join(asked.places)} zone is drawn for this video, so who is there cannot be told; "
+        return (f"No {' or '.join(asked.place_kinds)} zone is drawn for this video, so who is there cannot be told; "
                 "draw one on the video page.")
     fit, maybe = [], []
     for person in scene["people"]:

@@ -86,6 +86,8 @@ class QueryFilters(BaseModel):
     zones: list[Zone] = Field(default_factory=list, description="regions or kinds of zone")
     zone_names: list[str] = Field(default_factory=list, max_length=20, description="the store's drawn zones the "
                                   "question names ('the drinks shelf'), lowercase; set from the zones drawn")
+    place_words: dict[str, str] = Field(default_factory=dict, description="the question's own word for a kind of "
+                                        "place in `zones`, for the answer ({'exit': 'door', 'checkout': 'till'})")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
     camera: str | None = Field(default=None, max_length=100, description="a camera's name: its videos")
     day_from: datetime | None = Field(default=None, description="wall-clock start of the asked days ('yesterday')")
@@ -120,6 +122,15 @@ class QueryFilters(BaseModel):
         default=None, description="the question asks for the longest or shortest event ('who loitered the longest?'), "
                                   "the one with the most people ('the biggest crowd'), or the latest or earliest "
                                   "on the wall clock ('when was the last theft?')")
+
+    @field_validator("place_words", mode="before")
+    @classmethod
+    def _words_of_kinds(cls, value: Any) -> Any:
+        # a model may invent keys or long phrases: keep one short word or two per kind of place
+        if not isinstance(value, Mapping):
+            return {}
+        return {k: v.strip().lower() for k, v in value.items()
+                if k in PLACE_KINDS and isinstance(v, str) and 0 < len(v.strip()) <= 30}
 
     @field_validator("event_types", "age_groups", "genders", "colours", "zones", "items", "anchor_types",
                      mode="before")
@@ -178,7 +189,13 @@ class QueryFilters(BaseModel):
     def places(self) -> list[str]:
         """The drawn zones' names and the place words asked, each place once ("the door", not "the door or exit")."""
         named = {ALIASES.get(n, n) for n in self.zone_names}
-        return [*self.zone_names, *(z for z in self.zones if z in PLACE_KINDS and z not in named)]
+        return [*self.zone_names,
+                *(self.place_words.get(z, z) for z in self.zones if z in PLACE_KINDS and z not in named)]
+
+    @property
+    def place_kinds(self) -> list[str]:
+        """The drawn zone kinds the places asked need, for a sentence saying none is drawn ("exit or entrance")."""
+        return list(dict.fromkeys(k for z in self.zones for k in PLACE_KINDS.get(z, ())))
 
     def asks_zone(self, name: str, kind: str) -> bool:
         """Whether a drawn zone is one the question asks about, by its name or its kind."""
@@ -484,21 +501,36 @@ def read_facets(text: str) -> dict[str, list[str]]:
     The facet half of `parse_question` without time, video, count or yes/no phrases: what the
     importer reads from each annotation sentence (a third of the cost of a full parse).
     """
-    return _read_facets(Scan(text))
+    facets = _read_facets(Scan(text))
+    del facets["place_words"]  # how a place was worded matters to an answer, not to an annotation
+    return facets
 
 
-def _named(words: Scan, patterns: list[tuple[str | None, str]]) -> list[str]:
-    """The values whose patterns match, once each in pattern order, consuming the spans they match."""
+def _named(words: Scan, patterns: list[tuple[str | None, str]], said: dict[str, str] | None = None) -> list[str]:
+    """The values whose patterns match, once each in pattern order, consuming the spans they match.
+
+    said: filled with the first word that named each kind of place by another word ("till" for checkout).
+    """
     found: list[str] = []
     for value, pattern in patterns:
         for m in words.find(pattern):
             words.consume(m)
             if value and value not in found:
                 found.append(value)
+            word = _singular(m.group(0).lower())
+            if said is not None and value in PLACE_KINDS and word != value and not re.match(r"lea|left", word):
+                said.setdefault(value, word)
     return found
 
 
-def _read_facets(words: Scan) -> dict[str, list[str]]:
+def _singular(place: str) -> str:
+    """'tills' -> 'till', 'shelves' -> 'shelf'; a place word as one of them is spoken of."""
+    if place.endswith("shelves"):
+        return place[:-len("shelves")] + "shelf"
+    return place[:-1] if place.endswith("s") and not place.endswith("ss") else place
+
+
+def _read_facets(words: Scan) -> dict[str, Any]:
     """The facets of a scan, consuming the spans they match."""
     types = _named(words, _EVENT_PATTERNS)
     if "concealment" in types:
@@ -522,8 +554,10 @@ def _read_facets(words: Scan) -> dict[str, list[str]]:
         colour = ALIASES.get(m.group(1), m.group(1))
         if colour not in colours:
             colours.append(colour)
-    zones = _named(words, _ZONE_PATTERNS)
-    return {"event_types": types, "age_groups": ages, "genders": genders, "colours": colours, "zones": zones}
+    said: dict[str, str] = {}
+    zones = _named(words, _ZONE_PATTERNS, said)
+    return {"event_types": types, "age_groups": ages, "genders": genders, "colours": colours, "zones": zones,
+            "place_words": said}
 
 
 _MOVED = r"\b(?:walk\w*|went|go(?:es|ing)?|head\w*|mov\w*|run(?:s|ning)?|ran|cross\w*|pass\w*)\s+(?:\w+\s+){0,2}?"

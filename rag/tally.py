@@ -190,7 +190,7 @@ def _zone_words(filters) -> str:
     """'zone named 'counter'' or 'checkout zone', for a sentence saying none is drawn."""
     if filters.zone_names:
         return f"zone named {' or '.join(map(repr, filters.zone_names))}"
-    return f"{' or '.join(filters.places)} zone"
+    return f"{' or '.join(filters.place_kinds)} zone"
 
 
 def _visitors(counted: VideoCounts, zones: Sequence[CountZone], span: tuple) -> VideoCounts:

@@ -118,6 +118,14 @@ def test_composer_says_plainly_when_nothing_matches_the_window() -> None:
     assert answer.cited_event_ids == []
     empty = GroundedComposer().answer("did anyone collapse?", parse_question("did anyone collapse?"), [], [])
     assert empty.text == "No collapse events match."
+    # the place in the question's own words, and every place asked
+    for asked, said in [
+        ("any theft at the entrance?", "No theft events at the entrance match."),
+        ("did anyone fall by the tills?", "No collapse events at the till match."),
+        ("any theft at the checkout on the left?", "No theft events at the checkout on the left match."),
+        ("any loitering at the door or the shelves?", "No loitering events at the door or shelf match."),
+    ]:
+        assert GroundedComposer().answer(asked, parse_question(asked), [], []).text == said
 
 
 def test_composer_counts_distinct_people() -> None:

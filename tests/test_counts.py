@@ -177,11 +177,13 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     assert _answer(api_app, "how long did people stay at the door?").splitlines()[1].startswith(
         "- front door (entrance): ")
     assert _answer(api_app, "how long did people wait at the till?").splitlines()[1:] == [dwell.splitlines()[1]]
-    # people at a zone are those whose foot was in it: the one at the till, the ten who crossed the door's
+    # people at a zone are those who stood at it: the one at the till, the ten who crossed the door's
     assert _answer(api_app, "how many people went to the till?") == (
         "1 distinct person was seen at the till in front_20261201_100000.mp4 (person tracks after identity linking).")
     assert _answer(api_app, "how many people were at the door in the first 50 seconds?").startswith(
-        "2 distinct people were seen at the exit between 00:00 and 00:50 in")  # "the door": any exit or entrance
+        "2 distinct people were seen at the door between 00:00 and 00:50 in")  # any exit or entrance, as asked
+    assert _answer(api_app, "how many people went to the cash register?").startswith(
+        "1 distinct person was seen at the register in")  # the till drawn, told in the question's own word
     counted = ask(api_app, question="how many people came in?")
     assert counted.search_method == "counts" and counted.citations == []  # no event search for a count
     people = _answer(api_app, "how many people were there?")

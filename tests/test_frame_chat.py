@@ -226,7 +226,7 @@ def test_a_question_of_who_is_where_is_answered_first_from_that_frame(app, aisle
     assert first("who is at the counter?") == "1 person is at the counter at 00:15 (person 1)."
     assert first("who is on the left?") == "1 person is on the left at 00:15 (person 1)."
     assert first("is anyone at the door?") == (
-        "No exit zone is drawn for this video, so who is there cannot be told; draw one on the video page.")
+        "No exit or entrance zone is drawn for this video, so who is there cannot be told; draw one on the video page.")
     # the woman in blue is no man in red; person 3's looks were not read
     assert first("is there a man in red?") == (
         "Yes: 1 person (male in red) is on screen at 00:15 (person 1), and 1 person whose looks were not recognised "
