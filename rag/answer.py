@@ -275,7 +275,9 @@ class GroundedComposer:
             return Answer(text=no_match(filters, suffix))
 
         listed = _shown(matching, MAX_LISTED_ALL if filters.list_all else MAX_LISTED_EVENTS)
-        several = len({str(d.metadata.get("video_id")) for d in matching}) > 1  # then each line says which video
+        # then each line says which video: matches in several, or footage from several asked about
+        several = (len({str(d.metadata.get("video_id")) for d in matching}) > 1
+                   or any(d.metadata.get("among_videos") for d in matching))
         lines = [event_line(d, video=several) for d in listed]
         if len(matching) > len(listed):
             lines.append(f"- ... and {len(matching) - len(listed)} more.")  # a list item: markdown keeps it apart

@@ -456,6 +456,9 @@ class AskService:
             # when each event was on the wall clock: for its line, its card and "the last theft" of all the footage;
             # the reranked copies too, as a citation is read from whichever copy is saved
             on_the_wall_clock(conn, [*(listing or []), *state["hits"], *state["context"]], self.settings.zone)
+            if state["video_row"] is None and len(videos_in_scope(conn, filters, None, self.settings.zone)) > 1:
+                for doc in [*(listing or []), *state["hits"]]:
+                    doc.metadata["among_videos"] = True  # its line names its video, even when it is the only match
         if filters.rank_by in ("latest", "earliest") and listing:
             listing = ranked(filters, listing)
         hits = listing if listing is not None else state["hits"]

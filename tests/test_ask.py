@@ -285,12 +285,15 @@ def test_video_scope_by_question_and_by_argument(app, store, service):
     everywhere = service.ask("did anyone steal something in the first minute?")
     assert [c["event_id"] for c in everywhere.citations] == [store["theft_b"]]
     assert everywhere.citations[0]["video_name"] == "store-b.mp4"
+    # the one match among two videos says which video it is in; asked of one video, it need not
+    assert everywhere.answer.splitlines()[1].startswith("- store-b.mp4 00:30"), everywhere.answer
 
     scoped = service.ask("did anyone steal something in the first minute?", video="store-a.mp4")
     assert scoped.citations == [] and scoped.answer.startswith("No theft events match")
 
     named = service.ask("any theft in video store-b.mp4?")
     assert [c["event_id"] for c in named.citations] == [store["theft_b"]]
+    assert named.answer.splitlines()[1].startswith("- 00:30"), named.answer
 
     bare = service.ask("did anyone steal something in the first minute in store-a?")  # no extension, no "video"
     assert bare.citations == [] and bare.filters["video"] == str(store["a"]["video"]["id"])
