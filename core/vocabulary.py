@@ -9,9 +9,9 @@ from __future__ import annotations
 
 PERSON = "person"
 REGIONS = ("left", "centre", "right")
-# the drawn zone kinds a question's place word means: a door is an exit or an entrance zone
 # zones drawn over something people stand against rather than floor they stand on (core.geometry.standing_at)
 FIXTURE_KINDS = ("shelf", "checkout")
+# the drawn zone kinds a question's place word means: a door is an exit or an entrance zone
 PLACE_KINDS: dict[str, tuple[str, ...]] = {"checkout": ("checkout",), "exit": ("exit", "entrance"), "shelf": ("shelf",)}
 
 EVENT_TYPES: tuple[str, ...] = (

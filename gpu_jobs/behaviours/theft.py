@@ -44,7 +44,8 @@ class TheftRule(ThresholdRule):
         th = self.th
         person_obs = pick.person.observations
         t_taken = pick.t_start
-        exit_j = next((k for k, o in enumerate(person_obs) if o.t >= t_taken and scene.zones.foot_in(o, "exit")), None)
+        exit_j = next((k for k, o in enumerate(person_obs) if o.t >= t_taken and scene.zones.stands_at(o, "exit")),
+                      None)
         t_until = person_obs[exit_j].t if exit_j is not None else pick.person.t_end
         if scene.zones.stopped_at([o for o in person_obs if t_taken <= o.t <= t_until], "checkout"):
             return None  # paid (or at least went to pay)
@@ -58,7 +59,7 @@ class TheftRule(ThresholdRule):
 
         if carried_out:
             highlight_j = exit_j
-            place = (scene.zones.foot_in(person_obs[exit_j], "exit"), "exit")
+            place = (scene.zones.stands_at(person_obs[exit_j], "exit"), "exit")
             t_end = person_obs[exit_j].t
         else:
             highlight_j = concealment.highlight

@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from core.counts import CountZone, PersonPath, visits
-from core.geometry import standing_at
+from core.geometry import distance_to_outline, standing_at
 from core.vocabulary import REGIONS
 from gpu_jobs.types import Observation, Zone
 
@@ -28,12 +28,6 @@ def default_regions(w: float, h: float) -> list[Zone]:
 def region_of(x: float, width: float) -> str:
     """The third of the frame a horizontal position falls in."""
     return REGIONS[min(2, max(0, int(3 * x / max(width, 1.0))))]
-
-
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    u = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0.0, 1.0))
-    return float(np.linalg.norm(p - (a + u * ab)))
 
 
 class ZoneMap:
@@ -73,7 +67,7 @@ class ZoneMap:
             names = tuple(dict.fromkeys([*obs.zones, *(name for name, mask in inside.items() if mask[k])]))
             self._foot[id(obs)] = (obs, names)
 
-    def foot_in(self, obs: Observation, kind: str) -> str | None:
+    def stands_at(self, obs: Observation, kind: str) -> str | None:
         """The first zone of a kind the person stands at, if any."""
         return next((n for n in self.at_foot(obs) if self.kind(n) == kind), None)
 
@@ -90,14 +84,12 @@ class ZoneMap:
     def near(self, x: float, y: float, kind: str, margin: float) -> str | None:
         """The zone of a kind containing the point, or the closest within margin pixels."""
         best, best_d = None, float("inf")
-        p = np.array([x, y], float)
         for zone in self.zones:
             if zone.kind != kind or len(zone.polygon) < 2:
                 continue
             if zone.contains(x, y):
                 return zone.name
-            pts = np.asarray(zone.polygon, float)
-            d = min(_segment_distance(p, pts[i - 1], pts[i]) for i in range(len(pts)))
+            d = float(distance_to_outline(np.array([[x, y]]), zone.polygon)[0])
             if d <= margin and d < best_d:
                 best, best_d = zone.name, d
         return best
