@@ -264,13 +264,17 @@ class AskService:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
         from rag.query import COMPARE
-        from rag.terms import camera_asked, camera_mention, video_mention
+        from rag.terms import camera_asked, camera_mention, two_videos, video_mention
 
-        question, named, camera, cameras, missing = state["question"], None, None, [], None
+        question, named, camera, cameras, missing, versus = state["question"], None, None, [], None, None
         if not state["video"]:
             # "what happened in fighting1?", "on the till camera": stored names, read before their words become filters
             with self.app.db.connection() as conn:
-                named = video_mention(question, videos.named_in(conn, question))
+                mentioned = videos.named_in(conn, question)
+                named = video_mention(question, mentioned)
+                versus = named and two_videos(question, mentioned)
+                if versus:  # "more fights in fighting1 than in fighting2?": the one before "than" is asked
+                    named = versus[0], versus[2]
                 cameras = videos.cameras_named_in(conn, question)
                 camera = None if named else camera_mention(question, cameras)
                 asked = None if named or camera else camera_asked(question)
@@ -297,6 +301,8 @@ class AskService:
                                          camera=camera[0] if camera else None)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
+        if versus:
+            filters = filters.model_copy(update={"compare_video": str(versus[1]["id"])})
         wanted = known or filters.video
         if wanted and video is None:  # the video the parser read ("in vtest.avi")
             with self.app.db.connection() as conn:
@@ -503,12 +509,18 @@ class AskService:
 
     def _compare(self, state: dict) -> tuple[str, list[int], list[Document]]:
         """'More thefts today than yesterday?', '... on the front door than on till_2?': both sides' events."""
+        from db.repos import videos
         from rag.breakdown import compose_comparison
         from rag.day_phrases import day_label
 
         filters: QueryFilters = state["filters"]
-        video = state["video_row"]
-        if filters.compare_camera:
+        video = other_video = state["video_row"]
+        if filters.compare_video and video is not None:
+            with self.app.db.connection() as conn:
+                other_video = videos.find(conn, filters.compare_video)
+            other = filters.model_copy(update={"video": filters.compare_video})
+            labels = (f"in {video['name']}", f"in {other_video['name']}")
+        elif filters.compare_camera:
             other = filters.model_copy(update={"camera": filters.compare_camera})
             days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from else ""
             labels = (f"on camera {filters.camera}{days}", f"on camera {filters.compare_camera}{days}")
@@ -516,9 +528,10 @@ class AskService:
             other = filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to})
             labels = (day_label(filters.day_from, filters.day_to), day_label(filters.compare_from, filters.compare_to))
         with self.app.db.connection() as conn:
-            first, second = (self._matching(conn, f, video) for f in (filters, other))
+            first, second = (self._matching(conn, f, v) for f, v in ((filters, video), (other, other_video)))
             # a side without analysed footage (of its camera, on its days) is unknown, not zero
-            covered = tuple(bool(videos_in_scope(conn, f, video, self.settings.zone)) for f in (filters, other))
+            covered = tuple(bool(videos_in_scope(conn, f, v, self.settings.zone))
+                            for f, v in ((filters, video), (other, other_video)))
         text, cited = compose_comparison(state["question"], labels, filters, first, second, covered)
         return text, cited, [*first, *second]
 

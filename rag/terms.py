@@ -162,6 +162,21 @@ def _unread(word: str) -> bool:
                 or parsed.items or parsed.has_time or parsed.day_from)
 
 
+def two_videos(question: str, videos: Iterable[Mapping[str, Any]]
+               ) -> tuple[Mapping[str, Any], Mapping[str, Any], str] | None:
+    """'More fights in fighting1 than in fighting2?': the video named before the comparing word, the one named
+    after it, and the question without both names; None unless the question compares two videos."""
+    from rag.query import COMPARE
+
+    videos = list(videos)
+    compared = re.search(COMPARE, question, re.IGNORECASE)
+    before = compared and video_mention(question[:compared.start()], videos)
+    after = before and video_mention(question[compared.end():], [v for v in videos if v["id"] != before[0]["id"]])
+    if not after:
+        return None
+    return before[0], after[0], f"{before[1]} {compared.group(0)} {after[1]}"
+
+
 def video_mention(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], str] | None:
     """The first of `videos` (rows with name and stem) the question names, and the question without the name.
 

@@ -157,6 +157,21 @@ def test_more_thefts_on_one_camera_than_another_counts_both(api_app, two_cameras
         "front_door on 2026-12-01.")
 
 
+def test_more_thefts_in_one_video_than_another_counts_both(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    more = ask(api_app, question="were there more thefts in till_20261201_105800 than in door_20261130_090000.mp4?")
+    assert more.answer == "\n".join([
+        "Yes. 3 theft events in till_20261201_105800.mp4, against 1 in door_20261130_090000.mp4.",
+        f"- in till_20261201_105800.mp4: [E{till[0]}] [E{till[1]}] [E{till[2]}]",
+        f"- in door_20261130_090000.mp4: [E{door[0]}]"])
+    assert more.search_method == "compare" and more.filters["compare_video"] == str(two_cameras[1]["id"])
+    fewer = ask(api_app, question="fewer thefts in door_20261130_090000 than in till_20261201_105800?").answer
+    assert fewer.startswith("Yes. 1 theft event in door_20261130_090000.mp4, against 3 in till_20261201_105800.mp4.")
+    # one video named is no comparison: its thefts alone
+    one = ask(api_app, question="any thefts in door_20261130_090000?")
+    assert one.search_method != "compare" and [c["event_id"] for c in one.citations] == door
+
+
 def test_a_period_without_footage_is_unknown_not_zero(api_app, two_cameras):
     till = _ids(api_app, two_cameras[0])
     assert ask(api_app, question="were there more thefts on 2026-12-01 than on 2026-11-29?").answer == (

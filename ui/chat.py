@@ -103,7 +103,7 @@ def filters_text(filters: dict) -> str:
     if filters.get("group_by"):
         parts.append(f"by {filters['group_by']}")
     if filters.get("video"):
-        parts.append("one video")
+        parts.append("two videos" if filters.get("compare_video") else "one video")
     if filters.get("camera"):
         parts.append(f"camera: {filters['camera']}")
     if filters.get("compare_camera"):
