@@ -264,20 +264,17 @@ class AskService:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
         from rag.query import COMPARE
-        from rag.terms import camera_asked, camera_mention, two_videos, video_mention
+        from rag.terms import camera_asked, camera_mention
 
-        question, named, camera, cameras, missing, versus = state["question"], None, None, [], None, None
+        question, named, camera, cameras, missing = state["question"], None, None, [], None
+        versus, several = None, ([], question)
         if not state["video"]:
             # "what happened in fighting1?", "on the till camera": stored names, read before their words become filters
             with self.app.db.connection() as conn:
-                mentioned = videos.named_in(conn, question)
-                named = video_mention(question, mentioned)
-                versus = named and two_videos(question, mentioned)
-                if versus:  # "more fights in fighting1 than in fighting2?": the one before "than" is asked
-                    named = versus[0], versus[2]
+                named, versus, several = _videos_asked(question, videos.named_in(conn, question))
                 cameras = videos.cameras_named_in(conn, question)
-                camera = None if named else camera_mention(question, cameras)
-                asked = None if named or camera else camera_asked(question)
+                camera = None if named or several[0] else camera_mention(question, cameras)
+                asked = None if named or camera or several[0] else camera_asked(question)
                 if asked:  # "on camera till_3" with no such camera: searching every camera would mislead
                     known = videos.camera_names(conn)
                     missing = (f"No camera named {asked!r} was found (the cameras are {', '.join(known)}), so "
@@ -296,13 +293,15 @@ class AskService:
                 video = videos.find(conn, str(known))
             if video is None and state["video"]:
                 raise VideoNotFound(state["video"])
-        asked_text = named[1] if named else camera[1] if camera else question
+        asked_text = named[1] if named else several[1] if several[0] else camera[1] if camera else question
         filters = self._parse_with_zones(asked_text, video_id=video["id"] if video else None,
                                          camera=camera[0] if camera else None)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
         if versus:
-            filters = filters.model_copy(update={"compare_video": str(versus[1]["id"])})
+            filters = filters.model_copy(update={"compare_video": str(versus["id"])})
+        if several[0]:
+            filters = filters.model_copy(update={"videos": [str(v["id"]) for v in several[0]]})
         wanted = known or filters.video
         if wanted and video is None:  # the video the parser read ("in vtest.avi")
             with self.app.db.connection() as conn:
@@ -385,6 +384,8 @@ class AskService:
         from rag.retriever import camera_scope, clock_scope, day_scope, row_to_document, within_days
 
         scope: list = [video_id or (video_row["id"] if video_row else None)]
+        if scope == [None] and filters.videos:  # "in fighting1 and fighting2"
+            scope = list(filters.videos)
         if filters.camera and not video_id:
             scope = camera_scope(conn, filters, None if scope == [None] else scope)
             if not scope:
@@ -620,6 +621,22 @@ class AskService:
 
 _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _services_lock = threading.Lock()
+
+
+def _videos_asked(question: str, mentioned: list[dict]) -> tuple[tuple | None, dict | None, tuple[list, str]]:
+    """From the stored names in a question: the video it asks about (row, the question without its name), the
+    one it is compared with ('... than in fighting2'), and the videos of 'in fighting1 and fighting2' (two or
+    more, with the question without their names; else none)."""
+    from rag.terms import two_videos, video_mention, videos_named
+
+    named = video_mention(question, mentioned)
+    versus = named and two_videos(question, mentioned)
+    if versus:  # "more fights in fighting1 than in fighting2?": the one before "than" is asked
+        return (versus[0], versus[2]), versus[1], ([], question)
+    several = videos_named(question, mentioned) if named else ([], question)
+    if len(several[0]) > 1:
+        return None, None, several
+    return named, None, ([], question)
 
 
 def needs_listing(filters: QueryFilters) -> bool:

@@ -89,6 +89,8 @@ class QueryFilters(BaseModel):
     place_words: dict[str, str] = Field(default_factory=dict, description="the question's own word for a kind of "
                                         "place in `zones`, for the answer ({'exit': 'door', 'checkout': 'till'})")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
+    videos: list[str] = Field(default_factory=list, max_length=20, description="the videos (ids) a question names "
+                              "when it names more than one ('in fighting1 and fighting2'); set from the stored names")
     camera: str | None = Field(default=None, max_length=100, description="a camera's name: its videos")
     day_from: datetime | None = Field(default=None, description="wall-clock start of the asked days ('yesterday')")
     day_to: datetime | None = Field(default=None, description="wall-clock end of the asked days, exclusive")
@@ -208,7 +210,7 @@ class QueryFilters(BaseModel):
         """True when anything beyond the free text narrows the search."""
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
-            or self.colours or self.zones or self.zone_names or self.video or self.day_from or self.items
+            or self.colours or self.zones or self.zone_names or self.video or self.videos or self.day_from or self.items
             or self.camera
         )
 

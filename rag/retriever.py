@@ -196,6 +196,8 @@ class HybridRetriever(BaseRetriever):
                     return []  # events of other videos would answer a different question
                 video_ids = [found["id"]]
                 parsed = parsed.resolve(found.get("duration_s"))
+            elif parsed.videos:  # "in fighting1 and fighting2": those videos
+                video_ids = [UUID(v) for v in parsed.videos]
             if parsed.camera:  # "any theft on the till camera?": that camera's videos
                 video_ids = camera_scope(conn, parsed, video_ids)
                 if not video_ids:

@@ -84,7 +84,7 @@ def unrecorded(conn, filters: QueryFilters, video_row: dict | None, zone: tzinfo
     """Whether no analysed footage in scope covers the days or hours asked (so an empty answer is unknown)."""
     if filters.day_from is None and filters.clock_from_s is None:
         return False
-    scope = camera_scope(conn, filters, [video_row["id"]] if video_row else None)
+    scope = camera_scope(conn, filters, [video_row["id"]] if video_row else filters.videos or None)
     if filters.day_from is not None:
         scope = [v["id"] for v in videos_in_days(conn, filters, scope, zone)]
         if not scope:
@@ -95,6 +95,8 @@ def unrecorded(conn, filters: QueryFilters, video_row: dict | None, zone: tzinfo
 def videos_in_scope(conn, filters: QueryFilters, video_row: dict | None, zone: tzinfo | None) -> list[dict]:
     """The video in scope, else every analysed one (newest first) of the camera and days asked."""
     scope = [video_row] if video_row else videos.list_videos(conn, status="completed", limit=MAX_VIDEOS)
+    if not video_row and filters.videos:  # "how many people were in fighting1 and fighting2?"
+        scope = [v for v in scope if str(v["id"]) in set(filters.videos)]
     if filters.camera:  # "how many people came in on the front camera?"
         kept = {str(v) for v in videos.of_camera(conn, filters.camera)}
         scope = [v for v in scope if str(v["id"]) in kept]

@@ -162,6 +162,16 @@ def _unread(word: str) -> bool:
                 or parsed.items or parsed.has_time or parsed.day_from)
 
 
+def videos_named(question: str, videos: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], str]:
+    """Every one of `videos` the question names ('in fighting1 and fighting2'), and the question without them."""
+    left, found, text = list(videos), [], question
+    while (mention := video_mention(text, left)) is not None:
+        found.append(mention[0])
+        left = [v for v in left if v["id"] != mention[0]["id"]]
+        text = mention[1]
+    return found, text
+
+
 def two_videos(question: str, videos: Iterable[Mapping[str, Any]]
                ) -> tuple[Mapping[str, Any], Mapping[str, Any], str] | None:
     """'More fights in fighting1 than in fighting2?': the video named before the comparing word, the one named

@@ -172,6 +172,19 @@ def test_more_thefts_in_one_video_than_another_counts_both(api_app, two_cameras)
     assert one.search_method != "compare" and [c["event_id"] for c in one.citations] == door
 
 
+def test_a_question_naming_several_videos_keeps_to_them_and_reads_none_of_their_names(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    add_tracked_video(api_app, [person(1, 0.0, 60.0, (200.0, 600.0)), person(2, 0.0, 60.0, (600.0, 600.0))],
+                      name="fighting1.mp4", camera="back", events=[_theft(12.0)])
+    both = ask(api_app, question="any thefts in till_20261201_105800 and door_20261130_090000?")
+    assert sorted(c["event_id"] for c in both.citations) == sorted([*till, *door])
+    assert both.answer.splitlines()[1].startswith("- till_20261201_105800.mp4 00:10")  # each line names its video
+    # "fighting1" is a name here, not a fight asked for; the two videos' people alone are counted
+    counted = ask(api_app, question="how many people were in fighting1 and till_20261201_105800?")
+    assert counted.filters["event_types"] == [] and len(counted.filters["videos"]) == 2
+    assert counted.answer.startswith("3 distinct people were seen across 2 videos"), counted.answer
+
+
 def test_a_period_without_footage_is_unknown_not_zero(api_app, two_cameras):
     till = _ids(api_app, two_cameras[0])
     assert ask(api_app, question="were there more thefts on 2026-12-01 than on 2026-11-29?").answer == (

@@ -117,6 +117,7 @@ def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:
         "types: theft · camera: till_2 · against: camera front_door")
     assert filters_text({"event_types": ["violent"], "video": "a", "compare_video": "b"}) == (
         "types: violent · two videos")
+    assert filters_text({"videos": ["a", "b", "c"]}) == "3 videos"
     compared = parse_question("were there more thefts on 2026-12-01 than this week?", today=date(2026, 12, 2))
     assert filters_text(compared.model_dump(mode="json")).startswith(
         "types: theft · days: 2026-12-01 · against: 2026-11-30 to 2026-12-02")

@@ -104,6 +104,8 @@ def filters_text(filters: dict) -> str:
         parts.append(f"by {filters['group_by']}")
     if filters.get("video"):
         parts.append("two videos" if filters.get("compare_video") else "one video")
+    elif filters.get("videos"):
+        parts.append(f"{len(filters['videos'])} videos")
     if filters.get("camera"):
         parts.append(f"camera: {filters['camera']}")
     if filters.get("compare_camera"):
