@@ -40,6 +40,8 @@ _LEAVE = r"leav\w*|left|went out|go out|exit\w*|clos\w*"
 # "who came in first?", "when did the last person leave?", "the first customer seen"
 _FIRST_LAST = (rf"\b(?:who|when|what time)\b.*\b(?:first|last|earliest|latest)\b.*\b(?:{_ARRIVE}|{_LEAVE}|seen"
                rf"|appear\w*)\b|\b(?:{_ARRIVE}|{_LEAVE})\s+(?:first|last)\b")
+# "who stayed the longest at the counter?": a stay, so the visits answer it, not the longest event
+_STAY = r"\b(?:stay\w*|spen[dt]\w*|wait\w*|linger\w*|remain\w*)\b"
 _BUSY = (r"\b(?:busiest|most (?:people|customers|shoppers|visitors|crowded|busy)|peak (?:time|hour|moment)"
          r"|rush hour|how busy)\b")
 
@@ -64,7 +66,8 @@ def question_kind(question: str, filters) -> str | None:
         return "first_last"
     if re.search(_BUSY, q) and not filters.event_types:
         return "busiest"
-    if re.search(_DWELL, q):
+    if re.search(_DWELL, q) or (filters.rank_by in ("longest", "shortest") and not filters.event_types
+                                and re.search(_STAY, q)):
         return "dwell"
     if filters.is_yes_no and not filters.event_types and re.search(_ANY_PEOPLE, q):
         return "people"  # "were there any kids?": the people seen, not events
@@ -312,6 +315,27 @@ def _first_last(question: str, counted: Sequence[VideoCounts], clocks: Sequence,
             f"{who} (seen {mmss(seen_from)}–{mmss(seen_to)}).")
 
 
+def _extreme_stay(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, window: str) -> str | None:
+    """'The longest stay at the counter was 00:25, by a person in grey, 01:05–01:30 in store.mp4.' from the
+    visits to the zones asked (every drawn zone when none is); None when nobody visited one."""
+    longest = filters.rank_by == "longest"
+    best = None
+    for (c, _), (lo, hi) in zip(tallies, clocks):
+        zones = _zones_asked(filters, c.zones) if filters.places else [z for z in c.zones if z.kind != "region"]
+        for v in visits(c.paths, zones):
+            start, end = max(v.t_enter, lo or 0.0), min(v.t_exit, np.inf if hi is None else hi)
+            if end >= start and (best is None or ((end - start > best[0]) if longest else (end - start < best[0]))):
+                best = (end - start, start, end, c, v)
+    if best is None:
+        return None
+    stay, start, end, c, v = best
+    who = with_article(describe_who(c.looks.get(v.track, {})) or "person whose looks were not recognised").lower()
+    head = f"The {'longest' if longest else 'shortest'} stay at the {v.zone}{window}"
+    if len(tallies) > 1:
+        head = f"Across {len(tallies)} videos, {head[0].lower()}{head[1:]}"
+    return f"{head} was {mmss(stay)}, by {who}, {mmss(start)}–{mmss(end)} in {c.video['name']}."
+
+
 def _flow(question: str, tallies: list[tuple[VideoCounts, Tally]], window: str, scope: str, seen: str) -> str:
     with_door = [(c, t) for c, t in tallies if t.entrances]
     if not with_door:
@@ -342,6 +366,9 @@ def _dwell(filters, tallies: list[tuple[VideoCounts, Tally]], clocks: Sequence, 
     if filters.places and not rows:
         return (f"No {_zone_words(filters)} is drawn{scope}, so how long people stayed there cannot be measured; "
                 "draw one on the video page.")
+    extreme = _extreme_stay(filters, tallies, clocks, window) if filters.rank_by in ("longest", "shortest") else None
+    if extreme:
+        return extreme
     if not rows:
         stays = [float(seen[-1] - seen[0]) for (c, _), span in zip(tallies, clocks)
                  for seen in (_within(p.t, *span) for p in c.paths) if len(seen)]

@@ -173,6 +173,10 @@ def test_count_questions_are_answered_from_the_counts(api_app):
     dwell = _answer(api_app, "how long did people stay at the checkout?")
     # within reach of the till from 21.4 s to 68.8 s; those who walk past its corner made no visit
     assert "- till (checkout): 00:47 on average" in dwell and "1 visit by 1 person" in dwell
+    # who stayed the longest is the longest visit, told with its person, not the longest event
+    assert _answer(api_app, "who stayed the longest at the checkout?") == (
+        "The longest stay at the till was 00:47, by a person whose looks were not recognised, 00:21–01:08 in "
+        "front_20261201_100000.mp4.")
     # "the door" is any exit or entrance zone, and a zone's own name asks for that zone alone
     assert _answer(api_app, "how long did people stay at the door?").splitlines()[1].startswith(
         "- front door (entrance): ")
