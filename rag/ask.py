@@ -519,7 +519,8 @@ class AskService:
         if filters.compare_video and video is not None:
             with self.app.db.connection() as conn:
                 other_video = videos.find(conn, filters.compare_video)
-            other = filters.model_copy(update={"video": filters.compare_video})
+        if other_video is not None and other_video is not video:
+            other = filters.model_copy(update={"video": str(other_video["id"])})
             labels = (f"in {video['name']}", f"in {other_video['name']}")
         elif filters.compare_camera:
             other = filters.model_copy(update={"camera": filters.compare_camera})

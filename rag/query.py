@@ -187,7 +187,7 @@ class QueryFilters(BaseModel):
     @property
     def zone_kinds(self) -> frozenset[str]:
         """The drawn zone kinds the place words mean ("the door": exit and entrance zones)."""
-        return frozenset(k for z in self.zones for k in PLACE_KINDS.get(z, ()))
+        return frozenset(self.place_kinds)
 
     @property
     def places(self) -> list[str]:
@@ -521,9 +521,10 @@ def _named(words: Scan, patterns: list[tuple[str | None, str]], said: dict[str, 
             words.consume(m)
             if value and value not in found:
                 found.append(value)
-            word = _singular(m.group(0).lower())
-            if said is not None and value in PLACE_KINDS and word != value and not re.match(r"lea|left", word):
-                said.setdefault(value, word)
+            if said is not None and value in PLACE_KINDS:
+                word = _singular(m.group(0).lower())
+                if word != value and not re.match(r"lea|left", word):  # "left the store" names no place
+                    said.setdefault(value, word)
     return found
 
 

@@ -7,11 +7,12 @@ from typing import Sequence
 
 import numpy as np
 
-from core.counts import PersonPath, visits
+from core.counts import visits
 from core.vocabulary import FIXTURE_KINDS
 from gpu_jobs.behaviours.events import lasts, make_event, mean_confidence, runs_where, saturate, union_box
 from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
 from gpu_jobs.behaviours.scene import Scene
+from gpu_jobs.behaviours.zones import observed_path
 from gpu_jobs.types import Event, Observation, Track
 
 
@@ -44,8 +45,7 @@ class LoiteringRule(ThresholdRule):
         events = []
         for track in person_tracks(tracks) if limited else ():
             obs = track.observations
-            path = PersonPath(track.number, np.array([o.t for o in obs]), np.array([o.foot for o in obs], float),
-                              np.array([o.bbox[3] - o.bbox[1] for o in obs], float))
+            path = observed_path(track.number, obs)
             for zone in limited:
                 for visit in visits([path], [zone]):
                     if not lasts(visit.dwell_s, zone.loiter_s):
@@ -85,7 +85,6 @@ class LoiteringRule(ThresholdRule):
                 ))
                 i = j + 1
         return events
-
 
     @staticmethod
     def _shopping(span: Sequence[Observation], scene: Scene) -> bool:

@@ -30,6 +30,13 @@ def region_of(x: float, width: float) -> str:
     return REGIONS[min(2, max(0, int(3 * x / max(width, 1.0))))]
 
 
+def observed_path(number: int, observations: Sequence[Observation]) -> PersonPath:
+    """A person's sampled observations as counting reads them: times, foot points, box heights."""
+    return PersonPath(number, np.array([o.t for o in observations], float),
+                      np.array([o.foot for o in observations], float).reshape(-1, 2),
+                      np.array([o.height for o in observations], float))
+
+
 class ZoneMap:
     """The video's zones by name and kind, with the point tests the rules need."""
 
@@ -76,9 +83,8 @@ class ZoneMap:
         names = [n for n in dict.fromkeys(n for o in observations for n in self.at_foot(o)) if self.kind(n) == kind]
         if not names or not observations:
             return None
-        path = PersonPath(0, np.array([o.t for o in observations]), np.array([o.foot for o in observations], float),
-                          np.array([o.height for o in observations], float))
-        found = visits([path], [CountZone(n, kind, self.by_name[n].polygon) for n in names if n in self.by_name])
+        zones = [CountZone(n, kind, self.by_name[n].polygon) for n in names if n in self.by_name]
+        found = visits([observed_path(0, observations)], zones)
         return found[0].zone if found else None
 
     def near(self, x: float, y: float, kind: str, margin: float) -> str | None:
