@@ -7,9 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
-from core.vocabulary import FIXTURE_KINDS
+from core.vocabulary import FIXTURE_KINDS, STAFF_KIND
 
 FIXTURE_REACH = 0.25  # within a quarter of one's height (about an arm's length) of a shelf or till is standing at it
+STAFF_CHEST = 0.7  # the chest lies this share of one's box height above the foot point
 
 
 def points_in_polygon(points: np.ndarray, polygon: Sequence[Sequence[float]]) -> np.ndarray:
@@ -44,11 +45,15 @@ def standing_at(feet: np.ndarray, heights: np.ndarray | None, polygon: Sequence[
     """Which people are at a zone: their foot point is inside it, or, at a shelf or checkout, within reach of it.
 
     A shelf or till is drawn over the fixture, so the feet of someone standing against it are just outside;
-    exits, entrances and custom zones are floor, so only the foot inside counts. heights: each person's box
+    exits, entrances and custom zones are floor, so only the foot inside counts. A staff area also holds
+    whoever's chest is inside it: a counter hides the legs of the staff behind it. heights: each person's box
     height in pixels (None: the foot point alone decides).
     """
     feet = np.asarray(feet, float).reshape(-1, 2)
     inside = points_in_polygon(feet, polygon)
+    if kind == STAFF_KIND and heights is not None and len(feet):
+        chest = feet - np.outer(STAFF_CHEST * np.asarray(heights, float).reshape(-1), [0.0, 1.0])
+        return inside | points_in_polygon(chest, polygon)
     if kind not in FIXTURE_KINDS or heights is None or len(polygon) < 2 or not len(feet):
         return inside
     reach = FIXTURE_REACH * np.asarray(heights, float).reshape(-1)

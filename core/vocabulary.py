@@ -9,8 +9,11 @@ from __future__ import annotations
 
 PERSON = "person"
 REGIONS = ("left", "centre", "right")
+# the kinds of zone an owner draws; a staff area marks whoever spends most of their time in it as staff
+ZONE_KINDS = ("shelf", "checkout", "exit", "entrance", "staff", "custom")
 # zones drawn over something people stand against rather than floor they stand on (core.geometry.standing_at)
 FIXTURE_KINDS = ("shelf", "checkout")
+STAFF_KIND = "staff"
 # the drawn zone kinds a question's place word means: a door is an exit or an entrance zone
 PLACE_KINDS: dict[str, tuple[str, ...]] = {"checkout": ("checkout",), "exit": ("exit", "entrance"), "shelf": ("shelf",)}
 

@@ -12,6 +12,7 @@ ZONE_COLOURS = {
     "checkout": (90, 180, 60),
     "exit": (80, 60, 220),
     "entrance": (220, 150, 40),
+    "staff": (120, 120, 60),
     "custom": (190, 110, 190),
 }
 OTHER_ZONE_COLOUR = (200, 200, 200)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from core.clock import format_mmss
 from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, REGION_PHRASES, age_word, is_female, is_male,
                            known_words, subject_phrase, with_article)
-from core.vocabulary import ANOMALY_SYNONYMS, FIXTURE_KINDS, SYNONYMS
+from core.vocabulary import ANOMALY_SYNONYMS, FIXTURE_KINDS, STAFF_KIND, SYNONYMS
 from gpu_jobs.types import Event
 
 _INSTANT_S = 3.0  # shorter events are told "at mm:ss", longer ones "from mm:ss to mm:ss"
@@ -30,6 +30,8 @@ def _place(zone: str | None, kind: str | None, preposition: str) -> str:
     name = zone.replace("_", " ").replace("-", " ").strip()
     if (kind or "region") == "region" and name.lower() in REGION_PHRASES:
         return " " + REGION_PHRASES[name.lower()]
+    if kind == STAFF_KIND:  # an owner names it for the place ("behind the counter"), so say what it is first
+        return f" in the {name}" if "staff" in name.lower() else f" in the staff area ({name})"
     if kind and kind not in ("region", "custom") and kind not in name.lower():
         name = f"{name} {kind}"
     return f" {preposition} the {name}"

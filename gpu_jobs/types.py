@@ -92,7 +92,7 @@ class Track:
 
 @dataclass(slots=True)
 class Zone:
-    """A named polygon in pixel coordinates; kind is shelf, checkout, exit or custom."""
+    """A named polygon in pixel coordinates; kind is one of core.vocabulary.ZONE_KINDS."""
 
     name: str
     kind: str

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from core.cameras import clean_camera
+from core.vocabulary import ZONE_KINDS
 from services.videos import video_by_id
 from db.repos import zones as zones_repo
 
-KINDS = ("shelf", "checkout", "exit", "entrance", "custom")
+KINDS = ZONE_KINDS
 MAX_ZONES = 64
 MAX_POINTS = 256
 MAX_NAME = 100

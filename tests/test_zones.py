@@ -127,6 +127,17 @@ def test_video_and_camera_zones_round_trip_over_the_api(client, api_app):
     assert loaded["fridge"].polygon == [(200.0, 20.0), (300.0, 20.0), (300.0, 90.0), (200.0, 90.0)]
 
 
+def test_every_zone_kind_is_stored_over_the_api(client, api_app):
+    # the database's own check on kinds must know each kind the service accepts
+    vid = add_analysed_video(api_app, name="counter_20260101_120000.mp4")["id"]
+    zones = [{"name": kind, "kind": kind, "polygon": [[10 * i, 0], [10 * i + 9, 0], [10 * i + 9, 9]]}
+             for i, kind in enumerate(zone_service.KINDS)]
+    put = client.put(f"/v1/videos/{vid}/zones", json={"zones": zones}, headers=AUTH)
+    assert put.status_code == 200, put.text
+    stored = client.get(f"/v1/videos/{vid}/zones", headers=AUTH).json()["zones"]
+    assert sorted(z["kind"] for z in stored) == sorted(zone_service.KINDS) and "staff" in zone_service.KINDS
+
+
 def test_a_video_moves_to_another_camera_over_the_api_and_takes_its_zones(client, api_app):
     video = add_analysed_video(api_app, name="aisle3_20260101_120000.mp4")  # 320x240
     vid = video["id"]

@@ -16,10 +16,12 @@ from ui.notify import flash
 
 SHOWN_MAX_WIDTH = 960  # the frame sent to the browser; wider videos are scaled down (clicks are scaled back)
 CLOSE_RADIUS = 12  # shown pixels: a click this near the first point closes the polygon
-KIND_BADGES = {"shelf": "orange", "checkout": "green", "exit": "red", "entrance": "blue", "custom": "violet"}
+KIND_BADGES = {"shelf": "orange", "checkout": "green", "exit": "red", "entrance": "blue", "staff": "gray",
+               "custom": "violet"}
 DRAWING_HINT = ("Shelf, checkout, exit and entrance zones drive picking, theft, paid and left-the-store. Draw a shelf "
                 "or checkout over the fixture itself (people standing against it are at it), an exit or entrance "
-                "on the floor people walk across.")
+                "on the floor people walk across, a staff area around where staff are seen behind the counter "
+                "(whoever is there most of the time is staff: their reaches are not picks).")
 SCOPE_LABELS = {"camera": "Camera: every video of {camera}", "video": "This video only"}
 
 

@@ -19,8 +19,10 @@ class ZoneIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="unique within the video or camera")
-    kind: str = Field(description="shelf, checkout, exit, entrance or custom; a shelf or checkout is drawn over "
-                                  "the fixture (whoever stands within reach is at it), the others on the floor")
+    kind: str = Field(description="shelf, checkout, exit, entrance, staff or custom; a shelf or checkout is drawn "
+                                  "over the fixture (whoever stands within reach is at it), a staff area where staff "
+                                  "are seen (their chest counts; whoever is in it most of the time is staff, whose "
+                                  "reaches and stays are not picking, theft or loitering), the others on the floor")
     polygon: list[list[float]] = Field(description="[[x, y], ...], at least 3 points inside the frame")
     loiter_s: float | None = Field(default=None, description="this zone's own loitering limit in seconds (optional)")
 

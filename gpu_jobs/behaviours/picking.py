@@ -29,7 +29,7 @@ from gpu_jobs.behaviours.arms import SIDES, ArmProfile, arm_profile
 from gpu_jobs.behaviours.events import EPS, lasts, make_event, mean_confidence, runs_where, saturate, union_box
 from gpu_jobs.behaviours.items import ItemTake, find_item_takes
 from gpu_jobs.behaviours.kinematics import TrackProfile, hand_points
-from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
+from gpu_jobs.behaviours.rule import ThresholdRule, customer_tracks
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.types import Event, Observation, Track
 from settings import BehaviourThresholds
@@ -96,9 +96,11 @@ def find_picks(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -
 
 def _find_picks(tracks: Sequence[Track], scene: Scene, th: BehaviourThresholds) -> list[Pick]:
     by_person: dict[int, list[Pick]] = defaultdict(list)
+    customers = customer_tracks(tracks, scene)  # staff handling the stock pick nothing
     for take in find_item_takes(tracks, scene, th):
-        by_person[id(take.person)].append(_take_pick(take, scene, th))
-    for track in person_tracks(tracks):
+        if any(take.person is tr for tr in customers):
+            by_person[id(take.person)].append(_take_pick(take, scene, th))
+    for track in customers:
         by_person[id(track)] += _reach_picks(track, scene, th)
         by_person[id(track)] += _shelf_dwell_picks(track, scene, th)
     picks = [p for found in by_person.values() for p in _merge(found, th)]

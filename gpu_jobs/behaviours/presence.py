@@ -10,7 +10,7 @@ import numpy as np
 from core.counts import visits
 from core.vocabulary import FIXTURE_KINDS
 from gpu_jobs.behaviours.events import lasts, make_event, mean_confidence, runs_where, saturate, union_box
-from gpu_jobs.behaviours.rule import ThresholdRule, person_tracks
+from gpu_jobs.behaviours.rule import ThresholdRule, customer_tracks, person_tracks
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.behaviours.zones import observed_path
 from gpu_jobs.types import Event, Observation, Track
@@ -43,7 +43,7 @@ class LoiteringRule(ThresholdRule):
     def _in_zones(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         limited = [z for z in scene.zones.zones if z.loiter_s]
         events = []
-        for track in person_tracks(tracks) if limited else ():
+        for track in customer_tracks(tracks, scene) if limited else ():
             obs = track.observations
             path = observed_path(track.number, obs)
             for zone in limited:
@@ -62,7 +62,7 @@ class LoiteringRule(ThresholdRule):
     def _in_place(self, tracks: Sequence[Track], scene: Scene) -> list[Event]:
         th = self.th
         events = []
-        for track in person_tracks(tracks):
+        for track in customer_tracks(tracks, scene):
             p = scene.profile(track, th)
             radius = th.loitering_radius * p.median_body
             n, i = len(p.t), 0

@@ -31,3 +31,8 @@ class ThresholdRule(ABC):
 def person_tracks(tracks: Iterable[Track]) -> list[Track]:
     """The person tracks with observations: what most rules judge."""
     return [tr for tr in tracks if tr.class_name == PERSON and tr.observations]
+
+
+def customer_tracks(tracks: Iterable[Track], scene: Scene) -> list[Track]:
+    """The person tracks that are not staff (ZoneMap.staff_area): whose picks and stays the store rules judge."""
+    return [tr for tr in person_tracks(tracks) if scene.zones.staff_area(tr.observations) is None]
