@@ -10,7 +10,8 @@ counts API, the dashboard) and the ask path (count questions):
   in (counted when they step out of the zone), and one who walks into it from the store and is
   not seen again went out (counted when they step in). Someone who is seen only at the door
   walked past it and is neither;
-- distinct people are the person tracks after identity linking.
+- distinct people are the person tracks after identity linking;
+- staff are whoever is seen in a `staff` zone for at least `STAFF_SHARE` of their samples (`staff_area`).
 
 Example:
     >>> paths = [PersonPath(1, np.array([0.0, 1.0, 2.0]), np.array([[5, 5], [50, 50], [90, 90]]))]
@@ -27,12 +28,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from core.geometry import standing_at
-from core.vocabulary import FIXTURE_KINDS, PERSON
+from core.vocabulary import FIXTURE_KINDS, PERSON, STAFF_KIND
 
 VISIT_GAP_S = 1.0  # a foot point flickering over a zone's edge, or a missed detection, does not end a visit
 STOP_S = 1.0  # a stop at a shelf or till: this long with the foot drifting under STOP_DRIFT body heights
 STOP_DRIFT = 0.2  # a walk covers 0.25 body heights a second and more
 HOUR_S = 3600.0
+STAFF_SHARE = 0.5  # staff spend most of their time seen in their area; a customer stepping into it does not
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,23 @@ def stopped(t: np.ndarray, foot: np.ndarray, height: np.ndarray) -> bool:
         if np.max(np.linalg.norm(foot[i:j + 1] - foot[i], axis=1)) <= STOP_DRIFT * height[i]:
             return True
     return False
+
+
+def staff_area(path: PersonPath, zones: Iterable[CountZone]) -> str | None:
+    """The staff area a person was seen in for at least STAFF_SHARE of their samples (the one seen most); None:
+    a customer, or no staff area is drawn."""
+    areas = [z for z in zones if z.kind == STAFF_KIND]
+    if not areas or not len(path.t):
+        return None
+    inside = np.stack([standing_at(path.foot, path.height, z.polygon, z.kind) for z in areas])
+    if inside.any(axis=0).sum() < STAFF_SHARE * len(path.t):
+        return None
+    return areas[int(np.argmax(inside.sum(axis=1)))].name
+
+
+def staff_tracks(paths: Iterable[PersonPath], zones: Sequence[CountZone]) -> dict[int, str]:
+    """Track number -> staff area, for the people who are staff."""
+    return {p.track: area for p in paths if (area := staff_area(p, zones)) is not None}
 
 
 def visits(paths: Iterable[PersonPath], zones: Iterable[CountZone], *, gap_s: float = VISIT_GAP_S) -> list[Visit]:

@@ -173,4 +173,8 @@ def describe_where(zone: Any) -> str:
         return f" on the {zone}"
     if zone in {"centre", "center", "middle"}:
         return " in the centre"
+    if zone.startswith("behind "):  # the question's own place phrase ("behind the counter")
+        return f" {zone}"
+    if "staff" in zone or "office" in zone:
+        return f" in the {zone}"
     return f" at the {zone}"

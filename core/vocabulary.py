@@ -14,8 +14,11 @@ ZONE_KINDS = ("shelf", "checkout", "exit", "entrance", "staff", "custom")
 # zones drawn over something people stand against rather than floor they stand on (core.geometry.standing_at)
 FIXTURE_KINDS = ("shelf", "checkout")
 STAFF_KIND = "staff"
+# the store rules judge only customers: staff handle stock and stay at their posts (gpu_jobs.behaviours.rule)
+CUSTOMER_ONLY_TYPES: tuple[str, ...] = ("picking", "concealment", "theft", "loitering")
 # the drawn zone kinds a question's place word means: a door is an exit or an entrance zone
-PLACE_KINDS: dict[str, tuple[str, ...]] = {"checkout": ("checkout",), "exit": ("exit", "entrance"), "shelf": ("shelf",)}
+PLACE_KINDS: dict[str, tuple[str, ...]] = {"checkout": ("checkout",), "exit": ("exit", "entrance"), "shelf": ("shelf",),
+                                            "staff": ("staff",)}
 
 EVENT_TYPES: tuple[str, ...] = (
     "walking", "standing", "sitting", "picking", "concealment", "theft",

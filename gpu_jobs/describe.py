@@ -105,6 +105,14 @@ def _predicate(event: Event, facts: dict) -> str:
             return f"behaves unusually ({event.type}){at}"
 
 
+def _subject(facts: dict) -> str:
+    """'A young man in yellow', or for staff (the engine's `staff_area`) 'A member of staff (a young man in yellow)'."""
+    who = subject_phrase(facts)
+    if not facts.get("staff_area"):
+        return who
+    return "A member of staff" if who == "A person" else f"A member of staff ({who[0].lower()}{who[1:]})"
+
+
 def describe(event: Event, track_attributes: dict) -> tuple[str, list[str]]:
     """One natural sentence and search keywords for an event.
 
@@ -123,7 +131,7 @@ def describe(event: Event, track_attributes: dict) -> tuple[str, list[str]]:
         crowd = f"A crowd of {people} people" if people else "A crowd"
         sentence = f"{crowd} gathers{_place(event.zone, facts.get('zone_kind'), 'at')} {_when(event)}."
     else:
-        sentence = f"{subject_phrase(facts)} {_predicate(event, facts)} {_when(event)}."
+        sentence = f"{_subject(facts)} {_predicate(event, facts)} {_when(event)}."
     return sentence, keywords_for(event, facts)
 
 
@@ -152,6 +160,8 @@ def keywords_for(event: Event, facts: dict) -> list[str]:
     zone_kind = facts.get("zone_kind")
     if zone_kind and zone_kind != "custom":
         words.append(zone_kind)
+    if facts.get("staff_area"):
+        words += ["staff", "staff member", "employee", str(facts["staff_area"])]
     if facts.get("concealed"):
         words += ["concealed", "hidden"]
     if facts.get("hidden_at"):

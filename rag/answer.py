@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
 from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, plural
-from core.vocabulary import REGIONS
+from core.vocabulary import CUSTOMER_ONLY_TYPES, REGIONS
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
 
@@ -220,16 +220,22 @@ _DID = {
     "concealment": ("hid an item", "hid items"),
     "theft": ("was flagged for theft", "were flagged for theft"),
     "collapse": ("collapsed", "collapsed"),
-    "violent": ("was involved in violence", "were involved in violence"),
     "loitering": ("loitered", "loitered"),
     "anomaly": ("moved unusually", "moved unusually"),
 }
 
 
+_BETWEEN_PEOPLE = ("violent",)  # event types whose related tracks are people, not items
+
+
 def _people(docs: Sequence[Document]) -> int:
-    """Distinct people: one per track number, one per event whose track is unknown."""
+    """Distinct people: one per track number (a fight's other people too), one per event whose track is unknown."""
     tracks = {(d.metadata.get("video_id"), d.metadata.get("track_number")) for d in docs
               if d.metadata.get("track_number") is not None}
+    for d in docs:
+        if d.metadata.get("type") in _BETWEEN_PEOPLE:  # elsewhere related tracks are the items taken
+            related = (d.metadata.get("attributes") or {}).get("related_tracks") or ()
+            tracks |= {(d.metadata.get("video_id"), n) for n in related if isinstance(n, int)}
     untracked = sum(1 for d in docs if d.metadata.get("track_number") is None)
     return len(tracks) + untracked
 
@@ -246,7 +252,10 @@ def no_match(filters: QueryFilters, suffix: str) -> str:
     involving = f" involving a {who}" if who else ""
     item = f" of {' or '.join(map(_an, filters.items))}" if filters.items else ""
     subject = f"No {kinds} events" if kinds else "No events"
-    return f"{subject}{item}{involving}{where} match{suffix}."
+    by = {"staff": " by staff", "customer": " by customers"}.get(filters.role or "", "")
+    unjudged = [t for t in filters.event_types if t in CUSTOMER_ONLY_TYPES] if filters.role == "staff" else []
+    why = f" Staff are not judged for {' or '.join(unjudged)}: handling stock is their job." if unjudged else ""
+    return f"{subject}{item}{by}{involving}{where} match{suffix}.{why}"
 
 
 class GroundedComposer:
@@ -319,7 +328,7 @@ class GroundedComposer:
     def _count(filters: QueryFilters, matching: Sequence[Document], what: str, suffix: str) -> str:
         kinds = {d.metadata.get("type") for d in matching}
         kind = next(iter(kinds)) if len(kinds) == 1 else None
-        if kind in _DID:
+        if kind in _DID and kind not in _BETWEEN_PEOPLE:  # "how many fights?" counts fights, with who was in them
             people = _people(matching)
             one, many = _DID[kind]
             verb = one if people == 1 else many

@@ -48,6 +48,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from core.errors import VideoNotFound
+from core.vocabulary import STAFF_KIND
 from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
 from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
@@ -294,8 +295,13 @@ class AskService:
             if video is None and state["video"]:
                 raise VideoNotFound(state["video"])
         asked_text = named[1] if named else several[1] if several[0] else camera[1] if camera else question
-        filters = self._parse_with_zones(asked_text, video_id=video["id"] if video else None,
-                                         camera=camera[0] if camera else None)
+        filters, drawn = self._parse_with_zones(asked_text, video_id=video["id"] if video else None,
+                                                camera=camera[0] if camera else None)
+        if not missing and (filters.role == "staff" or "staff" in filters.zones) and STAFF_KIND not in {
+                kind for _, kind in drawn}:
+            where = " for this video" if video else f" for the camera {camera[0]}" if camera else ""
+            missing = (f"No staff area is drawn{where}, so staff cannot be told from customers and nothing was "
+                       "searched; draw one around where the staff work on the video page.")
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
         if versus:
@@ -320,14 +326,16 @@ class AskService:
         return {**state, "filters": filters, "video_row": video, "tally": kind,
                 "summary": summary, "missing": missing}
 
-    def _parse_with_zones(self, question: str, *, video_id=None, camera: str | None = None) -> QueryFilters:
-        """The parser's filters, with the drawn zones of the footage asked about ("at the drinks shelf") read first."""
+    def _parse_with_zones(self, question: str, *, video_id=None, camera: str | None = None
+                          ) -> tuple[QueryFilters, list[tuple[str, str]]]:
+        """The parser's filters, with the drawn zones of the footage asked about ("at the drinks shelf") read first,
+        and those zones (name, kind)."""
         from db.repos import zones
         from rag.terms import parse_with_zones
 
         with self.app.db.connection() as conn:
             drawn = zones.names_and_kinds(conn, video_id=video_id, camera=camera)
-        return parse_with_zones(question, drawn, self.query_parser)
+        return parse_with_zones(question, drawn, self.query_parser), drawn
 
     def _retrieve(self, state: dict) -> dict:
         filters: QueryFilters = state["filters"]

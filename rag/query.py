@@ -38,7 +38,8 @@ Colour = Literal[
     "red", "orange", "yellow", "green", "blue", "purple",
     "pink", "brown", "black", "white", "grey", "beige",
 ]
-Zone = Literal["left", "centre", "right", "checkout", "exit", "shelf"]
+Zone = Literal["left", "centre", "right", "checkout", "exit", "shelf", "staff"]
+Role = Literal["staff", "customer"]
 Item = Literal[tuple(sorted(CARRYABLE))]  # type: ignore[valid-type]
 
 AGE_GROUPS: tuple[str, ...] = AgeGroup.__args__  # type: ignore[attr-defined]
@@ -51,7 +52,7 @@ ALIASES: dict[str, str] = {
     "gray": "grey", "navy": "blue", "violet": "purple", "tan": "beige", "khaki": "beige",
     "center": "centre", "middle": "centre", "till": "checkout", "register": "checkout",
     "counter": "checkout", "cashier": "checkout", "door": "exit", "entrance": "exit",
-    "shelves": "shelf", "aisle": "shelf",
+    "shelves": "shelf", "aisle": "shelf", "staff area": "staff", "staff room": "staff",
     "middle aged": "middle-aged", "middle_aged": "middle-aged", "adult": "middle-aged",
     "elderly": "old", "senior": "old", "teen": "young", "teenager": "young", "kid": "child",
     "man": "male", "men": "male", "boy": "male", "woman": "female", "women": "female", "girl": "female",
@@ -88,6 +89,8 @@ class QueryFilters(BaseModel):
                                   "question names ('the drinks shelf'), lowercase; set from the zones drawn")
     place_words: dict[str, str] = Field(default_factory=dict, description="the question's own word for a kind of "
                                         "place in `zones`, for the answer ({'exit': 'door', 'checkout': 'till'})")
+    role: Role | None = Field(default=None, description="whose events: 'staff' (people seen in a drawn staff area "
+                              "most of their time) or 'customer' (everyone else)")
     video: str | None = Field(default=None, max_length=200, description="video id or name")
     videos: list[str] = Field(default_factory=list, max_length=20, description="the videos (ids) a question names "
                               "when it names more than one ('in fighting1 and fighting2'); set from the stored names")
@@ -211,7 +214,7 @@ class QueryFilters(BaseModel):
         return bool(
             self.has_time or self.event_types or self.age_groups or self.genders
             or self.colours or self.zones or self.zone_names or self.video or self.videos or self.day_from or self.items
-            or self.camera
+            or self.camera or self.role == "staff"
         )
 
     def resolve(self, duration_s: float | None) -> QueryFilters:
@@ -314,6 +317,9 @@ def event_places(zone: Any, attributes: Mapping[str, Any]) -> set[str]:
     shelf = attributes.get("shelf")
     if isinstance(shelf, str) and shelf:
         places |= {shelf.strip().lower(), "shelf"}
+    staff = attributes.get("staff_area")  # a member of staff is in their area most of the time
+    if isinstance(staff, str) and staff:
+        places |= {staff.strip().lower(), "staff"}
     region = attributes.get("region")  # the third of the frame an event in a named zone happened in
     if isinstance(region, str) and region:
         places.add(region)
@@ -369,6 +375,9 @@ def match_filters(filters: QueryFilters, metadata: Mapping[str, Any]) -> dict[st
         checks["zone"] = None if not places else _all_known([
             *([bool(places & regions) if places & set(REGIONS) else None] if regions else []),
             *([bool(places & others)] if others else [])])
+    if filters.role is not None:  # the rules mark every event of staff, so an unmarked one is a customer's
+        staff = attributes.get("staff_area") if isinstance(attributes, Mapping) else None
+        checks["role"] = bool(staff) == (filters.role == "staff")
     if filters.t_from is not None or filters.t_to is not None:
         start, end = metadata.get("t_start"), metadata.get("t_end")
         if start is None:
@@ -460,6 +469,9 @@ _COLOUR_PATTERN = (
 # "the left shelf": the side is a zone too, and the noun stays for its own pattern
 _ZONE_NOUN = r"(?=[- ](?:shel|aisle|rack|door|exit|checkout|counter|till|corner|wall))"
 _ZONE_PATTERNS: list[tuple[str | None, str]] = [
+    # before the till: "behind the counter" is where the staff are, not a checkout
+    ("staff", r"\b(?:staff[- ](?:areas?|rooms?|zones?|only(?: areas?)?)|back[- ]?office|behind the (?:counters?|tills?"
+              r"|checkouts?|desks?))\b"),
     ("exit", r"\b(?:left|leave|leaving|leaves)\s+(?:the\s+)?(?:store|shop|building|premises)\b"),
     ("exit", r"\b(?:exits?|doors?|doorway|entrance|way out)\b"),
     ("checkout", r"\b(?:(?:self[- ])?checkouts?|tills?|cashiers?|counters?|registers?|pay(?:ment)? (?:point|desk))\b"),
@@ -469,6 +481,12 @@ _ZONE_PATTERNS: list[tuple[str | None, str]] = [
     ("right", rf"\b(?:(?:on|at|in|to|from)\s+the\s+right|right(?:[- ](?:side|hand|part|area|half|corner))+"
               rf"|right{_ZONE_NOUN})\b"),
     ("centre", r"\b(?:cent(?:re|er)|(?:in|at) the middle(?! of the (?:video|clip|recording)))\b"),
+]
+# who: the staff (seen in a drawn staff area most of their time) or the customers; "cashier" stays a till
+_ROLE_PATTERNS: list[tuple[str, str]] = [
+    ("staff", r"\b(?:staff(?:[- ]?members?)?|members? of (?:the )?staff|employees?|workers?|clerks?|shop ?keepers?"
+              r"|(?:shop|store|sales) assistants?|sales ?(?:m[ae]n|wom[ae]n|people|persons?|clerks?))\b"),
+    ("customer", r"\b(?:customers?|shoppers?|clients?)\b"),
 ]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _VIDEO_PATTERNS = [
@@ -691,6 +709,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
     words.mask, words.consumed = list(scan.mask), scan.consumed
     directions = _read_directions(words)  # before the zones: "walked to the left" is a heading, not a place
     facets = _read_facets(words)
+    roles = _named(words, _ROLE_PATTERNS)
     # an item narrows takes only: "did anyone use a phone?" is still a search for the words
     items: list[str] = []
     if set(facets["event_types"]) & set(ITEM_EVENT_TYPES):
@@ -730,6 +749,7 @@ def parse_question(question: str, *, today: date | None = None) -> QueryFilters:
         list_all=bool(re.search(_ALL, lowered)),
         directions=directions,
         items=items,
+        role=roles[0] if len(roles) == 1 else None,  # "staff or customers" is everyone
     )
 
 
@@ -748,6 +768,7 @@ Allowed values:
 - directions (where people moved, "walked to the left"; not a place): left, right, away, towards
 - items (what was picked up, hidden or stolen; only with those event types): {items}
 - min_duration_s: for "for more than 30 seconds" (how long an event lasted, not when)
+- role: "staff" for questions about the staff or employees, "customer" for customers or shoppers
 Put the rest of the question, without time phrases, in "text". Set is_count for "how many"
 questions and is_yes_no for questions answered by yes or no; rank_by "longest" or "shortest" when the
 question asks for the longest or shortest event, "largest" for the one with the most people, "latest" or

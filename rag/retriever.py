@@ -74,6 +74,7 @@ def search_filters(filters: QueryFilters, video_ids: Sequence[UUID] | None = Non
         regions=_with_spellings([z for z in filters.zones if z in REGIONS]) or None,
         region_names=tuple(_with_spellings(REGIONS)),
         facets={name: list(values) for name, values in facets.items() if values} or None,
+        staff=None if filters.role is None else filters.role == "staff",
         windows=list(windows) if windows else None,
     )
 

@@ -22,7 +22,8 @@ import numpy as np
 from core.cameras import clock_phrase, clock_windows, footage_start, seconds_past_hour
 from core.clock import format_mmss as mmss
 from core.phrasing import describe_places, describe_who, with_article
-from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, tally, visits
+from core.vocabulary import STAFF_KIND
+from core.counts import CountZone, PersonPath, Tally, busiest_frame, paths_from_tracks, staff_tracks, tally, visits
 from rag.day_phrases import day_label
 
 _IN = (r"\b(?:came|come|comes|coming|walked|walk|went|go|got|stepped)\s+in(?:to|side)?\b"
@@ -31,10 +32,11 @@ _OUT = (r"\b(?:left|leave|leaves|leaving)\b(?!\s+(?:side|of|third|hand))|\b(?:we
         r"|\bexit(?:ed|s|ing)\b")
 _DWELL = r"\bhow long\b.*\b(?:stay\w*|spen[dt]\w*|wait\w*|dwell\w*|linger\w*|remain\w*|queue\w*)\b|\bdwell\b"
 _PEOPLE = (r"\bhow many (?:different |distinct |unique )?(?:(?:young|old|elderly|older) )?"
-           r"(?:people|persons|visitors|customers|shoppers|individuals|men|women|children|kids|boys|girls)\b")
+           r"(?:people|persons|visitors|customers|shoppers|individuals|men|women|children|kids|boys|girls"
+           r"|staff|members of staff|staff members|employees|workers|clerks)\b")
 _ANY_PEOPLE = (r"\b(?:were|was|is|are) there (?:any|some)\s+(?:(?:young|old|elderly|older) )?"
                r"(?:people|persons?|visitors?|customers?|shoppers?|men|man|women|woman|children|child|kids?|boys?"
-               r"|girls?)\b")
+               r"|girls?|staff|members? of staff|staff members?|employees?|workers?|clerks?)\b")
 _ARRIVE = r"arriv\w*|came in|come in|enter\w*|showed up|show up|got here|get here|open\w*"
 _LEAVE = r"leav\w*|left|went out|go out|exit\w*|clos\w*"
 # "who came in first?", "when did the last person leave?", "the first customer seen"
@@ -158,6 +160,15 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         window = f"{days} {filters.time_label()}"
         if not counted:
             return f"No analysed footage was recorded{window}, so there is nothing to count."
+    unstaffed = []
+    if filters.role == "staff":  # only a video with a staff area drawn can tell its staff
+        has_area = [any(z.kind == STAFF_KIND for z in c.zones) for c in counted]
+        unstaffed = [c.video["name"] for c, has in zip(counted, has_area) if not has]
+        clocks = [span for span, has in zip(clocks, has_area) if has]
+        counted = [c for c, has in zip(counted, has_area) if has]
+        if not counted:
+            return ("No staff area is drawn for the footage in scope, so staff cannot be told from customers; draw one "
+                    "around where the staff work on the video page.")
     scope, where = _scope(counted), ""
     if kind == "people" and filters.places:  # "how many people visited the counter?"
         if not any(_zones_asked(filters, c.zones) for c in counted):
@@ -165,9 +176,11 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
                     "video page.")
         counted = [_visitors(c, _zones_asked(filters, c.zones), span) for c, span in zip(counted, clocks)]
         where = describe_places(filters.places)
+    counted, others = _of_role(counted, clocks, filters.role)
     tallies = [(c, tally(c.paths, c.zones, t_from=lo, t_to=hi)) for c, (lo, hi) in zip(counted, clocks)]
     people = sum(t.people for _, t in tallies)
-    seen = f"{_plural(people, 'distinct person was', 'distinct people were')} seen{where}{window}{scope}"
+    noun = _ROLE_NOUNS.get(filters.role or "", ("distinct person was", "distinct people were"))
+    seen = f"{_plural(people, *noun)} seen{where}{window}{scope}"
     if kind == "busiest":
         return _busiest(counted, clocks, filters, window, scope, zone)  # from the frames: everyone on screen
     if kind == "first_last":
@@ -181,7 +194,39 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         text = _flow(question, tallies, window, scope, seen)
     else:
         text = _dwell(filters, tallies, clocks, window, scope)
-    return text + _who_note(filters, counted, clocks, people)
+    return text + _who_note(filters, counted, clocks, people) + _role_note(filters.role, others, unstaffed)
+
+
+_ROLE_NOUNS = {"staff": ("member of staff was", "members of staff were"),
+               "customer": ("customer was", "customers were")}
+
+
+def _of_role(counted: Sequence[VideoCounts], clocks: Sequence, role: str | None) -> tuple[list[VideoCounts], int]:
+    """Each video's counts with only the staff (seen in a staff area most of their time) or only the customers,
+    and how many of the others were seen in the same spans."""
+    if role is None:
+        return list(counted), 0
+    kept, others = [], 0
+    for c, (lo, hi) in zip(counted, clocks):
+        staff = staff_tracks(c.paths, c.zones)
+        mine = [p for p in c.paths if (p.track in staff) == (role == "staff")]
+        others += tally([p for p in c.paths if (p.track in staff) != (role == "staff")], [], t_from=lo,
+                        t_to=hi).people
+        kept.append(replace(c, paths=mine))
+    return kept, others
+
+
+def _role_note(role: str | None, others: int, unstaffed: Sequence[str]) -> str:
+    """' 1 member of staff (seen in a staff area most of the time) is not counted.' for a question about customers,
+    ' shoplifting0.mp4 has no staff area drawn and is not counted.' for one about staff."""
+    if unstaffed:
+        one = len(unstaffed) == 1
+        return (f" {', '.join(unstaffed)} {'has' if one else 'have'} no staff area drawn and {'is' if one else 'are'} "
+                "not counted.")
+    if role != "customer" or not others:
+        return ""
+    return (f" {_plural(others, 'member of staff', 'members of staff')} (seen in a staff area most of the time) "
+            f"{'is' if others == 1 else 'are'} not counted.")
 
 
 def _zones_asked(filters, zones: Sequence[CountZone]) -> list[CountZone]:

@@ -321,3 +321,16 @@ def test_a_list_over_several_videos_says_each_events_video_and_one_video_does_no
                                       "- door.mp4 00:20–00:24 theft at the shelf: A man hides a bottle [E2]"]
     alone = GroundedComposer().answer("any theft?", filters, [theft(1, "till"), theft(3, "till")], []).text
     assert alone.splitlines()[1] == "- 00:10–00:14 theft at the shelf: A man hides a bottle [E1]"
+
+
+def test_a_fight_count_counts_fights_and_everyone_in_them() -> None:
+    fights = [_event(31, "violent", 20.0, 22.0, track=1, attributes={"related_tracks": [2]}),
+              _event(32, "violent", 80.0, 83.0, track=3, attributes={"related_tracks": [1, 4]})]
+    question = "how many fights were there?"
+    answer = GroundedComposer().answer(question, parse_question(question), fights, [])
+    assert answer.text.splitlines()[0] == "2 violent events (4 people involved):"
+    # a take's related track is the item taken, never a person
+    takes = [_event(41, "picking", 5.0, 7.0, track=1, attributes={"related_tracks": [9]})]
+    question = "how many people picked up items?"
+    assert GroundedComposer().answer(question, parse_question(question), takes, []).text.splitlines()[0] == (
+        "1 person picked up an item:")

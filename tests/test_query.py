@@ -84,7 +84,7 @@ PHRASINGS: list[tuple[str, dict]] = [
     ("who stole a bottle", {"event_types": ["theft"], "items": ["bottle"], "text": "who stole a bottle"}),
     ("did anyone take something without paying?", {"event_types": ["theft"], "is_yes_no": True}),
     ("was there a fight at the checkout", {"event_types": ["violent"], "zones": ["checkout"], "is_yes_no": True}),
-    ("a customer punched another customer", {"event_types": ["violent"]}),
+    ("a customer punched another customer", {"event_types": ["violent"], "role": "customer"}),
     ("find young men picking up items",
      {"event_types": ["picking"], "age_groups": ["young"], "genders": ["male"],
       "text": "find young men picking up items"}),

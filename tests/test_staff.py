@@ -78,7 +78,8 @@ def test_what_staff_do_is_told_in_the_staff_area():
     clerk = person(5, 0, 4, FOOT, height=300.0, attributes={"clothing_colour": "yellow"})
     standing = [e for e in BehaviourRules(TH).run([clerk], [BEHIND], (W, H), FPS) if e.type == "standing"]
     assert [describe(e, {})[0] for e in standing] == [
-        "A person in yellow stands still in the staff area (behind the counter) from 00:00 to 00:04."]
+        "A member of staff (a person in yellow) stands still in the staff area (behind the counter) "
+        "from 00:00 to 00:04."]
     room = Zone("staff room door", "staff", BEHIND.polygon)
     standing = [e for e in BehaviourRules(TH).run([clerk], [room], (W, H), FPS) if e.type == "standing"]
     assert describe(standing[0], {})[0].endswith("stands still in the staff room door from 00:00 to 00:04.")

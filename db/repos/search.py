@@ -77,6 +77,7 @@ class SearchFilters:
             events with no known value ('unknown' or absent) are kept, since the face and
             colour models often cannot tell.
         min_confidence: only events at or above this confidence.
+        staff: True: only the events of staff (whose attributes name their `staff_area`); False: only the others.
         windows: (video_id, t_from, t_to) spans; only events overlapping one of them ("after 22:00" on
             each video's own clock). A video may have several.
     """
@@ -93,6 +94,7 @@ class SearchFilters:
     attributes: Mapping | None = None
     facets: Mapping[str, Sequence[str]] | None = None
     min_confidence: float | None = None
+    staff: bool | None = None
     windows: Sequence[tuple[UUID, float, float]] | None = None
 
     @property
@@ -134,7 +136,8 @@ class SearchFilters:
             conds.append("(e.zone IS NULL OR lower(e.zone) = ANY(%(f_zones)s::text[])"
                          " OR e.attributes->>'zone_kind' = ANY(%(f_zone_kinds)s::text[])"
                          " OR lower(e.attributes->>'shelf') = ANY(%(f_zones)s::text[])"
-                         " OR ('shelf' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'shelf' IS NOT NULL))")
+                         " OR ('shelf' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'shelf' IS NOT NULL)"
+                         " OR ('staff' = ANY(%(f_zone_kinds)s::text[]) AND e.attributes->>'staff_area' IS NOT NULL))")
             params["f_zones"] = [z.lower() for z in self.zones or ()]
             params["f_zone_kinds"] = list(self.zone_kinds or ())
         if self.regions and not hard_only:
@@ -150,6 +153,8 @@ class SearchFilters:
             params.update({"f_w_ids": [UUID(str(w[0])) for w in self.windows],
                            "f_w_lo": [float(w[1]) for w in self.windows],
                            "f_w_hi": [float(w[2]) for w in self.windows]})
+        if self.staff is not None:
+            conds.append(f"e.attributes->>'staff_area' IS {'NOT ' if self.staff else ''}NULL")
         if self.min_confidence is not None:
             conds.append("e.confidence >= %(f_conf)s::float4")
             params["f_conf"] = float(self.min_confidence)

@@ -17,7 +17,7 @@ from gpu_jobs.behaviours.concealment import ConcealmentRule
 from gpu_jobs.behaviours.picking import PickingRule
 from gpu_jobs.behaviours.posture import PostureSegments
 from gpu_jobs.behaviours.presence import CrowdingRule, LoiteringRule
-from gpu_jobs.behaviours.rule import Rule, ThresholdRule
+from gpu_jobs.behaviours.rule import Rule, ThresholdRule, person_tracks, staff_area_of
 from gpu_jobs.behaviours.scene import Scene
 from gpu_jobs.behaviours.theft import TheftRule
 from gpu_jobs.behaviours.violence import ViolenceRule
@@ -61,8 +61,17 @@ class BehaviourRules:
             found = rule.detect(usable, scene)
             log.debug("%s found %d events", type(rule).__name__, len(found))
             events.extend(found)
+        _mark_staff(events, usable, scene)
         events.sort(key=lambda e: (e.t_start, e.type, e.track_number if e.track_number is not None else -1))
         return events
+
+
+def _mark_staff(events: list[Event], tracks: Sequence[Track], scene: Scene) -> None:
+    """Each event of a member of staff says their staff area (`staff_area`): the answers tell staff from customers."""
+    staff = {tr.number: area for tr in person_tracks(tracks) if (area := staff_area_of(tr, scene)) is not None}
+    for event in events:
+        if event.track_number in staff:
+            event.attributes["staff_area"] = staff[event.track_number]
 
 
 def _in_time_order(track: Track) -> Track:

@@ -33,6 +33,11 @@ def person_tracks(tracks: Iterable[Track]) -> list[Track]:
     return [tr for tr in tracks if tr.class_name == PERSON and tr.observations]
 
 
+def staff_area_of(track: Track, scene: Scene) -> str | None:
+    """The staff area whose staff the person is (ZoneMap.staff_area), once per run; None: a customer."""
+    return scene.cached(("staff", id(track)), track, lambda: scene.zones.staff_area(track.observations))
+
+
 def customer_tracks(tracks: Iterable[Track], scene: Scene) -> list[Track]:
-    """The person tracks that are not staff (ZoneMap.staff_area): whose picks and stays the store rules judge."""
-    return [tr for tr in person_tracks(tracks) if scene.zones.staff_area(tr.observations) is None]
+    """The person tracks that are not staff: whose picks and stays the store rules judge."""
+    return [tr for tr in person_tracks(tracks) if staff_area_of(tr, scene) is None]

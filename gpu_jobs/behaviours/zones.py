@@ -7,13 +7,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from core.counts import CountZone, PersonPath, visits
+from core.counts import CountZone, PersonPath, staff_area, visits
 from core.geometry import distance_to_outline, standing_at
 from core.vocabulary import REGIONS, STAFF_KIND
 from gpu_jobs.types import Observation, Zone
 
 ZONE_PRIORITY = ("shelf", "checkout", "exit", "staff", "custom")  # a named zone says more than a third of the frame
-STAFF_SHARE = 0.5  # staff spend most of their time seen in their area; a customer stepping into it does not
 
 
 def default_regions(w: float, h: float) -> list[Zone]:
@@ -89,13 +88,9 @@ class ZoneMap:
         return found[0].zone if found else None
 
     def staff_area(self, observations: Sequence[Observation]) -> str | None:
-        """The staff area a person was seen in for at least STAFF_SHARE of their observations; None: not staff."""
-        areas = {z.name for z in self.zones if z.kind == STAFF_KIND}
-        if not areas or not observations:
-            return None
-        seen = Counter(next((n for n in self.at_foot(o) if n in areas), None) for o in observations)
-        inside = len(observations) - seen.pop(None, 0)
-        return seen.most_common(1)[0][0] if inside >= STAFF_SHARE * len(observations) else None
+        """The staff area a person was seen in most of the time (core.counts.staff_area); None: not staff."""
+        areas = [CountZone(z.name, z.kind, z.polygon) for z in self.zones if z.kind == STAFF_KIND]
+        return staff_area(observed_path(0, observations), areas) if areas else None
 
     def near(self, x: float, y: float, kind: str, margin: float) -> str | None:
         """The zone of a kind containing the point, or the closest within margin pixels."""
