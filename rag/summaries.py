@@ -25,8 +25,9 @@ from uuid import UUID
 
 from core.clock import format_mmss, format_span
 from core.phrasing import known, plural
-from core.counts import busiest_frame
+from core.counts import busiest_frame, staff_tracks
 from core.vocabulary import INCIDENT_TYPES, PERSON
+from rag.tally import load_counts
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ class SummaryFacts:
     height: int | None = None
     fps: float | None = None
     people: int = 0
+    staff: int = 0  # of the people, those seen in a drawn staff area most of their time
     people_attributes: dict[str, Counter] = field(default_factory=dict)  # facet -> value -> people
     objects: Counter = field(default_factory=Counter)  # class -> tracks
     peak_people: int = 0
@@ -213,12 +215,14 @@ def collect_facts(app, video: dict) -> SummaryFacts:
         rows = events.list_events(conn, video_id=video["id"], limit=100_000)
         end = max([video["duration_s"] or 0.0, *(t["t_last"] for t in tracks)])
         stats = runs.frame_stats_between(conn, video["id"], 0.0, end + 1.0)
+        counted = load_counts(conn, [video])
 
     facts = SummaryFacts(name=video["name"], duration_s=video["duration_s"], width=video["width"],
                          height=video["height"], fps=video["fps"], events_by_type=dict(by_type),
                          events=[_event_fact(r) for r in rows])
     people = [t for t in tracks if t["class_name"] == PERSON]
     facts.people = len(people)
+    facts.staff = sum(len(staff_tracks(c.paths, c.zones)) for c in counted)
     for facet in _FACETS:
         counter = Counter(v for t in people if (v := known((t["attributes"] or {}).get(facet))))
         if counter:
@@ -281,6 +285,8 @@ def structured_summary(facts: SummaryFacts) -> str:
 
     if facts.people:
         people = f"People: {plural(facts.people, 'person')} tracked"
+        if facts.staff:  # a staff area is drawn: who among them works there
+            people += f", {facts.staff} of them staff (seen in the staff area most of the time)"
         details = [", ".join(f"{n} in {value}" if facet == "clothing_colour" else f"{n} {value}"
                              for value, n in counter.most_common())
                    for facet, counter in facts.people_attributes.items()]

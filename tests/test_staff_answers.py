@@ -14,6 +14,7 @@ from gpu_jobs.ingest import ingest_path
 from rag.query import QueryFilters, match_filters, parse_question
 from services import zones as zone_service
 from services.ask import ask
+from services.summaries import generate_summary
 from tests.conftest import write_clip
 from tests.synthetic import line, person
 
@@ -92,6 +93,7 @@ def test_before_a_staff_area_is_drawn_a_question_about_staff_says_to_draw_one(ap
         "No staff area is drawn for this video, so staff cannot be told from customers and nothing was searched; "
         "draw one around where the staff work on the video page.")
     assert not any(e["attributes"].get("staff_area") for e in _events(app, shop))
+    assert "of them staff" not in generate_summary(app, video_id=shop["id"])["text"]
 
 
 def test_the_staff_s_events_say_so_and_answers_keep_staff_and_customers_apart(app, shop):
@@ -120,3 +122,5 @@ def test_the_staff_s_events_say_so_and_answers_keep_staff_and_customers_apart(ap
         f"1 member of staff was seen in {name} (person tracks after identity linking).")
     assert ask(app, question="did any employee steal anything?", video=shop["id"]).answer == (
         "No theft events by staff match. Staff are not judged for theft: handling stock is their job.")
+    summary = generate_summary(app, video_id=shop["id"])["text"]
+    assert "People: 2 people tracked, 1 of them staff (seen in the staff area most of the time)" in summary, summary
