@@ -79,7 +79,7 @@ def cmd_events(args) -> int:
     from services.events import list_events
 
     rows = list_events(_app(), video_ref=args.video, types=args.type, t_from=args.t_from, t_to=args.t_to,
-                       limit=args.limit)
+                       staff={"staff": True, "customers": False}.get(args.people), limit=args.limit)
     if args.json:
         _print_json([{key: row.get(key) for key in _EVENT_FIELDS} for row in rows])
         return 0
@@ -135,6 +135,8 @@ def register(sub) -> None:
     s.add_argument("--type", action="append", help="an event type (repeat for several)")
     s.add_argument("--from", dest="t_from", type=_seconds, metavar="S", help="events ending at or after S (s or mm:ss)")
     s.add_argument("--to", dest="t_to", type=_seconds, metavar="S", help="events starting at or before S (s or mm:ss)")
+    s.add_argument("--people", choices=("staff", "customers"),
+                   help="only the events of staff (seen in a drawn staff area most of their time) or of customers")
     s.add_argument("--limit", type=int, default=1000)
     s.add_argument("--json", action="store_true", help="print a JSON list")
     s.set_defaults(func=cmd_events)

@@ -5,7 +5,7 @@ import streamlit as st
 from ui import data
 from ui.auth import require_sign_in
 from ui.bootstrap import get_app
-from ui.event_table import event_frame, export_csv, export_json, table_config, zone_choices
+from ui.event_table import PEOPLE, event_frame, export_csv, export_json, table_config, zone_choices
 from ui.nav import open_video
 from ui.video_panels import parse_time
 
@@ -24,8 +24,9 @@ t_to = parse_time(d.text_input("To (mm:ss)", key="ev_to", placeholder="end"))
 
 scope = data.list_events(app, video_id=video_id, limit=5000)
 zones = zone_choices(scope)
-a, b, c = st.columns([2, 2, 3])
+a, w, b, c = st.columns([2, 1.5, 2, 2])
 zone = a.selectbox("Zone", ["", *zones], format_func=lambda z: z or "Any zone", key="ev_zone") or None
+staff = PEOPLE[w.selectbox("People", list(PEOPLE), key="ev_people")]
 min_conf = b.slider("Minimum confidence", 0.0, 1.0, 0.0, 0.05, key="ev_conf")
 attributes = {}
 with c.popover("Attributes", icon=":material/person_search:", width="stretch"):
@@ -40,7 +41,7 @@ with c.popover("Attributes", icon=":material/person_search:", width="stretch"):
 
 rows = data.on_the_wall_clock(app, data.list_events(
     app, video_id=video_id, types=types or None, t_from=t_from, t_to=t_to, zone=zone,
-    min_confidence=min_conf or None, attributes=attributes or None, limit=1000))
+    min_confidence=min_conf or None, attributes=attributes or None, staff=staff, limit=1000))
 st.caption(f"{len(rows)} event{'s' if len(rows) != 1 else ''}" + (" (first 1000)" if len(rows) == 1000 else "")
            + " · select a row to play the video there")
 

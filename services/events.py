@@ -22,14 +22,17 @@ _EXPORT_EVENT = ("id", "type", "t_start", "t_end", "frame", "bbox", "zone", "con
 def list_events(app, *, video_id: UUID | str | None = None, video_ref: str | None = None,
                 types: Sequence[str] | None = None, t_from: float | None = None, t_to: float | None = None,
                 zone: str | None = None, min_confidence: float | None = None, attributes: dict | None = None,
-                limit: int = 1000, offset: int = 0) -> list[dict]:
-    """Events of the current analysis runs in time order; `video_ref` (id or name) raises VideoNotFound."""
+                staff: bool | None = None, limit: int = 1000, offset: int = 0) -> list[dict]:
+    """Events of the current analysis runs in time order; `video_ref` (id or name) raises VideoNotFound.
+
+    staff: True, only the events of staff (seen in a drawn staff area most of their time); False, the customers'.
+    """
     if video_ref:
         video_id = require_video(app, ref=video_ref)["id"]
     with app.db.connection() as conn:
         return events.list_events(conn, video_id=UUID(str(video_id)) if video_id else None, types=types or None,
                                   t_from=t_from, t_to=t_to, zone=zone or None, min_confidence=min_confidence,
-                                  attributes=attributes or None, limit=limit, offset=offset)
+                                  attributes=attributes or None, staff=staff, limit=limit, offset=offset)
 
 
 def events_by_id(app, *, ids: Sequence[int]) -> dict[int, dict]:

@@ -3,10 +3,14 @@ counts and answers keep the two apart; before one is drawn, the answer says what
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
 
 from core.counts import CountZone, PersonPath, staff_area, staff_tracks
 from db.repos import runs, videos
@@ -15,8 +19,9 @@ from rag.query import QueryFilters, match_filters, parse_question
 from services import zones as zone_service
 from services.ask import ask
 from services.summaries import generate_summary
-from tests.conftest import write_clip
+from tests.conftest import AUTH, TOKEN, run_cli, write_clip
 from tests.synthetic import line, person
+from tests.test_ui_pages import open_page
 
 # the clerk's chest (650, 290) is behind the counter, their foot (650, 500) in front of it
 BEHIND = {"name": "behind the counter", "kind": "staff", "polygon": [[500, 150], [800, 150], [800, 330], [500, 330]]}
@@ -124,3 +129,34 @@ def test_the_staff_s_events_say_so_and_answers_keep_staff_and_customers_apart(ap
         "No theft events by staff match. Staff are not judged for theft: handling stock is their job.")
     summary = generate_summary(app, video_id=shop["id"])["text"]
     assert "People: 2 people tracked, 1 of them staff (seen in the staff area most of the time)" in summary, summary
+
+
+def test_the_api_and_the_events_page_show_the_staff_or_the_customers(app, shop):
+    zone_service.set_video_zones(app, video_id=shop["id"], zones=[BEHIND])
+    zone_service.rederive_events(app, video_id=shop["id"])
+    tracks = {e["id"]: e["track_number"] for e in _events(app, shop)}
+    url = f"/v1/videos/{shop['id']}/events"
+    with TestClient(create_app(app, token=TOKEN)) as client:
+        def who(**params) -> set[int]:
+            reply = client.get(url, params=params, headers=AUTH)
+            assert reply.status_code == 200, reply.text
+            return {tracks[e["id"]] for e in reply.json()["items"]}
+
+        assert (who(), who(staff="true"), who(staff="false")) == ({3, 5}, {3}, {5})
+        assert who(zone="behind the counter") == {3}, "a member of staff's events are in their area"
+        assert client.get(url, params={"staff": "maybe"}, headers=AUTH).status_code == 422
+
+    listed = run_cli("events", "--video", str(shop["id"]), "--people", "staff", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {e["track_number"] for e in json.loads(listed.stdout)} == {3}
+
+    at = open_page("pages/events.py")
+
+    def staff_rows() -> list[bool]:
+        return [d.startswith("A member of staff") for d in at.dataframe[0].value["description"]]
+
+    assert sorted(set(staff_rows())) == [False, True]
+    at.selectbox(key="ev_people").set_value("Staff").run()
+    assert staff_rows() and all(staff_rows())
+    at.selectbox(key="ev_people").set_value("Customers").run()
+    assert staff_rows() and not any(staff_rows())

@@ -35,10 +35,15 @@ def event_frame(app, rows: Sequence[dict]) -> pd.DataFrame:
     } for i, r in enumerate(rows)])
 
 
+# whose events the table shows: staff are those seen in a drawn staff area most of their time
+PEOPLE = {"Everyone": None, "Customers": False, "Staff": True}
+
+
 def zone_choices(rows: Sequence[dict]) -> list[str]:
-    """The places the table can be narrowed to: each event's zone, the shelf a hand reached into, its third."""
-    places = {p for r in rows
-              for p in (r.get("zone"), *((r.get("attributes") or {}).get(k) for k in ("shelf", "region")))}
+    """The places the table can be narrowed to: each event's zone, the shelf a hand reached into, the staff area
+    of a member of staff, its third."""
+    places = {p for r in rows for p in (r.get("zone"), *((r.get("attributes") or {}).get(k)
+                                                         for k in ("shelf", "staff_area", "region")))}
     return sorted(p for p in places if isinstance(p, str) and p)
 
 

@@ -33,13 +33,15 @@ def list_video_events(
     zone: Annotated[str | None, Query(max_length=100, pattern=NO_NUL, description="the zone an event happened in, "
                                       "the shelf a hand reached into, or its third of the frame")] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
+    staff: Annotated[bool | None, Query(description="true: only the events of staff (people seen in a drawn staff "
+                                        "area most of their time); false: only the customers'")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Events of the video's current analysis run, in time order."""
     video_or_404(sentinel, video_id)
     rows = list_events(sentinel, video_id=video_id, types=types, t_from=t_from, t_to=t_to, zone=zone,
-                       min_confidence=min_confidence, limit=limit + 1, offset=offset)
+                       min_confidence=min_confidence, staff=staff, limit=limit + 1, offset=offset)
     items = [{**r, "bbox": list(r["bbox"]) if r["bbox"] is not None else None,
               "highlight_url": links.url(r["highlight_key"])} for r in rows]
     return page(items, limit, offset)

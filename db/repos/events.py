@@ -14,11 +14,13 @@ EVENT_COLUMNS = """e.id, e.video_id, v.name AS video_name, e.track_number, e.typ
 
 def list_events(conn: psycopg.Connection, *, video_id: UUID | None = None, types: Sequence[str] | None = None,
                 t_from: float | None = None, t_to: float | None = None, zone: str | None = None,
-                min_confidence: float | None = None, attributes: dict | None = None,
+                min_confidence: float | None = None, attributes: dict | None = None, staff: bool | None = None,
                 limit: int = 1000, offset: int = 0) -> list[dict]:
-    """Events filtered by video, types, time overlap, zone, confidence and attribute values.
+    """Events filtered by video, types, time overlap, zone, confidence, attribute values and who.
 
-    zone: the zone an event happened in, the shelf a hand reached into, or its third of the frame.
+    zone: the zone an event happened in, the shelf a hand reached into, the staff area of a member of staff,
+    or its third of the frame. staff: True, only the events of staff (they name their `staff_area`); False,
+    only the customers'.
     """
     return conn.execute(
         f"""SELECT {EVENT_COLUMNS} FROM events e JOIN videos v ON v.id = e.video_id AND v.current_run_id = e.run_id
@@ -27,12 +29,13 @@ def list_events(conn: psycopg.Connection, *, video_id: UUID | None = None, types
               AND (%(t_from)s::float8 IS NULL OR e.t_end >= %(t_from)s)
               AND (%(t_to)s::float8 IS NULL OR e.t_start <= %(t_to)s)
               AND (%(zone)s::text IS NULL OR e.zone = %(zone)s OR e.attributes->>'shelf' = %(zone)s
-                   OR e.attributes->>'region' = %(zone)s)
+                   OR e.attributes->>'region' = %(zone)s OR e.attributes->>'staff_area' = %(zone)s)
+              AND (%(staff)s::boolean IS NULL OR (e.attributes->>'staff_area' IS NOT NULL) = %(staff)s)
               AND (%(conf)s::float8 IS NULL OR e.confidence >= %(conf)s)
               AND (%(attrs)s::jsonb IS NULL OR e.attributes @> %(attrs)s)
             ORDER BY e.video_id, e.t_start, e.id LIMIT %(limit)s OFFSET %(offset)s""",
         {"video": video_id, "types": list(types) if types else None, "t_from": t_from, "t_to": t_to,
-         "zone": zone, "conf": min_confidence,
+         "zone": zone, "conf": min_confidence, "staff": staff,
          "attrs": psycopg.types.json.Jsonb(attributes) if attributes else None,
          "limit": limit, "offset": offset},
     ).fetchall()
