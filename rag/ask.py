@@ -53,7 +53,7 @@ from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
 from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
-from rag.tally import question_kind
+from rag.tally import no_staff_area, question_kind
 
 log = logging.getLogger(__name__)
 
@@ -300,8 +300,7 @@ class AskService:
         if not missing and (filters.role == "staff" or "staff" in filters.zones) and STAFF_KIND not in {
                 kind for _, kind in drawn}:
             where = " for this video" if video else f" for the camera {camera[0]}" if camera else ""
-            missing = (f"No staff area is drawn{where}, so staff cannot be told from customers and nothing was "
-                       "searched; draw one around where the staff work on the video page.")
+            missing = no_staff_area(where, searched=True)
         if camera:
             filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
         if versus:

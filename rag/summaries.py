@@ -25,9 +25,9 @@ from uuid import UUID
 
 from core.clock import format_mmss, format_span
 from core.phrasing import known, plural
-from core.counts import busiest_frame, staff_tracks
+from core.counts import busiest_frame, paths_from_tracks, staff_tracks
 from core.vocabulary import INCIDENT_TYPES, PERSON
-from rag.tally import load_counts
+from rag.tally import count_zones
 
 log = logging.getLogger(__name__)
 
@@ -215,14 +215,15 @@ def collect_facts(app, video: dict) -> SummaryFacts:
         rows = events.list_events(conn, video_id=video["id"], limit=100_000)
         end = max([video["duration_s"] or 0.0, *(t["t_last"] for t in tracks)])
         stats = runs.frame_stats_between(conn, video["id"], 0.0, end + 1.0)
-        counted = load_counts(conn, [video])
+        zones = count_zones(conn, video)
 
     facts = SummaryFacts(name=video["name"], duration_s=video["duration_s"], width=video["width"],
                          height=video["height"], fps=video["fps"], events_by_type=dict(by_type),
                          events=[_event_fact(r) for r in rows])
     people = [t for t in tracks if t["class_name"] == PERSON]
     facts.people = len(people)
-    facts.staff = sum(len(staff_tracks(c.paths, c.zones)) for c in counted)
+    if video.get("fps"):  # staff are told from the tracks already read, against the drawn zones
+        facts.staff = len(staff_tracks(paths_from_tracks(tracks, float(video["fps"])), zones))
     for facet in _FACETS:
         counter = Counter(v for t in people if (v := known((t["attributes"] or {}).get(facet))))
         if counter:

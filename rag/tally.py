@@ -101,21 +101,34 @@ def _people_asked(rows: list[dict], filters) -> tuple[list[dict], frozenset]:
     return kept, frozenset(unknown)
 
 
+def no_staff_area(where: str, *, searched: bool) -> str:
+    """The answer when staff are asked about and no staff area is drawn; said the same by counts and searches."""
+    nothing = " and nothing was searched" if searched else ""
+    return (f"No staff area is drawn{where}, so staff cannot be told from customers{nothing}; draw one around where "
+            "the staff work on the video page.")
+
+
+def count_zones(conn, video: dict) -> list[CountZone]:
+    """The video's drawn zones, in pixels."""
+    from db.repos import zones as zones_repo
+
+    w, h = int(video.get("width") or 0), int(video.get("height") or 0)
+    return [CountZone(z["name"], z["kind"], [(float(x) * w, float(y) * h) for x, y in z["polygon"]], z.get("loiter_s"))
+            for z in zones_repo.for_video(conn, video["id"])]
+
+
 def load_counts(conn, videos: Sequence[dict], *, frames: bool = False, who=None) -> list[VideoCounts]:
     """The current run's person paths and the zones (pixels) of each analysed video; its frame stats too if asked.
 
     who: filters whose gender, age and colour keep only the people that may fit them (unknown ones are kept).
     """
     from db.repos import runs
-    from db.repos import zones as zones_repo
 
     out = []
     for video in videos:
         if not video.get("current_run_id") or not video.get("fps"):
             continue
-        w, h = int(video.get("width") or 0), int(video.get("height") or 0)
-        zones = [CountZone(z["name"], z["kind"], [(float(x) * w, float(y) * h) for x, y in z["polygon"]],
-                           z.get("loiter_s")) for z in zones_repo.for_video(conn, video["id"])]
+        zones = count_zones(conn, video)
         stats = (runs.frame_stats_between(conn, video["id"], 0.0, float(video.get("duration_s") or 0.0) + 1.0)
                  if frames else [])
         rows, unknown = runs.tracks_for_video(conn, video["id"]), frozenset()
@@ -167,8 +180,7 @@ def answer(question: str, filters, counted: Sequence[VideoCounts], kind: str, zo
         clocks = [span for span, has in zip(clocks, has_area) if has]
         counted = [c for c, has in zip(counted, has_area) if has]
         if not counted:
-            return ("No staff area is drawn for the footage in scope, so staff cannot be told from customers; draw one "
-                    "around where the staff work on the video page.")
+            return no_staff_area(" for the footage in scope", searched=False)
     scope, where = _scope(counted), ""
     if kind == "people" and filters.places:  # "how many people visited the counter?"
         if not any(_zones_asked(filters, c.zones) for c in counted):

@@ -170,6 +170,28 @@ def test_pick_then_hand_to_waist_with_the_item_vanishing_is_concealment_and_thef
     assert t.confidence > 0.75
 
 
+def test_item_taken_from_a_drawn_shelf_and_hidden_at_the_waist_beside_it_is_theft():
+    # the hip where it vanishes is within the shelf's margin: in hand to the last, so not put back
+    tracks = [shopper(hide="out of sight"), lifted_item()]
+    (pick,) = run(PickingRule, tracks, [SHELF])
+    assert (pick.zone, pick.object_class, pick.attributes["put_back"]) == ("counter shelf", "book", False)
+    assert [e.type for e in run(ConcealmentRule, tracks, [SHELF])] == ["concealment"]
+    (theft,) = run(TheftRule, tracks, [SHELF])
+    assert theft.attributes["concealed"] is True and theft.object_class == "book"
+
+
+def test_item_set_down_on_the_shelf_beside_the_hand_is_put_back():
+    # the same lift, but the book is last seen lying on the shelf again, out of hand, from 5 s
+    def centre(t):
+        if t < 2.0 - 1e-6 or t >= 5.0 - 1e-6:
+            return OUT
+        return right_wrist(t, hide=None)[0]
+    tracks = [shopper(hide=None), item(20, "book", 0, 7.0, centre)]
+    (pick,) = run(PickingRule, tracks, [SHELF])
+    assert pick.attributes["put_back"] is True
+    assert run(ConcealmentRule, tracks, [SHELF]) == [] and run(TheftRule, tracks, [SHELF]) == []
+
+
 def test_pick_then_hand_into_a_pocket_by_pose_alone_is_a_weaker_concealment():
     tracks = [shopper(hide="out of sight")]
     concealed = run(ConcealmentRule, tracks)

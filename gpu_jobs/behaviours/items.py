@@ -118,7 +118,9 @@ def _take_by(item: Track, person: Track, prof: TrackProfile, held: np.ndarray, s
 
 def _put_back(centres: np.ndarray, held: np.ndarray, shelf: str | None, scene: Scene, margin: float,
               near: float) -> bool:
-    """Whether the item was last seen back where it was taken from (its shelf, or its first place, out of hand)."""
+    """Whether the item was last seen out of hand, back where it was taken from (its shelf, or its first place)."""
+    if held[-1]:  # vanished while in hand, even beside the shelf: hidden or carried, not put back
+        return False
     if shelf is not None:
         return scene.zones.near(*centres[-1], "shelf", margin) is not None
-    return bool(not held[-1] and np.linalg.norm(centres[-1] - centres[0]) < near)
+    return bool(np.linalg.norm(centres[-1] - centres[0]) < near)
