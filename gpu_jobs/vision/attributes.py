@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,20 +24,52 @@ log = logging.getLogger(__name__)
 COLOURS = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
 
 
-def _colour_words(hsv: np.ndarray) -> np.ndarray:
-    """Colour words for OpenCV HSV pixels (n, 3): H 0..179, S and V 0..255."""
-    h = hsv[:, 0].astype(np.float32) * 2
-    s = hsv[:, 1].astype(np.float32) / 255
-    v = hsv[:, 2].astype(np.float32) / 255
-    # the first condition that holds names the pixel: darkness, then greyness, then hue bands
-    conditions = [
-        v < 0.22, (s < 0.18) & (v > 0.78), s < 0.18,
-        ((h < 15) | (h >= 345)) & (v > 0.45), (h < 15) | (h >= 345),
-        (h < 40) & (v > 0.6), h < 40,
-        h < 70, h < 165, h < 255, h < 290,
-    ]
-    words = ["black", "white", "grey", "red", "brown", "orange", "brown", "yellow", "green", "blue", "purple"]
-    return np.select(conditions, words, default="pink")
+@dataclass(frozen=True)
+class ColourNaming:
+    """Colour words for pixels: darkness, then greyness, then hue bands; optionally white-balanced on the frame."""
+
+    grey_s: float = 0.18  # saturation under which a pixel is black, grey or white
+    dark_v: float = 0.22  # value under which a pixel is black
+    white_v: float = 0.78  # value over which an unsaturated pixel is white
+
+    def words(self, hsv: np.ndarray) -> np.ndarray:
+        """Colour words for OpenCV HSV pixels (n, 3): H 0..179, S and V 0..255."""
+        h = hsv[:, 0].astype(np.float32) * 2
+        s = hsv[:, 1].astype(np.float32) / 255
+        v = hsv[:, 2].astype(np.float32) / 255
+        grey = s < self.grey_s
+        # the first condition that holds names the pixel
+        conditions = [
+            v < self.dark_v, grey & (v > self.white_v), grey,
+            ((h < 15) | (h >= 345)) & (v > 0.45), (h < 15) | (h >= 345),
+            (h < 40) & (v > 0.6), h < 40,
+            h < 70, h < 165, h < 255, h < 290,
+        ]
+        words = ["black", "white", "grey", "red", "brown", "orange", "brown", "yellow", "green", "blue", "purple"]
+        return np.select(conditions, words, default="pink")
+
+    def dominant(self, patch: np.ndarray, *, frame_bgr=None, max_pixels: int = 2000) -> str:
+        """The most common colour word among a BGR patch's pixels (evenly sampled).
+
+        frame_bgr: the frame's mean BGR; given, the patch is first white-balanced on it (grey world).
+        """
+        import cv2
+
+        if patch.size == 0:
+            return UNKNOWN
+        pixels = np.ascontiguousarray(patch, np.uint8).reshape(-1, 1, 3)
+        if len(pixels) > max_pixels:
+            pixels = pixels[np.linspace(0, len(pixels) - 1, max_pixels).astype(int)]
+        if frame_bgr is not None:
+            mean = np.maximum(np.asarray(frame_bgr, np.float32), 1.0)
+            gains = np.clip(mean.mean() / mean, 0.75, 1.33)  # a camera's cast, not a scene of one colour
+            pixels = np.clip(pixels * gains, 0, 255).astype(np.uint8)
+        words, counts = np.unique(self.words(cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)),
+                                  return_counts=True)
+        return str(words[int(np.argmax(counts))])
+
+
+NAMING = ColourNaming()
 
 
 def colour_name(bgr) -> str:
@@ -44,21 +77,12 @@ def colour_name(bgr) -> str:
     import cv2
 
     hsv = cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2HSV)[0]
-    return str(_colour_words(hsv)[0])
+    return str(NAMING.words(hsv)[0])
 
 
 def dominant_colour(patch: np.ndarray, *, max_pixels: int = 2000) -> str:
     """The most common colour word among a BGR patch's pixels (evenly sampled)."""
-    import cv2
-
-    if patch.size == 0:
-        return UNKNOWN
-    pixels = np.ascontiguousarray(patch, np.uint8).reshape(-1, 1, 3)
-    if len(pixels) > max_pixels:
-        pixels = pixels[np.linspace(0, len(pixels) - 1, max_pixels).astype(int)]
-    words, counts = np.unique(_colour_words(cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)),
-                              return_counts=True)
-    return str(words[int(np.argmax(counts))])
+    return NAMING.dominant(patch, max_pixels=max_pixels)
 
 
 def torso_box(bbox, keypoints: np.ndarray | None, min_score: float = 0.3) -> tuple[int, int, int, int]:
