@@ -333,3 +333,15 @@ def test_aggregate_votes_and_ignores_unknown():
     assert aggregate(samples) == {"clothing_colour": "red", "gender": "male"}
     assert aggregate([{"age_group": "unknown"}]) == {"age_group": "unknown"}
     assert aggregate([]) == {}
+
+
+def test_colour_naming_balances_a_camera_cast_and_lets_a_pale_hue_outvote_grey():
+    from gpu_jobs.vision.attributes import ColourNaming
+
+    cast = np.full((20, 10, 3), (170, 120, 120), np.uint8)  # a grey top under a blue-tinted camera
+    assert ColourNaming().dominant(cast) == "blue"
+    assert ColourNaming().dominant(cast, frame_bgr=(150, 105, 105)) == "grey"  # the frame carries the same tint
+    pale = np.full((20, 10, 3), (128, 128, 128), np.uint8)
+    pale[:7] = (120, 190, 200)  # a third of the pixels a pale yellow, the rest shade
+    assert ColourNaming().dominant(pale) == "grey"
+    assert ColourNaming(chroma_share=0.3).dominant(pale) == "yellow"

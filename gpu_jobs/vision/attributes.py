@@ -31,6 +31,8 @@ class ColourNaming:
     grey_s: float = 0.18  # saturation under which a pixel is black, grey or white
     dark_v: float = 0.22  # value under which a pixel is black
     white_v: float = 0.78  # value over which an unsaturated pixel is white
+    red_v: float = 0.45  # value under which a red hue is brown
+    chroma_share: float = 1.0  # a hue held by at least this share of the pixels names the patch over greys
 
     def words(self, hsv: np.ndarray) -> np.ndarray:
         """Colour words for OpenCV HSV pixels (n, 3): H 0..179, S and V 0..255."""
@@ -41,7 +43,7 @@ class ColourNaming:
         # the first condition that holds names the pixel
         conditions = [
             v < self.dark_v, grey & (v > self.white_v), grey,
-            ((h < 15) | (h >= 345)) & (v > 0.45), (h < 15) | (h >= 345),
+            ((h < 15) | (h >= 345)) & (v > self.red_v), (h < 15) | (h >= 345),
             (h < 40) & (v > 0.6), h < 40,
             h < 70, h < 165, h < 255, h < 290,
         ]
@@ -66,6 +68,9 @@ class ColourNaming:
             pixels = np.clip(pixels * gains, 0, 255).astype(np.uint8)
         words, counts = np.unique(self.words(cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)),
                                   return_counts=True)
+        hue = np.isin(words, ("black", "white", "grey"), invert=True)
+        if hue.any() and counts[hue].max() >= self.chroma_share * counts.sum():  # shade and glare grey a pale top
+            return str(words[hue][int(np.argmax(counts[hue]))])
         return str(words[int(np.argmax(counts))])
 
 
