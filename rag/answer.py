@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -24,7 +25,8 @@ from pydantic import BaseModel, Field
 
 from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
-from core.phrasing import DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, plural
+from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, known,
+                           plural)
 from core.vocabulary import CUSTOMER_ONLY_TYPES, REGIONS
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
@@ -256,6 +258,23 @@ def no_match(filters: QueryFilters, suffix: str) -> str:
     unjudged = [t for t in filters.event_types if t in CUSTOMER_ONLY_TYPES] if filters.role == "staff" else []
     why = f" Staff are not judged for {' or '.join(unjudged)}: handling stock is their job." if unjudged else ""
     return f"{subject}{item}{by}{involving}{where} match{suffix}.{why}"
+
+
+def colours_seen_note(docs: list[Document], most: int = 4) -> str:
+    """The colours the people of these events were read as, each person once; '' when none is known.
+
+    On real cameras a pale or dim top is often read as grey or white (bench/results/colour.md), so a
+    colour asked and not found points the owner at the colours that were seen.
+    """
+    people = {(str(d.metadata.get("video_id")), d.metadata.get("track_number")): colour for d in docs
+              if d.metadata.get("track_number") is not None
+              and (colour := known(dict(d.metadata.get("attributes") or {}).get("clothing_colour")))}
+    if not people:
+        return ""
+    counts = Counter(people.values()).most_common(most)
+    read = ", ".join(f"{colour} ({plural(n, 'person')})" for colour, n in counts)
+    return (f" The people in the events that fit the rest of the question were read as {read}; colours are read "
+            "from the camera's picture, and a pale or dim top often reads as grey or white.")
 
 
 class GroundedComposer:

@@ -49,7 +49,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from core.errors import VideoNotFound
 from core.vocabulary import STAFF_KIND
-from rag.answer import AnswerGenerator, event_id, keep_valid_citations, ranked
+from rag.answer import AnswerGenerator, colours_seen_note, event_id, keep_valid_citations, ranked
 from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
@@ -496,7 +496,15 @@ class AskService:
         known = {event_id(d) for d in [*state["candidates"], *hits, *state["context"]]} - {None}
         text, cited_in_text = keep_valid_citations(answer.text, known)
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
+        if not cited and filters.colours:
+            text += self._colours_seen(filters, state["video_row"])
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _colours_seen(self, filters: QueryFilters, video_row: dict | None) -> str:
+        """' The people ... were read as grey (3 people) ...': a colour asked and not found may have been misread."""
+        with self.app.db.connection() as conn:
+            others = self._matching(conn, filters.model_copy(update={"colours": []}), video_row)
+        return colours_seen_note(others)
 
     def _overview(self, state: dict) -> tuple[str, list[Document]]:
         """'Summarise fighting1', 'an overview of today': the summary of the videos in scope, newest first."""

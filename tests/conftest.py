@@ -156,6 +156,25 @@ def write_clip(path: Path, *, seconds: float = 3.0, fps: int = 10, size=(320, 24
     return path
 
 
+def analysed_from_tracks(app, clip: Path, tracks) -> dict:
+    """A completed 1280x720 video at 5 fps whose stored run holds these synthetic tracks; events derived from them."""
+    from db.repos import runs, videos
+    from gpu_jobs.ingest import ingest_path
+    from gpu_jobs.rule_inputs import pack
+    from services import zones as zone_service
+
+    video = ingest_path(app, clip, submit=False, camera="shop").video
+    rows = [{"track_number": t.number, "class_name": "person", "t_first": t.t_start, "t_last": t.t_end,
+             "attributes": t.attributes, "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]}
+            for t in tracks]
+    with app.db.connection() as conn:
+        runs.write_run(conn, video_id=video["id"], run_id=uuid.uuid4(), frame_stats=[], events=[], tracks=rows,
+                       rule_inputs={"fps": 5.0, "frame_width": 1280, "frame_height": 720, "data": pack(tracks, [])})
+        video = videos.update(conn, video["id"], status="completed", progress=100)
+    zone_service.rederive_events(app, video_id=video["id"])
+    return video
+
+
 def vtest_excerpt(path: Path, *, start_s: float = 0.0, seconds: float = 10.0) -> Path:
     """A short re-encoded excerpt of vtest.avi: real people walking, small enough for unit tests."""
     import av

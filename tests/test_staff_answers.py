@@ -4,7 +4,6 @@ counts and answers keep the two apart; before one is drawn, the answer says what
 from __future__ import annotations
 
 import json
-import uuid
 
 import numpy as np
 import pytest
@@ -13,13 +12,11 @@ from fastapi.testclient import TestClient
 from api import create_app
 
 from core.counts import CountZone, PersonPath, staff_area, staff_tracks
-from db.repos import runs, videos
-from gpu_jobs.ingest import ingest_path
 from rag.query import QueryFilters, match_filters, parse_question
 from services import zones as zone_service
 from services.ask import ask
 from services.summaries import generate_summary
-from tests.conftest import AUTH, TOKEN, run_cli, write_clip
+from tests.conftest import analysed_from_tracks, AUTH, TOKEN, run_cli, write_clip
 from tests.synthetic import line, person
 from tests.test_ui_pages import open_page
 
@@ -38,20 +35,9 @@ def _clerk_and_customer():
 def shop(app, clean_db, tmp_path) -> dict:
     """A completed 1280x720 video whose stored rule inputs hold a clerk standing behind the counter and a
     customer walking across the floor."""
-    from gpu_jobs.rule_inputs import pack
-
     clip = write_clip(tmp_path / "shop.mp4", seconds=20.5, fps=5, size=(1280, 720), moving_box=False)
-    video = ingest_path(app, clip, submit=False, camera="shop").video
     tracks = _clerk_and_customer()
-    rows = [{"track_number": t.number, "class_name": "person", "t_first": t.t_start, "t_last": t.t_end,
-             "attributes": t.attributes, "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]}
-            for t in tracks]
-    with app.db.connection() as conn:
-        runs.write_run(conn, video_id=video["id"], run_id=uuid.uuid4(), frame_stats=[], events=[], tracks=rows,
-                       rule_inputs={"fps": 5.0, "frame_width": 1280, "frame_height": 720, "data": pack(tracks, [])})
-        video = videos.update(conn, video["id"], status="completed", progress=100)
-    zone_service.rederive_events(app, video_id=video["id"])
-    return video
+    return analysed_from_tracks(app, clip, tracks)
 
 
 def _events(app, video) -> list[dict]:
