@@ -260,21 +260,25 @@ def no_match(filters: QueryFilters, suffix: str) -> str:
     return f"{subject}{item}{by}{involving}{where} match{suffix}.{why}"
 
 
-def colours_seen_note(docs: list[Document], most: int = 4) -> str:
-    """The colours the people of these events were read as, each person once; '' when none is known.
+def colours_seen_note(colours: Iterable[Any], most: int = 4) -> str:
+    """The colours people were read as (one value per person; unknowns skipped), as a sentence; '' when none is known.
 
     On real cameras a pale or dim top is often read as grey or white (bench/results/colour.md), so a
     colour asked and not found points the owner at the colours that were seen.
     """
-    people = {(str(d.metadata.get("video_id")), d.metadata.get("track_number")): colour for d in docs
-              if d.metadata.get("track_number") is not None
-              and (colour := known(dict(d.metadata.get("attributes") or {}).get("clothing_colour")))}
-    if not people:
+    counts = Counter(colour for value in colours if (colour := known(value))).most_common(most)
+    if not counts:
         return ""
-    counts = Counter(people.values()).most_common(most)
     read = ", ".join(f"{colour} ({plural(n, 'person')})" for colour, n in counts)
-    return (f" The people in the events that fit the rest of the question were read as {read}; colours are read "
+    return (f" The people who fit the rest of the question were read as {read}; colours are read "
             "from the camera's picture, and a pale or dim top often reads as grey or white.")
+
+
+def colours_of_people(docs: Iterable[Document]) -> list[Any]:
+    """Each person's clothing colour among these events, each person (video and track) once."""
+    return list({(str(d.metadata.get("video_id")), d.metadata.get("track_number")):
+                 dict(d.metadata.get("attributes") or {}).get("clothing_colour")
+                 for d in docs if d.metadata.get("track_number") is not None}.values())
 
 
 class GroundedComposer:

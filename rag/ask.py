@@ -49,7 +49,7 @@ from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from core.errors import VideoNotFound
 from core.vocabulary import STAFF_KIND
-from rag.answer import AnswerGenerator, colours_seen_note, event_id, keep_valid_citations, ranked
+from rag.answer import AnswerGenerator, colours_of_people, colours_seen_note, event_id, keep_valid_citations, ranked
 from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
@@ -504,7 +504,7 @@ class AskService:
         """' The people ... were read as grey (3 people) ...': a colour asked and not found may have been misread."""
         with self.app.db.connection() as conn:
             others = self._matching(conn, filters.model_copy(update={"colours": []}), video_row)
-        return colours_seen_note(others)
+        return colours_seen_note(colours_of_people(others))
 
     def _overview(self, state: dict) -> tuple[str, list[Document]]:
         """'Summarise fighting1', 'an overview of today': the summary of the videos in scope, newest first."""
@@ -570,7 +570,11 @@ class AskService:
         with self.app.db.connection() as conn:
             scoped = videos_in_scope(conn, filters, state["video_row"], self.settings.zone)
             counted = tally.load_counts(conn, scoped, frames=kind == "busiest", who=filters)
-        return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone)
+            seen = ""
+            if kind == "people" and filters.colours and not any(c.paths for c in counted):  # nobody of that colour
+                everyone = tally.load_counts(conn, scoped, who=filters.model_copy(update={"colours": []}))
+                seen = colours_seen_note(look.get("clothing_colour") for c in everyone for look in c.looks.values())
+        return tally.answer(state["question"], state["filters"], counted, kind, self.settings.zone) + seen
 
     def _tally_around(self, state: dict, kind: str) -> tuple[str, list[Document]]:
         """'How many people came in after the theft?': the count in each anchor's video, in the minute after it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer import colours_seen_note
+from rag.answer import colours_of_people, colours_seen_note
 from services.ask import ask
 from tests.conftest import analysed_from_tracks, write_clip
 from tests.synthetic import line, person
@@ -19,11 +19,11 @@ def _doc(video, track, colour, event_id):
 def test_each_person_is_counted_once_by_the_colour_they_were_read_as():
     docs = [_doc("v", 1, "grey", 1), _doc("v", 1, "grey", 2), _doc("v", 2, "grey", 3), _doc("w", 1, "black", 4),
             _doc("v", 3, "unknown", 5)]
-    note = colours_seen_note(docs)
-    assert note.startswith(" The people in the events that fit the rest of the question were read as grey "
+    note = colours_seen_note(colours_of_people(docs))
+    assert note.startswith(" The people who fit the rest of the question were read as grey "
                            "(2 people), black (1 person);")
     assert "pale or dim top often reads as grey or white" in note
-    assert colours_seen_note([_doc("v", 3, "unknown", 5)]) == "" and colours_seen_note([]) == ""
+    assert colours_seen_note(colours_of_people([_doc("v", 3, "unknown", 5)])) == "" and colours_seen_note([]) == ""
 
 
 @pytest.fixture()
@@ -48,3 +48,11 @@ def test_a_colour_nobody_was_read_as_names_the_colours_that_were(app, shop):
     assert "were read as grey (1 person);" in man.answer and "black" not in man.answer
     found = ask(app, question="what did the person in grey do?", video=shop["id"])
     assert found.citations and "were read as" not in found.answer
+
+
+def test_a_count_of_a_colour_nobody_was_read_as_names_the_colours_that_were(app, shop):
+    answer = ask(app, question="how many people wore yellow?", video=shop["id"]).answer
+    assert answer.startswith("0 distinct people were seen")
+    assert "were read as black (1 person), grey (1 person);" in answer \
+        or "were read as grey (1 person), black (1 person);" in answer
+    assert "were read as" not in ask(app, question="how many people wore grey?", video=shop["id"]).answer
