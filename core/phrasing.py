@@ -60,6 +60,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'ch')) else 's'}"
 
 
+def listed(parts: Sequence[str], last: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or 'or')."""
+    parts = list(parts)
+    return ", ".join(parts[:-1]) + f" {last} {parts[-1]}" if len(parts) > 1 else "".join(parts)
+
+
 def is_male(gender: str | None) -> bool:
     return (gender or "").lower() in _MALE
 

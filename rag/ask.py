@@ -265,7 +265,7 @@ class AskService:
         """Filters for the question, with the video scope resolved to its row (or why it cannot be)."""
         from db.repos import videos
         from rag.query import COMPARE
-        from rag.terms import camera_asked, camera_mention
+        from rag.terms import camera_asked, camera_mention, camera_mentions
 
         question, named, camera, cameras, missing = state["question"], None, None, [], None
         versus, several = None, ([], question)
@@ -284,9 +284,12 @@ class AskService:
                                "was searched.")
         compared = camera and re.search(COMPARE, question, re.IGNORECASE)
         first = compared and camera_mention(question[:compared.start()], cameras)
-        other = first and camera_mention(question[compared.end():], [c for c in cameras if c != first[0]])
-        if other:  # "more thefts on the front door camera than on till_2?": the one before "than" is asked
-            camera = first[0], f"{first[1]} {compared.group(0)} {other[1]}"
+        others = camera_mentions(question[compared.end():], [c for c in cameras if c != first[0]]) if first else []
+        if others:  # "more thefts on the front door camera than on till_2 (or back)?": the one before "than" is asked
+            rest = question[compared.end():]
+            for _ in others:
+                rest = camera_mention(rest, others)[1]
+            camera = first[0], f"{first[1]} {compared.group(0)} {rest}"
         known = state["video"] or (str(named[0]["id"]) if named else None)
         video = None
         if known:  # looked up once: its zones are read in the question, then it scopes the search
@@ -302,7 +305,7 @@ class AskService:
             where = " for this video" if video else f" for the camera {camera[0]}" if camera else ""
             missing = no_staff_area(where, searched=True)
         if camera:
-            filters = filters.model_copy(update={"camera": camera[0], "compare_camera": other[0] if other else None})
+            filters = filters.model_copy(update={"camera": camera[0], "compare_cameras": others})
         if versus:
             filters = filters.model_copy(update={"compare_video": str(versus["id"])})
         if several[0]:
@@ -524,7 +527,7 @@ class AskService:
         return text, [row_to_document(rows[i]) for i in cited if i in rows]
 
     def _compare(self, state: dict) -> tuple[str, list[int], list[Document]]:
-        """'More thefts today than yesterday?', '... on the front door than on till_2?': both sides' events."""
+        """'More thefts today than yesterday?', '... on the front door than on till_2 or back?': every side's events."""
         from db.repos import videos
         from rag.breakdown import compose_comparison
         from rag.day_phrases import day_label
@@ -535,22 +538,23 @@ class AskService:
             with self.app.db.connection() as conn:
                 other_video = videos.find(conn, filters.compare_video)
         if other_video is not None and other_video is not video:
-            other = filters.model_copy(update={"video": str(other_video["id"])})
-            labels = (f"in {video['name']}", f"in {other_video['name']}")
-        elif filters.compare_camera:
-            other = filters.model_copy(update={"camera": filters.compare_camera})
+            sides = [(filters, video, f"in {video['name']}"),
+                     (filters.model_copy(update={"video": str(other_video["id"])}), other_video,
+                      f"in {other_video['name']}")]
+        elif filters.compare_cameras:
             days = f" {day_label(filters.day_from, filters.day_to)}" if filters.day_from else ""
-            labels = (f"on camera {filters.camera}{days}", f"on camera {filters.compare_camera}{days}")
+            sides = [(filters.model_copy(update={"camera": c}), video, f"on camera {c}{days}")
+                     for c in [filters.camera, *filters.compare_cameras]]
         else:
-            other = filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to})
-            labels = (day_label(filters.day_from, filters.day_to), day_label(filters.compare_from, filters.compare_to))
+            sides = [(filters, video, day_label(filters.day_from, filters.day_to)),
+                     (filters.model_copy(update={"day_from": filters.compare_from, "day_to": filters.compare_to}),
+                      video, day_label(filters.compare_from, filters.compare_to))]
         with self.app.db.connection() as conn:
-            first, second = (self._matching(conn, f, v) for f, v in ((filters, video), (other, other_video)))
+            found = [self._matching(conn, f, v) for f, v, _ in sides]
             # a side without analysed footage (of its camera, on its days) is unknown, not zero
-            covered = tuple(bool(videos_in_scope(conn, f, v, self.settings.zone))
-                            for f, v in ((filters, video), (other, other_video)))
-        text, cited = compose_comparison(state["question"], labels, filters, first, second, covered)
-        return text, cited, [*first, *second]
+            covered = [bool(videos_in_scope(conn, f, v, self.settings.zone)) for f, v, _ in sides]
+        text, cited = compose_comparison(state["question"], [label for *_, label in sides], filters, found, covered)
+        return text, cited, [d for docs in found for d in docs]
 
     def _breakdown(self, filters: QueryFilters, matching: list[Document]) -> tuple[str, list[int]]:
         """'Which camera had the most thefts?': every matching event grouped by camera, video, day or hour."""

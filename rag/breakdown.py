@@ -21,7 +21,7 @@ from datetime import timedelta, tzinfo
 from langchain_core.documents import Document
 
 from core.cameras import footage_start
-from core.phrasing import plural
+from core.phrasing import listed, plural
 from rag.answer import event_id, no_match
 
 _MORE = r"\b(?:more|higher|busier|worse)\b"
@@ -86,7 +86,7 @@ def compose_groups(filters, matching: Sequence[Document], videos: Mapping[str, M
     elif len(top) == 1:
         head = f"The most {noun}s{suffix} were {_place(kind, top[0])}: {most} of {total}."
     else:
-        places = ", ".join(_place(kind, t) for t in top[:-1]) + f" and {_place(kind, top[-1])}"
+        places = listed([_place(kind, t) for t in top])
         head = f"The most {noun}s{suffix}, {most} each of {total}, were {places}."
     # a day or an hour reads best in time order; cameras and videos largest first
     shown = sorted(groups.items()) if kind in ("day", "hour") else by_size
@@ -106,31 +106,36 @@ def compose_groups(filters, matching: Sequence[Document], videos: Mapping[str, M
     return "\n".join([head, *lines]), cited
 
 
-def compose_comparison(question: str, periods: tuple[str, str], filters, first: Sequence[Document],
-                       second: Sequence[Document], covered: tuple[bool, bool]) -> tuple[str, list[int]]:
-    """'More thefts today than yesterday?': both sides' counts, yes or no when the question asks which is more.
+def compose_comparison(question: str, periods: Sequence[str], filters, sides: Sequence[Sequence[Document]],
+                       covered: Sequence[bool]) -> tuple[str, list[int]]:
+    """'More thefts today than yesterday?', '... on till_2 than on front_door or back?': every side's count,
+    yes or no when the question asks whether the first side has more (or fewer) than each of the others.
 
     periods: how each side is said ('on 2026-12-01', 'on camera till_2'); covered: whether each side has any
-    analysed footage (a day without footage is unknown, not zero).
+    analysed footage (a side without footage is unknown, not zero).
     """
-    noun = _noun([*first, *second], filters.event_types)
-    scope = f" on camera {filters.camera}" if filters.camera and not filters.compare_camera else ""
-    counts = (len(first), len(second))
+    noun = _noun([d for docs in sides for d in docs], filters.event_types)
+    scope = f" on camera {filters.camera}" if filters.camera and not filters.compare_cameras else ""
+    counts = [len(docs) for docs in sides]
     if not any(covered):
-        return f"No footage was analysed {periods[0]} or {periods[1]}{scope}, so there is nothing to compare.", []
-    if not covered[1]:
-        head = f"Unknown. {plural(counts[0], noun)} {periods[0]}{scope}, but no footage was analysed {periods[1]}."
-    elif not covered[0]:
-        head = f"Unknown. No footage was analysed {periods[0]}{scope}; {plural(counts[1], noun)} {periods[1]}."
+        return f"No footage was analysed {listed(periods, 'or')}{scope}, so there is nothing to compare.", []
+    unseen = [periods[k] for k, c in enumerate(covered) if not c]
+    seen = [k for k, c in enumerate(covered) if c]
+    said = [f"{plural(counts[k], noun) if n == 0 else counts[k]} {periods[k]}" for n, k in enumerate(seen)]
+    if not covered[0]:
+        head = f"Unknown. No footage was analysed {listed(unseen, 'or')}{scope}; {listed(said)}."
     else:
-        lowered = question.lower()
-        asks = "more" if re.search(_MORE, lowered) else "fewer" if re.search(_FEWER, lowered) else None
-        yes = counts[0] > counts[1] if asks == "more" else counts[0] < counts[1]
-        lead = "" if asks is None else "Yes. " if yes else "No. "
-        head = f"{lead}{plural(counts[0], noun)} {periods[0]}{scope}, against {counts[1]} {periods[1]}."
+        head = said[0] + scope + (f", against {listed(said[1:])}" if len(said) > 1 else "")
+        if unseen:
+            head = f"Unknown. {head}, but no footage was analysed {listed(unseen, 'or')}."
+        else:
+            lowered = question.lower()
+            asks = "more" if re.search(_MORE, lowered) else "fewer" if re.search(_FEWER, lowered) else None
+            yes = counts[0] > max(counts[1:]) if asks == "more" else counts[0] < min(counts[1:])
+            head = f"{'' if asks is None else 'Yes. ' if yes else 'No. '}{head}."
     head = head[0].upper() + head[1:]
     lines, cited = [], []
-    for k, docs in enumerate((first, second)):
+    for k, docs in enumerate(sides):
         if docs:
             lines.append(f"- {periods[k]}: {_cites(list(docs), CITED_PER_PERIOD)}")
             cited += [event_id(d) for d in docs[:CITED_PER_PERIOD] if event_id(d) is not None]

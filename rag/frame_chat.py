@@ -34,7 +34,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from core.clock import format_mmss, format_span
-from core.phrasing import describe_look, describe_where, known, plural
+from core.phrasing import describe_look, describe_where, known, listed, plural
 from core.vocabulary import PERSON, REGIONS
 from rag.query import parse_question
 
@@ -88,10 +88,7 @@ def _counts_text(counts: dict[str, int]) -> str:
     """'2 people and 1 bottle' (people first)."""
     items = sorted(((c, int(n)) for c, n in (counts or {}).items() if int(n) > 0),
                    key=lambda cn: (cn[0] != PERSON, -cn[1], cn[0]))
-    parts = [plural(n, c) for c, n in items]
-    if len(parts) > 1:
-        return ", ".join(parts[:-1]) + " and " + parts[-1]
-    return parts[0] if parts else ""
+    return listed([plural(n, c) for c, n in items])
 
 
 def _event_dict(row: dict) -> dict:

@@ -121,8 +121,8 @@ class QueryFilters(BaseModel):
     compare_from: datetime | None = Field(default=None, description="start of the second period compared "
                                                                     "('more thefts today than yesterday?')")
     compare_to: datetime | None = Field(default=None, description="end of the second period, exclusive")
-    compare_camera: str | None = Field(default=None, max_length=100, description="the camera compared with "
-                                       "`camera` ('more thefts on the front door than on till_2?')")
+    compare_cameras: list[str] = Field(default_factory=list, max_length=20, description="the cameras compared "
+                                       "with `camera` ('more thefts on the front door than on till_2 or back?')")
     compare_video: str | None = Field(default=None, max_length=200, description="the video (id) compared with "
                                       "`video` ('more fights in fighting1 than in fighting2?')")
     rank_by: Literal["longest", "shortest", "largest", "latest", "earliest"] | None = Field(
@@ -185,7 +185,7 @@ class QueryFilters(BaseModel):
     @property
     def compares(self) -> bool:
         """The question compares two periods or two cameras."""
-        return self.compare_from is not None or self.compare_camera is not None or self.compare_video is not None
+        return self.compare_from is not None or bool(self.compare_cameras) or self.compare_video is not None
 
     @property
     def zone_kinds(self) -> frozenset[str]:

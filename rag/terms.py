@@ -93,6 +93,15 @@ def camera_mention(question: str, cameras: Iterable[str]) -> tuple[str, str] | N
     return None
 
 
+def camera_mentions(question: str, cameras: Iterable[str]) -> list[str]:
+    """Every one of `cameras` the question names ("on front_door or the back camera"), in the order said."""
+    found, rest, left = [], question, list(cameras)
+    while (mention := camera_mention(rest, left)) is not None:
+        found.append(mention[0])
+        rest, left = mention[1], [c for c in left if c != mention[0]]
+    return sorted(found, key=lambda c: question.lower().find(c.lower()))
+
+
 # "camera till_3", "cam 2", "the back-door camera": a name said beside "camera"; digits alone only after it
 _CAMERA_NAME = r"[A-Za-z][\w-]*[\d_-][\w-]*|(?!\d+(?:st|nd|rd|th)\b)\d[\w-]*[A-Za-z_-][\w-]*"
 _CAMERA_ASKED = [rf"\bcam(?:era)?\s+(?:named\s+|called\s+)?(?P<c>{_CAMERA_NAME}|\d+(?![\w:.-]|\s+(?:times?|min|sec|s|h"

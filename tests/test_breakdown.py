@@ -148,13 +148,36 @@ def test_more_thefts_on_one_camera_than_another_counts_both(api_app, two_cameras
         "Yes. 3 theft events on camera till_2, against 1 on camera front_door.",
         f"- on camera till_2: [E{till[0]}] [E{till[1]}] [E{till[2]}]",
         f"- on camera front_door: [E{door[0]}]"])
-    assert more.search_method == "compare" and more.filters["compare_camera"] == "front_door"
+    assert more.search_method == "compare" and more.filters["compare_cameras"] == ["front_door"]
     assert ask(api_app, question="fewer thefts on front_door than till_2?").answer.startswith(
         "Yes. 1 theft event on camera front_door, against 3 on camera till_2.")
     # a day asked holds for both cameras; one without footage that day is unknown
     assert ask(api_app, question="more thefts on till_2 than on front_door on 2026-12-01?").answer.startswith(
         "Unknown. 3 theft events on camera till_2 on 2026-12-01, but no footage was analysed on camera "
         "front_door on 2026-12-01.")
+
+
+def test_a_comparison_of_three_cameras_counts_every_one(api_app, two_cameras):
+    till, door = (_ids(api_app, v) for v in two_cameras)
+    back = add_tracked_video(api_app, [person(1, 0.0, 60.0, (200.0, 600.0))], name="back_20261201_120000.mp4",
+                             camera="back_2", events=[_theft(5.0), _theft(20.0)])
+    [b1, b2] = _ids(api_app, back)
+    more = ask(api_app, question="were there more thefts on till_2 than on front_door or back_2?")
+    assert more.answer == "\n".join([
+        "Yes. 3 theft events on camera till_2, against 1 on camera front_door and 2 on camera back_2.",
+        f"- on camera till_2: [E{till[0]}] [E{till[1]}] [E{till[2]}]",
+        f"- on camera front_door: [E{door[0]}]",
+        f"- on camera back_2: [E{b1}] [E{b2}]"])
+    assert more.filters["camera"] == "till_2" and more.filters["compare_cameras"] == ["front_door", "back_2"]
+    # more than each of the others, not than one of them
+    assert ask(api_app, question="more thefts on back_2 than on front_door or till_2?").answer.startswith(
+        "No. 2 theft events on camera back_2, against 1 on camera front_door and 3 on camera till_2.")
+    assert ask(api_app, question="thefts on front_door vs till_2 vs back_2").answer.startswith(
+        "1 theft event on camera front_door, against 3 on camera till_2 and 2 on camera back_2.")
+    # a day asked holds for every camera; those without footage that day are unknown
+    assert ask(api_app, question="fewer thefts on front_door than on till_2 or back_2 on 2026-11-30?").answer == (
+        f"Unknown. 1 theft event on camera front_door on 2026-11-30, but no footage was analysed on camera till_2 "
+        f"on 2026-11-30 or on camera back_2 on 2026-11-30.\n- on camera front_door on 2026-11-30: [E{door[0]}]")
 
 
 def test_more_thefts_in_one_video_than_another_counts_both(api_app, two_cameras):
