@@ -20,6 +20,7 @@ this data, not a held-out test.
 
     .venv/bin/python bench/train_fight_model.py            # CV report + write fight.json
     .venv/bin/python bench/train_fight_model.py --no-write # CV report only
+    .venv/bin/python bench/train_fight_model.py --no-write --persist  # a window counts with a neighbour as high
     .venv/bin/python bench/extract_behaviour_tracks.py --store-clips --files \
         /usr/share/doc/opencv-doc/examples/data/vtest.avi   # once: cache the hard negatives
 
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.extract_behaviour_tracks import CACHE, load_clip  # noqa: E402
 from gpu_jobs.behaviours.kinematics import profile_track  # noqa: E402
 from gpu_jobs.behaviours.models.evaluator import FORMAT, WindowModel  # noqa: E402
-from gpu_jobs.behaviours.models.fight import FIGHT_FEATURES, MODEL_PATH, fight_windows  # noqa: E402
+from gpu_jobs.behaviours.models.fight import FIGHT_FEATURES, MODEL_PATH, STEP_S, fight_windows  # noqa: E402
 from settings import BehaviourThresholds  # noqa: E402
 
 SEED = 0
@@ -169,8 +170,10 @@ class Fitted:
 class Clips:
     """Every cached clip's window rows, label, CV group and source (fight set or which hard negative)."""
 
-    def __init__(self, rows, labels, groups, sources, names):
+    def __init__(self, rows, labels, groups, sources, names, starts=None):
         self.rows, self.labels, self.groups = rows, np.asarray(labels), np.asarray(groups)
+        self.starts = starts if starts is not None else [np.arange(len(r), dtype=float) * STEP_S for r in rows]
+        self.persist = False  # True: a window counts only with an overlapping neighbour as high (persistent_scores)
         self.sources, self.names = np.asarray(sources), names
         self.fight_set = self.sources == "fight set"
         self.mine_top, self.mine_weight = 0, 1.0  # > 0: refit with each clip's top windows weighing mine_weight x
@@ -195,7 +198,20 @@ class Clips:
         return Fitted(kind, x, y, weight)
 
     def window_scores(self, fitted: Fitted, idx) -> list[np.ndarray]:
-        return [fitted.score(self.rows[i]) if len(self.rows[i]) else np.zeros(0) for i in idx]
+        scores = [fitted.score(self.rows[i]) if len(self.rows[i]) else np.zeros(0) for i in idx]
+        if self.persist:
+            scores = [persistent_scores(self.starts[i], w) for i, w in zip(idx, scores)]
+        return scores
+
+
+def persistent_scores(starts: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each window's score capped by its highest overlapping neighbour's; a window with none keeps its own."""
+    out = scores.copy()
+    for k in range(len(scores)):
+        near = (np.abs(starts - starts[k]) <= STEP_S + 1e-6) & (np.arange(len(scores)) != k)
+        if near.any():
+            out[k] = min(scores[k], scores[near].max())
+    return out
 
 
 def best_threshold(scores: np.ndarray, labels: np.ndarray, hard: np.ndarray) -> float:
@@ -279,17 +295,18 @@ def load_clips(cache: Path, hard_negatives: bool) -> Clips:
         raise SystemExit(f"no cached fight clips in {cache}: run bench/extract_behaviour_tracks.py first")
     extra = [] if not hard_negatives else sorted(
         {p.with_suffix("").with_suffix("") for pattern in HARD_NEGATIVES for p in cache.glob(pattern)})
-    rows, labels, thumbs, sources, names, keys = [], [], [], [], [], []
+    rows, labels, thumbs, sources, names, keys, starts = [], [], [], [], [], [], []
     for stem in stems + extra:
-        r, starts, meta, thumb = clip_rows(stem, th)
+        r, t0s, meta, thumb = clip_rows(stem, th)
         if meta["kind"] == "fight" and not meta["path"].startswith("fights/"):
             continue  # a store fighting clip: its fight is somewhere in a minute, unlabelled
-        parts = [(r, meta["path"])]
+        parts = [(r, t0s, meta["path"])]
         if source_of(meta) == "vtest":  # one camera: its parts are held out by time, each its own group
-            cut = np.floor(starts / VTEST_PART_S)
-            parts = [(r[cut == k], f"{meta['path']}@{int(k * VTEST_PART_S)}s") for k in np.unique(cut)]
-        for part_rows, name in parts:
+            cut = np.floor(t0s / VTEST_PART_S)
+            parts = [(r[cut == k], t0s[cut == k], f"{meta['path']}@{int(k * VTEST_PART_S)}s") for k in np.unique(cut)]
+        for part_rows, part_starts, name in parts:
             rows.append(part_rows)
+            starts.append(part_starts)
             labels.append(int(bool(meta["positive"]) and meta["kind"] == "fight"))
             thumbs.append(thumb)
             sources.append(source_of(meta))
@@ -302,7 +319,7 @@ def load_clips(cache: Path, hard_negatives: bool) -> Clips:
     for i in range(len(names)):
         if sources[i] != "fight set":
             groups[i] = 10_000 + others.index(keys[i])
-    return Clips(rows, labels, groups, sources, names)
+    return Clips(rows, labels, groups, sources, names, starts)
 
 
 def report(kind: str, res: dict) -> None:
@@ -326,9 +343,14 @@ def main() -> None:
     parser.add_argument("--extra-weight", type=float, default=EXTRA_WEIGHT)
     parser.add_argument("--no-hard-negatives", action="store_true",
                         help="train on the fight set alone (the fall rooms, store clips and vtest.avi left out)")
+    parser.add_argument("--persist", action="store_true",
+                        help="a window counts only when an overlapping one scores as high (a lone window still counts)")
     args = parser.parse_args()
+    if args.persist and not args.no_write:
+        parser.error("--persist needs --no-write: the product's ViolenceRule judges every window alone")
     started = time.monotonic()
     clips = load_clips(args.cache, not args.no_hard_negatives)
+    clips.persist = args.persist
     sizes = np.unique(clips.groups, return_counts=True)[1]
     fs = clips.fight_set
     print(f"{int(fs.sum())} fight-set clips ({int(clips.labels.sum())} fights) + {int((~fs).sum())} hard negatives "
