@@ -284,11 +284,9 @@ class AskService:
                                "was searched.")
         compared = camera and re.search(COMPARE, question, re.IGNORECASE)
         first = compared and camera_mention(question[:compared.start()], cameras)
-        others = camera_mentions(question[compared.end():], [c for c in cameras if c != first[0]]) if first else []
+        others, rest = camera_mentions(question[compared.end():], [c for c in cameras if c != first[0]]) \
+            if first else ([], "")
         if others:  # "more thefts on the front door camera than on till_2 (or back)?": the one before "than" is asked
-            rest = question[compared.end():]
-            for _ in others:
-                rest = camera_mention(rest, others)[1]
             camera = first[0], f"{first[1]} {compared.group(0)} {rest}"
         known = state["video"] or (str(named[0]["id"]) if named else None)
         video = None

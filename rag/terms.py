@@ -93,13 +93,14 @@ def camera_mention(question: str, cameras: Iterable[str]) -> tuple[str, str] | N
     return None
 
 
-def camera_mentions(question: str, cameras: Iterable[str]) -> list[str]:
-    """Every one of `cameras` the question names ("on front_door or the back camera"), in the order said."""
+def camera_mentions(question: str, cameras: Iterable[str]) -> tuple[list[str], str]:
+    """Every one of `cameras` the question names ("on front_door or the back camera"), in the order said,
+    and the rest of the question."""
     found, rest, left = [], question, list(cameras)
     while (mention := camera_mention(rest, left)) is not None:
         found.append(mention[0])
         rest, left = mention[1], [c for c in left if c != mention[0]]
-    return sorted(found, key=lambda c: question.lower().find(c.lower()))
+    return sorted(found, key=lambda c: question.lower().find(c.lower())), rest
 
 
 # "camera till_3", "cam 2", "the back-door camera": a name said beside "camera"; digits alone only after it
