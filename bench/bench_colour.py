@@ -108,8 +108,9 @@ def main() -> None:
     cv = sum(n * a for n, a in held_out) / sum(n for n, _ in held_out)
     whole = [accuracy(rows, lambda r, s=s: setting_colour(r, s)) for s in candidates]
     best_all = candidates[int(np.argmax(whole))]
-    product = accuracy(rows, product_colour)
-    confusion = Counter((r["first"], product_colour(r)) for r in rows if product_colour(r) not in r["words"])
+    named = {id(r): product_colour(r) for r in rows}  # the product's word per tracklet, read once
+    product = accuracy(rows, lambda r: named[id(r)])
+    confusion = Counter((r["first"], named[id(r)]) for r in rows if named[id(r)] not in r["words"])
     lines = [
         f"## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
