@@ -117,6 +117,8 @@ def test_the_filters_caption_says_what_the_question_was_understood_as() -> None:
         "types: theft · camera: till_2 · against: camera front_door")
     assert filters_text({"camera": "till_2", "compare_cameras": ["front_door", "back"]}) == (
         "camera: till_2 · against: cameras front_door, back")
+    assert filters_text({"camera": "till_2", "compare_camera": "front_door"}) == (
+        "camera: till_2 · against: camera front_door")
     assert filters_text({"event_types": ["violent"], "video": "a", "compare_video": "b"}) == (
         "types: violent · two videos")
     assert filters_text({"videos": ["a", "b", "c"]}) == "3 videos"

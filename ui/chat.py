@@ -108,8 +108,9 @@ def filters_text(filters: dict) -> str:
         parts.append(f"{len(filters['videos'])} videos")
     if filters.get("camera"):
         parts.append(f"camera: {filters['camera']}")
-    if filters.get("compare_cameras"):
-        others = filters["compare_cameras"]
+    # turns saved before comparisons took n cameras stored one, as compare_camera
+    others = filters.get("compare_cameras") or ([filters["compare_camera"]] if filters.get("compare_camera") else [])
+    if others:
         parts.append(f"against: camera{'s' if len(others) > 1 else ''} {', '.join(others)}")
     if filters.get("is_count"):
         parts.append("count")
