@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
 from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, known,
-                           plural)
+                           listed, plural)
 from core.vocabulary import CUSTOMER_ONLY_TYPES, REGIONS
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
@@ -272,6 +272,15 @@ def colours_seen_note(colours: Iterable[Any], most: int = 4) -> str:
     read = ", ".join(f"{colour} ({plural(n, 'person')})" for colour, n in counts)
     return (f" The people who fit the rest of the question were read as {read}; colours are read "
             "from the camera's picture, and a pale or dim top often reads as grey or white.")
+
+
+def nobody_seen_note(names: Sequence[str], most: int = 3) -> str:
+    """' Nobody was detected at all in robbery1.mp4 ...': an empty answer there says nothing of what happened."""
+    if not names:
+        return ""
+    shown = [*names[:most], *([f"{len(names) - most} more"] if len(names) > most else [])]
+    return (f" Nobody was detected at all in {listed(shown)}; if people were there, the detector could not make "
+            "them out (very dark, very close or seen from straight above), and they left no events.")
 
 
 def colours_of_people(docs: Iterable[Document]) -> list[Any]:

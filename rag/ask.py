@@ -47,9 +47,11 @@ from uuid import UUID
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda, RunnableParallel
 
+from core.clock import format_mmss
 from core.errors import VideoNotFound
-from core.vocabulary import STAFF_KIND
-from rag.answer import AnswerGenerator, colours_of_people, colours_seen_note, event_id, keep_valid_citations, ranked
+from core.vocabulary import PERSON, STAFF_KIND
+from rag.answer import (AnswerGenerator, colours_of_people, colours_seen_note, event_id, keep_valid_citations,
+                        nobody_seen_note, ranked)
 from rag.scope import on_the_wall_clock, read_clock, unrecorded, videos_in_scope
 from rag.query import QueryFilters, contradicts, parse_question
 from rag.summaries import SUMMARY_REQUEST
@@ -485,6 +487,8 @@ class AskService:
             # "was anyone here after 22:00?" with no footage then is not known to be a no
             text = f"No analysed footage was recorded {filters.window_label()}, so nothing could be seen then."
             return {**state, "listing": listing, "text": text, "cited": []}
+        if not hits and (beyond := self._past_the_end(filters, state["video_row"])):
+            return {**state, "listing": listing, "text": beyond, "cited": []}
         if filters.group_by:
             text, cited = self._breakdown(filters, listing)
             return {**state, "listing": listing, "text": text, "cited": cited}
@@ -499,7 +503,36 @@ class AskService:
         cited = list(dict.fromkeys([*cited_in_text, *(i for i in answer.cited_event_ids if i in known)]))
         if not cited and filters.colours:
             text += self._colours_seen(filters, state["video_row"])
+        if not cited:
+            text += self._nobody_seen(filters, state["video_row"])
         return {**state, "listing": listing, "text": text, "cited": cited}
+
+    def _past_the_end(self, filters: QueryFilters, video_row: dict | None) -> str:
+        """'shoplifting2.mp4 is only 02:40 long, ...': a window after the end of every video asked about."""
+        if filters.t_from is None or filters.t_from <= 0:
+            return ""
+        with self.app.db.connection() as conn:
+            scope = videos_in_scope(conn, filters, video_row, self.settings.zone)
+        lengths = [(float(v["duration_s"]), v["name"]) for v in scope if v.get("duration_s")]
+        if not lengths or len(lengths) < len(scope) or max(lengths)[0] > filters.t_from:
+            return ""
+        longest, name = max(lengths)
+        asked = video_row is not None or bool(filters.videos)
+        which = (name if len(lengths) == 1 else f"the longest of the {len(lengths)} videos asked about, {name},"
+                 if asked else f"the longest analysed video, {name},")
+        return f"Nothing could be seen {filters.window_label()}: {which} is only {format_mmss(longest)} long."
+
+    def _nobody_seen(self, filters: QueryFilters, video_row: dict | None) -> str:
+        """' Nobody was detected at all in robbery1.mp4 ...': no event there is no sign that nothing happened."""
+        from db.repos import runs
+
+        with self.app.db.connection() as conn:
+            scope = {str(v["id"]): v["name"] for v in videos_in_scope(conn, filters, video_row, self.settings.zone)}
+            empty = runs.without_people(conn, list(scope), PERSON) if scope else []
+        # over all the footage, a night with nobody in it is no news; named videos, or nothing seen anywhere, are
+        if video_row is None and not filters.videos and len(empty) < len(scope):
+            return ""
+        return nobody_seen_note([scope[str(v)] for v in empty])
 
     def _colours_seen(self, filters: QueryFilters, video_row: dict | None) -> str:
         """' The people ... were read as grey (3 people) ...': a colour asked and not found may have been misread."""

@@ -178,6 +178,18 @@ def tracks_for_video(conn: psycopg.Connection, video_id: UUID) -> list[dict[str,
     ).fetchall()
 
 
+def without_people(conn: psycopg.Connection, video_ids: Iterable[UUID | str], person: str) -> list[UUID]:
+    """Of these videos, those whose current run tracked no `person` track and found no event (nobody was seen)."""
+    return [r["id"] for r in conn.execute(
+        """SELECT v.id FROM videos v WHERE v.id = ANY(%s::uuid[]) AND v.current_run_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM tracks t WHERE t.video_id = v.id AND t.run_id = v.current_run_id
+                           AND t.class_name = %s)
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.video_id = v.id AND e.run_id = v.current_run_id)
+           ORDER BY v.created_at DESC""",
+        ([str(v) for v in video_ids], person),
+    ).fetchall()]
+
+
 def frame_stats_between(conn: psycopg.Connection, video_id: UUID, t_from: float, t_to: float) -> list[dict]:
     return conn.execute(
         """SELECT s.* FROM frame_stats s JOIN videos v ON v.id = s.video_id AND v.current_run_id = s.run_id
