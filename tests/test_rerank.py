@@ -3,6 +3,8 @@ on a tiny cross-encoder built here (no downloads), and the model loaders."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from langchain_core.documents import Document
@@ -239,14 +241,28 @@ def test_openvino_refuses_a_checkpoint_it_cannot_pool(tmp_path) -> None:
         OpenVinoEmbeddings(tmp_path, cache_dir=tmp_path)  # not a sentence-transformers folder at all
 
 
-def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
+def test_auto_precision_follows_the_cpu(monkeypatch, tmp_path) -> None:
     import torch
 
+    from core.runtime import precision
     from core.runtime.precision import cpu_has_native_bf16
 
     assert resolve("fp32") == "fp32" and resolve("bf16") == "bf16"
     with pytest.raises(ValueError, match="unknown precision"):
         resolve("fp8")
+    probes = {name: getattr(torch.cpu, name)() for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")}
+    flags = precision._cpuinfo_flags()
+    assert flags is not None and bool(flags & {"amx_tile", "avx512_bf16"}) == any(probes.values())  # Linux agrees
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n\nprocessor\t: 1\nflags\t\t: other\n")
+    assert precision._cpuinfo_flags(str(cpuinfo)) == {"fpu", "sse2", "avx2", "avx512f"}
+    assert precision._cpuinfo_flags(str(tmp_path / "absent")) is None
+    for seen, expected in (({"avx2", "avx512f"}, "fp32"), ({"avx2", "amx_tile"}, "bf16"), ({"avx512_bf16"}, "bf16")):
+        monkeypatch.setattr(precision, "_cpuinfo_flags", lambda seen=seen: seen)
+        cpu_has_native_bf16.cache_clear()
+        assert resolve("auto") == expected
+    # without /proc/cpuinfo, torch's probes answer
+    monkeypatch.setattr(precision, "_cpuinfo_flags", lambda: None)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     cpu_has_native_bf16.cache_clear()
@@ -255,6 +271,53 @@ def test_auto_precision_follows_the_cpu(monkeypatch) -> None:
     cpu_has_native_bf16.cache_clear()
     assert resolve("auto") == "bf16"
     cpu_has_native_bf16.cache_clear()  # the next test sees this machine's real answer
+
+
+def test_the_openvino_embedder_tokenises_as_transformers_does_and_never_loads_torch(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from core.runtime.embedders import _pipeline, fast_tokenizer
+    from core.runtime.embeddings import embedding_model_path
+
+    path = Path(embedding_model_path())
+    length, _ = _pipeline(path)
+    ours, pad = fast_tokenizer(path, length)
+    auto = AutoTokenizer.from_pretrained(str(path))
+    texts = ["", "  ", "A MAN in RED hides a BOTTLE!!!", "Ünïcödé café, naïve 北京 😀", "tab\tand\nnew line",
+             "a woman's bag (pink) -- near the till_2 @ 10:01", "word " * 400]
+    assert [e.ids for e in ours.encode_batch(texts)] == auto(texts, truncation=True, max_length=length)["input_ids"]
+    assert pad == auto.pad_token_id and len(ours.encode("word " * 400).ids) == length == 256
+
+    # loading from converted IR (once per cache) imports no torch: about 470 MB of every worker's memory
+    script = ("import sys; from pathlib import Path; from core.runtime.embedders import OpenVinoEmbeddings; "
+              "from core.runtime.embeddings import embedding_model_path; "
+              f"e = OpenVinoEmbeddings(embedding_model_path(), cache_dir=Path({str(tmp_path)!r})); "
+              "print(len(e.embed_query('a man walks')), 'torch' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).resolve().parents[1]) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    assert [r.stdout.split() for r in runs] == [["384", "True"], ["384", "False"]]  # converting needs torch, once
+
+
+def test_openvino_is_chosen_without_asking_torch_where_no_gpu_driver_is_present(monkeypatch, tmp_path) -> None:
+    import torch
+
+    from core.runtime import embeddings
+
+    def no_asking() -> bool:
+        raise AssertionError("torch was asked although no GPU driver is present")
+
+    monkeypatch.setattr(embeddings, "GPU_DEVICE_FILES", (str(tmp_path / "nvidia0"),))
+    monkeypatch.setattr(torch.cuda, "is_available", no_asking)
+    assert embeddings._openvino_usable() is True
+    (tmp_path / "nvidia0").touch()  # a driver is present: torch says whether CUDA works
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert embeddings._openvino_usable() is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert embeddings._openvino_usable() is True
 
 
 @pytest.fixture(scope="module")

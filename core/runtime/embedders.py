@@ -49,6 +49,26 @@ def _pipeline(model_path: Path) -> tuple[int, bool]:
     return int(config.get("max_seq_length", 256)), kinds[-1] == "Normalize"
 
 
+def fast_tokenizer(model_path: Path, max_length: int):
+    """The checkpoint's own `tokenizer.json`, run by `tokenizers` as transformers' fast tokenizer runs it.
+
+    transformers imports torch whenever torch is installed (about 470 MB of a worker's memory); the
+    tokenizers library it wraps does not. Truncated at `max_length`, unpadded; returns it and the pad id.
+    """
+    from tokenizers import Tokenizer
+
+    path = model_path / "tokenizer.json"
+    if not path.is_file():
+        raise UnsupportedCheckpoint(f"{model_path} has no tokenizer.json (a fast tokenizer)")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    config = model_path / "tokenizer_config.json"
+    pad = json.loads(config.read_text()).get("pad_token") if config.is_file() else None
+    pad = pad.get("content") if isinstance(pad, dict) else pad
+    return tokenizer, int(tokenizer.token_to_id(pad) or 0) if pad else 0
+
+
 class OpenVinoEmbeddings(Embeddings):
     """LangChain embeddings from a local sentence-transformers folder, run by OpenVINO on the CPU.
 
@@ -64,13 +84,12 @@ class OpenVinoEmbeddings(Embeddings):
     def __init__(self, model_path: str | Path, *, cache_dir: Path, precision: str = "fp32",
                  batch_size: int = 64, normalize: bool | None = None, threads: int | None = None) -> None:
         import openvino as ov
-        from transformers import AutoTokenizer
 
         self.model_path = Path(model_path)
         self.max_length, normalise = _pipeline(self.model_path)
         self.normalize = normalise if normalize is None else normalize
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        self.tokenizer, self._pad_id = fast_tokenizer(self.model_path, self.max_length)
         hint = "bf16" if precision == "bf16" else "f32"
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": hint}
@@ -84,7 +103,6 @@ class OpenVinoEmbeddings(Embeddings):
         self._quick_lock = threading.Lock()
         self.compiled = core.compile_model(model, "CPU", {**config, "PERFORMANCE_HINT": "THROUGHPUT"})
         self._inputs = {port.get_any_name() for port in self.compiled.inputs}
-        self._pad_id = int(self.tokenizer.pad_token_id or 0)
         # twice the streams: the next batch is queued while a finished one is pooled in numpy
         requests = 2 * max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         # idle infer requests, shared by every caller (the importer and the UI may embed at once)
@@ -108,15 +126,16 @@ class OpenVinoEmbeddings(Embeddings):
 
             with quiet_model_load():
                 model = AutoModel.from_pretrained(str(self.model_path)).eval()
-                example = dict(self.tokenizer(["a person walks", "two people stand near the exit"], padding=True,
-                                              return_tensors="pt"))
+                ids = [e.ids for e in self.tokenizer.encode_batch(["a person walks", "two people stand near the exit"])]
+                feed, _ = self._feed(ids, np.arange(len(ids)), names=("input_ids", "attention_mask", "token_type_ids"))
                 with torch.no_grad():
-                    return ov.convert_model(model, example_input=example)
+                    return ov.convert_model(model, example_input={k: torch.from_numpy(v) for k, v in feed.items()})
 
         return cached_ir(cache_dir, f"embedder-{self.model_path.name}-{digest}", convert)
 
-    def _feed(self, ids: list[list[int]], rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Model inputs for the given rows of token ids, right-padded as the tokenizer would; and the mask."""
+    def _feed(self, ids: list[list[int]], rows: np.ndarray,
+              names: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Model inputs (those of `names`, else the compiled model's) for these rows of token ids, right-padded."""
         width = max(len(ids[i]) for i in rows)
         input_ids = np.full((len(rows), width), self._pad_id, np.int64)
         attention = np.zeros((len(rows), width), np.int64)
@@ -124,7 +143,8 @@ class OpenVinoEmbeddings(Embeddings):
             input_ids[r, :len(ids[i])] = ids[i]
             attention[r, :len(ids[i])] = 1
         feed = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": np.zeros_like(input_ids)}
-        return {k: v for k, v in feed.items() if k in self._inputs}, attention[..., None].astype(np.float32)
+        wanted = names or self._inputs
+        return {k: v for k, v in feed.items() if k in wanted}, attention[..., None].astype(np.float32)
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         vectors = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
@@ -133,7 +153,7 @@ class OpenVinoEmbeddings(Embeddings):
         return vectors
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"] if texts else []
+        ids = [e.ids for e in self.tokenizer.encode_batch(texts)] if texts else []
         if 0 < len(texts) <= self.batch_size:  # a question, a few descriptions: one call, every core
             feed, mask = self._feed(ids, np.arange(len(texts)))
             with self._quick_lock:

@@ -48,9 +48,15 @@ def _openvino_usable() -> bool:
 
     if importlib.util.find_spec("openvino") is None:
         return False
+    if not any(os.path.exists(p) for p in GPU_DEVICE_FILES):  # no GPU driver: no need to load torch to ask
+        return True
     import torch
 
     return not torch.cuda.is_available()
+
+
+# an NVIDIA driver's device files (Linux, containers) and WSL2's GPU bridge
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg")
 
 
 @lru_cache(maxsize=4)
