@@ -16,7 +16,7 @@ from ui.nav import VIDEOS, open_video, requested_video
 from ui.progress import live, video_rows
 from ui.timeline import render_timeline
 from ui.video_panels import (
-    delete_button, download_button, frame_chat, parse_time, recording_clock, restore, summary_panel,
+    delete_button, download_button, frame_chat, no_events_caption, parse_time, recording_clock, restore, summary_panel,
 )
 from ui.zone_editor import zone_editor
 
@@ -79,7 +79,7 @@ if events:
         st.session_state["gallery_limit"] = limit + 24
         st.rerun()
 elif video["status"] == "completed":
-    st.caption("The analysis found no events in this video.")
+    st.caption(no_events_caption(data.analysis_summary(app, video=video)))
 
 zone_editor(app, video, t)
 

@@ -14,11 +14,12 @@ from services.events import (attribute_values, event_types, events_by_id, events
 from services.jobs import cancel_job, list_jobs, retry_job, running_jobs
 from services.storage import (LifecycleUnsupported, apply_lifecycle, archive_older_than, playable, poll_restores,
                               restore_video, tier_stats)
-from services.videos import (ProgressSnapshot, delete_video, get_video, list_videos, poll_progress, submit_analysis,
-                             video_choices, video_counts)
+from services.videos import (ProgressSnapshot, analysis_summary, delete_video, get_video, list_videos, poll_progress,
+                             submit_analysis, video_choices, video_counts)
 
 __all__ = [
-    "LifecycleUnsupported", "ProgressSnapshot", "VideoNotFound", "apply_lifecycle", "archive_older_than", "as_plain",
+    "LifecycleUnsupported", "ProgressSnapshot", "VideoNotFound", "analysis_summary", "apply_lifecycle",
+    "archive_older_than", "as_plain",
     "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job",
     "chat_sessions", "chat_turns", "delete_video",
     "event_types", "events_by_id", "events_per_day", "get_chat_session", "get_video", "latest_notable",

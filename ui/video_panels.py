@@ -34,6 +34,14 @@ def restore(app, video: dict) -> None:
 
 # ---- summary ------------------------------------------------------------------------------------
 
+def no_events_caption(summary: dict) -> str:
+    """What an analysed video without events says; `summary` is its `analysis_summary`."""
+    if summary.get("tracks"):
+        return "The analysis found no events in this video."
+    return ("The analysis found no events in this video and detected nobody in it. People the detector cannot "
+            "make out (very dark, very close or seen from straight above) leave no events, so have a look at it.")
+
+
 def summary_panel(app, video: dict) -> None:
     """The cached summary with its status; generate or regenerate it in the background."""
     from services.summaries import generate_summary, get_summary
