@@ -31,6 +31,9 @@ ORIENTATION_PHRASES = {
 DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "away": "away from the camera",
                      "towards": "towards the camera"}
 # where a concealment put the item (the rule's hidden_at fact), as a short phrase
+# why footage with nobody detected in it may still hold something (the answers and the video page say it)
+UNSEEN_PEOPLE = ("people the detector cannot make out (very dark, very close or seen from straight above) "
+                 "leave no events")
 HIDDEN_PLACES = {"waist": "at the waist", "pocket": "in a pocket", "bag": "in a bag", "clothing": "inside the clothing"}
 _MALE = frozenset({"male", "man", "m", "boy"})
 _FEMALE = frozenset({"female", "woman", "f", "girl"})

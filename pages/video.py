@@ -79,7 +79,7 @@ if events:
         st.session_state["gallery_limit"] = limit + 24
         st.rerun()
 elif video["status"] == "completed":
-    st.caption(no_events_caption(data.analysis_summary(app, video=video)))
+    st.caption(no_events_caption(data.nobody_detected(app, video_id=video["id"])))
 
 zone_editor(app, video, t)
 

@@ -25,8 +25,8 @@ from pydantic import BaseModel, Field
 
 from core.cameras import KNOWN_CLOCKS
 from core.clock import format_span
-from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, describe_places, describe_where, describe_who, known,
-                           listed, plural)
+from core.phrasing import (DIRECTION_PHRASES, HIDDEN_PLACES, UNSEEN_PEOPLE, describe_places, describe_where,
+                           describe_who, known, listed, plural)
 from core.vocabulary import CUSTOMER_ONLY_TYPES, REGIONS
 from rag.importers import typed_by_category
 from rag.query import QueryFilters, contradicts, match_filters
@@ -279,8 +279,7 @@ def nobody_seen_note(names: Sequence[str], most: int = 3) -> str:
     if not names:
         return ""
     shown = [*names[:most], *([f"{len(names) - most} more"] if len(names) > most else [])]
-    return (f" Nobody was detected at all in {listed(shown)}; if people were there, the detector could not make "
-            "them out (very dark, very close or seen from straight above), and they left no events.")
+    return f" Nobody was detected at all in {listed(shown)}: {UNSEEN_PEOPLE}."
 
 
 def colours_of_people(docs: Iterable[Document]) -> list[Any]:

@@ -229,6 +229,12 @@ def analysis_summary(app, *, video: dict) -> dict:
             "events_by_type": dict(sorted(by_type.items())), "elapsed_s": 0.0}
 
 
+def nobody_detected(app, *, video_id: UUID | str) -> bool:
+    """Its current run tracked no person and found no event (one query; the answers use the same test)."""
+    with app.db.connection() as conn:
+        return bool(runs.without_people(conn, [video_id], PERSON))
+
+
 def analyze_now(app, *, source: str | Path, progress: Callable[[float], None] | None = None,
                 camera: str | None = None, recorded_at: str | None = None) -> dict:
     """Ingest a path or s3:// URI and analyse it in this process; returns the analysis summary.

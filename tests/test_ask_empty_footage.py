@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-NOBODY = ("Nobody was detected at all in night.mp4; if people were there, the detector could not make them out "
-          "(very dark, very close or seen from straight above), and they left no events.")
+NOBODY = ("Nobody was detected at all in night.mp4: people the detector cannot make out (very dark, very close or "
+          "seen from straight above) leave no events.")
 
 
 def _seed(app, name: str, duration_s: float, walking: bool) -> dict:
@@ -44,6 +44,14 @@ def service(app):
     _seed(app, "day.mp4", 300.0, walking=True)
     _seed(app, "night.mp4", 120.0, walking=False)
     return AskService(app)
+
+
+def test_the_video_page_and_the_answers_agree_on_who_saw_nobody(app, service):
+    from services.videos import list_videos, nobody_detected
+
+    ids = {v["name"]: v["id"] for v in list_videos(app)}
+    assert nobody_detected(app, video_id=ids["night.mp4"]) is True
+    assert nobody_detected(app, video_id=ids["day.mp4"]) is False
 
 
 def test_an_empty_answer_about_footage_where_nobody_was_detected_says_so(service):

@@ -14,16 +14,17 @@ from services.events import (attribute_values, event_types, events_by_id, events
 from services.jobs import cancel_job, list_jobs, retry_job, running_jobs
 from services.storage import (LifecycleUnsupported, apply_lifecycle, archive_older_than, playable, poll_restores,
                               restore_video, tier_stats)
-from services.videos import (ProgressSnapshot, analysis_summary, delete_video, get_video, list_videos, poll_progress,
+from services.videos import (ProgressSnapshot, delete_video, get_video, list_videos, nobody_detected, poll_progress,
                              submit_analysis, video_choices, video_counts)
 
 __all__ = [
-    "LifecycleUnsupported", "ProgressSnapshot", "VideoNotFound", "analysis_summary", "apply_lifecycle",
+    "LifecycleUnsupported", "ProgressSnapshot", "VideoNotFound", "apply_lifecycle",
     "archive_older_than", "as_plain",
     "ask", "playable", "poll_restores", "restore_video", "tier_stats", "attribute_values", "cancel_job",
     "chat_sessions", "chat_turns", "delete_video",
     "event_types", "events_by_id", "events_per_day", "get_chat_session", "get_video", "latest_notable",
-    "list_events", "list_jobs", "list_videos", "on_the_wall_clock", "people_per_hour", "poll_progress",
+    "list_events", "list_jobs", "list_videos", "nobody_detected", "on_the_wall_clock", "people_per_hour",
+    "poll_progress",
     "recent_alerts", "rename_chat",
     "retry_job", "running_jobs", "send_due_alerts",
     "submit_analysis", "video_choices", "video_counts",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from db.objects import FolderStore
 from core.clock import parse_mmss
+from core.phrasing import UNSEEN_PEOPLE
 from ui import data
 from ui.format import ago, list_breaks, mmss
 from ui.nav import VIDEOS
@@ -34,12 +35,11 @@ def restore(app, video: dict) -> None:
 
 # ---- summary ------------------------------------------------------------------------------------
 
-def no_events_caption(summary: dict) -> str:
-    """What an analysed video without events says; `summary` is its `analysis_summary`."""
-    if summary.get("tracks"):
+def no_events_caption(nobody_detected: bool) -> str:
+    """What an analysed video without events says; `nobody_detected`: not even a person track was found."""
+    if not nobody_detected:
         return "The analysis found no events in this video."
-    return ("The analysis found no events in this video and detected nobody in it. People the detector cannot "
-            "make out (very dark, very close or seen from straight above) leave no events, so have a look at it.")
+    return f"The analysis found no events in this video and detected nobody in it: {UNSEEN_PEOPLE}."
 
 
 def summary_panel(app, video: dict) -> None:

